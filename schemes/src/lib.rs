@@ -1,0 +1,45 @@
+//! `pin-schemes`: a faithful model of `struct page` and of every proposed way
+//! for Linux to record that a page is pinned for DMA (FOLL_PIN), behind one
+//! trait.
+//!
+//! The design question (Documentation/core-api/pin_user_pages.rst): drivers
+//! that DMA into user pages take references with `get_user_pages()`; the
+//! filesystem and reclaim must tell those "pinned for DMA" references from
+//! ordinary ones, but `struct page` is 64 bytes and cannot grow, and
+//! `get_user_pages_fast()` takes no locks. Each scheme answers differently,
+//! trading memory, exactness and the cost of the pin path:
+//!
+//! | scheme | where the pin lives | memory | exact? |
+//! |---|---|---|---|
+//! | `plain` | `_refcount` +1 (FOLL_GET) | 0 | blind |
+//! | `bias` | `_refcount` +1024 | 0 | false positives |
+//! | `hybrid` | bias, or `_pincount` in large folios | 0 | exact for large |
+//! | `flag` | PG_dma_pinned + count in `lru` | 0 | exact, LRU lock |
+//! | `side-tree-locked` | pfn tree, one lock | tree | exact |
+//! | `side-tree-sharded` | pfn tree, lock-free | tree | exact |
+//! | `exact` | +4 B counter per page | 4 B/page | exact |
+//!
+//! This crate has no threads, clocks or I/O: the harness (`pinbench`) drives
+//! it. Every scheme passes the same conformance suite (`tests/`).
+
+pub mod error;
+pub mod lru;
+pub mod memmap;
+pub mod page;
+pub mod pfn_tree;
+pub mod scheme;
+pub mod schemes;
+pub mod sync;
+
+pub use error::{BatchPinError, MemMapError, PinError};
+pub use memmap::{Folio, MemMap, NodeSpan, PageStorage};
+pub use page::{Page, Pfn, GUP_PIN_COUNTING_BIAS, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, PAGE_SIZE};
+pub use scheme::{Exactness, GupPath, PinScheme};
+pub use schemes::{find, SchemeInfo, SCHEMES};
+
+use std::sync::Arc;
+
+/// Builds the scheme called `name` over `memmap`, or `None` for an unknown name.
+pub fn build(name: &str, memmap: Arc<MemMap>) -> Option<Box<dyn PinScheme>> {
+    find(name).map(|info| (info.build)(memmap))
+}

@@ -1,0 +1,151 @@
+//! `flag`: a `PG_dma_pinned` page flag plus a pin count overlaid on
+//! `page->lru`, the pinned page taken off the LRU.
+//!
+//! Mirrors: John Hubbard's RFC "mm/fs: gup: don't unmap or drop filesystem
+//! buffers" (linux-mm, June-July 2018, v1-v2), which added `PG_dma_pinned`
+//! and reused the `lru` list_head of a pinned page for `dma_pinned_flags` /
+//! `dma_pinned_count`; since the lru words then no longer link the page,
+//! the first pin must isolate the page from its LRU under the LRU lock
+//! (`zone_lru_lock()` in 4.18, `lruvec->lru_lock` today) and the last unpin
+//! must put it back. Here:
+//! - pin: `try_get_folio()` (+refs on `_refcount`), then under the node's
+//!   `lru_lock`: if PG_lru, `list_del()`; on the first pin set `lru[0]` to a
+//!   marker, `PG_dma_pinned`; `lru[1] += refs`;
+//! - unpin: under the lock `lru[1] -= refs`; on the last, clear
+//!   `PG_dma_pinned` and `list_add_tail()` back; then drop the refcount;
+//! - `maybe_dma_pinned` = `PageDmaPinned()`: one flag test, no lock.
+//!
+//! Every pin and unpin takes the node's LRU lock (the lru words are either
+//! list links or the count, and only the lock tells which), so pins on one
+//! node serialise on one cache line: that cost is the point of modelling
+//! the LRU as a real list and lock.
+//!
+//! Memory: nothing beyond `struct page`.
+//! Exactness: exact flag and count; unbalanced unpins are refused.
+//! Limits: bounded by the i32 refcount (i32::MAX - 1 pins); a pinned page is
+//! invisible to reclaim and compaction while off the LRU.
+
+use super::SchemeInfo;
+use crate::error::PinError;
+use crate::memmap::{Folio, MemMap};
+use crate::page::{pg, Pfn};
+use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
+use crate::sync::Ordering;
+use std::sync::Arc;
+
+/// Registry entry.
+pub const INFO: SchemeInfo = SchemeInfo {
+    name: "flag",
+    mirrors: "PG_dma_pinned + count on page->lru, LRU-isolated (RFC 2018)",
+    build: |memmap| Box::new(Flag::new(memmap)),
+};
+
+/// What `lru[0]` holds while the page is pinned (`dma_pinned_flags`); even,
+/// so it never reads as a tail page's `compound_head | 1`.
+pub const DMA_PINNED_MARKER: u64 = 0xd3a0_0000_0000_0000;
+
+/// The 2018 page-flag scheme.
+pub struct Flag {
+    memmap: Arc<MemMap>,
+}
+
+impl Flag {
+    /// Over `memmap`.
+    pub fn new(memmap: Arc<MemMap>) -> Self {
+        Self { memmap }
+    }
+}
+
+impl PinScheme for Flag {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn memmap(&self) -> &MemMap {
+        &self.memmap
+    }
+
+    fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
+        grab_refs(&self.memmap, folio, refs, path)?;
+        let pages = self.memmap.pages();
+        let head = &pages[folio.head.0];
+        let mut lru = self.memmap.lruvec(head.nid()).lru_lock.lock();
+        // Relaxed loads/stores of flags and lru words under the lock: the
+        // lock orders them against other pinners and unpinners.
+        let flags = head.flags.load(Ordering::Relaxed);
+        if flags & pg::DMA_PINNED == 0 {
+            if flags & pg::LRU != 0 {
+                lru.del(pages, folio.head);
+            }
+            head.lru[0].store(DMA_PINNED_MARKER, Ordering::Relaxed);
+            head.lru[1].store(refs as u64, Ordering::Relaxed);
+            // Release: pairs with the Acquire flag test in maybe_dma_pinned.
+            head.flags.fetch_or(pg::DMA_PINNED, Ordering::Release);
+        } else {
+            let count = head.lru[1].load(Ordering::Relaxed);
+            head.lru[1].store(count + refs as u64, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
+        let nr = refs_i32(folio, refs, 1)?;
+        let pages = self.memmap.pages();
+        let head = &pages[folio.head.0];
+        {
+            let mut lru = self.memmap.lruvec(head.nid()).lru_lock.lock();
+            // Relaxed under the lock, as in grab_folio.
+            if head.flags.load(Ordering::Relaxed) & pg::DMA_PINNED == 0 {
+                return Err(PinError::NotPinned(folio.head));
+            }
+            let count = head.lru[1].load(Ordering::Relaxed);
+            if count < refs as u64 {
+                return Err(PinError::NotPinned(folio.head));
+            }
+            if count == refs as u64 {
+                // Release: pairs with the Acquire in maybe_dma_pinned.
+                head.flags.fetch_and(!pg::DMA_PINNED, Ordering::Release);
+                lru.add(pages, folio.head);
+            } else {
+                head.lru[1].store(count - refs as u64, Ordering::Relaxed);
+            }
+        }
+        head.ref_sub(nr);
+        Ok(())
+    }
+
+    #[inline]
+    fn maybe_dma_pinned(&self, pfn: Pfn) -> bool {
+        match self.memmap.folio(pfn) {
+            Ok(folio) => self.memmap.head_page(folio).flags() & pg::DMA_PINNED != 0,
+            Err(_) => false,
+        }
+    }
+
+    fn pin_count(&self, pfn: Pfn) -> Option<u32> {
+        let folio = self.memmap.folio(pfn).ok()?;
+        let head = self.memmap.head_page(folio);
+        let _lru = self.memmap.lruvec(head.nid()).lru_lock.lock();
+        // Relaxed under the lock.
+        if head.flags.load(Ordering::Relaxed) & pg::DMA_PINNED == 0 {
+            return Some(0);
+        }
+        Some(head.lru[1].load(Ordering::Relaxed) as u32)
+    }
+
+    fn bytes_per_page(&self) -> usize {
+        0
+    }
+
+    fn tracking_bytes(&self) -> usize {
+        0
+    }
+
+    fn max_pins_per_page(&self) -> u32 {
+        (i32::MAX - 1) as u32
+    }
+
+    fn exactness(&self) -> Exactness {
+        Exactness::Exact
+    }
+}
