@@ -211,13 +211,12 @@ impl MemMap {
                 .map_err(|_| MemMapError::Misaligned { pfn: head, order })?;
             return Ok(Folio { head, order });
         }
-        if head.0 % nr != 0 || head.0 + nr > self.nr_pages() {
+        if !head.0.is_multiple_of(nr) || head.0 + nr > self.nr_pages() {
             return Err(MemMapError::Misaligned { pfn: head, order });
         }
         let pages = self.pages();
         let nid = pages[head.0].nid();
-        for pfn in head.0..head.0 + nr {
-            let page = &pages[pfn];
+        for (pfn, page) in pages.iter().enumerate().skip(head.0).take(nr) {
             if page.nid() != nid {
                 return Err(MemMapError::CrossesNode { pfn: head, order });
             }

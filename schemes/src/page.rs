@@ -65,10 +65,11 @@ pub mod pg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pfn(pub usize);
 
-impl Pfn {
-    /// The pfn `nr` pages further on.
+impl std::ops::Add<usize> for Pfn {
+    type Output = Pfn;
+    /// The pfn `nr` pages further on (`nth_page()`).
     #[inline]
-    pub fn add(self, nr: usize) -> Pfn {
+    fn add(self, nr: usize) -> Pfn {
         Pfn(self.0 + nr)
     }
 }

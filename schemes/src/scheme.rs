@@ -119,7 +119,7 @@ pub trait PinScheme: Send + Sync {
                 // this folio is grabbed with one call.
                 let mut nr = 1;
                 while i + nr < pfns.len()
-                    && pfns[i + nr] == pfns[i].add(nr)
+                    && pfns[i + nr] == pfns[i] + nr
                     && folio.contains(pfns[i + nr])
                 {
                     nr += 1;

@@ -1,0 +1,135 @@
+//! `loom` models of the racy paths, explored exhaustively:
+//! `RUSTFLAGS="--cfg loom" cargo test -p pin-schemes --test loom --release`.
+//!
+//! - pin vs unpin vs `maybe_dma_pinned` on one page, for every scheme: a
+//!   reader that knows a pin is held (it was told after the pin returned)
+//!   never reads the page as unpinned, and the counts end exact;
+//! - the page-flag scheme's LRU isolation: concurrent first-pin / last-unpin
+//!   keep the page on the LRU exactly once when unpinned, off it when pinned;
+//! - the lock-free side tree's node installation race.
+
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::thread;
+use pin_schemes::{build, Exactness, GupPath, MemMap, Pfn, PinScheme, SCHEMES};
+use std::sync::Arc;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(f);
+}
+
+fn scheme(name: &str, nr_pages: usize) -> Arc<dyn PinScheme> {
+    let mm = Arc::new(MemMap::with_pages(nr_pages).expect("memmap"));
+    Arc::from(build(name, mm).expect("scheme"))
+}
+
+/// A thread pins then tells a reader; the reader must see the pin while it
+/// is held; meanwhile another thread pins and unpins the same page.
+#[test]
+fn told_pins_are_never_missed() {
+    for info in SCHEMES {
+        let name = info.name;
+        model(move || {
+            let s = scheme(name, 2);
+            let pfn = Pfn(1);
+            let told = Arc::new(AtomicBool::new(false));
+
+            let pinner = {
+                let (s, told) = (s.clone(), told.clone());
+                thread::spawn(move || {
+                    s.pin(pfn, GupPath::Fast).expect("pin");
+                    // Release/Acquire: the tell happens after the pin.
+                    told.store(true, Ordering::Release);
+                })
+            };
+            let churn = {
+                let s = s.clone();
+                thread::spawn(move || {
+                    s.pin(pfn, GupPath::Slow).expect("pin");
+                    s.unpin(pfn).expect("unpin");
+                })
+            };
+            if told.load(Ordering::Acquire) && s.exactness() != Exactness::Blind {
+                assert!(s.maybe_dma_pinned(pfn), "{name}: false negative");
+            }
+            pinner.join().expect("pinner");
+            churn.join().expect("churn");
+            if s.exactness() != Exactness::Blind {
+                assert!(s.maybe_dma_pinned(pfn), "{name}: held pin lost");
+            }
+            s.unpin(pfn).expect("unpin");
+            assert!(!s.maybe_dma_pinned(pfn), "{name}: left pinned");
+            let page = s.memmap().page(pfn).expect("page");
+            assert_eq!(page.ref_count(), 1, "{name}");
+        });
+    }
+}
+
+/// First pin and last unpin race on the flag scheme's LRU: afterwards the
+/// page is back on its LRU exactly once and the list is consistent.
+#[test]
+fn flag_lru_isolation() {
+    model(|| {
+        let s = scheme("flag", 3);
+        let pfn = Pfn(1);
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    s.pin(pfn, GupPath::Fast).expect("pin");
+                    assert!(s.maybe_dma_pinned(pfn));
+                    s.unpin(pfn).expect("unpin");
+                })
+            })
+            .collect();
+        // Under the LRU lock the page is either on the list or pinned,
+        // never both and never neither.
+        {
+            let mm = s.memmap();
+            let list = mm.lruvec(0).lru_lock.lock();
+            let on_lru = list.pfns(mm.pages()).contains(&pfn);
+            let flags = mm.page(pfn).expect("page").flags.load(Ordering::SeqCst);
+            let pinned = flags & pin_schemes::page::pg::DMA_PINNED != 0;
+            assert_ne!(on_lru, pinned, "on LRU {on_lru}, pinned {pinned}");
+            assert_eq!(on_lru, flags & pin_schemes::page::pg::LRU != 0);
+        }
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let mm = s.memmap();
+        let list = mm.lruvec(0).lru_lock.lock();
+        let pfns = list.pfns(mm.pages());
+        assert_eq!(pfns.len(), 3);
+        assert_eq!(list.len(), 3);
+        assert_eq!(pfns.iter().filter(|&&p| p == pfn).count(), 1);
+        drop(list);
+        assert!(!s.maybe_dma_pinned(pfn));
+    });
+}
+
+/// Two threads pin neighbouring pfns whose tree nodes do not exist yet:
+/// one node wins the install race, both counts land, the loser's node is
+/// freed and not counted.
+#[test]
+fn side_tree_install_race() {
+    model(|| {
+        let s = scheme("side-tree-sharded", 4);
+        let idle = s.tracking_bytes();
+        let threads: Vec<_> = [Pfn(2), Pfn(3)]
+            .into_iter()
+            .map(|pfn| {
+                let s = s.clone();
+                thread::spawn(move || s.pin(pfn, GupPath::Fast).expect("pin"))
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(s.pin_count(Pfn(2)), Some(1));
+        assert_eq!(s.pin_count(Pfn(3)), Some(1));
+        assert!(s.tracking_bytes() > idle);
+    });
+}
