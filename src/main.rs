@@ -1,7 +1,22 @@
 //! `pinbench`: the command-line edge. Parses arguments, runs a subcommand,
 //! and turns errors into messages and exit codes (2 for bad input).
+//!
+//! Data flows one way: `pin-schemes` <- the harness (`runner`, `workloads`,
+//! `metrics`, `numa`) -> the results file (`results`), which `summary`
+//! reads back to print the tables.
 
+mod calibration;
 mod cli;
+mod dispatch;
+mod host;
+mod metrics;
+mod numa;
+mod plan;
+mod results;
+mod runner;
+mod summary;
+mod topology;
+mod workloads;
 
 use std::process::ExitCode;
 

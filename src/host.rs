@@ -1,0 +1,106 @@
+//! What the results record about the host beyond its topology: names,
+//! kernel, CPU model, THP mode, available memory, and the start time.
+//! Every reader tolerates a missing file (a container may hide some) and
+//! records `unknown`/`None` rather than failing the run.
+
+use std::fs;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn read_trim(path: &str) -> Option<String> {
+    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+/// Host name.
+pub fn hostname() -> String {
+    read_trim("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown".into())
+}
+
+/// Kernel release.
+pub fn kernel_release() -> String {
+    read_trim("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into())
+}
+
+/// The first `model name` in /proc/cpuinfo.
+pub fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The selected word of a sysfs choice file such as `always [madvise] never`.
+pub fn selected(text: &str) -> Option<String> {
+    let start = text.find('[')?;
+    let end = start + text[start..].find(']')?;
+    Some(text[start + 1..end].to_string())
+}
+
+/// THP `enabled` and `defrag`.
+pub fn thp() -> (Option<String>, Option<String>) {
+    let dir = Path::new("/sys/kernel/mm/transparent_hugepage");
+    let get = |f: &str| {
+        fs::read_to_string(dir.join(f))
+            .ok()
+            .and_then(|t| selected(&t))
+    };
+    (get("enabled"), get("defrag"))
+}
+
+/// `MemAvailable` from a meminfo text, bytes.
+pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// `MemAvailable` now, bytes.
+pub fn mem_available() -> Option<u64> {
+    parse_mem_available(&fs::read_to_string("/proc/meminfo").ok()?)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (`2025-11-25T10:53:00Z`).
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil from days (H. Hinnant's algorithm), valid for all dates after 1970.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn sysfs_choices_meminfo_and_dates_parse() {
+        assert_eq!(selected("always [madvise] never\n"), Some("madvise".into()));
+        assert_eq!(selected("always madvise"), None);
+        let mi = "MemTotal:       24684100 kB\nMemAvailable:   24370404 kB\n";
+        assert_eq!(parse_mem_available(mi), Some(24_370_404 * 1024));
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_764_067_980);
+        assert_eq!(rfc3339(t), "2025-11-25T10:53:00Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,440 @@
+//! The results file: the one place its schema lives. Every other part of
+//! pinbench writes or reads results only through these types; the README's
+//! "Results file" section documents them field by field (a test keeps the
+//! two in step). Bump [`SCHEMA_VERSION`] on any change a reader would
+//! notice (a field renamed, removed or given a new meaning).
+//!
+//! Files are written to a temporary file in the destination directory and
+//! renamed into place, so a reader never sees half a file.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+use thiserror::Error;
+
+/// Version of the schema below.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A results file could not be written or read.
+#[derive(Debug, Error)]
+pub enum ResultsError {
+    /// Writing, syncing or renaming failed.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The destination.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Reading failed.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a results file of this schema.
+    #[error("{path}: not a pinbench results file: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+/// A whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// True when the run was interrupted: only finished cells are present.
+    pub partial: bool,
+    /// The machine and the run.
+    pub metadata: Metadata,
+    /// The options the run used, after defaults.
+    pub config: Config,
+    /// One line per thing the run left out or could not measure.
+    pub notes: Vec<String>,
+    /// The measurements.
+    pub cells: Vec<Cell>,
+}
+
+/// The machine and the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Host name.
+    pub host: String,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Online CPUs.
+    pub cores: usize,
+    /// NUMA nodes and their CPUs.
+    pub numa_nodes: Vec<NumaNode>,
+    /// SLIT distances, `numa_distance[i][j]` from `numa_nodes[i]` to `[j]`.
+    pub numa_distance: Vec<Vec<u32>>,
+    /// Last-level cache size of CPU 0, bytes.
+    pub llc_bytes: Option<u64>,
+    /// `MemAvailable` at the start, bytes.
+    pub mem_available_bytes: Option<u64>,
+    /// Transparent hugepage settings.
+    pub thp: Thp,
+    /// pinbench version.
+    pub pinbench_version: String,
+    /// Git commit pinbench was built from (`-dirty` if modified).
+    pub git_commit: String,
+    /// The full command line.
+    pub command_line: Vec<String>,
+    /// Start, UTC, RFC 3339.
+    pub start_time: String,
+    /// Wall time of the run, seconds.
+    pub duration_s: f64,
+}
+
+/// One NUMA node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NumaNode {
+    /// Node id.
+    pub id: u32,
+    /// Its CPUs.
+    pub cpus: Vec<usize>,
+}
+
+/// `/sys/kernel/mm/transparent_hugepage` settings (the selected word).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thp {
+    /// `enabled`: always, madvise or never.
+    pub enabled: Option<String>,
+    /// `defrag`.
+    pub defrag: Option<String>,
+}
+
+/// The options of the run, after defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// `--quick` was given.
+    pub quick: bool,
+    /// Schemes run.
+    pub schemes: Vec<String>,
+    /// Workloads run.
+    pub workloads: Vec<String>,
+    /// Thread counts.
+    pub threads: Vec<usize>,
+    /// `--pages-per-call`.
+    pub pages_per_call: usize,
+    /// `-m/--mib`: simulated memory per thread, MiB.
+    pub mib: u64,
+    /// Simulated 4 KiB pages per thread (after `--cold`).
+    pub pages_per_thread: usize,
+    /// `--cold`.
+    pub cold: bool,
+    /// Measured repetitions per cell.
+    pub repeat: usize,
+    /// Warm-up repetitions per cell.
+    pub warmup: usize,
+    /// Duration of one repetition, ms.
+    pub rep_ms: u64,
+    /// NUMA placements swept.
+    pub numa: Vec<String>,
+}
+
+/// One measurement: a subject (scheme, `floor` or `noop`) running one
+/// workload at one thread count, placement, batch size and folio order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Scheme name, or `floor` / `noop`.
+    pub scheme: String,
+    /// Workload name.
+    pub workload: String,
+    /// Threads.
+    pub threads: usize,
+    /// Where threads and memmap were.
+    pub numa: NumaPlacement,
+    /// Pages per batch call.
+    pub pages_per_call: usize,
+    /// Folio order of the pages worked on.
+    pub folio_order: u8,
+    /// Median over repetitions of the mean per-thread ns per page.
+    pub ns_per_page: f64,
+    /// Median over repetitions of pages per second, all measured threads.
+    pub pages_per_sec: f64,
+    /// Coefficient of variation of `ns_per_page` over repetitions.
+    pub cv: f64,
+    /// `cv` above 5%.
+    pub noisy: bool,
+    /// Per-call latency.
+    pub latency_ns: LatencyNs,
+    /// perf-event counters, summed over measured threads and repetitions.
+    pub counters: Counters,
+    /// Pages wrongly reported pinned in one pass (worst pass).
+    pub false_positives: Option<u64>,
+    /// Pinned pages reported unpinned in one pass (worst pass).
+    pub false_negatives: Option<u64>,
+    /// Fewest ordinary references that made an unpinned page read pinned.
+    pub fp_threshold_refs: Option<u64>,
+    /// Pin calls refused.
+    pub refused: u64,
+    /// Most pins one page accepted (overflow).
+    pub max_pins: Option<u64>,
+    /// Bytes of pin tracking: bytes per page times memmap pages, plus side
+    /// structures at the end of the cell.
+    pub tracking_bytes: u64,
+    /// Pages in the memmap.
+    pub memmap_pages: usize,
+    /// Bytes of `struct page` in the memmap.
+    pub memmap_bytes: u64,
+    /// Bytes of the memmap resident in RAM at the end (`mincore`).
+    pub memmap_rss_bytes: Option<u64>,
+    /// Raw per-repetition values.
+    pub repetitions: Vec<Repetition>,
+}
+
+/// Where a cell ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NumaPlacement {
+    /// `local` or `remote`.
+    pub placement: String,
+    /// Node whose CPUs ran the threads.
+    pub cpu_node: u32,
+    /// Node the memmap was asked for.
+    pub memmap_node: u32,
+    /// Node `move_pages` found most of the memmap on.
+    pub memmap_node_verified: Option<u32>,
+    /// Share of sampled memmap pages on that node.
+    pub verified_fraction: f64,
+    /// `mbind` or `first-touch`.
+    pub method: String,
+}
+
+/// Quantiles of per-call latency, ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyNs {
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+/// perf-event counter totals; `null` where unsupported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// CPU cycles.
+    pub cycles: Option<u64>,
+    /// Instructions.
+    pub instructions: Option<u64>,
+    /// Cache misses.
+    pub cache_misses: Option<u64>,
+    /// Task clock, ns.
+    pub task_clock_ns: Option<u64>,
+    /// Context switches.
+    pub context_switches: Option<u64>,
+}
+
+/// One measured repetition.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Repetition {
+    /// Mean over measured threads of elapsed ns / pages.
+    pub ns_per_page: f64,
+    /// Pages of all measured threads / the longest thread's elapsed time.
+    pub pages_per_sec: f64,
+    /// Pages done by all measured threads.
+    pub pages: u64,
+    /// The longest measured thread's elapsed ns.
+    pub elapsed_ns: u64,
+}
+
+impl Results {
+    /// Serialises into `tmp` (a file in `dest`'s directory) and renames it
+    /// to `dest`.
+    pub fn write(&self, mut tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), ResultsError> {
+        let err = |source| ResultsError::Write {
+            path: dest.display().to_string(),
+            source,
+        };
+        serde_json::to_writer_pretty(&mut tmp, self).map_err(|e| err(e.into()))?;
+        tmp.write_all(b"\n").map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(dest).map_err(|e| err(e.error))?;
+        Ok(())
+    }
+
+    /// Reads a results file.
+    pub fn read(path: &Path) -> Result<Self, ResultsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod sample {
+    //! A small, complete results value for tests.
+    use super::*;
+
+    /// A cell of `scheme`/`workload` at `threads` with the given timing.
+    pub fn cell(scheme: &str, workload: &str, threads: usize, ns: f64, pps: f64) -> Cell {
+        Cell {
+            scheme: scheme.into(),
+            workload: workload.into(),
+            threads,
+            numa: NumaPlacement {
+                placement: "local".into(),
+                cpu_node: 0,
+                memmap_node: 0,
+                memmap_node_verified: Some(0),
+                verified_fraction: 1.0,
+                method: "mbind".into(),
+            },
+            pages_per_call: 512,
+            folio_order: 0,
+            ns_per_page: ns,
+            pages_per_sec: pps,
+            cv: 0.01,
+            noisy: false,
+            latency_ns: LatencyNs {
+                p50: 1,
+                p90: 2,
+                p99: 3,
+                p999: 4,
+                max: 5,
+            },
+            counters: Counters {
+                cycles: None,
+                instructions: None,
+                cache_misses: None,
+                task_clock_ns: Some(1),
+                context_switches: Some(0),
+            },
+            false_positives: Some(0),
+            false_negatives: Some(0),
+            fp_threshold_refs: None,
+            refused: 0,
+            max_pins: None,
+            tracking_bytes: 0,
+            memmap_pages: 1,
+            memmap_bytes: 64,
+            memmap_rss_bytes: Some(4096),
+            repetitions: vec![Repetition {
+                ns_per_page: ns,
+                pages_per_sec: pps,
+                pages: 1,
+                elapsed_ns: 1,
+            }],
+        }
+    }
+
+    /// A run holding `cells`.
+    pub fn results(cells: Vec<Cell>) -> Results {
+        Results {
+            schema_version: SCHEMA_VERSION,
+            partial: false,
+            metadata: Metadata {
+                host: "h".into(),
+                kernel: "6.18".into(),
+                cpu_model: "cpu".into(),
+                cores: 2,
+                numa_nodes: vec![NumaNode {
+                    id: 0,
+                    cpus: vec![0, 1],
+                }],
+                numa_distance: vec![vec![10]],
+                llc_bytes: Some(1),
+                mem_available_bytes: Some(1),
+                thp: Thp {
+                    enabled: Some("madvise".into()),
+                    defrag: Some("madvise".into()),
+                },
+                pinbench_version: "0".into(),
+                git_commit: "x".into(),
+                command_line: vec!["pinbench".into()],
+                start_time: "2025-01-01T00:00:00Z".into(),
+                duration_s: 1.0,
+            },
+            config: Config {
+                quick: true,
+                schemes: vec![],
+                workloads: vec![],
+                threads: vec![1, 2],
+                pages_per_call: 512,
+                mib: 128,
+                pages_per_thread: 32768,
+                cold: false,
+                repeat: 5,
+                warmup: 1,
+                rep_ms: 30,
+                numa: vec!["local".into()],
+            },
+            notes: vec![],
+            cells,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn keys(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    out.insert(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn results_round_trip_through_a_renamed_file() {
+        let r = sample::results(vec![sample::cell("plain", "private", 1, 4.0, 2.5e8)]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("r.json");
+        std::fs::write(&dest, "old").expect("write");
+        let tmp = tempfile::NamedTempFile::new_in(dir.path()).expect("tmp");
+        r.write(tmp, &dest).expect("write");
+        assert_eq!(Results::read(&dest).expect("read"), r);
+        // only the destination is left
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+        let text = std::fs::read_to_string(&dest).expect("text");
+        assert!(text.contains("\"cycles\": null"), "{text}");
+    }
+
+    #[test]
+    fn the_readme_documents_every_field() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Results file")
+            .nth(1)
+            .expect("README has a '## Results file' section");
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let v = serde_json::to_value(sample::results(vec![sample::cell(
+            "plain", "private", 1, 1.0, 1.0,
+        )]))
+        .expect("json");
+        let mut all = BTreeSet::new();
+        keys(&v, &mut all);
+        let missing: Vec<_> = all
+            .iter()
+            .filter(|k| !section.contains(&format!("`{k}`")))
+            .collect();
+        assert!(missing.is_empty(), "README lacks {missing:?}");
+    }
+}

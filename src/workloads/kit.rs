@@ -1,0 +1,343 @@
+//! The pieces workloads are built from: the [`Worker`] the runner drives,
+//! the [`Tally`] it reports, a [`Cursor`] over a prebuilt pfn array, and
+//! the two loops most workloads share: [`PinLoop`] (pin a batch, unpin it)
+//! and [`Scan`] (query `maybe_dma_pinned` against ground truth).
+//!
+//! Hot-loop rules: pfn arrays are built before the first barrier, a batch
+//! allocates nothing and reads no clock (the runner reads one per call).
+
+use pin_schemes::{GupPath, Pfn, PinScheme};
+
+/// One thread's side of a workload, driven by the runner.
+pub trait Worker {
+    /// False for background threads whose load matters but whose calls are
+    /// not the cell's measurement (the get/put traffic of `mixed`).
+    fn measured(&self) -> bool {
+        true
+    }
+
+    /// One call: the operation on the next batch of pages. Returns the
+    /// pages it covered.
+    fn batch(&mut self) -> u64;
+
+    /// Undoes the setup (drops held pins and references) and reports.
+    fn finish(self: Box<Self>) -> Tally;
+}
+
+/// What a worker counted besides time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Pages wrongly reported pinned in one pass (largest pass seen).
+    pub false_positives: Option<u64>,
+    /// Pinned pages reported unpinned in one pass (largest pass seen).
+    pub false_negatives: Option<u64>,
+    /// Fewest ordinary references on an unpinned page that read as pinned.
+    pub fp_threshold_refs: Option<u64>,
+    /// Pin calls refused.
+    pub refused: u64,
+    /// Most pins one page accepted.
+    pub max_pins: Option<u64>,
+}
+
+fn opt(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Tally {
+    /// Combines threads: counts add, thresholds and limits take the least.
+    pub fn merge(self, o: Tally) -> Tally {
+        Tally {
+            false_positives: opt(self.false_positives, o.false_positives, |a, b| a + b),
+            false_negatives: opt(self.false_negatives, o.false_negatives, |a, b| a + b),
+            fp_threshold_refs: opt(self.fp_threshold_refs, o.fp_threshold_refs, u64::min),
+            refused: self.refused + o.refused,
+            max_pins: opt(self.max_pins, o.max_pins, u64::min),
+        }
+    }
+
+    /// Combines every thread's tally.
+    pub fn merge_all(ts: &[Tally]) -> Tally {
+        ts.iter().fold(Tally::default(), |a, &b| a.merge(b))
+    }
+}
+
+/// Successive windows of `n` entries over a fixed array, wrapping; the last
+/// window of a pass may be shorter.
+#[derive(Clone, Debug)]
+pub struct Cursor {
+    len: usize,
+    n: usize,
+    off: usize,
+}
+
+impl Cursor {
+    /// Windows of `n` (at least 1) over `len` entries.
+    pub fn new(len: usize, n: usize) -> Self {
+        Self {
+            len,
+            n: n.max(1),
+            off: 0,
+        }
+    }
+
+    /// The next window as `start..end`, and whether it ends a pass.
+    #[inline]
+    pub fn next(&mut self) -> (usize, usize, bool) {
+        let start = self.off;
+        let end = (start + self.n).min(self.len);
+        let wrapped = end == self.len;
+        self.off = if wrapped { 0 } else { end };
+        (start, end, wrapped)
+    }
+}
+
+/// Pin a batch with `pin_pages(FOLL_PIN, gup-fast)`, then `unpin_pages` it:
+/// the loop of `private`, `shared` and `huge`, which differ only in the pfns.
+pub struct PinLoop<'a, S: ?Sized> {
+    scheme: &'a S,
+    pfns: Vec<Pfn>,
+    cursor: Cursor,
+    refused: u64,
+}
+
+impl<'a, S: PinScheme + ?Sized> PinLoop<'a, S> {
+    /// Over `pfns`, `n` per call.
+    pub fn new(scheme: &'a S, pfns: Vec<Pfn>, n: usize) -> Self {
+        let cursor = Cursor::new(pfns.len(), n);
+        Self {
+            scheme,
+            pfns,
+            cursor,
+            refused: 0,
+        }
+    }
+}
+
+impl<S: PinScheme + ?Sized> Worker for PinLoop<'_, S> {
+    #[inline]
+    fn batch(&mut self) -> u64 {
+        let (start, end, _) = self.cursor.next();
+        let batch = &self.pfns[start..end];
+        match self.scheme.pin_pages(batch, GupPath::Fast) {
+            // Unpinning what this call pinned cannot fail.
+            Ok(_) => {
+                let _ = self.scheme.unpin_pages(batch);
+            }
+            // A refused batch released its own pins.
+            Err(_) => self.refused += 1,
+        }
+        (end - start) as u64
+    }
+
+    fn finish(self: Box<Self>) -> Tally {
+        Tally {
+            refused: self.refused,
+            ..Tally::default()
+        }
+    }
+}
+
+/// A reclaim/writeback-style scan: `maybe_dma_pinned` on each pfn,
+/// compared with the truth the workload keeps. Counts wrong answers per
+/// pass and keeps the worst pass; for unpinned pages it also keeps the
+/// fewest references (`refs[i]`) that read as pinned.
+pub struct Scan<'a, S: ?Sized> {
+    scheme: &'a S,
+    pfns: Vec<Pfn>,
+    truth: Vec<bool>,
+    refs: Vec<u32>,
+    cursor: Cursor,
+    pass_fp: u64,
+    pass_fn: u64,
+    worst_fp: u64,
+    worst_fn: u64,
+    threshold: Option<u64>,
+}
+
+impl<'a, S: PinScheme + ?Sized> Scan<'a, S> {
+    /// Over `pfns` with `truth[i]` = pinned and `refs[i]` = ordinary
+    /// references added to `pfns[i]` (empty if none were), `n` per call.
+    pub fn new(scheme: &'a S, pfns: Vec<Pfn>, truth: Vec<bool>, refs: Vec<u32>, n: usize) -> Self {
+        debug_assert_eq!(pfns.len(), truth.len());
+        let cursor = Cursor::new(pfns.len(), n);
+        Self {
+            scheme,
+            pfns,
+            truth,
+            refs,
+            cursor,
+            pass_fp: 0,
+            pass_fn: 0,
+            worst_fp: 0,
+            worst_fn: 0,
+            threshold: None,
+        }
+    }
+
+    /// The tally so far (worst complete pass).
+    pub fn tally(&self) -> Tally {
+        Tally {
+            false_positives: Some(self.worst_fp),
+            false_negatives: Some(self.worst_fn),
+            fp_threshold_refs: self.threshold,
+            ..Tally::default()
+        }
+    }
+
+    #[cold]
+    fn note_threshold(&mut self, start: usize, end: usize) {
+        for i in start..end {
+            if !self.truth[i] && self.scheme.maybe_dma_pinned(self.pfns[i]) {
+                let r = u64::from(self.refs.get(i).copied().unwrap_or(0));
+                self.threshold = Some(self.threshold.map_or(r, |t| t.min(r)));
+            }
+        }
+    }
+}
+
+impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
+    #[inline]
+    fn batch(&mut self) -> u64 {
+        let (start, end, wrapped) = self.cursor.next();
+        let (mut fp, mut fneg) = (0u64, 0u64);
+        for i in start..end {
+            let got = self.scheme.maybe_dma_pinned(self.pfns[i]);
+            let truth = self.truth[i];
+            fp += u64::from(got & !truth);
+            fneg += u64::from(!got & truth);
+        }
+        if fp > 0 {
+            self.note_threshold(start, end);
+        }
+        self.pass_fp += fp;
+        self.pass_fn += fneg;
+        if wrapped {
+            self.worst_fp = self.worst_fp.max(self.pass_fp);
+            self.worst_fn = self.worst_fn.max(self.pass_fn);
+            self.pass_fp = 0;
+            self.pass_fn = 0;
+        }
+        (end - start) as u64
+    }
+
+    fn finish(self: Box<Self>) -> Tally {
+        self.tally()
+    }
+}
+
+/// Pins and ordinary references a workload holds for the whole cell (an
+/// RDMA registration, a page mapped by many processes), and a worker that
+/// releases them when it finishes.
+pub struct Holding<'a, S: ?Sized, W> {
+    scheme: &'a S,
+    pins: Vec<Pfn>,
+    refs: Vec<(Pfn, u32)>,
+    inner: W,
+}
+
+impl<'a, S: PinScheme + ?Sized, W: Worker> Holding<'a, S, W> {
+    /// Pins each of `pins` once (those refused are counted and not held),
+    /// takes `n` ordinary references on each `(pfn, n)` of `refs`, then
+    /// builds the inner worker with the references actually taken.
+    pub fn new(
+        scheme: &'a S,
+        pins: &[Pfn],
+        refs: &[(Pfn, u32)],
+        inner: impl FnOnce(&[(Pfn, u32)]) -> W,
+    ) -> (Self, u64) {
+        let mut held = Vec::with_capacity(pins.len());
+        let mut refused = 0;
+        for &pfn in pins {
+            match scheme.pin(pfn, GupPath::Fast) {
+                Ok(()) => held.push(pfn),
+                Err(_) => refused += 1,
+            }
+        }
+        let taken: Vec<(Pfn, u32)> = refs
+            .iter()
+            .map(|&(pfn, n)| {
+                (
+                    pfn,
+                    (0..n).take_while(|_| scheme.get(pfn).is_ok()).count() as u32,
+                )
+            })
+            .collect();
+        let inner = inner(&taken);
+        let me = Self {
+            scheme,
+            pins: held,
+            refs: taken,
+            inner,
+        };
+        (me, refused)
+    }
+}
+
+impl<S: PinScheme + ?Sized, W: Worker> Worker for Holding<'_, S, W> {
+    fn measured(&self) -> bool {
+        self.inner.measured()
+    }
+
+    #[inline]
+    fn batch(&mut self) -> u64 {
+        self.inner.batch()
+    }
+
+    fn finish(self: Box<Self>) -> Tally {
+        let me = *self;
+        for &(pfn, n) in &me.refs {
+            for _ in 0..n {
+                // Dropping a reference this worker took cannot fail.
+                let _ = me.scheme.put(pfn);
+            }
+        }
+        for &pfn in &me.pins {
+            // Unpinning a pin this worker holds cannot fail.
+            let _ = me.scheme.unpin(pfn);
+        }
+        Box::new(me.inner).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_wraps_with_a_short_last_window() {
+        let mut c = Cursor::new(10, 4);
+        assert_eq!(c.next(), (0, 4, false));
+        assert_eq!(c.next(), (4, 8, false));
+        assert_eq!(c.next(), (8, 10, true));
+        assert_eq!(c.next(), (0, 4, false));
+        let mut one = Cursor::new(3, 8);
+        assert_eq!(one.next(), (0, 3, true));
+    }
+
+    #[test]
+    fn tallies_add_counts_and_keep_least_limits() {
+        let a = Tally {
+            false_positives: Some(2),
+            fp_threshold_refs: Some(1023),
+            max_pins: Some(10),
+            refused: 1,
+            ..Tally::default()
+        };
+        let b = Tally {
+            false_positives: Some(3),
+            fp_threshold_refs: None,
+            max_pins: Some(7),
+            refused: 2,
+            ..Tally::default()
+        };
+        let m = a.merge(b);
+        assert_eq!(m.false_positives, Some(5));
+        assert_eq!(m.false_negatives, None);
+        assert_eq!(m.fp_threshold_refs, Some(1023));
+        assert_eq!(m.max_pins, Some(7));
+        assert_eq!(m.refused, 3);
+    }
+}

@@ -1,0 +1,32 @@
+//! `shared`: every thread pins and unpins the same few hot pages, as when
+//! many processes pin a shared-library page or the zero page. Each call
+//! pins `pages_per_call` entries cycling over [`HOT_PAGES`] pfns, so the
+//! cost is dominated by the counter's cache line bouncing between CPUs.
+
+use super::kit::{PinLoop, Worker};
+use super::{Layout, Slot};
+use pin_schemes::{Pfn, PinScheme};
+
+/// One line for `--help` and the README.
+pub const DESCRIPTION: &str = "every thread pins then unpins the same 8 hot pages";
+
+/// How many hot pages every thread shares.
+pub const HOT_PAGES: usize = 8;
+
+/// Only the shared hot pages.
+pub fn layout(pages_per_call: usize) -> Layout {
+    Layout {
+        shared_pages: HOT_PAGES,
+        per_thread: 0,
+        order: 0,
+        pages_per_call,
+    }
+}
+
+/// One pfn array `[0, 1, .., 7, 0, 1, ..]` of one call, pinned over and over.
+pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+    let hot = slot.shared();
+    let n = slot.layout.pages_per_call;
+    let pfns = (0..n).map(|i| Pfn(hot.start + i % hot.len())).collect();
+    Box::new(PinLoop::new(scheme, pfns, n))
+}
