@@ -185,6 +185,22 @@ fn prepare_output(
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let start = SystemTime::now();
     let t0 = Instant::now();
+    // First, so an early Ctrl-C is already a request to stop, not a kill.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        // Relaxed: a lone flag; nothing else is published through it.
+        let handler = move || {
+            if stop.swap(true, Ordering::Relaxed) {
+                std::process::exit(130);
+            }
+            eprintln!("\npinbench: interrupted, stopping after this cell (Ctrl-C again to abort)");
+        };
+        if let Err(e) = ctrlc::set_handler(handler) {
+            eprintln!("pinbench: cannot catch Ctrl-C ({e}): an interrupted run writes nothing");
+        }
+    }
+
     let topology = Topology::read(Path::new(SYSFS_ROOT)).context("reading the NUMA topology")?;
     let machine = Machine {
         topology,
@@ -223,21 +239,6 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     for n in &notes {
         eprintln!("pinbench: {n}");
-    }
-
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        // Relaxed: a lone flag; nothing else is published through it.
-        let handler = move || {
-            if stop.swap(true, Ordering::Relaxed) {
-                std::process::exit(130);
-            }
-            eprintln!("\npinbench: interrupted, stopping after this cell (Ctrl-C again to abort)");
-        };
-        if let Err(e) = ctrlc::set_handler(handler) {
-            eprintln!("pinbench: cannot catch Ctrl-C ({e}): an interrupted run writes nothing");
-        }
     }
 
     let params = Params {

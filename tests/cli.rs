@@ -1,0 +1,217 @@
+//! `pinbench run` as a user runs it: bad input exits 2 naming the value and
+//! touches nothing; a tiny run writes a results file of the documented
+//! schema; Ctrl-C writes the finished cells marked partial.
+
+use assert_cmd::Command;
+use predicates::str::contains;
+use std::path::Path;
+use std::time::Duration;
+
+fn pinbench() -> Command {
+    Command::cargo_bin("pinbench").expect("binary")
+}
+
+/// A run so small it takes a fraction of a second.
+const TINY: &[&str] = &[
+    "run",
+    "--threads",
+    "1",
+    "-m",
+    "1",
+    "--pages-per-call",
+    "64",
+    "--rep-ms",
+    "2",
+    "--repeat",
+    "2",
+    "--warmup",
+    "0",
+];
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("results")).expect("json")
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_value_and_leaves_the_output_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r.json");
+    std::fs::write(&out, "keep me").expect("write");
+    let o = out.to_str().expect("utf-8");
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let too_many = (cpus + 1).to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run", "--schemes", "plain,nope", "-o", o], "'nope'"),
+        (
+            vec!["run", "--workloads", "sideways", "-o", o],
+            "'sideways'",
+        ),
+        (vec!["run", "--threads", "0", "-o", o], "--threads 0"),
+        (vec!["run", "--threads", &too_many, "-o", o], &too_many),
+        (
+            vec!["run", "-m", "100000000", "-o", o],
+            "-m/--mib 100000000",
+        ),
+        (vec!["run", "--numa", "far", "-o", o], "'far'"),
+        (
+            vec!["run", "--memmap-node", "99", "-o", o],
+            "--memmap-node 99",
+        ),
+        (vec!["run", "--threads", "x", "-o", o], "'x'"),
+    ];
+    for (args, needle) in cases {
+        pinbench()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(contains(needle));
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("read"),
+            "keep me",
+            "{args:?}"
+        );
+    }
+    // only the untouched file: no temporary left behind
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+}
+
+#[test]
+fn an_unwritable_output_path_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no/such/dir/r.json");
+    pinbench()
+        .args(TINY)
+        .arg("-o")
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stderr(contains("no/such/dir"));
+    pinbench()
+        .args(TINY)
+        .arg("-o")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains("is a directory"));
+}
+
+#[test]
+fn a_tiny_run_writes_every_cell_of_the_documented_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r.json");
+    std::fs::write(&out, "an older run").expect("write");
+    pinbench()
+        .args(TINY)
+        .args([
+            "--schemes",
+            "plain,bias",
+            "--workloads",
+            "private,refstorm,overflow",
+        ])
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("harness checks"))
+        .stdout(contains("noop overhead"));
+    let r = json(&out);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["partial"], false);
+    assert!(r["metadata"]["kernel"].is_string());
+    assert!(r["metadata"]["command_line"][0].is_string());
+    let cells = r["cells"].as_array().expect("cells");
+    let names: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["scheme"].as_str().unwrap_or("?"),
+                c["workload"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "noop/private",
+            "floor/private",
+            "plain/private",
+            "plain/refstorm",
+            "plain/overflow",
+            "bias/private",
+            "bias/refstorm",
+            "bias/overflow"
+        ]
+    );
+    for c in cells {
+        assert_eq!(c["repetitions"].as_array().map(Vec::len), Some(2));
+        assert!(c["ns_per_page"].as_f64().is_some_and(|v| v > 0.0), "{c}");
+        assert!(c["latency_ns"]["p99"].is_u64(), "{c}");
+        assert!(c["counters"].get("cycles").is_some(), "{c}");
+    }
+    let storm = &cells[6];
+    assert_eq!(storm["fp_threshold_refs"], 1023);
+    assert_eq!(cells[4]["max_pins"], 2_147_483_646u64);
+    // `summary` reads the file back.
+    pinbench()
+        .arg("summary")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("plain/private/1T vs floor"));
+}
+
+#[test]
+fn ctrl_c_stops_after_the_current_cell_and_writes_a_partial_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pinbench"))
+        .args([
+            "run",
+            "--schemes",
+            "plain",
+            "--workloads",
+            "private,shared,overflow",
+            "--threads",
+            "1",
+            "-m",
+            "1",
+            "--pages-per-call",
+            "64",
+            "--rep-ms",
+            "100",
+            "--repeat",
+            "3",
+            "--warmup",
+            "0",
+        ])
+        .arg("-o")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The temporary results file exists once the handler is in place and
+    // the cells are about to start.
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(".pinbench-"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // noop and floor take 300 ms each: interrupt during the second cell.
+    std::thread::sleep(Duration::from_millis(450));
+    // SAFETY: kill(2) on our own child's pid.
+    let r = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(r, 0);
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let r = json(&out);
+    assert_eq!(r["partial"], true);
+    let n = r["cells"].as_array().map_or(0, Vec::len);
+    // on a loaded machine the first cell may not have finished yet
+    assert!(n < 5, "{n} cells");
+}
