@@ -229,7 +229,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let avail = counters::probe();
     if let Err(e) = &avail.hardware {
         notes.push(format!(
-            "hardware perf counters unsupported here ({e}): cycles, instructions and cache misses recorded as null"
+            "hardware perf counters unsupported here (perf_event_open: {e}): cycles, instructions and cache misses recorded as null"
         ));
     }
     if let Err(e) = &avail.software {

@@ -146,9 +146,9 @@ fn accuracy(r: &Results, schemes: &[String], out: &mut String) {
             s,
             fpfn(find(r, s, "mixed", t, numa)),
             fpfn(storm),
-            storm
-                .and_then(|c| c.fp_threshold_refs)
-                .map_or("none".into(), |k| format!(">= {k}")),
+            storm.map_or("-".into(), |c| c
+                .fp_threshold_refs
+                .map_or("none".into(), |k| format!(">= {k}"))),
             over.and_then(|c| c.max_pins)
                 .map_or("-".into(), |m| m.to_string()),
             over.map_or("-".into(), |c| format!("{:.2}", c.ns_per_page)),
