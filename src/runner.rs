@@ -19,6 +19,7 @@ use crate::numa::{self, bind_thread, NumaError};
 use crate::results::{Cell, Counters, LatencyNs, NumaPlacement, Repetition};
 use crate::workloads::{Layout, Slot, Tally, Worker, Workload};
 use pin_schemes::{MemMap, MemMapError, Page, Pfn, PinScheme};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -179,41 +180,57 @@ where
                     // Unbound, the thread still runs; the placement recorded
                     // for the cell is the memmap's, checked separately.
                     let _ = bind_thread(&[cpu]);
-                    let mut counters = ThreadCounters::open(&params.counters);
-                    let mut worker = make(&slot);
-                    let mut latency = Latency::new();
-                    let mut reps = Vec::with_capacity(params.repeat);
-                    for r in 0..total {
-                        let measured = r >= params.warmup;
+                    let mut waited = 0;
+                    let body = catch_unwind(AssertUnwindSafe(|| {
+                        let mut counters = ThreadCounters::open(&params.counters);
+                        let mut worker = make(&slot);
+                        let mut latency = Latency::new();
+                        let mut reps = Vec::with_capacity(params.repeat);
+                        for r in 0..total {
+                            let measured = r >= params.warmup;
+                            barrier.wait();
+                            waited += 1;
+                            if measured {
+                                counters.enable();
+                            }
+                            let rep = timed_loop(&mut *worker, &mut latency, params.rep);
+                            if measured {
+                                counters.disable();
+                                reps.push(rep);
+                            } else {
+                                latency.reset();
+                            }
+                        }
+                        // Nobody drops held pins while another thread still scans.
                         barrier.wait();
-                        if measured {
-                            counters.enable();
+                        waited += 1;
+                        let measured = worker.measured();
+                        let tally = worker.finish();
+                        ThreadOutcome {
+                            measured,
+                            reps,
+                            latency,
+                            counters: counters.read(),
+                            tally,
                         }
-                        let rep = timed_loop(&mut *worker, &mut latency, params.rep);
-                        if measured {
-                            counters.disable();
-                            reps.push(rep);
-                        } else {
-                            latency.reset();
+                    }));
+                    // A panicking worker still meets the others at every
+                    // remaining barrier, so the cell fails instead of hanging.
+                    if body.is_err() {
+                        for _ in waited..=total {
+                            barrier.wait();
                         }
                     }
-                    // Nobody drops held pins while another thread still scans.
-                    barrier.wait();
-                    let measured = worker.measured();
-                    let tally = worker.finish();
-                    ThreadOutcome {
-                        measured,
-                        reps,
-                        latency,
-                        counters: counters.read(),
-                        tally,
-                    }
+                    body.ok()
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().map_err(|_| RunError::Thread(spec.label())))
+            .map(|h| match h.join() {
+                Ok(Some(outcome)) => Ok(outcome),
+                _ => Err(RunError::Thread(spec.label())),
+            })
             .collect()
     })
 }
@@ -465,6 +482,33 @@ mod tests {
         assert_eq!(g.folio_order, 18);
         assert_eq!(g.pages_per_call, 1 << 18);
         assert_eq!(g.refused, 0);
+    }
+
+    /// Panics in its third call.
+    struct Faulty(u32);
+
+    impl Worker for Faulty {
+        fn batch(&mut self) -> u64 {
+            self.0 += 1;
+            assert!(self.0 < 3, "injected fault");
+            1
+        }
+        fn finish(self: Box<Self>) -> Tally {
+            Tally::default()
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_fails_its_cell_without_hanging_the_others() {
+        let s = spec(Subject::Noop, Workload::Private, 0, 2);
+        let r = run_threads(&s, &params(), |slot| -> Box<dyn Worker> {
+            if slot.index == 1 {
+                Box::new(Faulty(0))
+            } else {
+                Box::new(Noop::new(slot))
+            }
+        });
+        assert!(matches!(r, Err(RunError::Thread(_))));
     }
 
     #[test]
