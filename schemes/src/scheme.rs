@@ -111,29 +111,19 @@ pub trait PinScheme: Send + Sync {
     /// how many were pinned (all of them). If one is refused, the pins
     /// already taken by this call are released and the error names the entry.
     fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
-        let memmap = self.memmap();
-        let mut i = 0;
-        while i < pfns.len() {
-            let step = memmap.folio(pfns[i]).and_then(|folio| {
-                // record_subpages(): the run of consecutive subpages of
-                // this folio is grabbed with one call.
-                let mut nr = 1;
-                while i + nr < pfns.len()
-                    && pfns[i + nr] == pfns[i] + nr
-                    && folio.contains(pfns[i + nr])
-                {
-                    nr += 1;
-                }
-                self.grab_folio(folio, nr as u32, path).map(|()| nr)
-            });
-            match step {
-                Ok(nr) => i += nr,
-                Err(cause) => {
-                    // The entries before `i` were all pinned by us and are
-                    // valid, so releasing them cannot fail.
-                    let _ = self.unpin_pages(&pfns[..i]);
-                    return Err(BatchPinError { index: i, cause });
-                }
+        for run in FolioRuns::pin(self.memmap(), pfns) {
+            let failed = match run {
+                Ok((i, folio, nr)) => self
+                    .grab_folio(folio, nr as u32, path)
+                    .err()
+                    .map(|cause| BatchPinError { index: i, cause }),
+                Err(e) => Some(e),
+            };
+            if let Some(e) = failed {
+                // The entries before the failed one were all pinned by us
+                // and are valid, so releasing them cannot fail.
+                let _ = self.unpin_pages(&pfns[..e.index]);
+                return Err(e);
             }
         }
         Ok(pfns.len())
@@ -142,16 +132,9 @@ pub trait PinScheme: Send + Sync {
     /// `unpin_user_pages()`: adjacent entries of one folio are released with
     /// one put (`gup_folio_next()`). Stops at the first error.
     fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
-        let memmap = self.memmap();
-        let mut i = 0;
-        while i < pfns.len() {
-            let folio = memmap.folio(pfns[i])?;
-            let mut nr = 1;
-            while i + nr < pfns.len() && folio.contains(pfns[i + nr]) {
-                nr += 1;
-            }
+        for run in FolioRuns::unpin(self.memmap(), pfns) {
+            let (_, folio, nr) = run.map_err(|e| e.cause)?;
             self.put_folio(folio, nr as u32)?;
-            i += nr;
         }
         Ok(())
     }
@@ -226,4 +209,63 @@ pub(crate) fn grab_refs(
         },
     };
     r.map(|_| ()).map_err(|e| ref_error(folio, refs, e))
+}
+
+/// Walks a pfn array in runs that one grab or put handles: for pins, the
+/// consecutive subpages of one folio (`record_subpages()` in gup-fast); for
+/// unpins, adjacent entries of one folio (`gup_folio_next()`). Yields
+/// `(index of the run's first entry, folio, entries in the run)`.
+pub struct FolioRuns<'a> {
+    memmap: &'a MemMap,
+    pfns: &'a [Pfn],
+    i: usize,
+    contiguous: bool,
+}
+
+impl<'a> FolioRuns<'a> {
+    /// Runs for `pin_pages`.
+    pub fn pin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
+        Self {
+            memmap,
+            pfns,
+            i: 0,
+            contiguous: true,
+        }
+    }
+
+    /// Runs for `unpin_pages`.
+    pub fn unpin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
+        Self {
+            memmap,
+            pfns,
+            i: 0,
+            contiguous: false,
+        }
+    }
+}
+
+impl Iterator for FolioRuns<'_> {
+    type Item = Result<(usize, Folio, usize), BatchPinError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (pfns, i) = (self.pfns, self.i);
+        let first = *pfns.get(i)?;
+        let folio = match self.memmap.folio(first) {
+            Ok(f) => f,
+            Err(cause) => {
+                self.i = pfns.len();
+                return Some(Err(BatchPinError { index: i, cause }));
+            }
+        };
+        let mut nr = 1;
+        while i + nr < pfns.len()
+            && folio.contains(pfns[i + nr])
+            && (!self.contiguous || pfns[i + nr] == first + nr)
+        {
+            nr += 1;
+        }
+        self.i += nr;
+        Some(Ok((i, folio, nr)))
+    }
 }

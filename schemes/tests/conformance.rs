@@ -185,6 +185,22 @@ fn batch_failure_releases_what_it_took(name: &str) {
         let after: Vec<_> = batch.iter().map(|&p| state(&*s, p)).collect();
         assert_eq!(after, before, "{name}: a failed batch left pins behind");
     }
+    // A long batch, failing after more than two LRU-sized chunks.
+    let mut long: Vec<Pfn> = (100..200).map(Pfn).collect();
+    long[70] = full;
+    let before_long: Vec<_> = long.iter().map(|&p| state(&*s, p)).collect();
+    let err = s
+        .pin_pages(&long, GupPath::Fast)
+        .expect_err("refused at 70");
+    assert_eq!(err.index, 70, "{name}");
+    let after_long: Vec<_> = long.iter().map(|&p| state(&*s, p)).collect();
+    assert_eq!(
+        after_long, before_long,
+        "{name}: a failed long batch left pins"
+    );
+    long[70] = Pfn(300);
+    assert_eq!(s.pin_pages(&long, GupPath::Slow), Ok(100));
+    s.unpin_pages(&long).expect("unpin long");
     let err = s
         .pin_pages(&[Pfn(41), Pfn(NR_PAGES + 5)], GupPath::Fast)
         .expect_err("pfn past the end");
