@@ -105,7 +105,9 @@ void shim_put(struct page **pages, unsigned long nr_pages, unsigned int mode)
 
 /*
  * After a pin, every page must say folio_maybe_dma_pinned(); count those
- * that do not (zero for FOLL_GET, which promises nothing).
+ * that do not (zero for FOLL_GET, which promises nothing). The shared zero
+ * page is exempt: since "mm: Don't pin ZERO_PAGE in pin_user_pages()"
+ * (v6.5, and in 6.1 stable) gup hands it out without a pin.
  */
 unsigned long shim_count_not_dma_pinned(struct page **pages,
 					unsigned long nr_pages,
@@ -116,7 +118,8 @@ unsigned long shim_count_not_dma_pinned(struct page **pages,
 	if (!(mode & PIN_SHIM_MODE_PIN))
 		return 0;
 	for (i = 0; i < nr_pages; i++)
-		if (!folio_maybe_dma_pinned(page_folio(pages[i])))
+		if (!folio_maybe_dma_pinned(page_folio(pages[i])) &&
+		    !is_zero_pfn(page_to_pfn(pages[i])))
 			bad++;
 	if (bad)
 		pr_err_ratelimited("pin_shim: %lu of %lu pages not dma-pinned after pin\n",

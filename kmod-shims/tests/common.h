@@ -32,12 +32,22 @@ static inline void die(const char *fmt, ...)
 	exit(2);
 }
 
-/* nr_foll_pin_acquired - nr_foll_pin_released: FOLL_PIN pins held now. */
+/*
+ * nr_foll_pin_acquired - nr_foll_pin_released: FOLL_PIN pins held now.
+ * /proc/vmstat lags by what each CPU has not yet folded into the global
+ * counters; writing /proc/sys/vm/stat_refresh (root) folds it first.
+ */
 static inline long long pins_in_flight(void)
 {
 	long long acquired = -1, released = -1, v;
 	char name[64];
-	FILE *f = fopen("/proc/vmstat", "r");
+	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+	f = fopen("/proc/vmstat", "r");
 
 	if (!f)
 		die("/proc/vmstat: %s", strerror(errno));

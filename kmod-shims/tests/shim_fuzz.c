@@ -2,10 +2,16 @@
 /*
  * shim_fuzz - throws bad and random ioctls at both pin_shim interfaces
  * (/sys/kernel/debug/gup_test and /dev/pin_shim) and checks after each
- * one that the kernel holds exactly the FOLL_PIN pins this process was told
- * it holds (/proc/vmstat nr_foll_pin_acquired - nr_foll_pin_released).
+ * one that the FOLL_PIN pins in flight (/proc/vmstat nr_foll_pin_acquired -
+ * nr_foll_pin_released) moved only as that call may move them: a failed
+ * call, a batch or a benchmark not at all, a hold by at most its pages, a
+ * release by exactly what the holds took.
  *
- *   shim_fuzz [-n CALLS] [-s SEED]
+ *   shim_fuzz [-n CALLS] [-s SEED] [-j PROCESSES]
+ *
+ * With -j, PROCESSES processes share the two open files (forked after
+ * opening them), so holds, releases and batches race on one file; the pin
+ * count is then checked once, after every process has closed them.
  *
  * Inputs are drawn from pools of interesting values: addresses in a
  * writable, a read-only, a PROT_NONE and a shared memfd mapping, in holes,
@@ -24,6 +30,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -302,55 +309,85 @@ static int errno_allowed(int e)
 	       e == ENOTTY;
 }
 
-/* After a call that succeeded, what the kernel should now hold for us. */
-static void account(int fd_is_gup, unsigned long cmd, const void *argp)
+static unsigned long bad_pins;
+static long long last;	/* pins in flight after the previous step */
+
+/* The pins in flight must now be @want; @what says after which step. */
+static void expect(unsigned long i, const char *what, long long want)
+{
+	long long now = pins_in_flight();
+
+	if (now != want && bad_pins++ < 10)
+		printf("call %lu: %s: %lld pins in flight, want %lld\n", i, what,
+		       now, want);
+	last = now;
+}
+
+/*
+ * What a call may change: a successful HOLD or PIN_LONGTERM_TEST_START adds
+ * at most a pin per page (the zero page takes none, so the gain is measured
+ * and remembered); UNHOLD and STOP give back exactly what was remembered;
+ * everything else, failed calls above all, leaves the count alone.
+ */
+static void account(unsigned long i, int fd_is_gup, unsigned long cmd,
+		    const void *argp, int ok, const char *what)
 {
 	const struct pin_shim_hold *h = argp;
 	const struct pin_longterm_test *lt = argp;
+	long long before = last, gain;
 
-	if (!fd_is_gup && cmd == PIN_SHIM_HOLD &&
-	    (h->mode & PIN_SHIM_MODE_PIN))
-		held_pins += h->size / PAGE;
-	else if (!fd_is_gup && cmd == PIN_SHIM_UNHOLD)
+	if (ok && !fd_is_gup && cmd == PIN_SHIM_HOLD) {
+		gain = pins_in_flight() - before;
+		if (gain < 0 || gain > (long long)(h->size / PAGE))
+			expect(i, what, before + h->size / PAGE);
+		held_pins += gain;
+		last = before + gain;
+	} else if (ok && fd_is_gup && cmd == PIN_LONGTERM_TEST_START) {
+		gain = pins_in_flight() - before;
+		if (gain < 0 || gain > (long long)(lt->size / PAGE))
+			expect(i, what, before + lt->size / PAGE);
+		longterm_pins = gain;
+		last = before + gain;
+	} else if (ok && !fd_is_gup && cmd == PIN_SHIM_UNHOLD) {
+		expect(i, what, before - held_pins);
 		held_pins = 0;
-	else if (fd_is_gup && cmd == PIN_LONGTERM_TEST_START)
-		longterm_pins = lt->size / PAGE;
-	else if (fd_is_gup && cmd == PIN_LONGTERM_TEST_STOP)
+	} else if (ok && fd_is_gup && cmd == PIN_LONGTERM_TEST_STOP) {
+		expect(i, what, before - longterm_pins);
 		longterm_pins = 0;
+	} else {
+		expect(i, what, before);
+	}
 }
 
-int main(int argc, char **argv)
+/* What one process saw; in shared memory so that the parent can add up. */
+struct tally {
+	unsigned long ok, bad_errno, hist[256];
+};
+
+/*
+ * @calls random calls. @checked: this process is alone with its files, so
+ * every call's effect on the pin count is checked; otherwise other
+ * processes share the files and only the end state can be.
+ */
+static void fuzz(unsigned long calls, int checked, struct tally *t)
 {
-	unsigned long calls = 100000, i, cmd, bad_errno = 0, bad_pins = 0;
-	unsigned long hist[256] = { 0 }, ok = 0;
-	uint64_t seed = 1;
-	long long now;
+	unsigned long i, cmd;
+	char what[96];
 	union args a;
 	void *argp;
-	int opt, fd_is_gup, ret, e;
-
-	while ((opt = getopt(argc, argv, "n:s:")) != -1) {
-		switch (opt) {
-		case 'n': calls = strtoul(optarg, NULL, 0); break;
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		default:
-			fprintf(stderr, "usage: %s [-n CALLS] [-s SEED]\n", argv[0]);
-			return 2;
-		}
-	}
-	rng = seed ? seed : 1;
-	setup();
-	gup_fd = reopen(-1, GUP_TEST_PATH);
-	shim_fd = reopen(-1, PIN_SHIM_PATH);
-	base = pins_in_flight();
+	int fd_is_gup, ret, e;
 
 	for (i = 0; i < calls; i++) {
 		if (!pick(400)) {
 			shim_fd = reopen(shim_fd, PIN_SHIM_PATH);
+			if (checked)
+				expect(i, "reopening pin_shim", last - held_pins);
 			held_pins = 0;
 		}
 		if (!pick(400)) {
 			gup_fd = reopen(gup_fd, GUP_TEST_PATH);
+			if (checked)
+				expect(i, "reopening gup_test", last - longterm_pins);
 			longterm_pins = 0;
 		}
 		cmd = pick_cmd(&fd_is_gup);
@@ -358,39 +395,89 @@ int main(int argc, char **argv)
 		argp = place_args(&a);
 		ret = ioctl(fd_is_gup ? gup_fd : shim_fd, cmd, argp);
 		e = ret ? errno : 0;
+		snprintf(what, sizeof(what), "request %#lx on %s returned %d", cmd,
+			 fd_is_gup ? "gup_test" : "pin_shim", ret ? -e : 0);
 		if (ret) {
-			hist[e & 0xff]++;
-			if (!errno_allowed(e) && bad_errno++ < 10)
-				printf("call %lu: request %#lx on %s: unexpected errno %d (%s)\n",
-				       i, cmd, fd_is_gup ? "gup_test" : "pin_shim",
-				       e, strerror(e));
+			t->hist[e & 0xff]++;
+			if (!errno_allowed(e) && t->bad_errno++ < 10)
+				printf("call %lu: %s (%s): errno not in the ABI\n",
+				       i, what, strerror(e));
 		} else {
-			ok++;
-			account(fd_is_gup, cmd, argp);
+			t->ok++;
 		}
-		now = pins_in_flight() - base;
-		if (now != held_pins + longterm_pins) {
-			if (bad_pins++ < 10)
-				printf("call %lu: request %#lx on %s returned %d: %lld pins in flight, want %lld\n",
-				       i, cmd, fd_is_gup ? "gup_test" : "pin_shim",
-				       ret ? -e : 0, now, held_pins + longterm_pins);
-			base += now - held_pins - longterm_pins; /* report once */
-		}
+		if (checked)
+			account(i, fd_is_gup, cmd, argp, !ret, what);
 	}
 	close(gup_fd);
 	close(shim_fd);
-	now = pins_in_flight() - base;
-	if (now) {
-		printf("after closing both files: %lld pins in flight\n", now);
-		bad_pins++;
-	}
+}
 
-	printf("shim_fuzz: %lu calls (seed %llu): %lu succeeded", calls,
-	       (unsigned long long)seed, ok);
-	for (e = 1; e < 256; e++)
-		if (hist[e])
-			printf(", %lu %s", hist[e], strerrorname_np(e) ?: "?");
-	printf("\nshim_fuzz: %lu unexpected errnos, %lu pin-count mismatches\n",
-	       bad_errno, bad_pins);
-	return bad_errno || bad_pins ? 1 : 0;
+int main(int argc, char **argv)
+{
+	unsigned long calls = 100000, ok = 0, bad_errno = 0, n;
+	struct tally *tally;
+	uint64_t seed = 1;
+	int opt, jobs = 1, j, e, status, failed = 0;
+	pid_t pid;
+
+	while ((opt = getopt(argc, argv, "n:s:j:")) != -1) {
+		switch (opt) {
+		case 'n': calls = strtoul(optarg, NULL, 0); break;
+		case 's': seed = strtoull(optarg, NULL, 0); break;
+		case 'j': jobs = atoi(optarg); break;
+		default:
+			jobs = 0;
+		}
+	}
+	if (jobs < 1 || jobs > 64) {
+		fprintf(stderr, "usage: %s [-n CALLS] [-s SEED] [-j PROCESSES]\n"
+			"  -j: processes sharing the two open files, CALLS each\n",
+			argv[0]);
+		return 2;
+	}
+	tally = mmap(NULL, jobs * sizeof(*tally), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (tally == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	setup();
+	gup_fd = reopen(-1, GUP_TEST_PATH);
+	shim_fd = reopen(-1, PIN_SHIM_PATH);
+	base = pins_in_flight();
+	last = base;
+
+	fflush(stdout);
+	for (j = 1; j < jobs; j++) {
+		pid = fork();
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (!pid) {
+			rng = seed + j;
+			fuzz(calls, 0, &tally[j]);
+			fflush(stdout);
+			_exit(0);
+		}
+	}
+	rng = seed ? seed : 1;
+	fuzz(calls, jobs == 1, &tally[0]);
+	for (j = 1; j < jobs; j++)
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			failed++;
+	expect(calls, "all files closed", base);
+
+	for (j = 0; j < jobs; j++) {
+		ok += tally[j].ok;
+		bad_errno += tally[j].bad_errno;
+	}
+	printf("shim_fuzz: %lu calls (seed %llu, %d process%s%s): %lu succeeded",
+	       calls * jobs, (unsigned long long)seed, jobs,
+	       jobs > 1 ? "es" : "", jobs > 1 ? " sharing the files" : "", ok);
+	for (e = 1; e < 256; e++) {
+		for (n = 0, j = 0; j < jobs; j++)
+			n += tally[j].hist[e];
+		if (n)
+			printf(", %lu %s", n, strerrorname_np(e) ?: "?");
+	}
+	printf("\nshim_fuzz: %lu unexpected errnos, %lu pin-count mismatches, %d processes died\n",
+	       bad_errno, bad_pins, failed);
+	return bad_errno || bad_pins || failed ? 1 : 0;
 }
