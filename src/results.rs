@@ -15,6 +15,10 @@ use thiserror::Error;
 /// Version of the schema below.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A cell whose threads got less CPU time than this share of their elapsed
+/// time was disturbed by other load on the machine.
+pub const DISTURBED_CPU_SHARE: f64 = 0.95;
+
 /// A results file could not be written or read.
 #[derive(Debug, Error)]
 pub enum ResultsError {
@@ -165,6 +169,9 @@ pub struct Cell {
     pub cv: f64,
     /// `cv` above 5%.
     pub noisy: bool,
+    /// Task-clock of the measured threads over their elapsed time; below
+    /// [`DISTURBED_CPU_SHARE`] other load shared their CPUs.
+    pub cpu_share: Option<f64>,
     /// Per-call latency.
     pub latency_ns: LatencyNs,
     /// perf-event counters, summed over measured threads and repetitions.
@@ -252,6 +259,13 @@ pub struct Repetition {
     pub elapsed_ns: u64,
 }
 
+impl Cell {
+    /// True when other load took a noticeable share of the cell's CPUs.
+    pub fn disturbed(&self) -> bool {
+        self.cpu_share.is_some_and(|s| s < DISTURBED_CPU_SHARE)
+    }
+}
+
 impl Results {
     /// Serialises into `tmp` (a file in `dest`'s directory) and renames it
     /// to `dest`.
@@ -305,6 +319,7 @@ pub(crate) mod sample {
             pages_per_sec: pps,
             cv: 0.01,
             noisy: false,
+            cpu_share: Some(1.0),
             latency_ns: LatencyNs {
                 p50: 1,
                 p90: 2,

@@ -348,6 +348,10 @@ fn summarise(
         counters = Some(counters.map_or(o.counters, |c| c.sum(o.counters)));
     }
     let c = counters.unwrap_or_default();
+    let thread_ns: u64 = measured
+        .iter()
+        .flat_map(|o| o.reps.iter().map(|r| r.0))
+        .sum();
     let q = latency.quantiles();
     let tally = Tally::merge_all(&outcomes.iter().map(|o| o.tally).collect::<Vec<_>>());
     let variation = cv(&ns);
@@ -362,6 +366,7 @@ fn summarise(
         pages_per_sec: median(&pps),
         cv: variation,
         noisy: variation > NOISY_CV,
+        cpu_share: c.task_clock_ns.map(|t| t as f64 / thread_ns.max(1) as f64),
         latency_ns: LatencyNs {
             p50: q.p50,
             p90: q.p90,

@@ -5,7 +5,7 @@
 //! got wrong or refused; and the three harness checks of issue 3 with their
 //! targets, each marked met or NOT MET.
 
-use crate::results::{Cell, Results};
+use crate::results::{Cell, Results, DISTURBED_CPU_SHARE};
 use std::fmt::Write;
 
 /// Target: harness overhead per page.
@@ -232,6 +232,32 @@ pub fn checks(r: &Results) -> Vec<String> {
             lines.push(format!("    {}", chunk.join(", ")));
         }
     }
+    let disturbed: Vec<String> = r
+        .cells
+        .iter()
+        .filter(|c| c.disturbed())
+        .map(|c| {
+            format!(
+                "{}/{} {}T ({:.0}%)",
+                c.scheme,
+                column(c),
+                c.threads,
+                100.0 * c.cpu_share.unwrap_or(0.0)
+            )
+        })
+        .collect();
+    if !disturbed.is_empty() {
+        lines.push(format!(
+            "  WARNING: {} of {} cells got less than {:.0}% of their CPUs' time (other load on \
+             this machine); re-run on a quiet machine before quoting them:",
+            disturbed.len(),
+            r.cells.len(),
+            100.0 * DISTURBED_CPU_SHARE
+        ));
+        for chunk in disturbed.chunks(4) {
+            lines.push(format!("    {}", chunk.join(", ")));
+        }
+    }
     lines
 }
 
@@ -255,6 +281,7 @@ mod tests {
         ]);
         let c = checks(&r).join("\n");
         assert!(c.contains("0.100 ns/page     target <= 0.5   met"), "{c}");
+        assert!(!c.contains("WARNING"), "{c}");
         assert!(
             c.contains("1.25x (5.00 vs 4.00 ns/page)  target <= 1.2x   NOT MET"),
             "{c}"
@@ -262,6 +289,16 @@ mod tests {
         assert!(c.contains("NOT MET: flag"), "{c}");
         assert!(c.contains("plain 1.95x"), "{c}");
         assert!(c.contains("side-tree-locked 0.50x (exempt)"), "{c}");
+    }
+
+    #[test]
+    fn cells_that_shared_their_cpus_are_named() {
+        let mut busy = cell("plain", "private", 2, 5.0, 2.0e8);
+        busy.cpu_share = Some(0.6);
+        let r = results(vec![cell("floor", "private", 2, 4.0, 5.0e8), busy]);
+        let c = checks(&r).join("\n");
+        assert!(c.contains("WARNING: 1 of 2 cells"), "{c}");
+        assert!(c.contains("plain/private 2T (60%)"), "{c}");
     }
 
     #[test]
