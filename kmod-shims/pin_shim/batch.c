@@ -84,6 +84,12 @@ static unsigned long batch_get(const struct pin_shim_batch *b,
 			*ret = got < 0 ? got : -EFAULT;
 			break;
 		}
+		/* Untimed: gup-fast never sleeps, so let others run. */
+		if (fatal_signal_pending(current)) {
+			*ret = -EINTR;
+			break;
+		}
+		cond_resched();
 	}
 	return done;
 }
@@ -100,6 +106,7 @@ static void batch_put(const struct pin_shim_batch *b, unsigned long nr_pages,
 		t0 = ktime_get_ns();
 		shim_put(pages + done, n, b->mode);
 		clock_add(clock, ktime_get_ns() - t0);
+		cond_resched();
 	}
 }
 

@@ -12,7 +12,7 @@
 
 struct page;
 
-/* A range of user pages the module holds, taken with @mode (PIN_SHIM_MODE_*). */
+/* User pages the module holds, taken with @mode (PIN_SHIM_MODE_*). */
 struct shim_range {
 	struct page **pages;
 	unsigned long nr;
@@ -38,6 +38,8 @@ extern const struct file_operations shim_gup_test_fops;
 
 /* batch.c: /dev/pin_shim */
 extern const struct file_operations shim_batch_fops;
+
+/* main.c: true once this module has created debugfs gup_test */
 extern bool shim_serves_gup_test;
 
 #endif /* _PIN_SHIM_H */

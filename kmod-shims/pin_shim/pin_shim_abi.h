@@ -19,7 +19,9 @@
  *   syscall cost is amortised and the per-call extremes are visible.
  *
  * Every field is checked: a call that fails returns -EINVAL, -EFAULT,
- * -ENOMEM, -ENOSPC or -EINTR and leaves nothing pinned.
+ * -ENOMEM, -ENOSPC or -EINTR (or the error gup itself gave) and leaves
+ * nothing pinned. Unknown requests are -ENOTTY on /dev/pin_shim and
+ * -EINVAL on gup_test, as upstream.
  */
 #ifndef _PIN_SHIM_ABI_H
 #define _PIN_SHIM_ABI_H
@@ -51,7 +53,10 @@
  * is not an error: size comes back as the bytes that were taken.
  *
  * gup_flags are the running kernel's FOLL_* values; the shim accepts
- * FOLL_WRITE, and FOLL_LONGTERM with the PIN_* commands only.
+ * FOLL_WRITE, and FOLL_LONGTERM with the PIN_* commands only. It also wants
+ * addr and size page aligned, size and nr_pages_per_call within
+ * 1..PIN_SHIM_MAX_PAGES pages (upstream accepts more; the selftest never
+ * sends it).
  */
 struct gup_test {
 	__u64 get_delta_usec;	/* out */
