@@ -38,6 +38,19 @@ pub struct Lruvec {
     pub lru_lock: SpinLock<LruList>,
 }
 
+/// `__folio_set_lru()`-style non-atomic flags update. Sound because once the
+/// memmap is shared, a page's flags change only under its node's lru_lock
+/// (PG_lru here, PG_dma_pinned in the page-flag scheme; PG_head and the node
+/// id are fixed at setup), so a plain store cannot lose another writer's
+/// bit. An atomic RMW here costs a locked instruction inside the critical
+/// section, which at two threads was most of the `flag` scheme's time.
+#[inline]
+pub fn set_flags(page: &Page, flags: u64) {
+    // Release: pairs with the Acquire flags read of lock-free readers
+    // (`maybe_dma_pinned`, `PageLRU` tests).
+    page.flags.store(flags, Ordering::Release);
+}
+
 #[inline]
 fn link(pfn: Pfn) -> u64 {
     (pfn.0 as u64) << 1
@@ -72,8 +85,7 @@ impl LruList {
         }
         self.tail = link(pfn);
         self.len += 1;
-        // Release: pairs with the Acquire flags read of anyone testing PG_lru.
-        page.flags.fetch_or(pg::LRU, Ordering::Release);
+        set_flags(page, page.flags.load(Ordering::Relaxed) | pg::LRU);
     }
 
     /// `list_del()` + `ClearPageLRU()`: takes `pfn` off the list. The page
@@ -93,8 +105,7 @@ impl LruList {
             pages[unlink(next).0].lru[1].store(prev, Ordering::Relaxed);
         }
         self.len -= 1;
-        // Release: as in `add`.
-        page.flags.fetch_and(!pg::LRU, Ordering::Release);
+        set_flags(page, page.flags.load(Ordering::Relaxed) & !pg::LRU);
     }
 
     /// Walks the list from the head, for consistency checks in tests.

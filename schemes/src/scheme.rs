@@ -247,7 +247,9 @@ impl<'a> FolioRuns<'a> {
 impl Iterator for FolioRuns<'_> {
     type Item = Result<(usize, Folio, usize), BatchPinError>;
 
-    #[inline]
+    // always: without it the walk is an out-of-line call per run and costs
+    // ~3 ns/page on every scheme's batch path (measured with `run --quick`).
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let (pfns, i) = (self.pfns, self.i);
         let first = *pfns.get(i)?;

@@ -185,9 +185,9 @@ fn batch_failure_releases_what_it_took(name: &str) {
         let after: Vec<_> = batch.iter().map(|&p| state(&*s, p)).collect();
         assert_eq!(after, before, "{name}: a failed batch left pins behind");
     }
-    // A long batch, failing after more than two LRU-sized chunks.
-    let mut long: Vec<Pfn> = (100..200).map(Pfn).collect();
-    long[70] = full;
+    // A long batch, failing past the first LRU-sized chunk of `flag`.
+    let mut long: Vec<Pfn> = (100..1000).map(Pfn).collect();
+    long[800] = full;
     let before_long: Vec<_> = long.iter().map(|&p| state(&*s, p)).collect();
     let err = s
         .pin_pages(&long, GupPath::Fast)
@@ -198,8 +198,8 @@ fn batch_failure_releases_what_it_took(name: &str) {
         after_long, before_long,
         "{name}: a failed long batch left pins"
     );
-    long[70] = Pfn(300);
-    assert_eq!(s.pin_pages(&long, GupPath::Slow), Ok(100));
+    long[800] = Pfn(1000);
+    assert_eq!(s.pin_pages(&long, GupPath::Slow), Ok(900));
     s.unpin_pages(&long).expect("unpin long");
     let err = s
         .pin_pages(&[Pfn(41), Pfn(NR_PAGES + 5)], GupPath::Fast)
