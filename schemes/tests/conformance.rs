@@ -191,8 +191,8 @@ fn batch_failure_releases_what_it_took(name: &str) {
     let before_long: Vec<_> = long.iter().map(|&p| state(&*s, p)).collect();
     let err = s
         .pin_pages(&long, GupPath::Fast)
-        .expect_err("refused at 70");
-    assert_eq!(err.index, 70, "{name}");
+        .expect_err("refused at 800");
+    assert_eq!(err.index, 800, "{name}");
     let after_long: Vec<_> = long.iter().map(|&p| state(&*s, p)).collect();
     assert_eq!(
         after_long, before_long,
