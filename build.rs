@@ -16,7 +16,14 @@ fn main() {
         git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     let suffix = if dirty { "-dirty" } else { "" };
     println!("cargo:rustc-env=PINBENCH_GIT_COMMIT={commit}{suffix}");
-    for path in [".git/HEAD", ".git/index", ".git/refs", "src", "schemes/src"] {
+    for path in [
+        ".git/HEAD",
+        ".git/index",
+        ".git/refs",
+        "src",
+        "schemes/src",
+        "results/src",
+    ] {
         println!("cargo:rerun-if-changed={path}");
     }
 }

@@ -5,7 +5,7 @@
 use crate::metrics::counters;
 use crate::numa::allowed_cpus;
 use crate::plan::{self, Machine, Options, PlanError, DEFAULT_MIB, DEFAULT_PAGES_PER_CALL};
-use crate::results::{Metadata, NumaNode, Results, Thp, SCHEMA_VERSION};
+use crate::results::{Results, SCHEMA_VERSION};
 use crate::runner::{self, Params};
 use crate::topology::{Topology, SYSFS_ROOT};
 use crate::workloads::WORKLOADS;
@@ -272,37 +272,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
 
-    let (thp_enabled, thp_defrag) = host::thp();
-    let topo = &machine.topology;
     let results = Results {
         schema_version: SCHEMA_VERSION,
         partial,
-        metadata: Metadata {
-            host: host::hostname(),
-            kernel: host::kernel_release(),
-            cpu_model: host::cpu_model(),
-            cores: topo.cpus().len(),
-            numa_nodes: topo
-                .nodes
-                .iter()
-                .map(|n| NumaNode {
-                    id: n.id,
-                    cpus: n.cpus.clone(),
-                })
-                .collect(),
-            numa_distance: topo.distance.clone(),
-            llc_bytes: topo.llc_bytes,
-            mem_available_bytes: machine.mem_available,
-            thp: Thp {
-                enabled: thp_enabled,
-                defrag: thp_defrag,
-            },
-            pinbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: env!("PINBENCH_GIT_COMMIT").to_string(),
-            command_line: std::env::args().collect(),
-            start_time: host::rfc3339(start),
-            duration_s: t0.elapsed().as_secs_f64(),
-        },
+        metadata: host::metadata(
+            &machine.topology,
+            machine.mem_available,
+            start,
+            t0.elapsed().as_secs_f64(),
+        ),
         config: plan.config.clone(),
         notes,
         cells,

@@ -86,6 +86,48 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// The machine pinbench is emulated on, from `PINBENCH_VM` (set by
+/// kmod-shims/vm-test in its guest, e.g. `qemu-tcg`): timings there are
+/// functional evidence only.
+pub fn emulated() -> Option<String> {
+    std::env::var("PINBENCH_VM").ok().filter(|v| !v.is_empty())
+}
+
+/// The results metadata of a run on this host that started at `start`.
+pub fn metadata(
+    topo: &crate::topology::Topology,
+    mem_available: Option<u64>,
+    start: SystemTime,
+    duration_s: f64,
+) -> crate::results::Metadata {
+    use crate::results::{Metadata, NumaNode, Thp};
+    let (enabled, defrag) = thp();
+    Metadata {
+        host: hostname(),
+        kernel: kernel_release(),
+        cpu_model: cpu_model(),
+        cores: topo.cpus().len(),
+        numa_nodes: topo
+            .nodes
+            .iter()
+            .map(|n| NumaNode {
+                id: n.id,
+                cpus: n.cpus.clone(),
+            })
+            .collect(),
+        numa_distance: topo.distance.clone(),
+        llc_bytes: topo.llc_bytes,
+        mem_available_bytes: mem_available,
+        thp: Thp { enabled, defrag },
+        pinbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: env!("PINBENCH_GIT_COMMIT").to_string(),
+        command_line: std::env::args().collect(),
+        start_time: rfc3339(start),
+        duration_s,
+        emulated: emulated(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ mod host;
 mod metrics;
 mod numa;
 mod plan;
-mod results;
+use pin_results as results;
 mod runner;
 mod summary;
 mod topology;

@@ -357,6 +357,8 @@ fn summarise(
     let variation = cv(&ns);
     Cell {
         scheme: spec.subject.name().to_string(),
+        backend: crate::results::MODEL.to_string(),
+        kernel: None,
         workload: spec.workload.name().to_string(),
         threads: spec.threads,
         numa,

@@ -115,7 +115,7 @@ fn a_tiny_run_writes_every_cell_of_the_documented_schema() {
         .stdout(contains("harness checks"))
         .stdout(contains("noop overhead"));
     let r = json(&out);
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], pin_results::SCHEMA_VERSION);
     assert_eq!(r["partial"], false);
     assert!(r["metadata"]["kernel"].is_string());
     assert!(r["metadata"]["command_line"][0].is_string());

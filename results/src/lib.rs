@@ -13,7 +13,7 @@ use std::path::Path;
 use thiserror::Error;
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A cell whose threads got less CPU time than this share of their elapsed
 /// time was disturbed by other load on the machine.
@@ -96,6 +96,10 @@ pub struct Metadata {
     pub start_time: String,
     /// Wall time of the run, seconds.
     pub duration_s: f64,
+    /// Set when the run was inside an emulated machine (`qemu-tcg`, from
+    /// `PINBENCH_VM`): its timings are functional evidence only.
+    #[serde(default)]
+    pub emulated: Option<String>,
 }
 
 /// One NUMA node.
@@ -149,8 +153,16 @@ pub struct Config {
 /// workload at one thread count, placement, batch size and folio order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
-    /// Scheme name, or `floor` / `noop`.
+    /// Scheme name, or `floor` / `noop`; for kernel cells the gup flavour
+    /// measured (`pin-fast`, `pin-longterm`, `register-buffers`, ...).
     pub scheme: String,
+    /// `model` for the simulated schemes, else the real-kernel backend
+    /// (`gup-test`, `shim`, `io-uring`, `process-vm`).
+    #[serde(default = "model")]
+    pub backend: String,
+    /// Real-kernel facts of a kernel cell; `null` for model cells.
+    #[serde(default)]
+    pub kernel: Option<KernelCell>,
     /// Workload name.
     pub workload: String,
     /// Threads.
@@ -197,6 +209,37 @@ pub struct Cell {
     pub memmap_rss_bytes: Option<u64>,
     /// Raw per-repetition values.
     pub repetitions: Vec<Repetition>,
+}
+
+fn model() -> String {
+    MODEL.to_string()
+}
+
+/// `backend` of the model's cells.
+pub const MODEL: &str = "model";
+
+/// What a real-kernel cell adds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelCell {
+    /// THP was asked for (`madvise(MADV_HUGEPAGE)`).
+    pub thp: bool,
+    /// Bytes of the buffers the kernel backed with THP (`AnonHugePages`).
+    pub thp_bytes: Option<u64>,
+    /// Bytes of each thread's buffer.
+    pub buffer_bytes: u64,
+    /// FOLL_PIN pins the kernel counted (`nr_foll_pin_acquired`) over the
+    /// cell, warm-up included; `null` where /proc/vmstat lacks it.
+    pub pins_acquired: Option<u64>,
+    /// Pins it counted released (`nr_foll_pin_released`).
+    pub pins_released: Option<u64>,
+    /// `pins_acquired == pins_released` once the cell was done.
+    pub pins_balanced: Option<bool>,
+    /// Whether this path should take FOLL_PIN pins at all (FOLL_GET paths
+    /// should not).
+    pub expects_pins: bool,
+    /// ns per page the kernel itself measured inside its gup calls
+    /// (gup_test, pin_shim), without the syscall; `null` for other backends.
+    pub in_kernel_ns_per_page: Option<f64>,
 }
 
 /// Where a cell ran.
@@ -294,15 +337,17 @@ impl Results {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod sample {
-    //! A small, complete results value for tests.
+/// Small synthetic results for tests of the harness and the reports.
+#[doc(hidden)]
+pub mod sample {
     use super::*;
 
     /// A cell of `scheme`/`workload` at `threads` with the given timing.
     pub fn cell(scheme: &str, workload: &str, threads: usize, ns: f64, pps: f64) -> Cell {
         Cell {
             scheme: scheme.into(),
+            backend: MODEL.into(),
+            kernel: None,
             workload: workload.into(),
             threads,
             numa: NumaPlacement {
@@ -352,6 +397,23 @@ pub(crate) mod sample {
         }
     }
 
+    /// A real-kernel cell of `backend`.
+    pub fn kernel_cell(backend: &str, scheme: &str, threads: usize, ns: f64, pps: f64) -> Cell {
+        let mut c = cell(scheme, "private", threads, ns, pps);
+        c.backend = backend.into();
+        c.kernel = Some(KernelCell {
+            thp: false,
+            thp_bytes: Some(0),
+            buffer_bytes: 2 << 20,
+            pins_acquired: Some(512),
+            pins_released: Some(512),
+            pins_balanced: Some(true),
+            expects_pins: true,
+            in_kernel_ns_per_page: None,
+        });
+        c
+    }
+
     /// A run holding `cells`.
     pub fn results(cells: Vec<Cell>) -> Results {
         Results {
@@ -378,6 +440,7 @@ pub(crate) mod sample {
                 command_line: vec!["pinbench".into()],
                 start_time: "2025-01-01T00:00:00Z".into(),
                 duration_s: 1.0,
+                emulated: None,
             },
             config: Config {
                 quick: true,
@@ -434,16 +497,18 @@ mod tests {
 
     #[test]
     fn the_readme_documents_every_field() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let section = readme
             .split("\n## Results file")
             .nth(1)
             .expect("README has a '## Results file' section");
         let section = section.split("\n## ").next().unwrap_or(section);
-        let v = serde_json::to_value(sample::results(vec![sample::cell(
-            "plain", "private", 1, 1.0, 1.0,
-        )]))
-        .expect("json");
+        let mut r = sample::results(vec![
+            sample::cell("plain", "private", 1, 1.0, 1.0),
+            sample::kernel_cell("io-uring", "register-buffers", 1, 1.0, 1.0),
+        ]);
+        r.metadata.emulated = Some("qemu-tcg".into());
+        let v = serde_json::to_value(r).expect("json");
         let mut all = BTreeSet::new();
         keys(&v, &mut all);
         let missing: Vec<_> = all
