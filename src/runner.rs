@@ -353,7 +353,7 @@ fn summarise(
         .flat_map(|o| o.reps.iter().map(|r| r.0))
         .sum();
     let q = latency.quantiles();
-    let tally = Tally::merge_all(&outcomes.iter().map(|o| o.tally).collect::<Vec<_>>());
+    let tally = Tally::merge_all(&outcomes.iter().map(|o| o.tally.clone()).collect::<Vec<_>>());
     let variation = cv(&ns);
     Cell {
         scheme: spec.subject.name().to_string(),
@@ -386,6 +386,7 @@ fn summarise(
         false_positives: tally.false_positives,
         false_negatives: tally.false_negatives,
         fp_threshold_refs: tally.fp_threshold_refs,
+        fp_by_refs: tally.fp_runs(),
         refused: tally.refused,
         max_pins: tally.max_pins,
         tracking_bytes,
@@ -401,6 +402,7 @@ mod tests {
     use super::*;
     use crate::metrics::counters::probe;
     use crate::numa::allowed_cpus;
+    use crate::results::FpByRefs;
 
     fn spec(subject: Subject, workload: Workload, order: u8, threads: usize) -> CellSpec {
         let cpus = allowed_cpus().expect("affinity");
@@ -463,6 +465,18 @@ mod tests {
         assert_eq!(storm.fp_threshold_refs, Some(1023));
         assert_eq!(storm.false_positives, Some(1025));
         assert_eq!(storm.false_negatives, Some(0));
+        // One unpinned page per count: a step from none to all at 1023.
+        let run = |refs_min, refs_max, false_positives| FpByRefs {
+            refs_min,
+            refs_max,
+            pages: 1,
+            false_positives,
+        };
+        assert_eq!(
+            storm.fp_by_refs,
+            Some(vec![run(0, 1022, 0), run(1023, 2047, 1)])
+        );
+        assert_eq!(mixed.fp_by_refs, None);
         let exact = run_cell(
             &spec(Subject::Scheme("exact"), Workload::Refstorm, 0, 1),
             &params(),
@@ -470,6 +484,7 @@ mod tests {
         .expect("cell");
         assert_eq!(exact.false_positives, Some(0));
         assert_eq!(exact.fp_threshold_refs, None);
+        assert_eq!(exact.fp_by_refs, Some(vec![run(0, 2047, 0)]));
     }
 
     #[test]

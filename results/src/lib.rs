@@ -194,6 +194,10 @@ pub struct Cell {
     pub false_negatives: Option<u64>,
     /// Fewest ordinary references that made an unpinned page read pinned.
     pub fp_threshold_refs: Option<u64>,
+    /// `refstorm`: false positives by ordinary reference count, from an
+    /// untimed pass at the end of the cell; `None` for other workloads.
+    #[serde(default)]
+    pub fp_by_refs: Option<Vec<FpByRefs>>,
     /// Pin calls refused.
     pub refused: u64,
     /// Most pins one page accepted (overflow).
@@ -240,6 +244,19 @@ pub struct KernelCell {
     /// ns per page the kernel itself measured inside its gup calls
     /// (gup_test, pin_shim), without the syscall; `null` for other backends.
     pub in_kernel_ns_per_page: Option<f64>,
+}
+
+/// Consecutive ordinary reference counts that gave the same answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FpByRefs {
+    /// Fewest ordinary references in the run.
+    pub refs_min: u64,
+    /// Most ordinary references in the run.
+    pub refs_max: u64,
+    /// Unpinned pages holding each reference count of the run.
+    pub pages: u64,
+    /// Of those, how many read as pinned, at each count of the run.
+    pub false_positives: u64,
 }
 
 /// Where a cell ran.
@@ -382,6 +399,7 @@ pub mod sample {
             false_positives: Some(0),
             false_negatives: Some(0),
             fp_threshold_refs: None,
+            fp_by_refs: None,
             refused: 0,
             max_pins: None,
             tracking_bytes: 0,
@@ -503,9 +521,17 @@ mod tests {
             .nth(1)
             .expect("README has a '## Results file' section");
         let section = section.split("\n## ").next().unwrap_or(section);
+        let mut storm = sample::cell("bias", "refstorm", 1, 1.0, 1.0);
+        storm.fp_by_refs = Some(vec![FpByRefs {
+            refs_min: 0,
+            refs_max: 1022,
+            pages: 1,
+            false_positives: 0,
+        }]);
         let mut r = sample::results(vec![
             sample::cell("plain", "private", 1, 1.0, 1.0),
             sample::kernel_cell("io-uring", "register-buffers", 1, 1.0, 1.0),
+            storm,
         ]);
         r.metadata.emulated = Some("qemu-tcg".into());
         let v = serde_json::to_value(r).expect("json");

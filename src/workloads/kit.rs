@@ -6,6 +6,7 @@
 //! Hot-loop rules: pfn arrays are built before the first barrier, a batch
 //! allocates nothing and reads no clock (the runner reads one per call).
 
+use crate::results::FpByRefs;
 use pin_schemes::{GupPath, Pfn, PinScheme};
 
 /// One thread's side of a workload, driven by the runner.
@@ -25,7 +26,7 @@ pub trait Worker {
 }
 
 /// What a worker counted besides time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Pages wrongly reported pinned in one pass (largest pass seen).
     pub false_positives: Option<u64>,
@@ -37,6 +38,10 @@ pub struct Tally {
     pub refused: u64,
     /// Most pins one page accepted.
     pub max_pins: Option<u64>,
+    /// Indexed by ordinary references: (unpinned pages holding that many,
+    /// how many of them read as pinned). Empty unless the workload added
+    /// references (`refstorm`).
+    pub fp_by_refs: Vec<(u64, u64)>,
 }
 
 fn opt(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
@@ -55,13 +60,48 @@ impl Tally {
             fp_threshold_refs: opt(self.fp_threshold_refs, o.fp_threshold_refs, u64::min),
             refused: self.refused + o.refused,
             max_pins: opt(self.max_pins, o.max_pins, u64::min),
+            fp_by_refs: add_by_index(self.fp_by_refs, &o.fp_by_refs),
         }
     }
 
     /// Combines every thread's tally.
     pub fn merge_all(ts: &[Tally]) -> Tally {
-        ts.iter().fold(Tally::default(), |a, &b| a.merge(b))
+        ts.iter().fold(Tally::default(), |a, b| a.merge(b.clone()))
     }
+
+    /// `fp_by_refs` for the results file: consecutive reference counts with
+    /// the same (pages, false positives) merged into one run; `None` when
+    /// the workload added no references.
+    pub fn fp_runs(&self) -> Option<Vec<FpByRefs>> {
+        let mut runs: Vec<FpByRefs> = Vec::new();
+        for (k, &(pages, fp)) in self.fp_by_refs.iter().enumerate() {
+            let k = k as u64;
+            match runs.last_mut() {
+                Some(r) if r.refs_max + 1 == k && r.pages == pages && r.false_positives == fp => {
+                    r.refs_max = k;
+                }
+                _ => runs.push(FpByRefs {
+                    refs_min: k,
+                    refs_max: k,
+                    pages,
+                    false_positives: fp,
+                }),
+            }
+        }
+        (!runs.is_empty()).then_some(runs)
+    }
+}
+
+/// Sums `b` into `a` element by element, extending `a` as needed.
+fn add_by_index(mut a: Vec<(u64, u64)>, b: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    if a.len() < b.len() {
+        a.resize(b.len(), (0, 0));
+    }
+    for (x, y) in a.iter_mut().zip(b) {
+        x.0 += y.0;
+        x.1 += y.1;
+    }
+    a
 }
 
 /// Successive windows of `n` entries over a fixed array, wrapping; the last
@@ -223,8 +263,23 @@ impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
         (end - start) as u64
     }
 
+    /// Untimed, while the workload's pins and references are still held:
+    /// one more pass over the unpinned pages, counting by their ordinary
+    /// references how many read as pinned.
     fn finish(self: Box<Self>) -> Tally {
-        self.tally()
+        let mut tally = self.tally();
+        if !self.refs.is_empty() {
+            let top = self.refs.iter().copied().max().unwrap_or(0) as usize;
+            let mut by = vec![(0u64, 0u64); top + 1];
+            for (i, &pfn) in self.pfns.iter().enumerate() {
+                if let (false, Some(&k)) = (self.truth[i], self.refs.get(i)) {
+                    by[k as usize].0 += 1;
+                    by[k as usize].1 += u64::from(self.scheme.maybe_dma_pinned(pfn));
+                }
+            }
+            tally.fp_by_refs = by;
+        }
+        tally
     }
 }
 
@@ -288,6 +343,8 @@ impl<S: PinScheme + ?Sized, W: Worker> Worker for Holding<'_, S, W> {
 
     fn finish(self: Box<Self>) -> Tally {
         let me = *self;
+        // First, so the inner worker can still look at what is held.
+        let tally = Box::new(me.inner).finish();
         for &(pfn, n) in &me.refs {
             for _ in 0..n {
                 // Dropping a reference this worker took cannot fail.
@@ -298,7 +355,7 @@ impl<S: PinScheme + ?Sized, W: Worker> Worker for Holding<'_, S, W> {
             // Unpinning a pin this worker holds cannot fail.
             let _ = me.scheme.unpin(pfn);
         }
-        Box::new(me.inner).finish()
+        tally
     }
 }
 
@@ -339,5 +396,30 @@ mod tests {
         assert_eq!(m.fp_threshold_refs, Some(1023));
         assert_eq!(m.max_pins, Some(7));
         assert_eq!(m.refused, 3);
+    }
+
+    #[test]
+    fn false_positives_by_refs_add_per_count_and_merge_into_runs() {
+        let a = Tally {
+            fp_by_refs: vec![(1, 0), (1, 0), (1, 1)],
+            ..Tally::default()
+        };
+        let b = Tally {
+            fp_by_refs: vec![(1, 0), (1, 0), (1, 1), (1, 1)],
+            ..Tally::default()
+        };
+        let m = Tally::merge_all(&[a, b]);
+        assert_eq!(m.fp_by_refs, vec![(2, 0), (2, 0), (2, 2), (1, 1)]);
+        let run = |refs_min, refs_max, pages, false_positives| FpByRefs {
+            refs_min,
+            refs_max,
+            pages,
+            false_positives,
+        };
+        assert_eq!(
+            m.fp_runs(),
+            Some(vec![run(0, 1, 2, 0), run(2, 2, 2, 2), run(3, 3, 1, 1)])
+        );
+        assert_eq!(Tally::default().fp_runs(), None);
     }
 }
