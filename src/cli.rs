@@ -5,20 +5,19 @@
 use crate::metrics::counters;
 use crate::numa::allowed_cpus;
 use crate::plan::{self, Machine, Options, PlanError, DEFAULT_MIB, DEFAULT_PAGES_PER_CALL};
-use crate::results::{Results, SCHEMA_VERSION};
+use crate::results::Results;
 use crate::runner::{self, Params};
+use crate::session::Session;
 use crate::topology::{Topology, SYSFS_ROOT};
 use crate::workloads::WORKLOADS;
 use crate::{host, summary};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use pin_schemes::{MemMap, SCHEMES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// Measures how Linux should track pages pinned for DMA.
 #[derive(Parser, Debug)]
@@ -36,6 +35,10 @@ pub enum Command {
     List,
     /// Run schemes x workloads x thread counts and write a results file.
     Run(RunArgs),
+    /// Measure the running kernel's own pin/unpin paths (io_uring,
+    /// process_vm_readv, gup_test, the pin_shim module) with the same
+    /// runner, with /proc/vmstat's FOLL_PIN counters as proof; or --probe.
+    Kernel(crate::kernel_cmd::KernelArgs),
     /// Print the summary tables and harness checks of a results file again.
     Summary {
         /// A results file written by `pinbench run`.
@@ -97,7 +100,7 @@ pub struct RunArgs {
 /// Bad input found outside the plan (the output path).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct BadInput(String);
+pub(crate) struct BadInput(pub(crate) String);
 
 /// Runs the CLI; clap's own usage errors already exit with code 2.
 pub fn main() -> ExitCode {
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::List => list().map(|()| ExitCode::SUCCESS),
         Command::Run(args) => run(args),
+        Command::Kernel(args) => crate::kernel_cmd::kernel(args),
         Command::Summary { file } => Results::read(&file)
             .map(|r| {
                 print!("{}", summary::render(&r));
@@ -150,7 +154,7 @@ fn list() -> anyhow::Result<()> {
 
 /// Checks the output path and opens the temporary file the results will be
 /// written to and renamed from. Nothing existing is touched.
-fn prepare_output(
+pub(crate) fn prepare_output(
     given: Option<PathBuf>,
     start: SystemTime,
 ) -> Result<(PathBuf, tempfile::NamedTempFile), BadInput> {
@@ -183,24 +187,7 @@ fn prepare_output(
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let start = SystemTime::now();
-    let t0 = Instant::now();
-    // First, so an early Ctrl-C is already a request to stop, not a kill.
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        // Relaxed: a lone flag; nothing else is published through it.
-        let handler = move || {
-            if stop.swap(true, Ordering::Relaxed) {
-                std::process::exit(130);
-            }
-            eprintln!("\npinbench: interrupted, stopping after this cell (Ctrl-C again to abort)");
-        };
-        if let Err(e) = ctrlc::set_handler(handler) {
-            eprintln!("pinbench: cannot catch Ctrl-C ({e}): an interrupted run writes nothing");
-        }
-    }
-
+    let session = Session::begin();
     let topology = Topology::read(Path::new(SYSFS_ROOT)).context("reading the NUMA topology")?;
     let machine = Machine {
         topology,
@@ -223,80 +210,33 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         numa: args.numa,
     };
     let plan = plan::plan(&opts, &machine)?;
-    let (dest, tmp) = prepare_output(args.output, start)?;
+    let (dest, tmp) = prepare_output(args.output, session.start)?;
 
-    let mut notes = plan.notes.clone();
     let avail = counters::probe();
-    if let Err(e) = &avail.hardware {
-        notes.push(format!(
-            "hardware perf counters unsupported here (perf_event_open: {e}): cycles, instructions and cache misses recorded as null"
-        ));
-    }
-    if let Err(e) = &avail.software {
-        notes.push(format!(
-            "software perf counters unavailable ({e}): recorded as null"
-        ));
-    }
+    let mut notes = plan.notes.clone();
+    notes.extend(Session::perf_notes(&avail));
     for n in &notes {
         eprintln!("pinbench: {n}");
     }
-
     let params = Params {
         warmup: plan.warmup,
         repeat: plan.repeat,
         rep: plan.rep,
         counters: avail,
     };
-    let bar = ProgressBar::new(plan.cells.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} cells, {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let measured = session.run_cells(
+        &plan.cells,
+        |spec| spec.label(),
+        |spec| runner::run_cell(spec, &params).map_err(|e| e.to_string()),
+        &mut notes,
     );
-    let mut cells = Vec::with_capacity(plan.cells.len());
-    let mut partial = false;
-    for spec in &plan.cells {
-        // Relaxed: see the handler.
-        if stop.load(Ordering::Relaxed) {
-            partial = true;
-            break;
-        }
-        bar.set_message(spec.label());
-        match runner::run_cell(spec, &params) {
-            Ok(cell) => cells.push(cell),
-            Err(e) => {
-                let line = format!("{}: not measured: {e}", spec.label());
-                bar.suspend(|| eprintln!("pinbench: {line}"));
-                notes.push(line);
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-
-    let results = Results {
-        schema_version: SCHEMA_VERSION,
-        partial,
-        metadata: host::metadata(
-            &machine.topology,
-            machine.mem_available,
-            start,
-            t0.elapsed().as_secs_f64(),
-        ),
-        config: plan.config.clone(),
+    session.finish(
+        &machine.topology,
+        machine.mem_available,
+        plan.config.clone(),
         notes,
-        cells,
-    };
-    results.write(tmp, &dest)?;
-    print!("{}", summary::render(&results));
-    eprintln!(
-        "pinbench: {} cells{} written to {} in {:.1} s",
-        results.cells.len(),
-        if partial { " (partial)" } else { "" },
-        dest.display(),
-        results.metadata.duration_s
-    );
-    Ok(if partial {
-        ExitCode::from(130)
-    } else {
-        ExitCode::SUCCESS
-    })
+        measured,
+        &dest,
+        tmp,
+    )
 }

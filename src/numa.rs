@@ -107,7 +107,7 @@ impl Drop for MmapPages {
 }
 
 /// `mbind(addr, len, MPOL_BIND, {node})`.
-fn mbind(addr: *mut libc::c_void, len: usize, node: u32) -> io::Result<()> {
+pub fn mbind(addr: *mut libc::c_void, len: usize, node: u32) -> io::Result<()> {
     const MASK_WORDS: usize = 16; // 1024 nodes
     let mut mask = [0u64; MASK_WORDS];
     let word = node as usize / 64;
@@ -239,6 +239,11 @@ fn region(memmap: &MemMap) -> (usize, usize) {
 /// pages of the memmap; returns the most common node and its share.
 pub fn verify_node(memmap: &MemMap) -> (Option<u32>, f64) {
     let (start, bytes) = region(memmap);
+    region_node(start, bytes)
+}
+
+/// [`verify_node`] for any mapped region `start..start + bytes`.
+pub fn region_node(start: usize, bytes: usize) -> (Option<u32>, f64) {
     let host_pages = bytes / HOST_PAGE;
     let n = host_pages.min(VERIFY_SAMPLES);
     let addrs: Vec<*mut libc::c_void> = (0..n)

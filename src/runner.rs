@@ -33,6 +33,9 @@ pub enum RunError {
     /// The scheme is not in the registry.
     #[error("unknown scheme {0:?}")]
     UnknownScheme(String),
+    /// A real-kernel subject has no memmap to run on (`pinbench kernel`).
+    #[error("{0} is a real-kernel path, not a model cell")]
+    NotModel(String),
     /// A worker thread panicked.
     #[error("a worker thread of {0} panicked")]
     Thread(String),
@@ -60,6 +63,8 @@ pub enum Subject {
     Floor,
     /// The harness's empty loop.
     Noop,
+    /// A real-kernel path (`pinbench kernel`), named by its gup flavour.
+    Kernel(&'static str),
 }
 
 impl Subject {
@@ -69,6 +74,7 @@ impl Subject {
             Subject::Scheme(n) => n,
             Subject::Floor => "floor",
             Subject::Noop => "noop",
+            Subject::Kernel(n) => n,
         }
     }
 }
@@ -127,7 +133,7 @@ impl CellSpec {
 }
 
 /// One thread's measurements.
-struct ThreadOutcome {
+pub struct ThreadOutcome {
     measured: bool,
     /// (elapsed ns, pages) per measured repetition.
     reps: Vec<(u64, u64)>,
@@ -155,8 +161,10 @@ fn timed_loop(worker: &mut dyn Worker, latency: &mut Latency, rep: Duration) -> 
     ((last - start).as_nanos() as u64, pages)
 }
 
-/// Runs `spec.threads` threads, each with the worker `make` builds for it.
-fn run_threads<'a, F>(
+/// Runs `spec.threads` threads, each bound to its CPU, with the worker
+/// `make` builds for it on that thread (so its memory is first touched
+/// there).
+pub fn run_threads<'a, F>(
     spec: &CellSpec,
     params: &Params,
     make: F,
@@ -294,6 +302,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Cell, RunError> {
             run_threads(spec, params, |slot| Box::new(Noop::new(slot)))?,
             0,
         ),
+        Subject::Kernel(name) => return Err(RunError::NotModel(name.to_string())),
     };
     let rss = numa::resident_bytes(&memmap);
     Ok(summarise(
@@ -314,7 +323,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Cell, RunError> {
 }
 
 /// Turns the threads' raw measurements into a cell.
-fn summarise(
+pub fn summarise(
     spec: &CellSpec,
     params: &Params,
     outcomes: &[ThreadOutcome],

@@ -1,0 +1,190 @@
+//! The user buffer the real kernel pins: an anonymous private mapping,
+//! faulted in before measuring, backed by 4 KiB pages or by THP.
+//!
+//! For THP the mapping is aligned to 2 MiB and `madvise(MADV_HUGEPAGE)`d
+//! (works in THP modes `always` and `madvise`); for 4 KiB pages it is
+//! `MADV_NOHUGEPAGE`d. What the kernel really gave is read back from
+//! /proc/self/smaps (`AnonHugePages`) and recorded, not assumed.
+
+use std::io;
+use std::ptr::NonNull;
+
+/// Base page size.
+pub const PAGE: usize = 4096;
+/// PMD-mapped THP size.
+pub const HPAGE: usize = 2 << 20;
+
+/// A faulted-in anonymous buffer; unmapped on drop.
+pub struct UserBuffer {
+    map: NonNull<u8>,
+    map_bytes: usize,
+    start: NonNull<u8>,
+    bytes: usize,
+}
+
+// SAFETY: the mapping is plain memory owned by this value; the kernel reads
+// and pins it, we only hand out its address.
+unsafe impl Send for UserBuffer {}
+
+impl UserBuffer {
+    /// Maps and faults in `bytes` (rounded up to whole 2 MiB when `thp`).
+    pub fn new(bytes: usize, thp: bool) -> io::Result<Self> {
+        let granule = if thp { HPAGE } else { PAGE };
+        let bytes = bytes.max(granule).div_ceil(granule) * granule;
+        let map_bytes = if thp { bytes + HPAGE } else { bytes };
+        // SAFETY: a fresh anonymous mapping with no address hint.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let map = NonNull::new(p as *mut u8).ok_or_else(io::Error::last_os_error)?;
+        let offset = (HPAGE - (p as usize % HPAGE)) % HPAGE;
+        let offset = if thp { offset } else { 0 };
+        // SAFETY: offset < HPAGE and map_bytes = bytes + HPAGE for THP.
+        let start = unsafe { NonNull::new_unchecked(map.as_ptr().add(offset)) };
+        let buf = Self {
+            map,
+            map_bytes,
+            start,
+            bytes,
+        };
+        let advice = if thp {
+            libc::MADV_HUGEPAGE
+        } else {
+            libc::MADV_NOHUGEPAGE
+        };
+        // SAFETY: the range is inside our mapping. Failure (no THP support)
+        // is recorded through thp_bytes(), not fatal.
+        unsafe { libc::madvise(start.as_ptr() as *mut libc::c_void, bytes, advice) };
+        buf.fault_in();
+        Ok(buf)
+    }
+
+    /// Writes one byte per page so every page is present before timing.
+    fn fault_in(&self) {
+        for off in (0..self.bytes).step_by(PAGE) {
+            // SAFETY: off < bytes, inside our mapping, writable.
+            unsafe { self.start.as_ptr().add(off).write_volatile(1) };
+        }
+    }
+
+    /// Start address.
+    pub fn addr(&self) -> usize {
+        self.start.as_ptr() as usize
+    }
+
+    /// Length in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The `i`-th run of `pages_per_call` pages, wrapping around the buffer:
+    /// (address, bytes).
+    pub fn chunk(&self, i: usize, pages_per_call: usize) -> (usize, usize) {
+        let per = (pages_per_call * PAGE).min(self.bytes);
+        let chunks = (self.bytes / per).max(1);
+        (self.addr() + (i % chunks) * per, per)
+    }
+
+    /// `mbind(MPOL_BIND, node)` the buffer and fault it in again, so its
+    /// pages move there; returns the node `move_pages` then finds for most
+    /// of them.
+    pub fn bind(&self, node: u32) -> io::Result<Option<u32>> {
+        crate::numa::mbind(self.start.as_ptr() as *mut libc::c_void, self.bytes, node)?;
+        self.fault_in();
+        Ok(crate::numa::region_node(self.addr(), self.bytes).0)
+    }
+
+    /// Bytes of the buffer the kernel backs with THP (`AnonHugePages` of
+    /// the VMAs inside it), `None` if smaps cannot be read.
+    pub fn thp_bytes(&self) -> Option<u64> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        Some(anon_huge_bytes(
+            &smaps,
+            self.addr(),
+            self.addr() + self.bytes,
+        ))
+    }
+}
+
+impl Drop for UserBuffer {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, unmapped once.
+        unsafe { libc::munmap(self.map.as_ptr() as *mut libc::c_void, self.map_bytes) };
+    }
+}
+
+/// Sums `AnonHugePages` of the smaps entries whose range lies in [lo, hi).
+pub fn anon_huge_bytes(smaps: &str, lo: usize, hi: usize) -> u64 {
+    let mut inside = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                inside = a < hi && b > lo;
+                continue;
+            }
+        }
+        if inside && first == "AnonHugePages:" {
+            if let Some(kb) = words.next().and_then(|v| v.parse::<u64>().ok()) {
+                total += kb * 1024;
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaps_parsing_sums_only_the_buffer() {
+        let smaps = "\
+7f0000000000-7f0000400000 rw-p 00000000 00:00 0
+AnonHugePages:      4096 kB
+7f0000400000-7f0000600000 rw-p 00000000 00:00 0
+AnonHugePages:      2048 kB
+";
+        assert_eq!(
+            anon_huge_bytes(smaps, 0x7f0000000000, 0x7f0000400000),
+            4 << 20
+        );
+        assert_eq!(
+            anon_huge_bytes(smaps, 0x7f0000000000, 0x7f0000600000),
+            6 << 20
+        );
+        assert_eq!(anon_huge_bytes(smaps, 0x7f0000600000, 0x7f0000700000), 0);
+    }
+
+    #[test]
+    fn chunks_wrap_around_the_buffer() {
+        let buf = UserBuffer::new(16 * PAGE, false).expect("mmap");
+        assert_eq!(buf.bytes(), 16 * PAGE);
+        assert_eq!(buf.chunk(0, 4), (buf.addr(), 4 * PAGE));
+        assert_eq!(buf.chunk(5, 4), (buf.addr() + 4 * PAGE, 4 * PAGE));
+        assert_eq!(buf.chunk(0, 64), (buf.addr(), 16 * PAGE));
+    }
+
+    #[test]
+    fn thp_buffers_are_aligned_and_counted() {
+        let buf = UserBuffer::new(4 << 20, true).expect("mmap");
+        assert_eq!(buf.addr() % HPAGE, 0);
+        assert_eq!(buf.bytes(), 4 << 20);
+        // Whether THP was granted depends on the host; the count must be
+        // within the buffer either way.
+        let thp = buf.thp_bytes().expect("smaps");
+        assert!(thp <= 4 << 20);
+    }
+}

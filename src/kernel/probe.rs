@@ -1,0 +1,355 @@
+//! `pinbench kernel --probe`: what this machine offers for measuring the
+//! real kernel's pin paths, and for each missing piece the one thing the
+//! user can do about it.
+//!
+//! Every check reads files under a [`Roots`] so tests can feed fixtures;
+//! only the io_uring and perf checks make syscalls.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Where the probe looks.
+#[derive(Clone, Debug)]
+pub struct Roots {
+    /// `/proc`.
+    pub proc: PathBuf,
+    /// `/sys`.
+    pub sys: PathBuf,
+    /// `/dev`.
+    pub dev: PathBuf,
+    /// `/boot` (kernel configs).
+    pub boot: PathBuf,
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Self {
+            proc: "/proc".into(),
+            sys: "/sys".into(),
+            dev: "/dev".into(),
+            boot: "/boot".into(),
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Row {
+    /// What was checked.
+    pub what: &'static str,
+    /// What was found.
+    pub found: String,
+    /// Whether it is usable.
+    pub ok: bool,
+    /// What to do when it is not (empty when ok).
+    pub fix: String,
+}
+
+fn read(p: &Path) -> Option<String> {
+    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+}
+
+fn row(what: &'static str, found: impl Into<String>, ok: bool, fix: &str) -> Row {
+    Row {
+        what,
+        found: found.into(),
+        ok,
+        fix: if ok { String::new() } else { fix.into() },
+    }
+}
+
+/// `CONFIG_<name>` from /proc/config.gz's uncompressed twin in /boot.
+fn kernel_config(roots: &Roots, release: &str, name: &str) -> Option<String> {
+    let text = read(&roots.boot.join(format!("config-{release}")))?;
+    let key = format!("CONFIG_{name}=");
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix(&key) {
+            return Some(v.to_string());
+        }
+        if line == format!("# CONFIG_{name} is not set") {
+            return Some("n".into());
+        }
+    }
+    Some("n".into())
+}
+
+/// The gup_test row: present, or why not.
+pub fn gup_test(roots: &Roots, release: &str) -> Row {
+    let debugfs = roots.sys.join("kernel/debug");
+    if debugfs.join("gup_test").exists() {
+        return row("gup_test", "/sys/kernel/debug/gup_test", true, "");
+    }
+    let mounted = read(&roots.proc.join("mounts")).is_some_and(|m| {
+        m.lines()
+            .any(|l| l.split_whitespace().nth(2) == Some("debugfs"))
+    });
+    if !mounted {
+        return row(
+            "gup_test",
+            "absent: debugfs not mounted",
+            false,
+            "mount -t debugfs none /sys/kernel/debug",
+        );
+    }
+    let why = match kernel_config(roots, release, "GUP_TEST").as_deref() {
+        Some("y") => "absent although CONFIG_GUP_TEST=y".to_string(),
+        Some(_) => "absent: no CONFIG_GUP_TEST".to_string(),
+        None => "absent: no CONFIG_GUP_TEST (kernel config not found)".to_string(),
+    };
+    row(
+        "gup_test",
+        why,
+        false,
+        "load kmod-shims/pin_shim (it provides the same ABI), or use --backend io-uring",
+    )
+}
+
+/// The pin_shim row.
+pub fn shim(roots: &Roots) -> Row {
+    if roots.dev.join("pin_shim").exists() {
+        return row("pin_shim module", "loaded (/dev/pin_shim)", true, "");
+    }
+    if !roots.proc.join("modules").exists() {
+        return row(
+            "pin_shim module",
+            "not loaded: this kernel has no module support",
+            false,
+            "run kmod-shims/vm-test, which boots a kernel that loads it under qemu",
+        );
+    }
+    row(
+        "pin_shim module",
+        "not loaded",
+        false,
+        "make -C /lib/modules/$(uname -r)/build M=$PWD/kmod-shims/pin_shim && insmod pin_shim.ko",
+    )
+}
+
+/// The io_uring row: the sysctl, then a real `io_uring_setup`.
+pub fn io_uring(roots: &Roots, setup: impl FnOnce() -> std::io::Result<()>) -> Row {
+    let disabled = read(&roots.proc.join("sys/kernel/io_uring_disabled"));
+    if let Some(d) = disabled.as_deref() {
+        if d != "0" {
+            return row(
+                "io_uring",
+                format!("disabled (io_uring_disabled = {d})"),
+                false,
+                "sysctl kernel.io_uring_disabled=0",
+            );
+        }
+    }
+    match setup() {
+        Ok(()) => row("io_uring", "enabled", true, ""),
+        Err(e) => row(
+            "io_uring",
+            format!("io_uring_setup failed: {e}"),
+            false,
+            "use a kernel with CONFIG_IO_URING=y, or --backend process-vm",
+        ),
+    }
+}
+
+/// `CAP_IPC_LOCK` (include/uapi/linux/capability.h).
+const CAP_IPC_LOCK: u32 = 14;
+
+/// The memlock row: root (CAP_IPC_LOCK) is not limited.
+pub fn memlock(roots: &Roots, limit: Option<u64>) -> Row {
+    let cap_ipc_lock = read(&roots.proc.join("self/status"))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
+        })
+        .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0);
+    let found = match limit {
+        None => "unlimited".to_string(),
+        Some(b) => format!("{} KiB", b / 1024),
+    };
+    if cap_ipc_lock {
+        return row(
+            "memlock limit",
+            format!("{found} (CAP_IPC_LOCK: not charged)"),
+            true,
+            "",
+        );
+    }
+    let ok = limit.is_none_or(|b| b >= 256 << 20);
+    row(
+        "memlock limit",
+        found,
+        ok,
+        "io-uring pins count against it: ulimit -l unlimited, or run as root",
+    )
+}
+
+/// The THP row.
+pub fn thp(roots: &Roots) -> Row {
+    let mode = read(&roots.sys.join("kernel/mm/transparent_hugepage/enabled")).and_then(|s| {
+        s.split_whitespace()
+            .find(|w| w.starts_with('['))
+            .map(|w| w.trim_matches(|c| c == '[' || c == ']').to_string())
+    });
+    match mode.as_deref() {
+        Some("never") => row(
+            "THP",
+            "never",
+            false,
+            "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled (THP cells need it)",
+        ),
+        Some(m) => row("THP", m.to_string(), true, ""),
+        None => row(
+            "THP",
+            "not available",
+            false,
+            "use a kernel with CONFIG_TRANSPARENT_HUGEPAGE",
+        ),
+    }
+}
+
+/// The FOLL_PIN vmstat row.
+pub fn foll_pin_counters(roots: &Roots) -> Row {
+    match read(&roots.proc.join("vmstat")).and_then(|t| super::vmstat::parse(&t)) {
+        Some(c) => row(
+            "FOLL_PIN counters",
+            format!("acquired {} released {}", c.acquired, c.released),
+            true,
+            "",
+        ),
+        None => row(
+            "FOLL_PIN counters",
+            "absent from /proc/vmstat",
+            false,
+            "pin accounting needs v5.7+; cells run without the leak check",
+        ),
+    }
+}
+
+/// The NUMA row.
+pub fn numa(roots: &Roots) -> Row {
+    match crate::topology::Topology::read(&roots.sys.join("devices/system")) {
+        Ok(t) => {
+            let n = t.nodes.len();
+            let found = if n == 1 {
+                "1 node".to_string()
+            } else {
+                format!("{n} nodes")
+            };
+            row("NUMA nodes", found, true, "")
+        }
+        Err(e) => row(
+            "NUMA nodes",
+            format!("unreadable: {e}"),
+            false,
+            "mount sysfs",
+        ),
+    }
+}
+
+/// Renders the rows as an 80-column table.
+pub fn render(release: &str, rows: &[Row]) -> String {
+    let mut out = format!("pinbench kernel --probe: {release}\n\n");
+    for r in rows {
+        let mark = if r.ok { "ok " } else { "-- " };
+        out.push_str(&format!("{mark}{:<18} {}\n", r.what, r.found));
+        if !r.fix.is_empty() {
+            out.push_str(&format!("   {:<18} -> {}\n", "", r.fix));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn fixture() -> (tempfile::TempDir, Roots) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let roots = Roots {
+            proc: dir.path().join("proc"),
+            sys: dir.path().join("sys"),
+            dev: dir.path().join("dev"),
+            boot: dir.path().join("boot"),
+        };
+        for d in [&roots.proc, &roots.sys, &roots.dev, &roots.boot] {
+            fs::create_dir_all(d).expect("mkdir");
+        }
+        fs::create_dir_all(roots.sys.join("kernel/debug")).expect("mkdir");
+        fs::create_dir_all(roots.proc.join("sys/kernel")).expect("mkdir");
+        (dir, roots)
+    }
+
+    #[test]
+    fn gup_test_absence_is_explained() {
+        let (_d, roots) = fixture();
+        let r = gup_test(&roots, "6.18.0");
+        assert!(!r.ok);
+        assert!(r.found.contains("debugfs not mounted"), "{r:?}");
+        fs::write(
+            roots.proc.join("mounts"),
+            "debugfs /sys/kernel/debug debugfs rw 0 0\n",
+        )
+        .expect("write");
+        fs::write(
+            roots.boot.join("config-6.18.0"),
+            "# CONFIG_GUP_TEST is not set\n",
+        )
+        .expect("write");
+        let r = gup_test(&roots, "6.18.0");
+        assert_eq!(r.found, "absent: no CONFIG_GUP_TEST");
+        assert!(r.fix.contains("pin_shim"));
+        fs::write(roots.sys.join("kernel/debug/gup_test"), "").expect("write");
+        assert!(gup_test(&roots, "6.18.0").ok);
+    }
+
+    #[test]
+    fn shim_and_io_uring_rows_say_what_to_do() {
+        let (_d, roots) = fixture();
+        let r = shim(&roots);
+        assert!(r.found.contains("no module support") && r.fix.contains("vm-test"));
+        fs::write(roots.proc.join("modules"), "").expect("write");
+        assert!(shim(&roots).fix.contains("insmod"));
+        fs::write(roots.proc.join("sys/kernel/io_uring_disabled"), "2\n").expect("write");
+        let r = io_uring(&roots, || Ok(()));
+        assert!(!r.ok && r.fix.contains("io_uring_disabled=0"));
+        fs::write(roots.proc.join("sys/kernel/io_uring_disabled"), "0\n").expect("write");
+        assert!(io_uring(&roots, || Ok(())).ok);
+        let r = io_uring(&roots, || {
+            Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+        });
+        assert!(!r.ok);
+    }
+
+    #[test]
+    fn memlock_thp_and_counters() {
+        let (_d, roots) = fixture();
+        fs::write(roots.proc.join("self"), "").ok();
+        assert!(!memlock(&roots, Some(8 << 20)).ok);
+        assert!(memlock(&roots, None).ok);
+        fs::create_dir_all(roots.sys.join("kernel/mm/transparent_hugepage")).expect("mkdir");
+        fs::write(
+            roots.sys.join("kernel/mm/transparent_hugepage/enabled"),
+            "always [madvise] never\n",
+        )
+        .expect("write");
+        assert_eq!(thp(&roots).found, "madvise");
+        assert!(!foll_pin_counters(&roots).ok);
+        fs::write(
+            roots.proc.join("vmstat"),
+            "nr_foll_pin_acquired 5\nnr_foll_pin_released 5\n",
+        )
+        .expect("write");
+        assert!(foll_pin_counters(&roots).ok);
+    }
+
+    #[test]
+    fn render_marks_missing_pieces_with_their_fix() {
+        let (_d, roots) = fixture();
+        let rows = vec![gup_test(&roots, "6.18.0"), shim(&roots), thp(&roots)];
+        let text = render("6.18.0", &rows);
+        for line in text.lines() {
+            assert!(!line.contains('\t'), "{line}");
+        }
+        assert!(text.contains("-> mount -t debugfs"));
+    }
+}

@@ -1,0 +1,146 @@
+//! What every measuring subcommand (`run`, `kernel`) does around its cells:
+//! catch Ctrl-C first, say once which perf counters are missing, run the
+//! cells under a progress bar (an interrupted session stops after the
+//! current cell), then write the results file atomically and print the
+//! summary.
+
+use crate::metrics::counters::Availability;
+use crate::results::{Cell, Config, Results, SCHEMA_VERSION};
+use crate::topology::Topology;
+use crate::{host, summary};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// One measuring session.
+pub struct Session {
+    /// Wall-clock start, for the metadata.
+    pub start: SystemTime,
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+}
+
+impl Session {
+    /// Starts a session: installs the Ctrl-C handler first, so an early
+    /// Ctrl-C is already a request to stop, not a kill.
+    pub fn begin() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let stop = Arc::clone(&stop);
+            // Relaxed: a lone flag; nothing else is published through it.
+            let handler = move || {
+                if stop.swap(true, Ordering::Relaxed) {
+                    std::process::exit(130);
+                }
+                eprintln!(
+                    "\npinbench: interrupted, stopping after this cell (Ctrl-C again to abort)"
+                );
+            };
+            if let Err(e) = ctrlc::set_handler(handler) {
+                eprintln!("pinbench: cannot catch Ctrl-C ({e}): an interrupted run writes nothing");
+            }
+        }
+        Self {
+            start: SystemTime::now(),
+            t0: Instant::now(),
+            stop,
+        }
+    }
+
+    /// Notes on counters this machine lacks.
+    pub fn perf_notes(avail: &Availability) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Err(e) = &avail.hardware {
+            notes.push(format!(
+                "hardware perf counters unsupported here (perf_event_open: {e}): cycles, instructions and cache misses recorded as null"
+            ));
+        }
+        if let Err(e) = &avail.software {
+            notes.push(format!(
+                "software perf counters unavailable ({e}): recorded as null"
+            ));
+        }
+        notes
+    }
+
+    /// Runs every spec in order; a failed cell becomes a note. Returns the
+    /// cells and whether Ctrl-C cut the session short.
+    pub fn run_cells<T>(
+        &self,
+        specs: &[T],
+        label: impl Fn(&T) -> String,
+        mut run: impl FnMut(&T) -> Result<Cell, String>,
+        notes: &mut Vec<String>,
+    ) -> (Vec<Cell>, bool) {
+        let bar = ProgressBar::new(specs.len() as u64).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} cells, {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let mut cells = Vec::with_capacity(specs.len());
+        let mut partial = false;
+        for spec in specs {
+            // Relaxed: see the handler.
+            if self.stop.load(Ordering::Relaxed) {
+                partial = true;
+                break;
+            }
+            bar.set_message(label(spec));
+            match run(spec) {
+                Ok(cell) => cells.push(cell),
+                Err(e) => {
+                    let line = format!("{}: not measured: {e}", label(spec));
+                    bar.suspend(|| eprintln!("pinbench: {line}"));
+                    notes.push(line);
+                }
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        (cells, partial)
+    }
+
+    /// Writes the results to `dest` through `tmp`, prints the summary, and
+    /// returns the exit code (130 after Ctrl-C).
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish(
+        &self,
+        topology: &Topology,
+        mem_available: Option<u64>,
+        config: Config,
+        notes: Vec<String>,
+        (cells, partial): (Vec<Cell>, bool),
+        dest: &Path,
+        tmp: tempfile::NamedTempFile,
+    ) -> anyhow::Result<ExitCode> {
+        let results = Results {
+            schema_version: SCHEMA_VERSION,
+            partial,
+            metadata: host::metadata(
+                topology,
+                mem_available,
+                self.start,
+                self.t0.elapsed().as_secs_f64(),
+            ),
+            config,
+            notes,
+            cells,
+        };
+        results.write(tmp, dest)?;
+        print!("{}", summary::render(&results));
+        eprintln!(
+            "pinbench: {} cells{} written to {} in {:.1} s",
+            results.cells.len(),
+            if partial { " (partial)" } else { "" },
+            dest.display(),
+            results.metadata.duration_s
+        );
+        Ok(if partial {
+            ExitCode::from(130)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}

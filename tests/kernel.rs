@@ -1,0 +1,141 @@
+//! `pinbench kernel` on this machine's real kernel: the io-uring and
+//! process-vm backends take real FOLL_PIN pins, and a process killed with
+//! SIGKILL in the middle of an io-uring cell leaves the kernel's pin
+//! counters balanced.
+
+use assert_cmd::cargo::CommandCargoExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// (acquired, released) from /proc/vmstat, after folding per-CPU deltas.
+fn foll_pin() -> Option<(u64, u64)> {
+    let _ = std::fs::write("/proc/sys/vm/stat_refresh", "1");
+    let text = std::fs::read_to_string("/proc/vmstat").ok()?;
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
+    };
+    Some((get("nr_foll_pin_acquired ")?, get("nr_foll_pin_released ")?))
+}
+
+/// The counters are machine-wide: the tests here must not pin at once.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn io_uring_works() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .map(|s| s.trim() == "0")
+        .unwrap_or(true)
+}
+
+#[test]
+fn sigkill_mid_cell_leaves_pins_balanced() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(before) = foll_pin() else {
+        eprintln!("no FOLL_PIN counters in /proc/vmstat: nothing to check on this kernel");
+        return;
+    };
+    if !io_uring_works() {
+        eprintln!("io_uring disabled here: nothing to check");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("k.json");
+    let mut child = Command::cargo_bin("pinbench")
+        .expect("binary")
+        .args([
+            "kernel",
+            "--backend",
+            "io-uring",
+            "--threads",
+            "1",
+            "--thp",
+            "off",
+            "--rep-ms",
+            "2000",
+            "--repeat",
+            "5",
+            "-m",
+            "16",
+            "-o",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the cell is pinning (the counters move), then kill.
+    let t0 = Instant::now();
+    loop {
+        let (a, _) = foll_pin().expect("vmstat");
+        if a > before.0 + 10_000 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the cell never pinned"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    assert!(!out.exists(), "a killed run must not leave a results file");
+    // The ring's teardown runs asynchronously after the process is gone.
+    let t0 = Instant::now();
+    let (acquired, released) = loop {
+        let (a, r) = foll_pin().expect("vmstat");
+        let d = (a - before.0, r - before.1);
+        if d.0 == d.1 || t0.elapsed() > Duration::from_secs(10) {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(acquired > 10_000, "pins acquired {acquired}");
+    assert_eq!(acquired, released, "pins leaked by a killed io-uring cell");
+}
+
+#[test]
+fn quick_cells_prove_their_pins() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !io_uring_works() {
+        eprintln!("io_uring disabled here: nothing to check");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("k.json");
+    let status = Command::cargo_bin("pinbench")
+        .expect("binary")
+        .args([
+            "kernel",
+            "--backend",
+            "io-uring,process-vm",
+            "--threads",
+            "1",
+            "--rep-ms",
+            "20",
+            "--repeat",
+            "2",
+            "--warmup",
+            "0",
+            "-m",
+            "8",
+            "-o",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run");
+    assert!(status.success());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("results")).expect("json");
+    let cells = r["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 4, "2 backends x THP off/on");
+    for c in cells {
+        let k = &c["kernel"];
+        assert_ne!(c["backend"], "model");
+        if foll_pin().is_some() {
+            assert!(k["pins_acquired"].as_u64().expect("counted") > 0, "{c}");
+            assert_eq!(k["pins_balanced"], true, "{c}");
+        }
+        assert!(c["ns_per_page"].as_f64().expect("ns") > 0.0);
+    }
+}
