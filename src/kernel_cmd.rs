@@ -269,6 +269,16 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     let avail = counters::probe();
     notes.extend(plan.notes.iter().cloned());
     notes.extend(Session::perf_notes(&avail));
+    if crate::kernel::vmstat::read(Path::new(crate::kernel::vmstat::PROC_VMSTAT))
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        notes.push(
+            "no nr_foll_pin_acquired/released in /proc/vmstat (kernel < 5.7?): pins cannot be proven taken or released"
+                .into(),
+        );
+    }
     if host::emulated().is_some() {
         notes.push("emulated machine (PINBENCH_VM): timings are functional evidence only".into());
     }
