@@ -49,23 +49,14 @@ pub enum Command {
 /// `pinbench run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Every scheme x every workload at 1 and nproc threads, 30 ms
-    /// repetitions: about a minute on 2 cores.
-    #[arg(long)]
-    pub quick: bool,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
     /// Schemes to run, comma-separated (default: all; see `pinbench list`).
     #[arg(long, value_delimiter = ',')]
     pub schemes: Option<Vec<String>>,
     /// Workloads to run, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Option<Vec<String>>,
-    /// Thread counts, comma-separated (default: 1..=CPUs of the CPU node;
-    /// with --quick: 1 and that count).
-    #[arg(long, value_delimiter = ',')]
-    pub threads: Option<Vec<usize>>,
-    /// Pages per pin/unpin call, like gup_test's -n.
-    #[arg(long, default_value_t = DEFAULT_PAGES_PER_CALL)]
-    pub pages_per_call: usize,
     /// Simulated memory per thread, MiB, like gup_test's -m (the memmap
     /// holds 64 bytes per 4 KiB page of it).
     #[arg(short = 'm', long, default_value_t = DEFAULT_MIB)]
@@ -74,6 +65,26 @@ pub struct RunArgs {
     /// latency dominates.
     #[arg(long)]
     pub cold: bool,
+    /// Put the memmap on this NUMA node (instead of --numa).
+    #[arg(long)]
+    pub memmap_node: Option<u32>,
+}
+
+/// What every measuring subcommand (`run`, `kernel`) takes: threads,
+/// timing, placement of the threads, the output file.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// 1 and nproc threads, 30 ms repetitions: the whole sweep in about
+    /// 20 s on 2 cores.
+    #[arg(long)]
+    pub quick: bool,
+    /// Thread counts, comma-separated (default: 1..=CPUs of the CPU node;
+    /// with --quick: 1 and that count).
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Option<Vec<usize>>,
+    /// Pages per pin/unpin call, like gup_test's -n.
+    #[arg(long, default_value_t = DEFAULT_PAGES_PER_CALL)]
+    pub pages_per_call: usize,
     /// Measured repetitions per cell.
     #[arg(long)]
     pub repeat: Option<usize>,
@@ -83,18 +94,43 @@ pub struct RunArgs {
     /// Duration of one repetition, ms (default 200; 30 with --quick).
     #[arg(long)]
     pub rep_ms: Option<u64>,
-    /// Put the memmap on this NUMA node (instead of --numa).
-    #[arg(long)]
-    pub memmap_node: Option<u32>,
     /// Run the threads on this NUMA node's CPUs.
     #[arg(long)]
     pub cpu_node: Option<u32>,
-    /// Memmap placements to sweep, comma-separated: local, remote.
+    /// Memory placements to sweep, comma-separated: local, remote.
     #[arg(long, value_delimiter = ',')]
     pub numa: Option<Vec<String>>,
     /// Results file (default: pinbench-<UTC time>.json).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+}
+
+impl SweepArgs {
+    /// The plan's options: these, plus what the subcommand decides.
+    pub fn options(
+        &self,
+        schemes: Option<Vec<String>>,
+        workloads: Option<Vec<String>>,
+        mib: u64,
+        cold: bool,
+        memmap_node: Option<u32>,
+    ) -> Options {
+        Options {
+            quick: self.quick,
+            schemes,
+            workloads,
+            threads: self.threads.clone(),
+            pages_per_call: self.pages_per_call,
+            mib,
+            cold,
+            repeat: self.repeat,
+            warmup: self.warmup,
+            rep_ms: self.rep_ms,
+            memmap_node,
+            cpu_node: self.cpu_node,
+            numa: self.numa.clone(),
+        }
+    }
 }
 
 /// Bad input found outside the plan (the output path).
@@ -194,23 +230,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         allowed_cpus: allowed_cpus().context("sched_getaffinity")?,
         mem_available: host::mem_available(),
     };
-    let opts = Options {
-        quick: args.quick,
-        schemes: args.schemes,
-        workloads: args.workloads,
-        threads: args.threads,
-        pages_per_call: args.pages_per_call,
-        mib: args.mib,
-        cold: args.cold,
-        repeat: args.repeat,
-        warmup: args.warmup,
-        rep_ms: args.rep_ms,
-        memmap_node: args.memmap_node,
-        cpu_node: args.cpu_node,
-        numa: args.numa,
-    };
+    let opts = args.sweep.options(
+        args.schemes,
+        args.workloads,
+        args.mib,
+        args.cold,
+        args.memmap_node,
+    );
     let plan = plan::plan(&opts, &machine)?;
-    let (dest, tmp) = prepare_output(args.output, session.start)?;
+    let (dest, tmp) = prepare_output(args.sweep.output.clone(), session.start)?;
 
     let avail = counters::probe();
     let mut notes = plan.notes.clone();

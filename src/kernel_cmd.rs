@@ -3,7 +3,7 @@
 //! kernel's FOLL_PIN counters as proof that pins were taken and released.
 //! `--probe` prints what this machine offers instead.
 
-use crate::cli::{prepare_output, BadInput};
+use crate::cli::{prepare_output, BadInput, SweepArgs};
 use crate::host;
 use crate::kernel::buffer::PAGE;
 use crate::kernel::cell::{run_kernel_cell, KernelSpec, MakePath};
@@ -16,13 +16,13 @@ use crate::kernel::shim_abi::{GUP_TEST_PATH, PIN_SHIM_PATH};
 use crate::kernel::{probe, Backend, PinPath};
 use crate::metrics::counters;
 use crate::numa::allowed_cpus;
-use crate::plan::{self, Machine, Options};
+use crate::plan::{self, Machine};
 use crate::runner::{CellSpec, Params, Subject};
 use crate::session::Session;
 use crate::topology::{Topology, SYSFS_ROOT};
 use anyhow::Context;
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// `pinbench kernel`.
@@ -36,15 +36,8 @@ pub struct KernelArgs {
     /// (default: every one this machine offers).
     #[arg(long, value_delimiter = ',')]
     pub backend: Option<Vec<String>>,
-    /// 1 and nproc threads, 30 ms repetitions.
-    #[arg(long)]
-    pub quick: bool,
-    /// Thread counts, comma-separated (default: 1..=CPUs of the CPU node).
-    #[arg(long, value_delimiter = ',')]
-    pub threads: Option<Vec<usize>>,
-    /// Pages per pin/unpin call, like gup_test's -n.
-    #[arg(long, default_value_t = 512)]
-    pub pages_per_call: usize,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
     /// Buffer per thread, MiB, like gup_test's -m.
     #[arg(short = 'm', long, default_value_t = 64)]
     pub mib: u64,
@@ -54,27 +47,9 @@ pub struct KernelArgs {
     /// Pin for writing (FOLL_WRITE), like gup_test's -w.
     #[arg(short = 'w', long)]
     pub write: bool,
-    /// Measured repetitions per cell.
-    #[arg(long)]
-    pub repeat: Option<usize>,
-    /// Warm-up repetitions per cell (default 1).
-    #[arg(long)]
-    pub warmup: Option<usize>,
-    /// Duration of one repetition, ms (default 200; 30 with --quick).
-    #[arg(long)]
-    pub rep_ms: Option<u64>,
     /// Put the buffers on this NUMA node (mbind), instead of --numa.
     #[arg(long)]
     pub buffer_node: Option<u32>,
-    /// Run the threads on this NUMA node's CPUs.
-    #[arg(long)]
-    pub cpu_node: Option<u32>,
-    /// Buffer placements to sweep, comma-separated: local, remote.
-    #[arg(long, value_delimiter = ',')]
-    pub numa: Option<Vec<String>>,
-    /// Results file (default: pinbench-<UTC time>.json).
-    #[arg(short = 'o', long)]
-    pub output: Option<PathBuf>,
 }
 
 /// `pinbench kernel …`.
@@ -200,21 +175,13 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     };
     // The model's plan validates threads, nodes, placements and timing the
     // same way for both; its `plain`/`private` cells give the combinations.
-    let opts = Options {
-        quick: args.quick,
-        schemes: Some(vec!["plain".into()]),
-        workloads: Some(vec!["private".into()]),
-        threads: args.threads.clone(),
-        pages_per_call: args.pages_per_call,
-        mib: args.mib,
-        cold: false,
-        repeat: args.repeat,
-        warmup: args.warmup,
-        rep_ms: args.rep_ms,
-        memmap_node: args.buffer_node,
-        cpu_node: args.cpu_node,
-        numa: args.numa.clone(),
-    };
+    let opts = args.sweep.options(
+        Some(vec!["plain".into()]),
+        Some(vec!["private".into()]),
+        args.mib,
+        false,
+        args.buffer_node,
+    );
     let plan = plan::plan(&opts, &machine)?;
     let buffer_bytes = usize::try_from(args.mib << 20).unwrap_or(usize::MAX);
     let max_threads = plan.config.threads.iter().copied().max().unwrap_or(1) as u64;
@@ -230,7 +197,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
-    let (dest, tmp) = prepare_output(args.output.clone(), session.start)?;
+    let (dest, tmp) = prepare_output(args.sweep.output.clone(), session.start)?;
     raise_memlock();
 
     struct Job {
@@ -258,7 +225,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
                         flavour,
                         thp: t,
                         expects_pins,
-                        buffer_node: (args.buffer_node.is_some() || args.numa.is_some())
+                        buffer_node: (args.buffer_node.is_some() || args.sweep.numa.is_some())
                             .then_some(base.numa.memmap_node),
                     });
                 }
@@ -291,7 +258,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         rep: plan.rep,
         counters: avail,
     };
-    let ppc = args.pages_per_call;
+    let ppc = args.sweep.pages_per_call;
     let write = args.write;
     let mut leaks = Vec::new();
     let mut late_notes = Vec::new();
