@@ -48,3 +48,47 @@ impl Device for FileDevice {
         Ok(())
     }
 }
+
+/// What the ioctl-driven backends (gup_test, pin_shim) share: a device, the
+/// buffer it is pointed at in runs of `pages_per_call` pages, and the
+/// nanoseconds the kernel reported spending in its gup calls.
+pub struct DeviceRun<D: Device> {
+    /// The device.
+    pub dev: D,
+    /// The buffer.
+    pub buf: super::buffer::UserBuffer,
+    /// Pages per call.
+    pub pages_per_call: usize,
+    /// FOLL_WRITE.
+    pub write: bool,
+    /// Kernel-measured ns so far.
+    pub kernel_ns: u64,
+}
+
+impl<D: Device> DeviceRun<D> {
+    /// `dev` over `buf`.
+    pub fn new(dev: D, buf: super::buffer::UserBuffer, pages_per_call: usize, write: bool) -> Self {
+        Self {
+            dev,
+            buf,
+            pages_per_call,
+            write,
+            kernel_ns: 0,
+        }
+    }
+
+    /// Pages one call covers (the run, clipped to the buffer).
+    pub fn pages(&self) -> usize {
+        self.buf.chunk(0, self.pages_per_call).1 / super::buffer::PAGE
+    }
+
+    /// Address and bytes of call `i`'s run.
+    pub fn chunk(&self, i: usize) -> (usize, usize) {
+        self.buf.chunk(i, self.pages_per_call)
+    }
+
+    /// Sends `request` with `arg`.
+    pub fn ioctl<T>(&mut self, request: u32, arg: &mut T) -> io::Result<()> {
+        self.dev.ioctl(request, arg as *mut T as *mut libc::c_void)
+    }
+}

@@ -10,7 +10,7 @@
 //! syscall; the kernel-side time is kept separately.
 
 use super::buffer::{UserBuffer, PAGE};
-use super::device::Device;
+use super::device::{Device, DeviceRun};
 use super::shim_abi::{
     GupTest, FOLL_WRITE, GUP_FAST_BENCHMARK, PIN_FAST_BENCHMARK, PIN_LONGTERM_BENCHMARK,
 };
@@ -62,12 +62,8 @@ impl GupTestCmd {
 
 /// One thread's gup_test client.
 pub struct GupTestPath<D: Device> {
-    dev: D,
+    run: DeviceRun<D>,
     cmd: GupTestCmd,
-    buf: UserBuffer,
-    pages_per_call: usize,
-    write: bool,
-    kernel_ns: u64,
 }
 
 impl<D: Device> GupTestPath<D> {
@@ -80,46 +76,39 @@ impl<D: Device> GupTestPath<D> {
         write: bool,
     ) -> Self {
         Self {
-            dev,
+            run: DeviceRun::new(dev, buf, pages_per_call, write),
             cmd,
-            buf,
-            pages_per_call,
-            write,
-            kernel_ns: 0,
         }
     }
 }
 
 impl<D: Device> PinPath for GupTestPath<D> {
     fn pages_per_call(&self) -> usize {
-        self.buf.chunk(0, self.pages_per_call).1 / PAGE
+        self.run.pages()
     }
 
     fn call(&mut self, i: usize) -> io::Result<()> {
-        let (addr, len) = self.buf.chunk(i, self.pages_per_call);
+        let (addr, len) = self.run.chunk(i);
         let mut gup = GupTest {
             addr: addr as u64,
             size: len as u64,
             nr_pages_per_call: (len / PAGE) as u32,
-            gup_flags: if self.write { FOLL_WRITE } else { 0 },
+            gup_flags: if self.run.write { FOLL_WRITE } else { 0 },
             ..GupTest::default()
         };
-        self.dev.ioctl(
-            self.cmd.request(),
-            &mut gup as *mut GupTest as *mut libc::c_void,
-        )?;
+        self.run.ioctl(self.cmd.request(), &mut gup)?;
         if gup.size != len as u64 {
             return Err(io::Error::other(format!(
                 "gup_test took {} of {len} bytes",
                 gup.size
             )));
         }
-        self.kernel_ns += (gup.get_delta_usec + gup.put_delta_usec) * 1000;
+        self.run.kernel_ns += (gup.get_delta_usec + gup.put_delta_usec) * 1000;
         Ok(())
     }
 
     fn kernel_ns(&self) -> Option<u64> {
-        Some(self.kernel_ns)
+        Some(self.run.kernel_ns)
     }
 }
 

@@ -9,7 +9,7 @@
 //! separately as the in-kernel cost.
 
 use super::buffer::{UserBuffer, PAGE};
-use super::device::Device;
+use super::device::{Device, DeviceRun};
 use super::shim_abi::{
     PinShimBatch, PIN_SHIM_BATCH, PIN_SHIM_MODE_FAST, PIN_SHIM_MODE_LONGTERM, PIN_SHIM_MODE_PIN,
     PIN_SHIM_MODE_WRITE,
@@ -59,12 +59,8 @@ impl ShimMode {
 
 /// One thread's shim client.
 pub struct ShimPath<D: Device> {
-    dev: D,
+    run: DeviceRun<D>,
     mode: ShimMode,
-    buf: UserBuffer,
-    pages_per_call: usize,
-    write: bool,
-    kernel_ns: u64,
 }
 
 impl<D: Device> ShimPath<D> {
@@ -77,41 +73,34 @@ impl<D: Device> ShimPath<D> {
         write: bool,
     ) -> Self {
         Self {
-            dev,
+            run: DeviceRun::new(dev, buf, pages_per_call, write),
             mode,
-            buf,
-            pages_per_call,
-            write,
-            kernel_ns: 0,
         }
     }
 }
 
 impl<D: Device> PinPath for ShimPath<D> {
     fn pages_per_call(&self) -> usize {
-        self.buf.chunk(0, self.pages_per_call).1 / PAGE
+        self.run.pages()
     }
 
     fn call(&mut self, i: usize) -> io::Result<()> {
-        let (addr, len) = self.buf.chunk(i, self.pages_per_call);
+        let (addr, len) = self.run.chunk(i);
         let mut batch = PinShimBatch {
             addr: addr as u64,
             size: len as u64,
             nr_pages_per_call: (len / PAGE) as u32,
-            mode: self.mode.bits(self.write),
+            mode: self.mode.bits(self.run.write),
             iterations: 1,
             ..PinShimBatch::default()
         };
-        self.dev.ioctl(
-            PIN_SHIM_BATCH,
-            &mut batch as *mut PinShimBatch as *mut libc::c_void,
-        )?;
-        self.kernel_ns += batch.get_ns + batch.put_ns;
+        self.run.ioctl(PIN_SHIM_BATCH, &mut batch)?;
+        self.run.kernel_ns += batch.get_ns + batch.put_ns;
         Ok(())
     }
 
     fn kernel_ns(&self) -> Option<u64> {
-        Some(self.kernel_ns)
+        Some(self.run.kernel_ns)
     }
 }
 
