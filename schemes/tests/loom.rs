@@ -133,3 +133,31 @@ fn side_tree_install_race() {
         assert!(s.tracking_bytes() > idle);
     });
 }
+
+/// The flag scheme's batch path (one LRU lock hold for a run of folios)
+/// racing a single pin of the same page.
+#[test]
+fn flag_batch_vs_single() {
+    model(|| {
+        let s = scheme("flag", 3);
+        let batch = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let pfns = [Pfn(1), Pfn(2)];
+                assert_eq!(s.pin_pages(&pfns, GupPath::Fast), Ok(2));
+                assert!(s.maybe_dma_pinned(Pfn(1)) && s.maybe_dma_pinned(Pfn(2)));
+                s.unpin_pages(&pfns).expect("unpin");
+            })
+        };
+        s.pin(Pfn(2), GupPath::Slow).expect("pin");
+        assert!(s.maybe_dma_pinned(Pfn(2)));
+        s.unpin(Pfn(2)).expect("unpin");
+        batch.join().expect("batch");
+        let mm = s.memmap();
+        let list = mm.lruvec(0).lru_lock.lock();
+        assert_eq!(list.pfns(mm.pages()).len(), 3);
+        assert_eq!(list.len(), 3);
+        drop(list);
+        assert_eq!(s.pin_count(Pfn(2)), Some(0));
+    });
+}
