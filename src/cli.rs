@@ -44,6 +44,11 @@ pub enum Command {
         /// A results file written by `pinbench run`.
         file: PathBuf,
     },
+    /// Plots (SVG, PNG), report.txt for mailing lists and report.md from
+    /// one or more results files.
+    Report(crate::report_cmd::ReportArgs),
+    /// Compare two results files cell by cell: means, change, Welch's t-test.
+    Compare(crate::report_cmd::CompareArgs),
 }
 
 /// `pinbench run`.
@@ -145,6 +150,8 @@ pub fn main() -> ExitCode {
         Command::List => list().map(|()| ExitCode::SUCCESS),
         Command::Run(args) => run(args),
         Command::Kernel(args) => crate::kernel_cmd::kernel(args),
+        Command::Report(args) => crate::report_cmd::report(args),
+        Command::Compare(args) => crate::report_cmd::compare(args),
         Command::Summary { file } => Results::read(&file)
             .map(|r| {
                 print!("{}", summary::render(&r));

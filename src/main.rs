@@ -14,6 +14,7 @@ mod kernel_cmd;
 mod metrics;
 mod numa;
 mod plan;
+mod report_cmd;
 use pin_results as results;
 mod runner;
 mod session;

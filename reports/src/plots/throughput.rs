@@ -1,0 +1,147 @@
+//! Plot 1: pages per second against threads, one line per subject, one
+//! plot per workload shape; memmap on the local node. The floor (one
+//! atomic add per page) is the dashed black line where it was measured.
+
+use super::{text, tick_format, Ctx, Draw, Entry, Figure, Mark, PlotError};
+use crate::error::ReportError;
+use crate::runs::{distinct, subject, subjects};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// One subject's line.
+struct Series {
+    color: RGBColor,
+    /// The floor's line is dashed.
+    dashed: bool,
+    /// (threads, million pages/s), by threads.
+    points: Vec<(f64, f64)>,
+}
+
+struct Lines {
+    threads: Vec<usize>,
+    series: Vec<Series>,
+}
+
+pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
+    let cells = &ctx.run.results.cells;
+    let mut out = vec![];
+    for shape in crate::runs::shapes(std::slice::from_ref(ctx.run)) {
+        let local = || {
+            cells
+                .iter()
+                .filter(|c| shape.holds(c) && c.numa.placement == "local" && c.scheme != "noop")
+        };
+        let mut series = vec![];
+        let mut names = vec![];
+        for s in subjects(local()) {
+            let mut pts: Vec<(f64, f64)> = local()
+                .filter(|c| subject(c) == s)
+                .map(|c| (c.threads as f64, c.pages_per_sec / 1e6))
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            series.push(Series {
+                color: ctx.colors.of(&s),
+                dashed: s == "floor",
+                points: pts,
+            });
+            names.push(s);
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let mut threads = distinct(local().map(|c| c.threads));
+        threads.sort_unstable();
+        let legend = names
+            .into_iter()
+            .zip(&series)
+            .map(|(label, s)| Entry {
+                label,
+                color: s.color,
+                mark: if s.dashed { Mark::Dashed } else { Mark::Line },
+            })
+            .collect();
+        let title = format!(
+            "Throughput: {} ({} pages per call, memmap local)",
+            shape.name(),
+            shape.pages_per_call
+        );
+        let body = Lines { threads, series };
+        out.push(ctx.figure(
+            &format!("throughput-{}", shape.slug()),
+            title,
+            shape.slug(),
+            legend,
+            &body,
+        )?);
+    }
+    Ok(out)
+}
+
+impl Draw for Lines {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let ymax = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold(0.0, f64::max)
+            .max(1e-9)
+            * 1.1;
+        // Thread counts as evenly spaced categories.
+        let at = |t: f64| {
+            let i = self
+                .threads
+                .iter()
+                .position(|&x| x as f64 == t)
+                .unwrap_or(0);
+            SegmentValue::CenterOf(i as i32)
+        };
+        let mut chart = ChartBuilder::on(area)
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(90)
+            .build_cartesian_2d(
+                (0..self.threads.len() as i32 - 1).into_segmented(),
+                0.0..ymax,
+            )?;
+        chart
+            .configure_mesh()
+            .x_desc("threads")
+            .y_desc("million pages per second")
+            .axis_desc_style(text(20.0))
+            .label_style(text(16.0))
+            .x_labels(self.threads.len())
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(i) => self
+                    .threads
+                    .get(*i as usize)
+                    .map_or(String::new(), |t| t.to_string()),
+                _ => String::new(),
+            })
+            .y_label_formatter(&tick_format(ymax))
+            .light_line_style(WHITE)
+            .draw()?;
+        for Series {
+            color,
+            dashed,
+            points,
+        } in &self.series
+        {
+            let pts: Vec<_> = points.iter().map(|&(t, y)| (at(t), y)).collect();
+            if *dashed {
+                chart.draw_series(DashedLineSeries::new(
+                    pts.iter().cloned(),
+                    10,
+                    6,
+                    color.stroke_width(3),
+                ))?;
+            } else {
+                chart.draw_series(LineSeries::new(pts.iter().cloned(), color.stroke_width(3)))?;
+            }
+            chart.draw_series(
+                pts.iter()
+                    .map(|p| Circle::new(p.clone(), 5, color.filled())),
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! The inputs of a report and the names the report gives their cells.
+//! Everything is ordered by first appearance in the files, never by a
+//! hash, so the same input gives the same output byte for byte.
+
+use pin_results::{Cell, Results, MODEL};
+
+/// One results file in a report.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// `A`, `B`, ...: how tables and plots refer to it.
+    pub label: String,
+    /// The path it was read from, as given.
+    pub source: String,
+    /// Its contents.
+    pub results: Results,
+}
+
+impl Run {
+    /// Labels `inputs` (path, results) `A`, `B`, ... in order.
+    pub fn label_all(inputs: Vec<(String, Results)>) -> Vec<Run> {
+        inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (source, results))| Run {
+                label: label(i),
+                source,
+                results,
+            })
+            .collect()
+    }
+
+    /// `host, CPU, kernel` for plot titles.
+    pub fn machine(&self) -> String {
+        let m = &self.results.metadata;
+        format!(
+            "{}: {}, {} cores, {} NUMA node{}, Linux {}",
+            m.host,
+            m.cpu_model,
+            m.cores,
+            m.numa_nodes.len(),
+            if m.numa_nodes.len() == 1 { "" } else { "s" },
+            m.kernel
+        )
+    }
+
+    /// The floor cell measured with `c`'s threads and placement (the
+    /// same workload's if there is one).
+    pub fn floor_of(&self, c: &Cell) -> Option<&Cell> {
+        let floors = || {
+            self.results.cells.iter().filter(|f| {
+                f.scheme == "floor"
+                    && f.backend == MODEL
+                    && f.threads == c.threads
+                    && f.numa.placement == c.numa.placement
+            })
+        };
+        floors()
+            .find(|f| f.workload == c.workload)
+            .or_else(|| floors().next())
+    }
+}
+
+fn label(i: usize) -> String {
+    let letter = char::from(b'A' + (i % 26) as u8);
+    if i < 26 {
+        letter.to_string()
+    } else {
+        format!("{letter}{}", i / 26)
+    }
+}
+
+/// What a row is: a scheme of the model, or a real-kernel path labelled
+/// with its backend (`pin-fast [gup-test]`, `pin-fast [gup-test, THP]`).
+pub fn subject(c: &Cell) -> String {
+    if c.backend == MODEL {
+        c.scheme.clone()
+    } else if c.kernel.as_ref().is_some_and(|k| k.thp) {
+        format!("{} [{}, THP]", c.scheme, c.backend)
+    } else {
+        format!("{} [{}]", c.scheme, c.backend)
+    }
+}
+
+/// True for the calibration cells (`floor`, `noop`).
+pub fn is_calibration(c: &Cell) -> bool {
+    c.backend == MODEL && (c.scheme == "floor" || c.scheme == "noop")
+}
+
+/// Which table a cell belongs to: its workload and the shape of its calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Workload.
+    pub workload: String,
+    /// Folio order.
+    pub folio_order: u8,
+    /// Pages per call.
+    pub pages_per_call: usize,
+}
+
+impl Shape {
+    /// The shape of `c`.
+    pub fn of(c: &Cell) -> Shape {
+        Shape {
+            workload: c.workload.clone(),
+            folio_order: c.folio_order,
+            pages_per_call: c.pages_per_call,
+        }
+    }
+
+    /// True if `c` has this shape.
+    pub fn holds(&self, c: &Cell) -> bool {
+        c.workload == self.workload
+            && c.folio_order == self.folio_order
+            && c.pages_per_call == self.pages_per_call
+    }
+
+    /// `huge, order 9` style name; `private` for order 0.
+    pub fn name(&self) -> String {
+        if self.folio_order == 0 {
+            self.workload.clone()
+        } else {
+            format!("{}, order {}", self.workload, self.folio_order)
+        }
+    }
+
+    /// `huge/9` style short name; `private` for order 0.
+    pub fn short(&self) -> String {
+        if self.folio_order == 0 {
+            self.workload.clone()
+        } else {
+            format!("{}/{}", self.workload, self.folio_order)
+        }
+    }
+
+    /// A file-name-safe form of [`Shape::name`].
+    pub fn slug(&self) -> String {
+        let mut s = if self.folio_order == 0 {
+            self.workload.clone()
+        } else {
+            format!("{}-order{}", self.workload, self.folio_order)
+        };
+        s.retain(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        s
+    }
+
+    /// What one "page" of `ns_per_page` is in this workload.
+    pub fn unit(&self) -> &'static str {
+        match self.workload.as_str() {
+            "mixed" | "refstorm" => "one maybe_dma_pinned query",
+            "overflow" => "one refused pin",
+            _ => "one page pinned and unpinned",
+        }
+    }
+}
+
+/// `items` without repeats, in order of first appearance.
+pub fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Every cell of every run, with its run.
+pub fn all_cells(runs: &[Run]) -> impl Iterator<Item = (&Run, &Cell)> {
+    runs.iter()
+        .flat_map(|r| r.results.cells.iter().map(move |c| (r, c)))
+}
+
+/// The table shapes of `runs`, in order of first appearance.
+pub fn shapes(runs: &[Run]) -> Vec<Shape> {
+    distinct(all_cells(runs).map(|(_, c)| Shape::of(c)))
+}
+
+/// The subjects of `runs` (model schemes, then kernel paths), in order
+/// of first appearance.
+pub fn subjects<'a>(cells: impl Iterator<Item = &'a Cell>) -> Vec<String> {
+    let cells: Vec<&Cell> = cells.collect();
+    let model = cells.iter().filter(|c| c.backend == MODEL);
+    let kernel = cells.iter().filter(|c| c.backend != MODEL);
+    distinct(model.chain(kernel).map(|c| subject(c)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pin_results::sample;
+
+    #[test]
+    fn kernel_cells_are_named_by_backend_after_the_model() {
+        let cells = [
+            sample::kernel_cell("gup-test", "pin-fast", 1, 1.0, 1.0),
+            sample::cell("plain", "private", 1, 1.0, 1.0),
+            sample::cell("plain", "private", 2, 1.0, 1.0),
+        ];
+        assert_eq!(
+            subjects(cells.iter()),
+            vec!["plain".to_string(), "pin-fast [gup-test]".to_string()]
+        );
+    }
+
+    #[test]
+    fn the_floor_of_a_cell_has_its_threads() {
+        let r = sample::results(vec![
+            sample::cell("floor", "private", 1, 2.0, 1.0),
+            sample::cell("floor", "private", 2, 3.0, 1.0),
+        ]);
+        let run = &Run::label_all(vec![("r.json".into(), r)])[0];
+        let c = sample::cell("plain", "shared", 2, 9.0, 1.0);
+        assert_eq!(run.floor_of(&c).map(|f| f.ns_per_page), Some(3.0));
+        assert_eq!(label(1), "B");
+        let huge = Shape {
+            workload: "huge".into(),
+            folio_order: 9,
+            pages_per_call: 512,
+        };
+        assert_eq!(huge.slug(), "huge-order9");
+    }
+}

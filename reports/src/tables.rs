@@ -1,0 +1,502 @@
+//! The report's tables, built once and rendered by `text` as plain text
+//! and as Markdown: one per workload shape (schemes as rows, thread counts
+//! and runs as column groups), then false positives against ordinary
+//! references, memory cost, and NUMA local against remote.
+
+use crate::runs::{distinct, is_calibration, subject, subjects, Run, Shape};
+use crate::table::{num, Group, Table};
+use pin_results::{Cell, FpByRefs, MODEL};
+
+/// A table with what the reader needs to read it.
+pub struct Titled {
+    /// One line naming it.
+    pub heading: String,
+    /// What its numbers are (wrapped by the renderer).
+    pub about: String,
+    /// The table.
+    pub table: Table,
+    /// Explanations of the marks it uses.
+    pub footnotes: Vec<String>,
+    /// Which plots belong beside it ([`crate::plots::Figure::section`]).
+    pub section: String,
+}
+
+/// Mark of a noisy cell (cv above 5%).
+pub const NOISY: char = '*';
+/// Mark of a disturbed cell (cpu_share below 0.95).
+pub const DISTURBED: char = '!';
+
+fn run_prefix(runs: &[Run], run: &Run) -> String {
+    if runs.len() > 1 {
+        format!("[{}] ", run.label)
+    } else {
+        String::new()
+    }
+}
+
+fn threads(t: usize) -> String {
+    if t == 1 {
+        "1 thread".into()
+    } else {
+        format!("{t} threads")
+    }
+}
+
+/// One table per workload shape.
+pub fn workloads(runs: &[Run]) -> Vec<Titled> {
+    crate::runs::shapes(runs)
+        .into_iter()
+        .map(|shape| workload(runs, shape))
+        .collect()
+}
+
+fn workload(runs: &[Run], shape: Shape) -> Titled {
+    fn of_shape<'a>(r: &'a Run, shape: &Shape) -> Vec<&'a Cell> {
+        r.results.cells.iter().filter(|c| shape.holds(c)).collect()
+    }
+    // Column groups: every run, thread count and placement it has.
+    let mut keys: Vec<(&Run, usize, String, bool)> = vec![];
+    for run in runs {
+        let cells = of_shape(run, &shape);
+        let places = distinct(cells.iter().map(|c| c.numa.placement.clone()));
+        let mut tp = distinct(cells.iter().map(|c| (c.threads, c.numa.placement.clone())));
+        tp.sort_by_key(|(t, p)| (*t, places.iter().position(|q| q == p)));
+        keys.extend(tp.into_iter().map(|(t, p)| (run, t, p, places.len() > 1)));
+    }
+    let all: Vec<&Cell> = runs.iter().flat_map(|r| of_shape(r, &shape)).collect();
+    let noisy = all.iter().any(|c| c.noisy);
+    let disturbed = all.iter().any(|c| c.disturbed());
+    let mark = |c: &Cell| {
+        let mut m = String::new();
+        if noisy {
+            m.push(if c.noisy { NOISY } else { ' ' });
+        }
+        if disturbed {
+            m.push(if c.disturbed() { DISTURBED } else { ' ' });
+        }
+        m
+    };
+    let groups = keys
+        .iter()
+        .map(|(run, t, p, both)| Group {
+            label: format!(
+                "{}{}{}",
+                run_prefix(runs, run),
+                threads(*t),
+                if *both {
+                    format!(" {p}")
+                } else {
+                    String::new()
+                }
+            ),
+            columns: vec!["ns/page".into(), "x floor".into(), "Mpages/s".into()],
+            align_left: vec![],
+        })
+        .collect();
+    let rows = subjects(all.iter().copied())
+        .into_iter()
+        .map(|s| {
+            let cells = keys
+                .iter()
+                .flat_map(|(run, t, p, _)| {
+                    let c = run.results.cells.iter().find(|c| {
+                        shape.holds(c)
+                            && subject(c) == s
+                            && c.threads == *t
+                            && c.numa.placement == *p
+                    });
+                    match c {
+                        Some(c) => [
+                            format!("{}{}", num(c.ns_per_page), mark(c)),
+                            run.floor_of(c)
+                                .filter(|f| f.ns_per_page > 0.0)
+                                .map_or("-".into(), |f| num(c.ns_per_page / f.ns_per_page)),
+                            num(c.pages_per_sec / 1e6),
+                        ],
+                        None => ["-".into(), "-".into(), "-".into()],
+                    }
+                })
+                .collect();
+            (s, cells)
+        })
+        .collect();
+    let mut footnotes = vec![];
+    if noisy {
+        footnotes.push(format!(
+            "{NOISY} noisy: ns/page varied by more than 5% (coefficient of variation) \
+             across the repetitions; differences smaller than that spread mean nothing."
+        ));
+    }
+    if disturbed {
+        footnotes.push(format!(
+            "{DISTURBED} disturbed: the measured threads were on a CPU for less than 95% \
+             of their elapsed time (cpu_share): other load shared the CPUs, so the \
+             timing is suspect."
+        ));
+    }
+    Titled {
+        heading: format!("{} ({} pages per call)", shape.name(), shape.pages_per_call),
+        about: format!(
+            "ns/page: time for {}, median over repetitions; x floor: that over the \
+             floor's (one atomic add per page) with the same threads; Mpages/s: all \
+             threads, median.",
+            shape.unit()
+        ),
+        table: Table {
+            row_head: "scheme".into(),
+            groups,
+            rows,
+        },
+        footnotes,
+        section: shape.slug(),
+    }
+}
+
+/// Cells of `workload` at the run's smallest thread count, memmap local.
+fn at_fewest_threads<'a>(run: &'a Run, workload: &str) -> Vec<&'a Cell> {
+    let cells = || {
+        run.results
+            .cells
+            .iter()
+            .filter(move |c| c.workload == workload && c.numa.placement == "local")
+    };
+    let fewest = cells().map(|c| c.threads).min();
+    cells().filter(|c| Some(c.threads) == fewest).collect()
+}
+
+/// `0-1022 0%, 1023-2047 100%`: the rate by reference count, equal
+/// neighbours merged; `-` without data.
+pub fn fp_rate_text(runs: Option<&[FpByRefs]>) -> String {
+    let Some(runs) = runs.filter(|r| !r.is_empty()) else {
+        return "-".into();
+    };
+    let segs = rate_segments(runs);
+    let mut parts: Vec<String> = segs
+        .iter()
+        .take(3)
+        .map(|(lo, hi, rate)| {
+            let span = if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            };
+            format!("{span} {}", pct(*rate))
+        })
+        .collect();
+    if segs.len() > 3 {
+        parts.push(format!("+{} more", segs.len() - 3));
+    }
+    parts.join(", ")
+}
+
+/// A share as a percentage: whole numbers exact, others to 0.1%.
+pub fn pct(share: f64) -> String {
+    let p = share * 100.0;
+    if p == p.round() {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// (fewest refs, most refs, false-positive rate) with equal neighbours
+/// merged.
+pub fn rate_segments(runs: &[FpByRefs]) -> Vec<(u64, u64, f64)> {
+    let mut out: Vec<(u64, u64, f64)> = vec![];
+    for r in runs {
+        let rate = if r.pages == 0 {
+            0.0
+        } else {
+            r.false_positives as f64 / r.pages as f64
+        };
+        match out.last_mut() {
+            Some(last) if last.1 + 1 == r.refs_min && last.2 == rate => last.1 = r.refs_max,
+            _ => out.push((r.refs_min, r.refs_max, rate)),
+        }
+    }
+    out
+}
+
+/// False positives against ordinary references (`refstorm`).
+pub fn false_positives(runs: &[Run]) -> Option<Titled> {
+    let per_run: Vec<(&Run, Vec<&Cell>)> = runs
+        .iter()
+        .map(|r| (r, at_fewest_threads(r, "refstorm")))
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
+    if per_run.is_empty() {
+        return None;
+    }
+    let groups = per_run
+        .iter()
+        .map(|(run, _)| Group {
+            label: run_prefix(runs, run).trim().to_string(),
+            columns: vec!["FP/FN".into(), "FP from".into(), "FP rate by refs".into()],
+            align_left: vec![false, false, true],
+        })
+        .collect();
+    let all = per_run.iter().flat_map(|(_, c)| c.iter().copied());
+    let rows = subjects(all.filter(|c| !is_calibration(c)))
+        .into_iter()
+        .map(|s| {
+            let cells = per_run
+                .iter()
+                .flat_map(|(_, cells)| match cells.iter().find(|c| subject(c) == s) {
+                    Some(c) => [
+                        match (c.false_positives, c.false_negatives) {
+                            (Some(fp), Some(fneg)) => format!("{fp}/{fneg}"),
+                            _ => "-".into(),
+                        },
+                        c.fp_threshold_refs
+                            .map_or("none".into(), |k| format!(">= {k}")),
+                        fp_rate_text(c.fp_by_refs.as_deref()),
+                    ],
+                    None => ["-".into(), "-".into(), "-".into()],
+                })
+                .collect();
+            (s, cells)
+        })
+        .collect();
+    Some(Titled {
+        heading: "maybe_dma_pinned against ordinary references (refstorm)".into(),
+        about: "Each thread holds, for every count k of ordinary references from 0 \
+                to 2047, one unpinned and one pinned page with k references. FP/FN: \
+                pages misreported in the worst pass (all threads); FP from: fewest \
+                references that made an unpinned page read pinned; FP rate by refs: \
+                share of the unpinned pages with that many references read as pinned. \
+                Smallest thread count."
+            .into(),
+        table: Table {
+            row_head: "scheme".into(),
+            groups,
+            rows,
+        },
+        footnotes: vec![],
+        section: "false-positives".into(),
+    })
+}
+
+/// Bytes of tracking per page of memmap, for model cells.
+pub fn bytes_per_page(c: &Cell) -> Option<f64> {
+    (c.backend == MODEL && c.memmap_pages > 0 && !is_calibration(c))
+        .then(|| c.tracking_bytes as f64 / c.memmap_pages as f64)
+}
+
+/// Memory cost per scheme and workload.
+pub fn memory(runs: &[Run]) -> Option<Titled> {
+    struct Cols<'a> {
+        shapes: Vec<(Shape, Vec<&'a Cell>)>,
+        gib: Option<(Shape, Vec<&'a Cell>)>,
+    }
+    let mut per_run = vec![];
+    let mut groups = vec![];
+    for run in runs {
+        let shapes: Vec<(Shape, Vec<&Cell>)> = crate::runs::shapes(std::slice::from_ref(run))
+            .into_iter()
+            .map(|shape| {
+                let cells = at_fewest_threads(run, &shape.workload)
+                    .into_iter()
+                    .filter(|c| shape.holds(c) && bytes_per_page(c).is_some())
+                    .collect();
+                (shape, cells)
+            })
+            .filter(|(_, c): &(Shape, Vec<&Cell>)| !c.is_empty())
+            .collect();
+        if shapes.is_empty() {
+            continue;
+        }
+        let gib = memory_cells(run);
+        let mut columns: Vec<String> = shapes.iter().map(|(s, _)| s.short()).collect();
+        if gib.is_some() {
+            columns.push("GiB/TiB".into());
+        }
+        groups.push(Group {
+            label: run_prefix(runs, run).trim().to_string(),
+            columns,
+            align_left: vec![],
+        });
+        per_run.push(Cols { shapes, gib });
+    }
+    if per_run.is_empty() {
+        return None;
+    }
+    let bpp = |cells: &[&Cell], s: &str| {
+        cells
+            .iter()
+            .find(|c| subject(c) == s)
+            .and_then(|c| bytes_per_page(c))
+    };
+    let all = per_run
+        .iter()
+        .flat_map(|p| p.shapes.iter().flat_map(|(_, c)| c.iter().copied()));
+    let rows = subjects(all)
+        .into_iter()
+        .map(|s| {
+            let mut cells = vec![];
+            for p in &per_run {
+                for (_, cs) in &p.shapes {
+                    cells.push(bpp(cs, &s).map_or("-".into(), num));
+                }
+                if let Some((_, cs)) = &p.gib {
+                    cells.push(bpp(cs, &s).map_or("-".into(), |b| num(gib_per_tib(b))));
+                }
+            }
+            (s, cells)
+        })
+        .collect();
+    let gib_in = distinct(
+        per_run
+            .iter()
+            .filter_map(|p| p.gib.as_ref().map(|g| g.0.name())),
+    );
+    Some(Titled {
+        heading: "Memory cost of pin tracking (bytes per 4 KiB page)".into(),
+        about: format!(
+            "Tracking bytes at the end of each workload's cell (scheme bytes per \
+             page x memmap pages + side structures) over the memmap's pages, \
+             smallest thread count; a side structure's fixed part weighs most in \
+             small memmaps. GiB/TiB: GiB of RAM per TiB of memory (bytes per page \
+             / 4) in the order-0 workload with the largest memmap ({}). struct page \
+             itself costs 64 bytes per page (16 GiB per TiB) in every scheme.",
+            gib_in.join(", ")
+        ),
+        table: Table {
+            row_head: "scheme".into(),
+            groups,
+            rows,
+        },
+        footnotes: vec![],
+        section: "memory".into(),
+    })
+}
+
+/// The cells memory cost is read from: model cells of the order-0 shape
+/// with the largest memmap (first on ties), where a side structure's
+/// fixed part weighs least, at the smallest thread count, memmap local.
+pub fn memory_cells(run: &Run) -> Option<(Shape, Vec<&Cell>)> {
+    let mut best: Option<(Shape, Vec<&Cell>)> = None;
+    for shape in crate::runs::shapes(std::slice::from_ref(run)) {
+        if shape.folio_order != 0 {
+            continue;
+        }
+        let cells: Vec<&Cell> = at_fewest_threads(run, &shape.workload)
+            .into_iter()
+            .filter(|c| shape.holds(c) && bytes_per_page(c).is_some())
+            .collect();
+        let pages = |cs: &[&Cell]| cs.first().map_or(0, |c| c.memmap_pages);
+        if !cells.is_empty() && best.as_ref().is_none_or(|b| pages(&cells) > pages(&b.1)) {
+            best = Some((shape, cells));
+        }
+    }
+    best
+}
+
+/// GiB of RAM per TiB of memory at `bytes_per_page` per 4 KiB page.
+pub fn gib_per_tib(bytes_per_page: f64) -> f64 {
+    // 2^40 / 2^12 pages, over 2^30 bytes per GiB.
+    bytes_per_page * (1u64 << 28) as f64 / (1u64 << 30) as f64
+}
+
+/// For every run and shape measured both local and remote: the largest
+/// thread count with both, and its cells.
+pub fn numa_pairs(run: &Run) -> Vec<(Shape, usize)> {
+    let cells = &run.results.cells;
+    let mut out = vec![];
+    for shape in crate::runs::shapes(std::slice::from_ref(run)) {
+        let both = |t: usize| {
+            ["local", "remote"].iter().all(|p| {
+                cells
+                    .iter()
+                    .any(|c| shape.holds(c) && c.threads == t && c.numa.placement == *p)
+            })
+        };
+        let t = cells
+            .iter()
+            .filter(|c| shape.holds(c))
+            .map(|c| c.threads)
+            .filter(|&t| both(t))
+            .max();
+        if let Some(t) = t {
+            out.push((shape, t));
+        }
+    }
+    out
+}
+
+/// The cell of `subject` in `shape` at `threads` and `placement`.
+pub fn find<'a>(
+    run: &'a Run,
+    shape: &Shape,
+    subj: &str,
+    threads: usize,
+    placement: &str,
+) -> Option<&'a Cell> {
+    run.results.cells.iter().find(|c| {
+        shape.holds(c)
+            && subject(c) == subj
+            && c.threads == threads
+            && c.numa.placement == placement
+    })
+}
+
+/// Local against remote memmap, where a run has both.
+pub fn numa(runs: &[Run]) -> Option<Titled> {
+    let keys: Vec<(&Run, Shape, usize)> = runs
+        .iter()
+        .flat_map(|r| numa_pairs(r).into_iter().map(move |(s, t)| (r, s, t)))
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let groups = keys
+        .iter()
+        .map(|(run, shape, t)| Group {
+            label: format!(
+                "{}{}, {}",
+                run_prefix(runs, run),
+                shape.short(),
+                threads(*t)
+            ),
+            columns: vec!["local".into(), "remote".into(), "ratio".into()],
+            align_left: vec![],
+        })
+        .collect();
+    let all = keys.iter().flat_map(|(run, shape, t)| {
+        run.results
+            .cells
+            .iter()
+            .filter(move |c| shape.holds(c) && c.threads == *t && !is_calibration(c))
+    });
+    let rows = subjects(all)
+        .into_iter()
+        .map(|s| {
+            let cells = keys
+                .iter()
+                .flat_map(|(run, shape, t)| {
+                    let l = find(run, shape, &s, *t, "local").map(|c| c.ns_per_page);
+                    let r = find(run, shape, &s, *t, "remote").map(|c| c.ns_per_page);
+                    [
+                        l.map_or("-".into(), num),
+                        r.map_or("-".into(), num),
+                        match (l, r) {
+                            (Some(l), Some(r)) if l > 0.0 => num(r / l),
+                            _ => "-".into(),
+                        },
+                    ]
+                })
+                .collect();
+            (s, cells)
+        })
+        .collect();
+    Some(Titled {
+        heading: "NUMA: memmap on the threads' node against a remote node".into(),
+        about: "ns/page with the memmap local and remote; ratio: remote over local.".into(),
+        table: Table {
+            row_head: "scheme".into(),
+            groups,
+            rows,
+        },
+        footnotes: vec![],
+        section: "numa".into(),
+    })
+}

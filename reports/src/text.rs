@@ -1,0 +1,255 @@
+//! `report.txt` and `report.md`: a header per run, then the tables of
+//! [`crate::tables`], with the plots embedded in the Markdown. No clock is
+//! read: the same runs give the same bytes.
+
+use crate::plots::Figure;
+use crate::runs::Run;
+use crate::table::{ascii, md, wrap, WIDTH};
+use crate::tables::{self, Titled};
+use std::fmt::Write;
+
+/// Every table of the report, in order.
+fn all_tables(runs: &[Run]) -> Vec<Titled> {
+    let mut t = tables::workloads(runs);
+    t.extend(tables::false_positives(runs));
+    t.extend(tables::memory(runs));
+    t.extend(tables::numa(runs));
+    t
+}
+
+/// `argv` as one shell line, quoting what needs it.
+pub fn shell_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// (name, value) lines describing a run.
+fn facts(run: &Run) -> Vec<(&'static str, String)> {
+    let r = &run.results;
+    let m = &r.metadata;
+    let c = &r.config;
+    let nodes = m.numa_nodes.len();
+    let mut v = vec![
+        ("file", run.source.clone()),
+        ("host", m.host.clone()),
+        (
+            "CPU",
+            format!(
+                "{}, {} cores, {} NUMA node{}",
+                m.cpu_model,
+                m.cores,
+                nodes,
+                if nodes == 1 { "" } else { "s" }
+            ),
+        ),
+        ("kernel", m.kernel.clone()),
+        (
+            "THP",
+            format!(
+                "enabled={}, defrag={}",
+                m.thp.enabled.as_deref().unwrap_or("?"),
+                m.thp.defrag.as_deref().unwrap_or("?")
+            ),
+        ),
+        (
+            "pinbench",
+            format!("{}, commit {}", m.pinbench_version, m.git_commit),
+        ),
+        ("command", shell_line(&m.command_line)),
+        (
+            "run",
+            format!(
+                "{}, {:.1} s, {} cells, {} x {} ms repetitions (+{} warm-up) per cell{}",
+                m.start_time,
+                m.duration_s,
+                r.cells.len(),
+                c.repeat,
+                c.rep_ms,
+                c.warmup,
+                if r.partial {
+                    "; PARTIAL: interrupted, only finished cells"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    ];
+    if r.schema_version != pin_results::SCHEMA_VERSION {
+        v.push((
+            "schema",
+            format!(
+                "version {} (this pinbench reads {})",
+                r.schema_version,
+                pin_results::SCHEMA_VERSION
+            ),
+        ));
+    }
+    if let Some(e) = &m.emulated {
+        v.push((
+            "EMULATED",
+            format!("inside {e}: timings are NOT performance evidence"),
+        ));
+    }
+    v
+}
+
+fn emulated_banner(runs: &[Run]) -> Option<String> {
+    let emulated: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            r.results.metadata.emulated.as_ref().map(|e| {
+                if runs.len() > 1 {
+                    format!("[{}] ({e})", r.label)
+                } else {
+                    format!("({e})")
+                }
+            })
+        })
+        .collect();
+    (!emulated.is_empty()).then(|| {
+        format!(
+            "EMULATED RUN {}: measured inside an emulator. Its timings are \
+             functional evidence only, NOT performance evidence.",
+            emulated.join(", ")
+        )
+    })
+}
+
+/// The mailing-list report: ASCII, no tabs, at most 80 columns.
+pub fn report_txt(runs: &[Run]) -> String {
+    let mut out = String::from("pinbench report\n===============\n");
+    if let Some(b) = emulated_banner(runs) {
+        out.push('\n');
+        out.push_str(&wrap("!!! ", "!!! ", &b, WIDTH));
+    }
+    for run in runs {
+        out.push('\n');
+        let indent = if runs.len() > 1 {
+            let _ = writeln!(out, "[{}]", run.label);
+            "  "
+        } else {
+            ""
+        };
+        for (k, v) in facts(run) {
+            let first = format!("{indent}{:<10}", format!("{k}:"));
+            out.push_str(&wrap(&first, &" ".repeat(first.len()), &v, WIDTH));
+        }
+        for n in &run.results.notes {
+            let first = format!("{indent}{:<10}- ", "note:");
+            out.push_str(&wrap(&first, &" ".repeat(first.len()), n, WIDTH));
+        }
+    }
+    for t in all_tables(runs) {
+        out.push('\n');
+        out.push_str(&wrap("== ", "   ", &t.heading, WIDTH));
+        out.push_str(&wrap("", "", &t.about, WIDTH));
+        out.push('\n');
+        out.push_str(&t.table.text());
+        for f in &t.footnotes {
+            out.push('\n');
+            out.push_str(&wrap("", "  ", f, WIDTH));
+        }
+    }
+    ascii(&out)
+}
+
+/// The same tables in Markdown, runs side by side in one table of facts,
+/// each plot's PNG embedded beside its table (linking the SVG).
+pub fn report_md(runs: &[Run], figures: &[Figure]) -> String {
+    let mut out = String::from("# pinbench report\n\n");
+    if let Some(b) = emulated_banner(runs) {
+        let _ = writeln!(out, "> **{}**\n", md(&b));
+    }
+    let heads: Vec<String> = runs.iter().map(|r| format!("\\[{}\\]", r.label)).collect();
+    let _ = writeln!(out, "| | {} |", heads.join(" | "));
+    let _ = writeln!(out, "|:---|{}", ":---|".repeat(runs.len()));
+    let facts: Vec<Vec<(&str, String)>> = runs.iter().map(facts).collect();
+    let mut names: Vec<&str> = vec![];
+    for f in &facts {
+        for (k, _) in f {
+            if !names.contains(k) {
+                names.push(k);
+            }
+        }
+    }
+    for name in names {
+        let vals: Vec<String> = facts
+            .iter()
+            .map(|f| {
+                f.iter()
+                    .find(|(k, _)| *k == name)
+                    .map_or(String::new(), |(_, v)| md(v))
+            })
+            .collect();
+        let _ = writeln!(out, "| {name} | {} |", vals.join(" | "));
+    }
+    for run in runs {
+        for n in &run.results.notes {
+            let _ = writeln!(out, "\n- \\[{}\\] {}", run.label, md(n));
+        }
+    }
+    let mut placed = vec![false; figures.len()];
+    for t in all_tables(runs) {
+        let _ = write!(
+            out,
+            "\n## {}\n\n{}\n\n{}",
+            md(&t.heading),
+            md(&t.about),
+            t.table.markdown()
+        );
+        for f in &t.footnotes {
+            let _ = write!(out, "\n{}\n", md(f));
+        }
+        for (i, fig) in figures.iter().enumerate() {
+            if fig.section == t.section {
+                placed[i] = true;
+                embed(&mut out, fig);
+            }
+        }
+    }
+    if placed.iter().any(|p| !p) {
+        out.push_str("\n## More plots\n");
+        for (fig, _) in figures.iter().zip(&placed).filter(|(_, p)| !**p) {
+            embed(&mut out, fig);
+        }
+    }
+    out
+}
+
+fn embed(out: &mut String, fig: &Figure) {
+    let _ = write!(
+        out,
+        "\n![{}]({}.png)\n\n[SVG]({}.svg)\n",
+        md(&fig.title),
+        fig.stem,
+        fig.stem
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_quoted_only_where_needed() {
+        let argv: Vec<String> = ["pinbench", "run", "-o", "my file.json", "it's"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            shell_line(&argv),
+            "pinbench run -o 'my file.json' 'it'\\''s'"
+        );
+    }
+}
