@@ -69,6 +69,41 @@ fn label(i: usize) -> String {
     }
 }
 
+/// Runs of one machine and kernel whose subjects do not overlap (a
+/// `pinbench run` file and a `pinbench kernel` file, say) become one run
+/// labelled with both labels (`A+B`), so tables and plots show the real
+/// kernel's paths next to the model's schemes, and a kernel cell is set
+/// against that machine's floor. A run that repeats another's subjects
+/// (the same schemes from another commit) stays apart.
+pub fn merge_same_machine(runs: &[Run]) -> Vec<Run> {
+    let machine = |r: &Run| {
+        let m = &r.results.metadata;
+        (
+            m.host.clone(),
+            m.cpu_model.clone(),
+            m.kernel.clone(),
+            m.numa_nodes.len(),
+            m.emulated.clone(),
+        )
+    };
+    let names = |r: &Run| distinct(r.results.cells.iter().map(subject));
+    let mut groups: Vec<Run> = vec![];
+    for r in runs {
+        let mine = names(r);
+        let joinable =
+            |g: &&mut Run| machine(g) == machine(r) && !names(g).iter().any(|s| mine.contains(s));
+        match groups.iter_mut().find(joinable) {
+            Some(g) => {
+                g.label = format!("{}+{}", g.label, r.label);
+                g.source = format!("{}, {}", g.source, r.source);
+                g.results.cells.extend(r.results.cells.iter().cloned());
+            }
+            None => groups.push(r.clone()),
+        }
+    }
+    groups
+}
+
 /// What a row is: a scheme of the model, or a real-kernel path labelled
 /// with its backend (`pin-fast [gup-test]`, `pin-fast [gup-test, THP]`).
 pub fn subject(c: &Cell) -> String {
@@ -143,6 +178,15 @@ impl Shape {
         s
     }
 
+    /// What the workload's pages per second count, in millions.
+    pub fn rate_unit(&self) -> &'static str {
+        match self.workload.as_str() {
+            "mixed" | "refstorm" => "million maybe_dma_pinned queries per second",
+            "overflow" => "million refused pins per second",
+            _ => "million pages pinned and unpinned per second",
+        }
+    }
+
     /// What one "page" of `ns_per_page` is in this workload.
     pub fn unit(&self) -> &'static str {
         match self.workload.as_str() {
@@ -212,6 +256,32 @@ mod tests {
         let c = sample::cell("plain", "shared", 2, 9.0, 1.0);
         assert_eq!(run.floor_of(&c).map(|f| f.ns_per_page), Some(3.0));
         assert_eq!(label(1), "B");
+        let mut kernel = run.clone();
+        kernel.label = "B".into();
+        kernel.results.cells = vec![sample::kernel_cell(
+            "io-uring",
+            "register-buffers",
+            2,
+            50.0,
+            1.0,
+        )];
+        let mut again = run.clone();
+        again.label = "C".into();
+        let merged = merge_same_machine(&[run.clone(), kernel.clone(), again]);
+        assert_eq!(merged.len(), 2, "C repeats A's subjects");
+        assert_eq!(merged[0].label, "A+B");
+        assert_eq!(
+            merged[0]
+                .floor_of(&kernel.results.cells[0])
+                .map(|f| f.ns_per_page),
+            Some(3.0)
+        );
+        kernel.results.metadata.kernel = "6.1".into();
+        assert_eq!(
+            merge_same_machine(&[run.clone(), kernel]).len(),
+            2,
+            "another kernel"
+        );
         let huge = Shape {
             workload: "huge".into(),
             folio_order: 9,

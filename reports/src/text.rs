@@ -8,12 +8,14 @@ use crate::table::{ascii, md, wrap, WIDTH};
 use crate::tables::{self, Titled};
 use std::fmt::Write;
 
-/// Every table of the report, in order.
+/// Every table of the report, in order; runs of one machine with
+/// different subjects share columns ([`crate::runs::merge_same_machine`]).
 fn all_tables(runs: &[Run]) -> Vec<Titled> {
-    let mut t = tables::workloads(runs);
-    t.extend(tables::false_positives(runs));
-    t.extend(tables::memory(runs));
-    t.extend(tables::numa(runs));
+    let runs = crate::runs::merge_same_machine(runs);
+    let mut t = tables::workloads(&runs);
+    t.extend(tables::false_positives(&runs));
+    t.extend(tables::memory(&runs));
+    t.extend(tables::numa(&runs));
     t
 }
 

@@ -199,3 +199,33 @@ fn the_same_input_gives_the_same_bytes() {
         assert!(x.bytes == y.bytes, "{} differs between two renders", x.name);
     }
 }
+
+#[test]
+fn a_kernel_run_of_the_same_machine_sits_next_to_the_model() {
+    let model = sample::results(vec![
+        cell("floor", 1, "local", 9.0),
+        cell("plain", 1, "local", 10.0),
+    ]);
+    let kernel = sample::results(vec![sample::kernel_cell(
+        "io-uring",
+        "register-buffers",
+        1,
+        90.0,
+        1.1e7,
+    )]);
+    let files = files(&runs(vec![model, kernel]));
+    let txt = text(&files, "report.txt");
+    let private = txt.split("== private").nth(1).expect("private table");
+    // One set of columns; the kernel path has the machine's floor.
+    assert!(!private.contains("[A"), "{private}");
+    let row = private
+        .lines()
+        .find(|l| l.starts_with("register-buffers [io-uring]"))
+        .expect("kernel row");
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["register-buffers", "[io-uring]", "90.00", "10.00", "11.00"]
+    );
+    let svg = text(&files, "throughput-private.svg");
+    assert!(svg.contains("plain") && svg.contains("register-buffers [io-uring]"));
+}

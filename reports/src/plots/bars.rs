@@ -33,9 +33,9 @@ impl Bars {
         2 * (self.colors.len() as i32 + 1)
     }
 
-    /// Lowest half-slot of category `c`'s bars.
+    /// Lowest half-slot of category `c`'s bars (its gap is above them).
     fn base(&self, c: usize) -> i32 {
-        (self.categories.len() - 1 - c) as i32 * self.slots() + 1
+        (self.categories.len() - 1 - c) as i32 * self.slots()
     }
 }
 
@@ -86,7 +86,7 @@ impl Draw for Bars {
             self.categories
                 .iter()
                 .enumerate()
-                .find(|(c, _)| self.base(*c) - 1 + n + 1 == *y)
+                .find(|(c, _)| self.base(*c) + n == *y)
                 .map_or(String::new(), |(_, name)| format!("{name}  "))
         };
         chart
@@ -101,22 +101,7 @@ impl Draw for Bars {
             .x_label_formatter(&tick_format(xmax))
             .light_line_style(WHITE)
             .draw()?;
-        let value_style = text(14.0).pos(Pos::new(HPos::Left, VPos::Center));
-        for (c, row) in self.values.iter().enumerate() {
-            for (s, v) in row.iter().enumerate() {
-                let Some(v) = *v else { continue };
-                let y0 = self.base(c) + 2 * (n - 1 - s as i32);
-                let color = self.colors[s];
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y0), (v, y0 + 2)],
-                    color.filled(),
-                )))?;
-                let label = (self.value_label)(v);
-                chart.draw_series(std::iter::once(
-                    EmptyElement::at((v, y0 + 1)) + Text::new(label, (6, 0), value_style.clone()),
-                ))?;
-            }
-        }
+        // Behind the bars and their values.
         if let Some((x, label)) = &self.reference {
             chart.draw_series(DashedLineSeries::new(
                 [(*x, 0), (*x, top)],
@@ -132,6 +117,22 @@ impl Draw for Bars {
                         text(15.0).color(&GREY).pos(Pos::new(HPos::Left, VPos::Top)),
                     ),
             ))?;
+        }
+        let value_style = text(14.0).pos(Pos::new(HPos::Left, VPos::Center));
+        for (c, row) in self.values.iter().enumerate() {
+            for (s, v) in row.iter().enumerate() {
+                let Some(v) = *v else { continue };
+                let y0 = self.base(c) + 2 * (n - 1 - s as i32);
+                let color = self.colors[s];
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y0), (v, y0 + 2)],
+                    color.filled(),
+                )))?;
+                let label = (self.value_label)(v);
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((v, y0 + 1)) + Text::new(label, (6, 0), value_style.clone()),
+                ))?;
+            }
         }
         Ok(())
     }

@@ -133,7 +133,15 @@ impl Draw for Lines {
                 _ => String::new(),
             })
             .y_labels(20)
-            .y_label_formatter(&|y| duration(*y))
+            .y_label_formatter(&|y| {
+                // Every tick keeps its grid line; only 1, 2 and 5 are named.
+                let mantissa = (y / 10f64.powf(y.log10().floor())).round();
+                if [1.0, 2.0, 5.0].contains(&mantissa) {
+                    duration(*y)
+                } else {
+                    String::new()
+                }
+            })
             .light_line_style(WHITE)
             .draw()?;
         for (color, dashed, ns) in &self.series {

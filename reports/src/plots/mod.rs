@@ -48,13 +48,14 @@ pub struct Figure {
 /// Draws every plot the runs' data supports.
 pub fn render_all(runs: &[Run]) -> Result<Vec<Figure>, ReportError> {
     let colors = Colors::new(runs);
+    let groups = crate::runs::merge_same_machine(runs);
     let mut out = Vec::new();
-    for run in runs {
+    for run in &groups {
         let ctx = Ctx {
             run,
             colors: &colors,
-            suffix: if runs.len() > 1 {
-                format!("-{}", run.label)
+            suffix: if groups.len() > 1 {
+                format!("-{}", run.label.replace('+', ""))
             } else {
                 String::new()
             },

@@ -18,6 +18,8 @@ struct Series {
 }
 
 struct Lines {
+    /// The value axis' description.
+    y_desc: &'static str,
     threads: Vec<usize>,
     series: Vec<Series>,
 }
@@ -65,7 +67,11 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
             shape.name(),
             shape.pages_per_call
         );
-        let body = Lines { threads, series };
+        let body = Lines {
+            y_desc: shape.rate_unit(),
+            threads,
+            series,
+        };
         out.push(ctx.figure(
             &format!("throughput-{}", shape.slug()),
             title,
@@ -106,7 +112,7 @@ impl Draw for Lines {
         chart
             .configure_mesh()
             .x_desc("threads")
-            .y_desc("million pages per second")
+            .y_desc(self.y_desc)
             .axis_desc_style(text(20.0))
             .label_style(text(16.0))
             .x_labels(self.threads.len())
