@@ -6,7 +6,7 @@ use crate::metrics::counters;
 use crate::numa::allowed_cpus;
 use crate::plan::{self, Machine, Options, PlanError, DEFAULT_MIB, DEFAULT_PAGES_PER_CALL};
 use crate::results::Results;
-use crate::runner::{self, Params};
+use crate::runner;
 use crate::session::Session;
 use crate::topology::{Topology, SYSFS_ROOT};
 use crate::workloads::WORKLOADS;
@@ -250,15 +250,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let avail = counters::probe();
     let mut notes = plan.notes.clone();
     notes.extend(Session::perf_notes(&avail));
-    for n in &notes {
-        eprintln!("pinbench: {n}");
-    }
-    let params = Params {
-        warmup: plan.warmup,
-        repeat: plan.repeat,
-        rep: plan.rep,
-        counters: avail,
-    };
+    Session::say(&notes);
+    let params = plan.params(avail);
     let measured = session.run_cells(
         &plan.cells,
         |spec| spec.label(),

@@ -17,7 +17,7 @@ use crate::kernel::{probe, Backend, PinPath};
 use crate::metrics::counters;
 use crate::numa::allowed_cpus;
 use crate::plan::{self, Machine};
-use crate::runner::{CellSpec, Params, Subject};
+use crate::runner::{CellSpec, Subject};
 use crate::session::Session;
 use crate::topology::{Topology, SYSFS_ROOT};
 use anyhow::Context;
@@ -249,15 +249,8 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     if host::emulated().is_some() {
         notes.push("emulated machine (PINBENCH_VM): timings are functional evidence only".into());
     }
-    for n in &notes {
-        eprintln!("pinbench: {n}");
-    }
-    let params = Params {
-        warmup: plan.warmup,
-        repeat: plan.repeat,
-        rep: plan.rep,
-        counters: avail,
-    };
+    Session::say(&notes);
+    let params = plan.params(avail);
     let ppc = args.sweep.pages_per_call;
     let write = args.write;
     let mut leaks = Vec::new();

@@ -107,6 +107,21 @@ pub struct Plan {
     pub rep: Duration,
 }
 
+impl Plan {
+    /// How each cell is measured, with the counters this machine has.
+    pub fn params(
+        &self,
+        counters: crate::metrics::counters::Availability,
+    ) -> crate::runner::Params {
+        crate::runner::Params {
+            warmup: self.warmup,
+            repeat: self.repeat,
+            rep: self.rep,
+            counters,
+        }
+    }
+}
+
 /// Simulated memory per thread by default, MiB (gup_test's `-m`).
 pub const DEFAULT_MIB: u64 = 128;
 /// Pages per call by default (gup_test's `-n`).

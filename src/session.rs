@@ -50,6 +50,13 @@ impl Session {
         }
     }
 
+    /// Prints each note once, on stderr.
+    pub fn say(notes: &[String]) {
+        for n in notes {
+            eprintln!("pinbench: {n}");
+        }
+    }
+
     /// Notes on counters this machine lacks.
     pub fn perf_notes(avail: &Availability) -> Vec<String> {
         let mut notes = Vec::new();
