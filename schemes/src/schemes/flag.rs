@@ -34,6 +34,7 @@ use crate::memmap::{Folio, MemMap};
 use crate::page::{pg, Pfn};
 use crate::error::BatchPinError;
 use crate::lru::{set_flags, LruList};
+use crate::sync::SpinLockGuard;
 use crate::scheme::{grab_refs, refs_i32, Exactness, FolioRuns, GupPath, PinScheme};
 use crate::sync::Ordering;
 use std::sync::Arc;
@@ -113,29 +114,41 @@ impl Flag {
         Ok(())
     }
 
-    /// Runs `f` on each queued folio under its node's lock, taking each lock
-    /// once per run of folios on the same node. Stops at the first error and
-    /// returns how many were done.
+    /// Runs `f` on every folio run of `runs` under its node's LRU lock,
+    /// taking the lock once per [`LRU_BATCH`] folios of one node. Stops at
+    /// the first error, naming the entry: every run before it was done.
     fn under_lru_lock(
         &self,
-        queue: &[(Folio, u32)],
+        runs: FolioRuns<'_>,
         mut f: impl FnMut(&mut LruList, Folio, u32) -> Result<(), PinError>,
-    ) -> (usize, Result<(), PinError>) {
-        let mut done = 0;
-        while done < queue.len() {
-            let nid = self.memmap.head_page(queue[done].0).nid();
-            let mut lru = self.memmap.lruvec(nid).lru_lock.lock();
-            while let Some(&(folio, refs)) = queue.get(done) {
-                if self.memmap.head_page(folio).nid() != nid {
-                    break;
+    ) -> Result<(), BatchPinError> {
+        let mut held: Option<(u32, SpinLockGuard<'_, LruList>)> = None;
+        let mut in_hold = 0;
+        for run in runs {
+            let (index, folio, nr) = run?;
+            let nid = self.memmap.head_page(folio).nid();
+            let lru = match held.take() {
+                Some((n, guard)) if n == nid && in_hold < LRU_BATCH => {
+                    in_hold += 1;
+                    held.insert((n, guard))
                 }
-                if let Err(e) = f(&mut lru, folio, refs) {
-                    return (done, Err(e));
+                other => {
+                    // One lock at a time: drop the old hold first.
+                    drop(other);
+                    in_hold = 1;
+                    held.insert((nid, self.memmap.lruvec(nid).lru_lock.lock()))
                 }
-                done += 1;
-            }
+            };
+            f(&mut lru.1, folio, nr as u32).map_err(|cause| BatchPinError { index, cause })?;
         }
-        (done, Ok(()))
+        Ok(())
+    }
+
+    /// Drops the `_refcount` references of every folio run in `runs`.
+    fn put_refs(&self, runs: FolioRuns<'_>) {
+        for (_, folio, nr) in runs.flatten() {
+            self.memmap.head_page(folio).ref_sub(nr as i32);
+        }
     }
 }
 
@@ -167,93 +180,42 @@ impl PinScheme for Flag {
         Ok(())
     }
 
-    /// Batched: references are taken lock-free folio by folio, then the LRU
-    /// work of up to [`LRU_BATCH`] folios is done under one acquisition of
-    /// the node's lock. The RFC took the lock per page; batching is the best
-    /// this design can do, and is what lets it scale at all.
+    /// Batched: the references of the whole batch are taken lock-free
+    /// first, then the LRU work is done under one acquisition of the node's
+    /// lock per [`LRU_BATCH`] folios. The RFC took the lock per page;
+    /// batching is the best this design can do, and is what lets it scale.
     fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
-        let mark = |queue: &[(Folio, u32)]| {
-            // mark_pinned cannot fail: the references are already held.
-            let _ = self.under_lru_lock(queue, |lru, f, r| {
-                self.mark_pinned(lru, f, r);
-                Ok(())
-            });
-        };
-        let mut queue = [(Folio { head: Pfn(0), order: 0 }, 0u32); LRU_BATCH];
-        let mut queued = 0;
-        // Entries before `done` are fully pinned.
-        let mut done = 0;
-        let mut failed = None;
-        for run in FolioRuns::pin(&self.memmap, pfns) {
-            let (i, folio, nr) = match run {
-                Ok(r) => r,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
+        let mm = &*self.memmap;
+        for run in FolioRuns::pin(mm, pfns) {
+            let failed = match run {
+                Ok((index, folio, nr)) => grab_refs(mm, folio, nr as u32, path)
+                    .err()
+                    .map(|cause| BatchPinError { index, cause }),
+                Err(e) => Some(e),
             };
-            if let Err(cause) = grab_refs(&self.memmap, folio, nr as u32, path) {
-                failed = Some(BatchPinError { index: i, cause });
-                break;
-            }
-            queue[queued] = (folio, nr as u32);
-            queued += 1;
-            if queued == LRU_BATCH {
-                mark(&queue);
-                queued = 0;
-                done = i + nr;
-            }
-        }
-        match failed {
-            None => {
-                mark(&queue[..queued]);
-                Ok(pfns.len())
-            }
-            Some(e) => {
-                // Queued folios hold only their references: drop those,
-                // then unpin the batches already marked.
-                for &(folio, refs) in &queue[..queued] {
-                    self.memmap.head_page(folio).ref_sub(refs as i32);
-                }
-                let _ = self.unpin_pages(&pfns[..done]);
-                Err(e)
-            }
-        }
-    }
-
-    /// Batched like [`Flag::pin_pages`]: one lock acquisition per
-    /// [`LRU_BATCH`] folios, references dropped after the lock.
-    fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
-        let mut queue = [(Folio { head: Pfn(0), order: 0 }, 0u32); LRU_BATCH];
-        let mut runs = FolioRuns::unpin(&self.memmap, pfns).peekable();
-        while runs.peek().is_some() {
-            let mut queued = 0;
-            let mut bad = None;
-            while queued < LRU_BATCH {
-                match runs.next() {
-                    Some(Ok((_, folio, nr))) => {
-                        queue[queued] = (folio, nr as u32);
-                        queued += 1;
-                    }
-                    Some(Err(e)) => {
-                        bad = Some(e.cause);
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            let (cleared, result) = self.under_lru_lock(&queue[..queued], |lru, f, r| {
-                self.clear_pinned(lru, f, r)
-            });
-            for &(folio, refs) in &queue[..cleared] {
-                self.memmap.head_page(folio).ref_sub(refs as i32);
-            }
-            result?;
-            if let Some(e) = bad {
+            if let Some(e) = failed {
+                self.put_refs(FolioRuns::pin(mm, &pfns[..e.index]));
                 return Err(e);
             }
         }
-        Ok(())
+        // mark_pinned cannot fail: the references are held.
+        self.under_lru_lock(FolioRuns::pin(mm, pfns), |lru, folio, refs| {
+            self.mark_pinned(lru, folio, refs);
+            Ok(())
+        })?;
+        Ok(pfns.len())
+    }
+
+    /// Batched like [`Flag::pin_pages`]: the LRU work under one lock hold
+    /// per [`LRU_BATCH`] folios, then the references dropped lock-free.
+    fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
+        let mm = &*self.memmap;
+        let result = self.under_lru_lock(FolioRuns::unpin(mm, pfns), |lru, folio, refs| {
+            self.clear_pinned(lru, folio, refs)
+        });
+        let done = result.as_ref().map_or_else(|e| e.index, |()| pfns.len());
+        self.put_refs(FolioRuns::unpin(mm, &pfns[..done]));
+        result.map_err(|e| e.cause)
     }
 
     #[inline]
