@@ -135,7 +135,9 @@ pub fn compare(base: &Run, new: &Run) -> String {
         "ns/page: arithmetic mean over the repetitions (lower is better). \
          Mpages/s: harmonic mean (higher is better). Change: (new - base) / base. \
          Welch's t-test on the per-repetition values: ** p < 0.01, * p < 0.05, \
-         blank: not significant, ? fewer than two repetitions.",
+         blank: not significant, ? fewer than two repetitions. Repetitions within \
+         one run do not see run-to-run variation: a significant change of a few \
+         percent may be the machine; repeat both runs before calling it.",
         WIDTH,
     ));
     let bcells = &base.results.cells;
@@ -193,13 +195,16 @@ pub fn compare(base: &Run, new: &Run) -> String {
             "\nOnly in {label} ({} cells, not compared):\n",
             only.len()
         );
-        for k in only {
-            out.push_str(&wrap(
-                "  ",
-                "    ",
-                &format!("{}: {}", k.section(), k.row()),
-                WIDTH,
-            ));
+        // One line per section, its rows listed.
+        for section in crate::runs::distinct(only.iter().map(Key::section)) {
+            let rows: Vec<String> = only
+                .iter()
+                .filter(|k| k.section() == section)
+                // Kept whole on a line: `side-tree-locked 2T`.
+                .map(|k| k.row().replace(' ', "\u{1}"))
+                .collect();
+            let line = format!("{section}: {}", rows.join(", "));
+            out.push_str(&wrap("  ", "    ", &line, WIDTH).replace('\u{1}', " "));
         }
     }
     ascii(&out)
