@@ -85,7 +85,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
             shape.name(),
             shape.pages_per_call
         ),
-        "floor".into(),
+        shape.slug(),
         legend,
         &body,
     )?])

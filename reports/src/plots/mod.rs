@@ -37,7 +37,7 @@ pub struct Figure {
     /// What it shows (its header's first line).
     pub title: String,
     /// The table it belongs beside: a workload shape's slug, or
-    /// `false-positives`, `memory`, `numa`, `floor`.
+    /// `false-positives`, `memory`, `numa`.
     pub section: String,
     /// The run it draws.
     pub run: String,
