@@ -4,10 +4,12 @@
 //! round trip *plus a copy of the data*: it is reported separately and is
 //! not comparable page for page with the other backends.
 //!
-//! The remote process is a child forked before any thread of ours runs in
-//! it: it maps and faults in its own buffer (so its pages are not COW-shared
-//! with us, which would make FOLL_PIN unshare them), sends us the address
-//! through a pipe and waits until we close the other pipe.
+//! The remote process is a child that maps and faults in its own buffer (so
+//! its pages are not COW-shared with us, which would make FOLL_PIN unshare
+//! them), sends us the address through a pipe, and sleeps until we kill it.
+//! It is killed, not told to exit through a pipe: children forked by two
+//! threads at once inherit each other's pipe ends, so neither would ever
+//! see EOF (seen: two cells hung for 11 minutes).
 
 use super::buffer::{UserBuffer, PAGE};
 use super::PinPath;
@@ -16,7 +18,6 @@ use std::io;
 /// A child process holding the buffer we read, and our copy destination.
 pub struct ProcessVmPath {
     child: libc::pid_t,
-    hold: libc::c_int,
     remote: usize,
     remote_bytes: usize,
     local: UserBuffer,
@@ -37,15 +38,11 @@ impl ProcessVmPath {
     pub fn new(bytes: usize, thp: bool, pages_per_call: usize) -> io::Result<Self> {
         let local = UserBuffer::new((pages_per_call * PAGE).min(bytes), false)?;
         let mut addr_pipe = [0; 2];
-        let mut hold_pipe = [0; 2];
-        // SAFETY: plain syscalls on local arrays.
-        unsafe {
-            check(libc::pipe2(addr_pipe.as_mut_ptr(), libc::O_CLOEXEC))?;
-            check(libc::pipe2(hold_pipe.as_mut_ptr(), libc::O_CLOEXEC))?;
-        }
-        // SAFETY: the child only maps memory, writes to a pipe and blocks
-        // reading another; it never returns into Rust code that could touch
-        // locks held by other threads of the parent (it _exits).
+        // SAFETY: a plain syscall on a local array.
+        unsafe { check(libc::pipe2(addr_pipe.as_mut_ptr(), libc::O_CLOEXEC))? };
+        // SAFETY: the child only maps memory, writes to a pipe and sleeps
+        // until killed; it never returns into code that could touch locks
+        // held by other threads of the parent.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
@@ -61,27 +58,26 @@ impl ProcessVmPath {
                 Err(_) => (0, 0),
             };
             let msg = [addr as u64, len as u64];
-            // SAFETY: writing our own stack array; reading into a local.
+            // SAFETY: writing our own stack array, then sleeping; the parent
+            // ends us with SIGKILL (and PR_SET_PDEATHSIG if it dies first).
             unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 libc::write(addr_pipe[1], msg.as_ptr() as *const libc::c_void, 16);
-                let mut b = 0u8;
-                libc::close(hold_pipe[1]);
-                libc::read(hold_pipe[0], &mut b as *mut u8 as *mut libc::c_void, 1);
-                libc::_exit(0);
+                loop {
+                    libc::pause();
+                }
             }
         }
         let mut msg = [0u64; 2];
         // SAFETY: reading into a local array; closing our ends.
         let n = unsafe {
             libc::close(addr_pipe[1]);
-            libc::close(hold_pipe[0]);
             let n = libc::read(addr_pipe[0], msg.as_mut_ptr() as *mut libc::c_void, 16);
             libc::close(addr_pipe[0]);
             n
         };
         let path = Self {
             child: pid,
-            hold: hold_pipe[1],
             remote: msg[0] as usize,
             remote_bytes: msg[1] as usize,
             local,
@@ -127,9 +123,9 @@ impl PinPath for ProcessVmPath {
 
 impl Drop for ProcessVmPath {
     fn drop(&mut self) {
-        // SAFETY: closing our pipe end releases the child; reaping our own child.
+        // SAFETY: killing and reaping our own child.
         unsafe {
-            libc::close(self.hold);
+            libc::kill(self.child, libc::SIGKILL);
             let mut status = 0;
             libc::waitpid(self.child, &mut status, 0);
         }
