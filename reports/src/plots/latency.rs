@@ -4,7 +4,7 @@
 //! with no slow calls; a line that climbs at p99 is one that sometimes
 //! waits (a lock, a cache line bouncing between CPUs).
 
-use super::{text, Ctx, Draw, Entry, Figure, Mark, PlotError};
+use super::{draw_line, text, Ctx, Draw, Entry, Figure, Mark, PlotError};
 use crate::error::ReportError;
 use crate::runs::{subject, subjects};
 use plotters::coord::Shift;
@@ -150,20 +150,7 @@ impl Draw for Lines {
                 .enumerate()
                 .map(|(i, &v)| (SegmentValue::CenterOf(i as i32), v))
                 .collect();
-            if *dashed {
-                chart.draw_series(DashedLineSeries::new(
-                    pts.iter().cloned(),
-                    10,
-                    6,
-                    color.stroke_width(3),
-                ))?;
-            } else {
-                chart.draw_series(LineSeries::new(pts.iter().cloned(), color.stroke_width(3)))?;
-            }
-            chart.draw_series(
-                pts.iter()
-                    .map(|p| Circle::new(p.clone(), 5, color.filled())),
-            )?;
+            draw_line(&mut chart, &pts, color, *dashed)?;
         }
         Ok(())
     }

@@ -117,6 +117,37 @@ pub(crate) trait Draw {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
 }
 
+/// Draws one series of a line plot: a solid (or, for the floor, dashed)
+/// line through `pts`, with a marker on each point.
+pub(crate) fn draw_line<DB, X, Y, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    pts: &[(X, Y)],
+    color: &RGBColor,
+    dashed: bool,
+) -> Result<(), PlotError>
+where
+    DB: DrawingBackend,
+    X: Clone + 'static,
+    Y: Clone + 'static,
+    CT: plotters::coord::CoordTranslate<From = (X, Y)>,
+{
+    if dashed {
+        chart.draw_series(DashedLineSeries::new(
+            pts.iter().cloned(),
+            10,
+            6,
+            color.stroke_width(3),
+        ))?;
+    } else {
+        chart.draw_series(LineSeries::new(pts.iter().cloned(), color.stroke_width(3)))?;
+    }
+    chart.draw_series(
+        pts.iter()
+            .map(|p| Circle::new(p.clone(), 5, color.filled())),
+    )?;
+    Ok(())
+}
+
 /// A failure inside plotters, as text.
 #[derive(Debug)]
 pub(crate) struct PlotError(pub String);

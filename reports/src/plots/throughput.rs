@@ -2,7 +2,7 @@
 //! plot per workload shape; memmap on the local node. The floor (one
 //! atomic add per page) is the dashed black line where it was measured.
 
-use super::{text, tick_format, Ctx, Draw, Entry, Figure, Mark, PlotError};
+use super::{draw_line, text, tick_format, Ctx, Draw, Entry, Figure, Mark, PlotError};
 use crate::error::ReportError;
 use crate::runs::{distinct, subject, subjects};
 use plotters::coord::Shift;
@@ -133,20 +133,7 @@ impl Draw for Lines {
         } in &self.series
         {
             let pts: Vec<_> = points.iter().map(|&(t, y)| (at(t), y)).collect();
-            if *dashed {
-                chart.draw_series(DashedLineSeries::new(
-                    pts.iter().cloned(),
-                    10,
-                    6,
-                    color.stroke_width(3),
-                ))?;
-            } else {
-                chart.draw_series(LineSeries::new(pts.iter().cloned(), color.stroke_width(3)))?;
-            }
-            chart.draw_series(
-                pts.iter()
-                    .map(|p| Circle::new(p.clone(), 5, color.filled())),
-            )?;
+            draw_line(&mut chart, &pts, color, *dashed)?;
         }
         Ok(())
     }
