@@ -3,15 +3,12 @@
 //! other failures exit with 1, an interrupted run with 130.
 
 use crate::metrics::counters;
-use crate::numa::allowed_cpus;
 use crate::plan::{self, Machine, Options, PlanError, DEFAULT_MIB, DEFAULT_PAGES_PER_CALL};
 use crate::results::Results;
 use crate::runner;
 use crate::session::Session;
-use crate::topology::{Topology, SYSFS_ROOT};
 use crate::workloads::WORKLOADS;
 use crate::{host, summary};
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use pin_schemes::{MemMap, SCHEMES};
 use std::path::{Path, PathBuf};
@@ -231,12 +228,7 @@ pub(crate) fn prepare_output(
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let session = Session::begin();
-    let topology = Topology::read(Path::new(SYSFS_ROOT)).context("reading the NUMA topology")?;
-    let machine = Machine {
-        topology,
-        allowed_cpus: allowed_cpus().context("sched_getaffinity")?,
-        mem_available: host::mem_available(),
-    };
+    let machine = Machine::this_host()?;
     let opts = args.sweep.options(
         args.schemes,
         args.workloads,

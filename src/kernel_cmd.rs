@@ -15,12 +15,9 @@ use crate::kernel::shim::{ShimMode, ShimPath};
 use crate::kernel::shim_abi::{GUP_TEST_PATH, PIN_SHIM_PATH};
 use crate::kernel::{probe, Backend, PinPath};
 use crate::metrics::counters;
-use crate::numa::allowed_cpus;
 use crate::plan::{self, Machine};
 use crate::runner::{CellSpec, Subject};
 use crate::session::Session;
-use crate::topology::{Topology, SYSFS_ROOT};
-use anyhow::Context;
 use clap::Args;
 use std::path::Path;
 use std::process::ExitCode;
@@ -167,12 +164,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         })
         .collect::<Result<_, _>>()?;
 
-    let topology = Topology::read(Path::new(SYSFS_ROOT)).context("reading the NUMA topology")?;
-    let machine = Machine {
-        topology,
-        allowed_cpus: allowed_cpus().context("sched_getaffinity")?,
-        mem_available: host::mem_available(),
-    };
+    let machine = Machine::this_host()?;
     // The model's plan validates threads, nodes, placements and timing the
     // same way for both; its `plain`/`private` cells give the combinations.
     let opts = args.sweep.options(

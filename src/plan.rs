@@ -55,6 +55,22 @@ pub struct Machine {
     pub mem_available: Option<u64>,
 }
 
+impl Machine {
+    /// This host: its NUMA topology from sysfs, the CPUs this process may
+    /// use, and MemAvailable.
+    pub fn this_host() -> anyhow::Result<Self> {
+        use anyhow::Context;
+        Ok(Self {
+            topology: crate::topology::Topology::read(std::path::Path::new(
+                crate::topology::SYSFS_ROOT,
+            ))
+            .context("reading the NUMA topology")?,
+            allowed_cpus: crate::numa::allowed_cpus().context("sched_getaffinity")?,
+            mem_available: crate::host::mem_available(),
+        })
+    }
+}
+
 /// Bad input, named.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PlanError {
