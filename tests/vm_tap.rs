@@ -53,5 +53,8 @@ fn skips_and_passes() {
         verdict(0, "ok 1 a\nok 2 b # SKIP x\n").trim(),
         "PASS TAP 1 ok, 0 not ok, 1 skipped"
     );
-    assert_eq!(verdict(0, "plain output\n").trim(), "PASS exit 0, no TAP lines");
+    assert_eq!(
+        verdict(0, "plain output\n").trim(),
+        "PASS exit 0, no TAP lines"
+    );
 }
