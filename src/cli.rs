@@ -2,13 +2,15 @@
 //! a message naming the bad value, before anything is measured or written;
 //! other failures exit with 1, an interrupted run with 130.
 
+use crate::harness::cell;
+use crate::harness::plan::{
+    self, Machine, Options, PlanError, DEFAULT_MIB, DEFAULT_PAGES_PER_CALL,
+};
+use crate::host;
 use crate::metrics::counters;
-use crate::plan::{self, Machine, Options, PlanError, DEFAULT_MIB, DEFAULT_PAGES_PER_CALL};
 use crate::results::Results;
-use crate::runner;
 use crate::session::Session;
 use crate::workloads::WORKLOADS;
-use crate::{host, summary};
 use clap::{Args, Parser, Subcommand};
 use pin_schemes::{MemMap, SCHEMES};
 use std::path::{Path, PathBuf};
@@ -36,10 +38,12 @@ pub enum Command {
     /// process_vm_readv, gup_test, the pin_shim module) with the same
     /// runner, with /proc/vmstat's FOLL_PIN counters as proof; or --probe.
     Kernel(crate::kernel_cmd::KernelArgs),
-    /// Print the summary tables and harness checks of a results file again.
+    /// Print the summary tables and harness checks of a results file again;
+    /// of several runs of the same shape, each cell's run-to-run spread.
     Summary {
-        /// A results file written by `pinbench run`.
-        file: PathBuf,
+        /// Results files written by `pinbench run` or `pinbench kernel`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Plots (SVG, PNG), report.txt for mailing lists and report.md from
     /// one or more results files.
@@ -76,8 +80,8 @@ pub struct RunArgs {
 /// timing, placement of the threads, the output file.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// 1 and nproc threads, 30 ms repetitions: the whole sweep in about
-    /// 20 s on 2 cores.
+    /// 1 and nproc threads, 40 rounds per cell: the whole sweep in under
+    /// a minute on 2 cores.
     #[arg(long)]
     pub quick: bool,
     /// Thread counts, comma-separated (default: 1..=CPUs of the CPU node;
@@ -87,15 +91,17 @@ pub struct SweepArgs {
     /// Pages per pin/unpin call, like gup_test's -n.
     #[arg(long, default_value_t = DEFAULT_PAGES_PER_CALL)]
     pub pages_per_call: usize,
-    /// Measured repetitions per cell.
+    /// Measured rounds per cell: each a slice of the subject and one of the
+    /// floor over the same pages (and, with several threads, one of thread
+    /// 0 alone), in alternating order (default 100; 40 with --quick).
     #[arg(long)]
-    pub repeat: Option<usize>,
-    /// Warm-up repetitions per cell (default 1).
+    pub pairs: Option<usize>,
+    /// Warm-up rounds per cell, not recorded (default 2).
     #[arg(long)]
     pub warmup: Option<usize>,
-    /// Duration of one repetition, ms (default 200; 30 with --quick).
+    /// Duration of one slice, ms (default 2).
     #[arg(long)]
-    pub rep_ms: Option<u64>,
+    pub slice_ms: Option<u64>,
     /// Run the threads on this NUMA node's CPUs.
     #[arg(long)]
     pub cpu_node: Option<u32>,
@@ -125,9 +131,9 @@ impl SweepArgs {
             pages_per_call: self.pages_per_call,
             mib,
             cold,
-            repeat: self.repeat,
+            pairs: self.pairs,
             warmup: self.warmup,
-            rep_ms: self.rep_ms,
+            slice_ms: self.slice_ms,
             memmap_node,
             cpu_node: self.cpu_node,
             numa: self.numa.clone(),
@@ -149,12 +155,7 @@ pub fn main() -> ExitCode {
         Command::Kernel(args) => crate::kernel_cmd::kernel(args),
         Command::Report(args) => crate::report_cmd::report(args),
         Command::Compare(args) => crate::report_cmd::compare(args),
-        Command::Summary { file } => Results::read(&file)
-            .map(|r| {
-                print!("{}", summary::render(&r));
-                ExitCode::SUCCESS
-            })
-            .map_err(|e| BadInput(e.to_string()).into()),
+        Command::Summary { files } => summary(&files),
     };
     match result {
         Ok(code) => code,
@@ -226,6 +227,26 @@ pub(crate) fn prepare_output(
     Ok((dest, tmp))
 }
 
+/// `pinbench summary FILE...`: one file's tables, or several files' spread.
+fn summary(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let runs = files
+        .iter()
+        .map(|p| {
+            Results::read(p)
+                .map(|r| (p.display().to_string(), r))
+                .map_err(|e| BadInput(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match runs.as_slice() {
+        [(_, r)] => print!("{}", pin_reports::summary::render(r)),
+        _ => print!(
+            "{}",
+            pin_reports::summary::across(&pin_reports::Run::label_all(runs))
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let session = Session::begin();
     let machine = Machine::this_host()?;
@@ -247,7 +268,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let measured = session.run_cells(
         &plan.cells,
         |spec| spec.label(),
-        |spec| runner::run_cell(spec, &params).map_err(|e| e.to_string()),
+        |spec| cell::run_cell(spec, &params).map_err(|e| e.to_string()),
         &mut notes,
     );
     session.finish(

@@ -21,6 +21,12 @@ pub fn kernel_release() -> String {
     read_trim("/proc/sys/kernel/osrelease").unwrap_or_else(|| "unknown".into())
 }
 
+/// The kernel's build, `uname -v` (on Debian it names the package
+/// version).
+pub fn kernel_version() -> Option<String> {
+    read_trim("/proc/sys/kernel/version")
+}
+
 /// The first `model name` in /proc/cpuinfo.
 pub fn cpu_model() -> String {
     fs::read_to_string("/proc/cpuinfo")
@@ -103,6 +109,7 @@ pub fn metadata(
     use crate::results::{Metadata, NumaNode, Thp};
     let (enabled, defrag) = thp();
     Metadata {
+        kernel_version: kernel_version(),
         host: hostname(),
         kernel: kernel_release(),
         cpu_model: cpu_model(),

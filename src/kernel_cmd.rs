@@ -4,6 +4,8 @@
 //! `--probe` prints what this machine offers instead.
 
 use crate::cli::{prepare_output, BadInput, SweepArgs};
+use crate::harness::cell::{CellSpec, Subject};
+use crate::harness::plan::{self, Machine};
 use crate::host;
 use crate::kernel::buffer::PAGE;
 use crate::kernel::cell::{run_kernel_cell, KernelSpec, MakePath};
@@ -15,8 +17,6 @@ use crate::kernel::shim::{ShimMode, ShimPath};
 use crate::kernel::shim_abi::{GUP_TEST_PATH, PIN_SHIM_PATH};
 use crate::kernel::{probe, Backend, PinPath};
 use crate::metrics::counters;
-use crate::plan::{self, Machine};
-use crate::runner::{CellSpec, Subject};
 use crate::session::Session;
 use clap::Args;
 use std::path::Path;
@@ -296,7 +296,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
             };
             let cell = run_kernel_cell(&spec, &params).map_err(|e| e.to_string())?;
             if let Some(k) = &cell.kernel {
-                let label = format!("{}/{} {}T", b.name(), cell.scheme, cell.threads);
+                let label = format!("{}/{} {}T", b.name(), cell.subject, cell.threads);
                 if k.pins_balanced == Some(false) {
                     eprintln!(
                         "pinbench: LEAK: {label}: the kernel counted {} pins acquired but {} released",

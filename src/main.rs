@@ -5,20 +5,17 @@
 //! `metrics`, `numa`) -> the results file (`results`), which `summary`
 //! reads back to print the tables.
 
-mod calibration;
 mod cli;
 mod dispatch;
+mod harness;
 mod host;
 mod kernel;
 mod kernel_cmd;
 mod metrics;
 mod numa;
-mod plan;
 mod report_cmd;
 use pin_results as results;
-mod runner;
 mod session;
-mod summary;
 mod topology;
 mod workloads;
 

@@ -30,10 +30,15 @@ pub struct ReportArgs {
 /// `pinbench compare`.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The baseline results file.
-    pub base: PathBuf,
-    /// The results file compared with it.
-    pub new: PathBuf,
+    /// BASE NEW: one results file per side (or use --base/--new).
+    #[arg(num_args = 0..=2, conflicts_with_all = ["base", "new"])]
+    pub files: Vec<PathBuf>,
+    /// The baseline runs: one or more results files of the same build.
+    #[arg(long, num_args = 1.., requires = "new")]
+    pub base: Vec<PathBuf>,
+    /// The runs compared with them.
+    #[arg(long, num_args = 1.., requires = "base")]
+    pub new: Vec<PathBuf>,
 }
 
 /// Reads every file, or names the first that is not a results file.
@@ -78,14 +83,23 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `pinbench compare BASE NEW`: the comparison on stdout.
+/// `pinbench compare BASE NEW` or `--base A... --new B...`: the comparison
+/// on stdout.
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let mut runs = read_all(&[args.base, args.new])?.into_iter();
-    if let (Some(base), Some(new)) = (runs.next(), runs.next()) {
-        for w in pin_reports::compare::warnings(&base, &new) {
-            eprintln!("pinbench: warning: {w}");
+    let (base, new) = match args.files.as_slice() {
+        [b, n] => (vec![b.clone()], vec![n.clone()]),
+        [] if !args.base.is_empty() => (args.base, args.new),
+        _ => {
+            return Err(
+                BadInput("compare takes BASE NEW, or --base FILE... --new FILE...".into()).into(),
+            )
         }
-        print!("{}", pin_reports::compare::compare(&base, &new));
+    };
+    let base = read_all(&base)?;
+    let new = read_all(&new)?;
+    for w in pin_reports::compare::warnings(&base, &new) {
+        eprintln!("pinbench: warning: {w}");
     }
+    print!("{}", pin_reports::compare::compare(&base, &new));
     Ok(ExitCode::SUCCESS)
 }

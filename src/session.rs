@@ -1,19 +1,36 @@
 //! What every measuring subcommand (`run`, `kernel`) does around its cells:
-//! catch Ctrl-C first, say once which perf counters are missing, run the
-//! cells under a progress bar (an interrupted session stops after the
-//! current cell), then write the results file atomically and print the
-//! summary.
+//! catch Ctrl-C first, say once which perf counters are missing, take the
+//! machine's fingerprint, run the cells under a progress bar (an
+//! interrupted session stops after the current cell), take the fingerprint
+//! again, then write the results file atomically and print the summary.
 
+use crate::harness::fingerprint;
+use crate::host;
 use crate::metrics::counters::Availability;
-use crate::results::{Cell, Config, Results, SCHEMA_VERSION};
+use crate::results::{Cell, Config, Fingerprint, Results, SCHEMA_VERSION};
 use crate::topology::Topology;
-use crate::{host, summary};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
+
+/// What a session measured.
+pub struct Measured {
+    /// The finished cells.
+    pub cells: Vec<Cell>,
+    /// Whether Ctrl-C cut the session short.
+    pub partial: bool,
+    /// The machine's state before and after.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// The fingerprint on the first CPU this process may use.
+fn take_fingerprint() -> Option<crate::results::Estimate> {
+    let cpu = *crate::numa::allowed_cpus().ok()?.first()?;
+    fingerprint::take(cpu)
+}
 
 /// One measuring session.
 pub struct Session {
@@ -73,15 +90,16 @@ impl Session {
         notes
     }
 
-    /// Runs every spec in order; a failed cell becomes a note. Returns the
-    /// cells and whether Ctrl-C cut the session short.
+    /// Runs every spec in order, between two fingerprints of the machine; a
+    /// failed cell becomes a note.
     pub fn run_cells<T>(
         &self,
         specs: &[T],
         label: impl Fn(&T) -> String,
         mut run: impl FnMut(&T) -> Result<Cell, String>,
         notes: &mut Vec<String>,
-    ) -> (Vec<Cell>, bool) {
+    ) -> Measured {
+        let start = take_fingerprint();
         let bar = ProgressBar::new(specs.len() as u64).with_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} cells, {elapsed} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -106,7 +124,20 @@ impl Session {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        (cells, partial)
+        let end = if partial { None } else { take_fingerprint() };
+        let fingerprint = start.map(|start| Fingerprint { start, end });
+        if fingerprint.is_some_and(|f| f.drifted()) {
+            notes.push(
+                "the machine changed state during the run: its fingerprint (a paired \
+                 CAS-loop get against the floor) differs at start and end"
+                    .into(),
+            );
+        }
+        Measured {
+            cells,
+            partial,
+            fingerprint,
+        }
     }
 
     /// Writes the results to `dest` through `tmp`, prints the summary, and
@@ -118,13 +149,13 @@ impl Session {
         mem_available: Option<u64>,
         config: Config,
         notes: Vec<String>,
-        (cells, partial): (Vec<Cell>, bool),
+        measured: Measured,
         dest: &Path,
         tmp: tempfile::NamedTempFile,
     ) -> anyhow::Result<ExitCode> {
         let results = Results {
             schema_version: SCHEMA_VERSION,
-            partial,
+            partial: measured.partial,
             metadata: host::metadata(
                 topology,
                 mem_available,
@@ -133,10 +164,12 @@ impl Session {
             ),
             config,
             notes,
-            cells,
+            fingerprint: measured.fingerprint,
+            cells: measured.cells,
         };
+        let partial = measured.partial;
         results.write(tmp, dest)?;
-        print!("{}", summary::render(&results));
+        print!("{}", pin_reports::summary::render(&results));
         eprintln!(
             "pinbench: {} cells{} written to {} in {:.1} s",
             results.cells.len(),

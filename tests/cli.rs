@@ -20,9 +20,9 @@ const TINY: &[&str] = &[
     "1",
     "--pages-per-call",
     "64",
-    "--rep-ms",
-    "2",
-    "--repeat",
+    "--slice-ms",
+    "1",
+    "--pairs",
     "2",
     "--warmup",
     "0",
@@ -125,7 +125,7 @@ fn a_tiny_run_writes_every_cell_of_the_documented_schema() {
         .map(|c| {
             format!(
                 "{}/{}",
-                c["scheme"].as_str().unwrap_or("?"),
+                c["subject"].as_str().unwrap_or("?"),
                 c["workload"].as_str().unwrap_or("?")
             )
         })
@@ -134,7 +134,6 @@ fn a_tiny_run_writes_every_cell_of_the_documented_schema() {
         names,
         [
             "noop/private",
-            "floor/private",
             "plain/private",
             "plain/refstorm",
             "plain/overflow",
@@ -144,21 +143,28 @@ fn a_tiny_run_writes_every_cell_of_the_documented_schema() {
         ]
     );
     for c in cells {
-        assert_eq!(c["repetitions"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            c["pairs"]["subject_ns_per_page"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert!(
+            c["x_floor"]["median"].as_f64().is_some_and(|v| v > 0.0),
+            "{c}"
+        );
         assert!(c["ns_per_page"].as_f64().is_some_and(|v| v > 0.0), "{c}");
         assert!(c["latency_ns"]["p99"].is_u64(), "{c}");
         assert!(c["counters"].get("cycles").is_some(), "{c}");
     }
-    let storm = &cells[6];
+    let storm = &cells[5];
     assert_eq!(storm["fp_threshold_refs"], 1023);
-    assert_eq!(cells[4]["max_pins"], 2_147_483_646u64);
+    assert_eq!(cells[3]["max_pins"], 2_147_483_646u64);
     // `summary` reads the file back.
     pinbench()
         .arg("summary")
         .arg(&out)
         .assert()
         .success()
-        .stdout(contains("plain/private/1T vs floor"));
+        .stdout(contains("plain/private/1T x floor"));
 }
 
 #[test]
@@ -178,9 +184,9 @@ fn ctrl_c_stops_after_the_current_cell_and_writes_a_partial_file() {
             "1",
             "--pages-per-call",
             "64",
-            "--rep-ms",
-            "100",
-            "--repeat",
+            "--slice-ms",
+            "50",
+            "--pairs",
             "3",
             "--warmup",
             "0",
@@ -202,7 +208,8 @@ fn ctrl_c_stops_after_the_current_cell_and_writes_a_partial_file() {
         assert!(started.elapsed() < Duration::from_secs(30), "never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // noop and floor take 300 ms each: interrupt during the second cell.
+    // Each cell takes 300 ms (3 rounds of two 50 ms slices) after a 0.2 s
+    // fingerprint: interrupt during the first or second cell.
     std::thread::sleep(Duration::from_millis(450));
     // SAFETY: kill(2) on our own child's pid.
     let r = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };

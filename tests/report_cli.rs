@@ -12,12 +12,12 @@ fn pinbench() -> Command {
 }
 
 /// A real run of every scheme and workload, small enough to take about a
-/// second: 1 thread, 1 MiB, 2 repetitions of 2 ms.
+/// second: 1 thread, 1 MiB, 2 rounds of 2 ms slices.
 fn tiny_run(dir: &Path, name: &str) -> PathBuf {
     let out = dir.join(name);
     pinbench()
         .args(["run", "--threads", "1", "-m", "1", "--pages-per-call", "64"])
-        .args(["--rep-ms", "2", "--repeat", "2", "--warmup", "0", "-o"])
+        .args(["--slice-ms", "2", "--pairs", "2", "--warmup", "0", "-o"])
         .arg(&out)
         .assert()
         .success();

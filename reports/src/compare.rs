@@ -1,16 +1,23 @@
-//! `pinbench compare BASE NEW`, the way mmtests' compare-kernels reads:
-//! for every cell measured in both runs, the base and new means over the
-//! repetitions (arithmetic for ns/page, a time; harmonic for pages/s, a
-//! rate), the change in percent, and a mark from Welch's t-test on the
-//! per-repetition values, which does not assume the two runs had the same
-//! variance. Cells measured in only one run are listed by name. Different
-//! hosts, schema versions or an emulated run are warned about at the top,
-//! where a reader of a pasted comparison sees them first.
+//! `pinbench compare`: two sets of runs, base and new (one results file or
+//! several per side), set against each other cell by cell on the paired
+//! ratios (`x floor`, and `x 1T` for multi-thread cells), never on absolute
+//! times, which carry the machine's drift.
+//!
+//! With several runs per side, each run contributes its median ratio and
+//! Welch's t-test is taken over those run-level values, so a verdict
+//! reflects run-to-run noise; a change smaller than the larger side's
+//! run-to-run spread (max/min - 1 of its runs' medians) is "within noise"
+//! whatever p says. With one run per side, the test is over the runs'
+//! per-pair ratios, which cannot see run-to-run noise (the text says so),
+//! and a change inside either run's 95% CI half-width is within noise.
+//! Warnings (other machines, schema versions, emulated or partial runs,
+//! runs whose machine fingerprints differ) come first, where a reader of a
+//! pasted comparison sees them.
 
 use crate::runs::{subject, Run, Shape};
-use crate::stats::{harmonic_mean, mark, mean, welch_p};
+use crate::stats::welch_p;
 use crate::table::{ascii, num, wrap, Group, Table, WIDTH};
-use pin_results::Cell;
+use pin_results::{Cell, Estimate, Fingerprint};
 use std::fmt::Write;
 
 /// Which cell of one run matches which of another.
@@ -46,34 +53,72 @@ impl Key {
     }
 }
 
-/// The mean, the per-repetition values and the mean's kind for one metric.
-fn values(c: &Cell, rate: bool) -> (Option<f64>, Vec<f64>) {
-    let xs: Vec<f64> = c
-        .repetitions
-        .iter()
-        .map(|r| if rate { r.pages_per_sec } else { r.ns_per_page })
-        .collect();
-    let m = if rate { harmonic_mean(&xs) } else { mean(&xs) };
-    (m, xs)
+/// A paired ratio of a cell: its estimate and per-pair values.
+#[derive(Clone, Copy)]
+enum Ratio {
+    XFloor,
+    Scaling,
 }
 
-/// `base -> new` of one metric: base, new, and `+1.2% **`.
-fn metric(base: &Cell, new: &Cell, rate: bool) -> [String; 3] {
-    let scale = if rate { 1e-6 } else { 1.0 };
-    let (b, bx) = values(base, rate);
-    let (n, nx) = values(new, rate);
-    let change = match (b, n) {
-        (Some(b), Some(n)) if b != 0.0 => {
-            let sig = mark(welch_p(&bx, &nx));
-            format!("{:+.1}% {sig:<2}", (n - b) / b * 100.0)
+impl Ratio {
+    fn of(self, c: &Cell) -> Option<(Estimate, Vec<f64>)> {
+        match self {
+            Ratio::XFloor => (c.x_floor.n > 0).then(|| (c.x_floor, c.pairs.x_floor())),
+            Ratio::Scaling => Some((c.scaling?, c.pairs.scaling()?)),
         }
-        _ => "-".into(),
+    }
+}
+
+/// The cells of `key` in every run of a side that has it.
+fn side<'a>(runs: &'a [Run], key: &Key) -> Vec<&'a Cell> {
+    runs.iter()
+        .filter_map(|r| r.results.cells.iter().find(|c| Key::of(c) == *key))
+        .collect()
+}
+
+/// One ratio's comparison: base, new, change and its mark.
+fn metric(base: &[&Cell], new: &[&Cell], ratio: Ratio) -> [String; 4] {
+    let b: Vec<(Estimate, Vec<f64>)> = base.iter().filter_map(|c| ratio.of(c)).collect();
+    let n: Vec<(Estimate, Vec<f64>)> = new.iter().filter_map(|c| ratio.of(c)).collect();
+    let medians = |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.median).collect::<Vec<_>>();
+    let (bm, nm) = (medians(&b), medians(&n));
+    let (Some(bc), Some(nc)) = (Estimate::of(&bm), Estimate::of(&nm)) else {
+        return ["-".into(), "-".into(), "-".into(), String::new()];
+    };
+    let change = nc.median / bc.median - 1.0;
+    let (p, noise) = if b.len() >= 2 && n.len() >= 2 {
+        (welch_p(&bm, &nm), spread(&bm).max(spread(&nm)))
+    } else {
+        let within =
+            |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.half_width()).fold(0.0, f64::max);
+        let pairs =
+            |s: &[(Estimate, Vec<f64>)]| s.iter().flat_map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        (welch_p(&pairs(&b), &pairs(&n)), within(&b).max(within(&n)))
+    };
+    let verdict = if change.abs() <= noise {
+        WITHIN_NOISE.to_string()
+    } else {
+        crate::stats::mark(p).to_string()
     };
     [
-        b.map_or("-".into(), |b| num(b * scale)),
-        n.map_or("-".into(), |n| num(n * scale)),
-        change,
+        num(bc.median),
+        num(nc.median),
+        format!("{:+.1}%", change * 100.0),
+        verdict,
     ]
+}
+
+/// Mark of a change smaller than the noise.
+pub const WITHIN_NOISE: &str = "~";
+
+/// max/min - 1 of positive values; 0 for fewer than two.
+pub fn spread(xs: &[f64]) -> f64 {
+    let max = xs.iter().copied().fold(f64::MIN, f64::max);
+    let min = xs.iter().copied().fold(f64::MAX, f64::min);
+    if xs.len() < 2 || min <= 0.0 {
+        return 0.0;
+    }
+    max / min - 1.0
 }
 
 fn describe(label: &str, run: &Run) -> String {
@@ -83,110 +128,192 @@ fn describe(label: &str, run: &Run) -> String {
         "      ",
         &format!(
             "{}: host {}, {}, {} cores, kernel {}, pinbench {}, started {}",
-            run.source, m.host, m.cpu_model, m.cores, m.kernel, m.git_commit, m.start_time
+            crate::table::clean(&run.source),
+            crate::table::clean(&m.host),
+            crate::table::clean(&m.cpu_model),
+            m.cores,
+            crate::table::clean(&m.kernel),
+            crate::table::clean(&m.git_commit),
+            crate::table::clean(&m.start_time)
         ),
         WIDTH,
     )
 }
 
 /// Warnings that make the comparison weaker evidence.
-pub fn warnings(base: &Run, new: &Run) -> Vec<String> {
-    let (b, n) = (&base.results, &new.results);
+pub fn warnings(base: &[Run], new: &[Run]) -> Vec<String> {
+    let all: Vec<(&str, &Run)> = base
+        .iter()
+        .map(|r| ("base", r))
+        .chain(new.iter().map(|r| ("new", r)))
+        .collect();
     let mut w = vec![];
-    if b.metadata.host != n.metadata.host || b.metadata.cpu_model != n.metadata.cpu_model {
-        w.push(format!(
-            "different machines (base {} / {}, new {} / {}): changes mix the machine \
-             with the software",
-            b.metadata.host, b.metadata.cpu_model, n.metadata.host, n.metadata.cpu_model
-        ));
+    let Some((_, first)) = all.first() else {
+        return w;
+    };
+    let machine = |r: &Run| {
+        (
+            r.results.metadata.host.clone(),
+            r.results.metadata.cpu_model.clone(),
+        )
+    };
+    if all.iter().any(|(_, r)| machine(r) != machine(first)) {
+        w.push(
+            "different machines among the runs: changes mix the machine with the software".into(),
+        );
     }
-    if b.schema_version != n.schema_version {
-        w.push(format!(
-            "different results schema versions (base {}, new {}): fields may not mean \
-             the same",
-            b.schema_version, n.schema_version
-        ));
+    if all
+        .iter()
+        .any(|(_, r)| r.results.schema_version != first.results.schema_version)
+    {
+        w.push("different results schema versions: fields may not mean the same".into());
     }
-    for (label, r) in [("base", b), ("new", n)] {
-        if let Some(e) = &r.metadata.emulated {
+    for (label, r) in &all {
+        if let Some(e) = &r.results.metadata.emulated {
             w.push(format!(
-                "{label} run is EMULATED ({e}): its timings are not performance evidence"
+                "{label} run {} is EMULATED ({e}): its timings are not performance evidence",
+                r.source
             ));
         }
-        if r.partial {
-            w.push(format!("{label} run is partial (interrupted)"));
+        if r.results.partial {
+            w.push(format!("{label} run {} is partial (interrupted)", r.source));
+        }
+    }
+    w.extend(fingerprint_warnings(&all));
+    w.into_iter().map(|s| crate::table::clean(&s)).collect()
+}
+
+/// Runs made in different machine states, by their fingerprints.
+fn fingerprint_warnings(all: &[(&str, &Run)]) -> Vec<String> {
+    let mut w = vec![];
+    let states: Vec<(&str, &Run, Estimate)> = all
+        .iter()
+        .filter_map(|(l, r)| Some((*l, *r, r.results.fingerprint?.start)))
+        .collect();
+    for (label, r) in all {
+        if r.results.fingerprint.is_some_and(|f| f.drifted()) {
+            w.push(format!(
+                "{label} run {}: the machine changed state during the run (fingerprint \
+                 at start and end differ)",
+                r.source
+            ));
+        }
+    }
+    if let Some((_, r0, f0)) = states.first() {
+        for (label, r, f) in &states[1..] {
+            if Fingerprint::differs(f0, f) {
+                w.push(format!(
+                    "{label} run {} was made in another machine state than {} \
+                     (fingerprint {} against {}): a change may be the machine, not the code",
+                    r.source,
+                    r0.source,
+                    num(f.median),
+                    num(f0.median)
+                ));
+            }
         }
     }
     w
 }
 
 /// The comparison as plain ASCII text, at most 80 columns.
-pub fn compare(base: &Run, new: &Run) -> String {
+pub fn compare(base: &[Run], new: &[Run]) -> String {
     let mut out = String::from("pinbench compare\n================\n");
-    out.push_str(&describe("base:", base));
-    out.push_str(&describe("new:", new));
+    for r in base {
+        out.push_str(&describe("base:", r));
+    }
+    for r in new {
+        out.push_str(&describe("new:", r));
+    }
     for w in warnings(base, new) {
         out.push_str(&wrap("WARNING: ", "         ", &w, WIDTH));
     }
     out.push('\n');
-    out.push_str(&wrap(
-        "",
-        "",
-        "ns/page: arithmetic mean over the repetitions (lower is better). \
-         Mpages/s: harmonic mean (higher is better). Change: (new - base) / base. \
-         Welch's t-test on the per-repetition values: ** p < 0.01, * p < 0.05, \
-         blank: not significant, ? fewer than two repetitions. Repetitions within \
-         one run do not see run-to-run variation: a significant change of a few \
-         percent may be the machine; repeat both runs before calling it.",
-        WIDTH,
-    ));
-    let bcells = &base.results.cells;
-    let ncells = &new.results.cells;
-    let matched: Vec<(Key, &Cell, &Cell)> = bcells
-        .iter()
-        .filter_map(|b| {
-            let k = Key::of(b);
-            ncells.iter().find(|n| Key::of(n) == k).map(|n| (k, b, n))
-        })
-        .collect();
-    let sections = crate::runs::distinct(matched.iter().map(|(k, _, _)| k.section()));
-    for section in sections {
-        let rows = matched
-            .iter()
-            .filter(|(k, _, _)| k.section() == section)
-            .map(|(k, b, n)| {
-                let mut cells = metric(b, n, false).to_vec();
-                cells.extend(metric(b, n, true));
-                (k.row(), cells)
-            })
-            .collect();
-        let cols = || vec!["base".into(), "new".into(), "change".into()];
-        let table = Table {
-            row_head: "scheme".into(),
-            groups: vec![
-                Group {
-                    label: "ns/page".into(),
-                    columns: cols(),
-                    align_left: vec![false, false, true],
-                },
-                Group {
-                    label: "Mpages/s".into(),
-                    columns: cols(),
-                    align_left: vec![false, false, true],
-                },
-            ],
-            rows,
-        };
+    out.push_str(&wrap("", "", &legend(base.len(), new.len()), WIDTH));
+    let keys = crate::runs::distinct(
+        base.iter()
+            .flat_map(|r| r.results.cells.iter().map(Key::of))
+            .filter(|k| {
+                new.iter()
+                    .any(|r| r.results.cells.iter().any(|c| Key::of(c) == *k))
+            }),
+    );
+    for section in crate::runs::distinct(keys.iter().map(Key::section)) {
         out.push('\n');
         out.push_str(&wrap("== ", "   ", &section, WIDTH));
-        out.push_str(&table.text());
+        out.push_str(&section_table(base, new, &keys, &section).text());
     }
-    for (label, these, other) in [("base", bcells, ncells), ("new", ncells, bcells)] {
-        let only: Vec<Key> = these
-            .iter()
-            .map(Key::of)
-            .filter(|k| !other.iter().any(|o| Key::of(o) == *k))
-            .collect();
+    out.push_str(&unmatched(base, new));
+    ascii(&out)
+}
+
+/// What the columns and marks mean, for this many runs per side.
+fn legend(nb: usize, nn: usize) -> String {
+    let test = if nb >= 2 && nn >= 2 {
+        format!(
+            "Welch's t-test over the runs' medians ({nb} base, {nn} new runs): it \
+             sees run-to-run noise. {WITHIN_NOISE}: the change is within the larger \
+             run-to-run spread (max/min - 1 of one side's medians)."
+        )
+    } else {
+        format!(
+            "Welch's t-test over the per-pair ratios of one run per side: it CANNOT see \
+             run-to-run noise; pass several files per side (--base a b c --new d e f) \
+             for a verdict that does. {WITHIN_NOISE}: the change is within a run's 95% \
+             CI half-width."
+        )
+    };
+    format!(
+        "x floor: ns/page over the floor's in adjacent slices over the same pages, \
+         median (over runs: the median of the runs' medians); x 1T: pages/s of all \
+         threads over thread 0 alone. Change: new / base - 1. {test} ** p < 0.01, \
+         * p < 0.05, ? too few values to test."
+    )
+}
+
+fn section_table(base: &[Run], new: &[Run], keys: &[Key], section: &str) -> Table {
+    let rows = keys
+        .iter()
+        .filter(|k| k.section() == section)
+        .map(|k| {
+            let (b, n) = (side(base, k), side(new, k));
+            let mut cells = metric(&b, &n, Ratio::XFloor).to_vec();
+            cells.extend(metric(&b, &n, Ratio::Scaling));
+            (k.row(), cells)
+        })
+        .collect();
+    let cols = || vec!["base".into(), "new".into(), "change".into(), String::new()];
+    let left = || vec![false, false, false, true];
+    Table {
+        row_head: "subject".into(),
+        groups: vec![
+            Group {
+                label: "x floor".into(),
+                columns: cols(),
+                align_left: left(),
+            },
+            Group {
+                label: "x 1T".into(),
+                columns: cols(),
+                align_left: left(),
+            },
+        ],
+        rows,
+    }
+}
+
+/// Cells of one side that the other side never measured.
+fn unmatched(base: &[Run], new: &[Run]) -> String {
+    let mut out = String::new();
+    let keys = |runs: &[Run]| {
+        crate::runs::distinct(
+            runs.iter()
+                .flat_map(|r| r.results.cells.iter().map(Key::of)),
+        )
+    };
+    let (bk, nk) = (keys(base), keys(new));
+    for (label, these, other) in [("base", &bk, &nk), ("new", &nk, &bk)] {
+        let only: Vec<&Key> = these.iter().filter(|k| !other.contains(k)).collect();
         if only.is_empty() {
             continue;
         }
@@ -195,8 +322,7 @@ pub fn compare(base: &Run, new: &Run) -> String {
             "\nOnly in {label} ({} cells, not compared):\n",
             only.len()
         );
-        // One line per section, its rows listed.
-        for section in crate::runs::distinct(only.iter().map(Key::section)) {
+        for section in crate::runs::distinct(only.iter().map(|k| k.section())) {
             let rows: Vec<String> = only
                 .iter()
                 .filter(|k| k.section() == section)
@@ -207,26 +333,20 @@ pub fn compare(base: &Run, new: &Run) -> String {
             out.push_str(&wrap("  ", "    ", &line, WIDTH).replace('\u{1}', " "));
         }
     }
-    ascii(&out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pin_results::{sample, Repetition, Results};
+    use pin_results::sample;
 
-    /// A cell whose repetitions' ns/page are `ns` (pages/s the inverse).
-    fn cell(scheme: &str, threads: usize, ns: &[f64]) -> Cell {
-        let mut c = sample::cell(scheme, "private", threads, ns[0], 1e9 / ns[0]);
-        c.repetitions = ns
-            .iter()
-            .map(|&n| Repetition {
-                ns_per_page: n,
-                pages_per_sec: 1e9 / n,
-                pages: 1000,
-                elapsed_ns: (n * 1000.0) as u64,
-            })
-            .collect();
+    /// A cell whose per-pair x floor ratios are `ratios` (floor 10 ns).
+    fn cell(scheme: &str, threads: usize, ratios: &[f64]) -> Cell {
+        let mut c = sample::cell(scheme, "private", threads, ratios[0] * 10.0, 1e8);
+        c.pairs.subject_ns_per_page = ratios.iter().map(|r| r * 10.0).collect();
+        c.pairs.floor_ns_per_page = vec![10.0; ratios.len()];
+        c.x_floor = Estimate::of(ratios).expect("ratios");
         c
     }
 
@@ -245,75 +365,111 @@ mod tests {
     }
 
     #[test]
-    fn a_large_difference_is_significant_and_a_null_one_is_not() {
-        let same = [10.0, 10.2, 9.9, 10.1, 10.0];
-        let base = run(
-            "base",
-            vec![
-                cell("plain", 1, &same),
-                cell("exact", 1, &[20.0, 20.3, 19.8, 20.1, 19.9]),
-            ],
-        );
-        // plain: the same distribution, shuffled; exact: 50% slower.
-        let new = run(
-            "new",
-            vec![
-                cell("plain", 1, &[10.1, 10.0, 10.0, 9.9, 10.2]),
-                cell("exact", 1, &[30.0, 30.2, 29.9, 30.3, 29.8]),
-            ],
-        );
+    fn one_run_per_side_tests_the_pairs_and_says_it_cannot_see_run_noise() {
+        let same = [1.50, 1.51, 1.49, 1.50, 1.52, 1.48, 1.50];
+        let base = [run(
+            "b",
+            vec![cell("plain", 1, &same), cell("exact", 1, &same)],
+        )];
+        let slower: Vec<f64> = same.iter().map(|r| r * 1.2).collect();
+        let new = [run(
+            "n",
+            vec![cell("plain", 1, &same), cell("exact", 1, &slower)],
+        )];
         let text = compare(&base, &new);
         assert!(
             text.lines().all(|l| l.len() <= WIDTH && l.is_ascii()),
             "{text}"
         );
+        assert!(text.contains("CANNOT see"), "{text}");
         let exact = row(&text, "exact 1T");
-        assert!(exact.contains("+50.0% **"), "{exact}");
-        // Harmonic mean of the rates: -33.4%, not exactly -1/3.
-        assert!(exact.contains("-33.4% **"), "{exact}");
+        assert!(exact.contains("+20.0% **"), "{exact}");
         let plain = row(&text, "plain 1T");
-        assert!(plain.contains("+0.0%"), "{plain}");
-        assert!(!plain.contains('*'), "{plain}");
-        assert!(!text.contains("WARNING"), "{text}");
+        assert!(plain.contains("+0.0% ~"), "{plain}");
     }
 
     #[test]
-    fn rates_use_the_harmonic_mean() {
-        // 1 and 3 Gpages/s over equal work: 1.5 Gpages/s, not 2.
-        let mut b = cell("plain", 1, &[1.0, 1.0 / 3.0]);
-        b.repetitions[0].pages_per_sec = 1e9;
-        b.repetitions[1].pages_per_sec = 3e9;
-        let [base, _, _] = metric(&b, &b, true);
-        assert_eq!(base, "1500");
-    }
-
-    #[test]
-    fn unmatched_cells_are_listed_and_other_hosts_warned_about() {
-        let base = run(
-            "base",
-            vec![cell("plain", 1, &[1.0, 1.1]), cell("flag", 2, &[1.0, 1.1])],
+    fn a_file_compared_with_itself_shows_no_change() {
+        let r = run(
+            "r",
+            vec![
+                cell("plain", 1, &[1.1, 1.2, 1.3]),
+                cell("plain", 2, &[1.2, 1.3]),
+            ],
         );
+        let text = compare(std::slice::from_ref(&r), std::slice::from_ref(&r));
+        for l in text.lines().filter(|l| l.starts_with("plain")) {
+            assert!(l.contains("+0.0% ~"), "{l}");
+        }
+    }
+
+    #[test]
+    fn several_runs_per_side_judge_by_run_to_run_spread() {
+        // Base runs spread 4% apart; new is 2% up: significant by the
+        // pairs of any one run, but within the runs' own spread.
+        let b: Vec<Run> = [1.50, 1.53, 1.56]
+            .iter()
+            .map(|&m| run("b", vec![cell("plain", 1, &[m, m, m, m, m, m])]))
+            .collect();
+        let n: Vec<Run> = [1.55, 1.56, 1.57]
+            .iter()
+            .map(|&m| run("n", vec![cell("plain", 1, &[m, m, m, m, m, m])]))
+            .collect();
+        let text = compare(&b, &n);
+        assert!(row(&text, "plain 1T").contains('~'), "{text}");
+        let flat = text.replace('\n', " ");
+        assert!(
+            flat.contains("over the runs' medians (3 base, 3 new runs)"),
+            "{text}"
+        );
+        // 30% up is beyond that spread, and significant.
+        let far: Vec<Run> = [1.95, 1.99, 2.03]
+            .iter()
+            .map(|&m| run("n", vec![cell("plain", 1, &[m, m, m, m, m, m])]))
+            .collect();
+        let text = compare(&b, &far);
+        let plain = row(&text, "plain 1T");
+        assert!(
+            plain.contains("+30.") && plain.contains('*') && !plain.contains('~'),
+            "{plain}"
+        );
+    }
+
+    #[test]
+    fn unmatched_cells_are_listed_and_other_hosts_and_states_warned_about() {
+        let base = [run(
+            "base",
+            vec![cell("plain", 1, &[1.0, 1.1]), cell("flag", 2, &[1.0])],
+        )];
         let mut new = run(
             "new",
             vec![cell("plain", 1, &[1.0, 1.1]), cell("exact", 1, &[2.0])],
         );
-        new.results.metadata.host = "other".into();
+        new.results.metadata.host = "other\x1b[31m".into();
         new.results.metadata.emulated = Some("qemu-tcg".into());
-        let text = compare(&base, &new);
+        new.results.fingerprint = Some(Fingerprint {
+            start: Estimate {
+                median: 1.30,
+                ci_low: 1.29,
+                ci_high: 1.31,
+                n: 20,
+            },
+            end: None,
+        });
+        let text = compare(&base, &[new]);
         assert!(text.contains("Only in base (1 cells"), "{text}");
         assert!(text.contains("flag 2T"), "{text}");
         assert!(text.contains("Only in new (1 cells"), "{text}");
         assert!(text.contains("exact 1T"), "{text}");
         assert!(text.contains("WARNING: different machines"), "{text}");
         assert!(text.contains("EMULATED"), "{text}");
-        let _: &Results = &new.results;
+        assert!(text.contains("another machine state"), "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
     }
 
     #[test]
-    fn one_repetition_cannot_be_tested() {
-        let base = run("base", vec![cell("plain", 1, &[1.0])]);
-        let new = run("new", vec![cell("plain", 1, &[2.0])]);
-        let text = compare(&base, &new);
-        assert!(row(&text, "plain 1T").contains("+100.0% ?"), "{text}");
+    fn spread_is_max_over_min() {
+        assert!((spread(&[1.0, 1.04, 1.02]) - 0.04).abs() < 1e-12);
+        assert_eq!(spread(&[1.0]), 0.0);
     }
 }

@@ -25,6 +25,7 @@ pub mod output;
 pub mod plots;
 pub mod runs;
 pub mod stats;
+pub mod summary;
 pub mod table;
 mod tables;
 mod text;

@@ -42,22 +42,6 @@ impl Run {
             m.kernel
         )
     }
-
-    /// The floor cell measured with `c`'s threads and placement (the
-    /// same workload's if there is one).
-    pub fn floor_of(&self, c: &Cell) -> Option<&Cell> {
-        let floors = || {
-            self.results.cells.iter().filter(|f| {
-                f.scheme == "floor"
-                    && f.backend == MODEL
-                    && f.threads == c.threads
-                    && f.numa.placement == c.numa.placement
-            })
-        };
-        floors()
-            .find(|f| f.workload == c.workload)
-            .or_else(|| floors().next())
-    }
 }
 
 fn label(i: usize) -> String {
@@ -108,17 +92,17 @@ pub fn merge_same_machine(runs: &[Run]) -> Vec<Run> {
 /// with its backend (`pin-fast [gup-test]`, `pin-fast [gup-test, THP]`).
 pub fn subject(c: &Cell) -> String {
     if c.backend == MODEL {
-        c.scheme.clone()
+        c.subject.clone()
     } else if c.kernel.as_ref().is_some_and(|k| k.thp) {
-        format!("{} [{}, THP]", c.scheme, c.backend)
+        format!("{} [{}, THP]", c.subject, c.backend)
     } else {
-        format!("{} [{}]", c.scheme, c.backend)
+        format!("{} [{}]", c.subject, c.backend)
     }
 }
 
-/// True for the calibration cells (`floor`, `noop`).
+/// True for the harness's calibration cell (`noop`).
 pub fn is_calibration(c: &Cell) -> bool {
-    c.backend == MODEL && (c.scheme == "floor" || c.scheme == "noop")
+    c.backend == MODEL && c.subject == "noop"
 }
 
 /// Which table a cell belongs to: its workload and the shape of its calls.
@@ -247,14 +231,12 @@ mod tests {
     }
 
     #[test]
-    fn the_floor_of_a_cell_has_its_threads() {
+    fn runs_of_one_machine_with_other_subjects_merge() {
         let r = sample::results(vec![
-            sample::cell("floor", "private", 1, 2.0, 1.0),
-            sample::cell("floor", "private", 2, 3.0, 1.0),
+            sample::cell("plain", "private", 1, 2.0, 1.0),
+            sample::cell("plain", "private", 2, 3.0, 1.0),
         ]);
         let run = &Run::label_all(vec![("r.json".into(), r)])[0];
-        let c = sample::cell("plain", "shared", 2, 9.0, 1.0);
-        assert_eq!(run.floor_of(&c).map(|f| f.ns_per_page), Some(3.0));
         assert_eq!(label(1), "B");
         let mut kernel = run.clone();
         kernel.label = "B".into();
@@ -270,12 +252,7 @@ mod tests {
         let merged = merge_same_machine(&[run.clone(), kernel.clone(), again]);
         assert_eq!(merged.len(), 2, "C repeats A's subjects");
         assert_eq!(merged[0].label, "A+B");
-        assert_eq!(
-            merged[0]
-                .floor_of(&kernel.results.cells[0])
-                .map(|f| f.ns_per_page),
-            Some(3.0)
-        );
+        assert_eq!(merged[0].results.cells.len(), 3);
         kernel.results.metadata.kernel = "6.1".into();
         assert_eq!(
             merge_same_machine(&[run.clone(), kernel]).len(),

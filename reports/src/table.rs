@@ -244,6 +244,13 @@ pub fn ascii(s: &str) -> String {
         .collect()
 }
 
+/// A value from a results file on one line: [`ascii`], with newlines too
+/// replaced by `?`, so a host name cannot carry escape codes or lines into
+/// a report, a comparison or the terminal.
+pub fn clean(s: &str) -> String {
+    ascii(s).replace('\n', "?")
+}
+
 /// A number with about four significant digits, no exponent.
 pub fn num(x: f64) -> String {
     let a = x.abs();

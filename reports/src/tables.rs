@@ -21,7 +21,7 @@ pub struct Titled {
     pub section: String,
 }
 
-/// Mark of a noisy cell (cv above 5%).
+/// Mark of a noisy cell (95% CI half-width of x floor above 2%).
 pub const NOISY: char = '*';
 /// Mark of a disturbed cell (cpu_share below 0.95).
 pub const DISTURBED: char = '!';
@@ -40,6 +40,18 @@ fn threads(t: usize) -> String {
     } else {
         format!("{t} threads")
     }
+}
+
+/// `1.62+-0.01`: a median and the half-width of its 95% CI, or `-` for
+/// an estimate of no samples.
+pub fn estimate(e: &pin_results::Estimate) -> String {
+    if e.n == 0 {
+        return "-".into();
+    }
+    let hw = (e.ci_high - e.ci_low) / 2.0;
+    // The half-width to the median's own precision.
+    let digits = num(e.median).split('.').nth(1).map_or(0, str::len);
+    format!("{}+-{hw:.digits$}", num(e.median))
 }
 
 /// One table per workload shape.
@@ -89,7 +101,16 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
                     String::new()
                 }
             ),
-            columns: vec!["ns/page".into(), "x floor".into(), "Mpages/s".into()],
+            columns: if *t > 1 {
+                vec![
+                    "ns/page".into(),
+                    "x floor".into(),
+                    "Mpages/s".into(),
+                    "x 1T".into(),
+                ]
+            } else {
+                vec!["ns/page".into(), "x floor".into(), "Mpages/s".into()]
+            },
             align_left: vec![],
         })
         .collect();
@@ -105,16 +126,21 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
                             && c.threads == *t
                             && c.numa.placement == *p
                     });
-                    match c {
-                        Some(c) => [
+                    let mut v = match c {
+                        Some(c) => vec![
                             format!("{}{}", num(c.ns_per_page), mark(c)),
-                            run.floor_of(c)
-                                .filter(|f| f.ns_per_page > 0.0)
-                                .map_or("-".into(), |f| num(c.ns_per_page / f.ns_per_page)),
+                            estimate(&c.x_floor),
                             num(c.pages_per_sec / 1e6),
                         ],
-                        None => ["-".into(), "-".into(), "-".into()],
+                        None => vec!["-".into(), "-".into(), "-".into()],
+                    };
+                    if *t > 1 {
+                        v.push(
+                            c.and_then(|c| c.scaling.as_ref())
+                                .map_or("-".into(), estimate),
+                        );
                     }
+                    v
                 })
                 .collect();
             (s, cells)
@@ -123,8 +149,8 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
     let mut footnotes = vec![];
     if noisy {
         footnotes.push(format!(
-            "{NOISY} noisy: ns/page varied by more than 5% (coefficient of variation) \
-             across the repetitions; differences smaller than that spread mean nothing."
+            "{NOISY} noisy: the 95% confidence interval of x floor (or x 1T) is wider \
+             than +-2% of its median; differences smaller than it mean nothing."
         ));
     }
     if disturbed {
@@ -137,9 +163,11 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
     Titled {
         heading: format!("{} ({} pages per call)", shape.name(), shape.pages_per_call),
         about: format!(
-            "ns/page: time for {}, median over repetitions; x floor: that over the \
-             floor's (one atomic add per page) with the same threads; Mpages/s: all \
-             threads, median.",
+            "ns/page: time for {}, median over slices; x floor: that over the floor's \
+             (one atomic add per page) over the same pages with the same threads, \
+             median of the ratios of adjacent slices +- the half-width of its 95% \
+             confidence interval; Mpages/s: all threads, median; x 1T: pages/s of \
+             all threads over thread 0 alone, in adjacent slices.",
             shape.unit()
         ),
         table: Table {

@@ -72,12 +72,12 @@ fn facts(run: &Run) -> Vec<(&'static str, String)> {
         (
             "run",
             format!(
-                "{}, {:.1} s, {} cells, {} x {} ms repetitions (+{} warm-up) per cell{}",
+                "{}, {:.1} s, {} cells, {} rounds of {} ms slices (+{} warm-up) per cell{}",
                 m.start_time,
                 m.duration_s,
                 r.cells.len(),
-                c.repeat,
-                c.rep_ms,
+                c.pairs,
+                c.slice_ms,
                 c.warmup,
                 if r.partial {
                     "; PARTIAL: interrupted, only finished cells"

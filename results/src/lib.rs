@@ -7,13 +7,16 @@
 //! Files are written to a temporary file in the destination directory and
 //! renamed into place, so a reader never sees half a file.
 
+mod estimate;
+
+pub use estimate::{Estimate, NOISY_HALF_WIDTH};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 use thiserror::Error;
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A cell whose threads got less CPU time than this share of their elapsed
 /// time was disturbed by other load on the machine.
@@ -61,8 +64,41 @@ pub struct Results {
     pub config: Config,
     /// One line per thing the run left out or could not measure.
     pub notes: Vec<String>,
+    /// The machine's state at the start and end of the run: a short paired
+    /// measurement of a fixed operation against the floor (`null` for runs
+    /// that measured none).
+    #[serde(default)]
+    pub fingerprint: Option<Fingerprint>,
     /// The measurements.
     pub cells: Vec<Cell>,
+}
+
+/// A paired ratio of a fixed operation (a `try_get_folio`-style CAS-loop get
+/// and put of `_refcount`) over the floor on one thread, taken before the
+/// first cell and after the last. Pairing cancels drift, not the machine's
+/// state (an SMT sibling's load changes how a locked CAS compares with a
+/// locked add): runs whose fingerprints differ were made on a machine in
+/// different states, and their ratios should not be read as code changes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Before the first cell.
+    pub start: Estimate,
+    /// After the last cell; `null` when the run was interrupted first.
+    pub end: Option<Estimate>,
+}
+
+impl Fingerprint {
+    /// Whether the two estimates disagree: their confidence intervals do not
+    /// overlap and their medians differ by more than [`NOISY_HALF_WIDTH`].
+    pub fn differs(a: &Estimate, b: &Estimate) -> bool {
+        let apart = a.ci_high < b.ci_low || b.ci_high < a.ci_low;
+        apart && (a.median / b.median - 1.0).abs() > NOISY_HALF_WIDTH
+    }
+
+    /// Whether the machine changed state during the run.
+    pub fn drifted(&self) -> bool {
+        self.end.is_some_and(|end| Self::differs(&self.start, &end))
+    }
 }
 
 /// The machine and the run.
@@ -100,6 +136,11 @@ pub struct Metadata {
     /// `PINBENCH_VM`): its timings are functional evidence only.
     #[serde(default)]
     pub emulated: Option<String>,
+    /// The kernel's build (`uname -v`: on Debian it names the package
+    /// version, e.g. `#1 SMP PREEMPT_DYNAMIC Debian 6.1.170-3`), so runs on
+    /// kernels of the same release but different builds can be told apart.
+    #[serde(default)]
+    pub kernel_version: Option<String>,
 }
 
 /// One NUMA node.
@@ -139,23 +180,25 @@ pub struct Config {
     pub pages_per_thread: usize,
     /// `--cold`.
     pub cold: bool,
-    /// Measured repetitions per cell.
-    pub repeat: usize,
-    /// Warm-up repetitions per cell.
+    /// Measured rounds per cell (each one slice of the subject and one of
+    /// the floor, plus a one-thread slice for multi-thread cells).
+    pub pairs: usize,
+    /// Warm-up rounds per cell (not recorded).
     pub warmup: usize,
-    /// Duration of one repetition, ms.
-    pub rep_ms: u64,
+    /// Duration of one slice, ms.
+    pub slice_ms: u64,
     /// NUMA placements swept.
     pub numa: Vec<String>,
 }
 
-/// One measurement: a subject (scheme, `floor` or `noop`) running one
-/// workload at one thread count, placement, batch size and folio order.
+/// One measurement: a subject (a scheme, or `noop`) running one workload at
+/// one thread count, placement, batch size and folio order, paired slice by
+/// slice with the floor over the same memory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
-    /// Scheme name, or `floor` / `noop`; for kernel cells the gup flavour
-    /// measured (`pin-fast`, `pin-longterm`, `register-buffers`, ...).
-    pub scheme: String,
+    /// Scheme name, or `noop`; for kernel cells the gup flavour measured
+    /// (`pin-fast`, `pin-longterm`, `register-buffers`, ...).
+    pub subject: String,
     /// `model` for the simulated schemes, else the real-kernel backend
     /// (`gup-test`, `shim`, `io-uring`, `process-vm`).
     #[serde(default = "model")]
@@ -173,13 +216,22 @@ pub struct Cell {
     pub pages_per_call: usize,
     /// Folio order of the pages worked on.
     pub folio_order: u8,
-    /// Median over repetitions of the mean per-thread ns per page.
+    /// Median over the subject's slices of the mean per-thread ns per page.
     pub ns_per_page: f64,
-    /// Median over repetitions of pages per second, all measured threads.
+    /// Median over the floor's slices of the same.
+    pub floor_ns_per_page: f64,
+    /// Median over the subject's slices of pages per second, all measured
+    /// threads.
     pub pages_per_sec: f64,
-    /// Coefficient of variation of `ns_per_page` over repetitions.
-    pub cv: f64,
-    /// `cv` above 5%.
+    /// The subject's ns/page over the floor's, one ratio per pair of
+    /// adjacent slices: median and 95% confidence interval.
+    pub x_floor: Estimate,
+    /// Multi-thread cells: pages/s of all threads over pages/s of thread 0
+    /// working alone, one ratio per round: median and 95% CI; `null` for one
+    /// thread, or where the other threads are not measured (`mixed`).
+    pub scaling: Option<Estimate>,
+    /// The CI half-width of `x_floor` (or of `scaling`) passes 2% of its
+    /// median.
     pub noisy: bool,
     /// Task-clock of the measured threads over their elapsed time; below
     /// [`DISTURBED_CPU_SHARE`] other load shared their CPUs.
@@ -211,8 +263,8 @@ pub struct Cell {
     pub memmap_bytes: u64,
     /// Bytes of the memmap resident in RAM at the end (`mincore`).
     pub memmap_rss_bytes: Option<u64>,
-    /// Raw per-repetition values.
-    pub repetitions: Vec<Repetition>,
+    /// The raw per-slice values, so later tools can recompute.
+    pub pairs: Pairs,
 }
 
 fn model() -> String {
@@ -306,17 +358,45 @@ pub struct Counters {
     pub context_switches: Option<u64>,
 }
 
-/// One measured repetition.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Repetition {
-    /// Mean over measured threads of elapsed ns / pages.
-    pub ns_per_page: f64,
-    /// Pages of all measured threads / the longest thread's elapsed time.
-    pub pages_per_sec: f64,
-    /// Pages done by all measured threads.
-    pub pages: u64,
-    /// The longest measured thread's elapsed ns.
-    pub elapsed_ns: u64,
+/// The measured rounds of a cell, index by index: round `i`'s subject
+/// slice, floor slice and (multi-thread cells) one-thread slice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pairs {
+    /// The subject's slices: mean over measured threads of elapsed ns /
+    /// pages.
+    pub subject_ns_per_page: Vec<f64>,
+    /// The floor's slices, the same.
+    pub floor_ns_per_page: Vec<f64>,
+    /// The subject's slices: pages of all measured threads / the longest
+    /// thread's elapsed time.
+    pub pages_per_sec: Vec<f64>,
+    /// The one-thread slices' pages/s (thread 0 alone); `null` where the
+    /// cell has no scaling.
+    pub solo_pages_per_sec: Option<Vec<f64>>,
+}
+
+impl Pairs {
+    /// The per-round ratios subject / floor.
+    pub fn x_floor(&self) -> Vec<f64> {
+        let floor = &self.floor_ns_per_page;
+        self.subject_ns_per_page
+            .iter()
+            .zip(floor)
+            .map(|(s, f)| s / f)
+            .collect()
+    }
+
+    /// The per-round ratios all threads / thread 0 alone.
+    pub fn scaling(&self) -> Option<Vec<f64>> {
+        let solo = self.solo_pages_per_sec.as_ref()?;
+        Some(
+            self.pages_per_sec
+                .iter()
+                .zip(solo)
+                .map(|(all, one)| all / one)
+                .collect(),
+        )
+    }
 }
 
 impl Cell {
@@ -359,10 +439,18 @@ impl Results {
 pub mod sample {
     use super::*;
 
-    /// A cell of `scheme`/`workload` at `threads` with the given timing.
-    pub fn cell(scheme: &str, workload: &str, threads: usize, ns: f64, pps: f64) -> Cell {
+    /// A cell of `subject`/`workload` at `threads` with the given timing,
+    /// against a floor of 10 ns/page.
+    pub fn cell(subject: &str, workload: &str, threads: usize, ns: f64, pps: f64) -> Cell {
+        let ratio = ns / FLOOR_NS;
+        let estimate = |median: f64| Estimate {
+            median,
+            ci_low: median * 0.99,
+            ci_high: median * 1.01,
+            n: 1,
+        };
         Cell {
-            scheme: scheme.into(),
+            subject: subject.into(),
             backend: MODEL.into(),
             kernel: None,
             workload: workload.into(),
@@ -378,8 +466,10 @@ pub mod sample {
             pages_per_call: 512,
             folio_order: 0,
             ns_per_page: ns,
+            floor_ns_per_page: FLOOR_NS,
             pages_per_sec: pps,
-            cv: 0.01,
+            x_floor: estimate(ratio),
+            scaling: (threads > 1).then(|| estimate(threads as f64 * 0.95)),
             noisy: false,
             cpu_share: Some(1.0),
             latency_ns: LatencyNs {
@@ -406,18 +496,21 @@ pub mod sample {
             memmap_pages: 1,
             memmap_bytes: 64,
             memmap_rss_bytes: Some(4096),
-            repetitions: vec![Repetition {
-                ns_per_page: ns,
-                pages_per_sec: pps,
-                pages: 1,
-                elapsed_ns: 1,
-            }],
+            pairs: Pairs {
+                subject_ns_per_page: vec![ns],
+                floor_ns_per_page: vec![FLOOR_NS],
+                pages_per_sec: vec![pps],
+                solo_pages_per_sec: (threads > 1).then(|| vec![pps / (threads as f64 * 0.95)]),
+            },
         }
     }
 
+    /// The floor of [`cell`]'s cells, ns/page.
+    pub const FLOOR_NS: f64 = 10.0;
+
     /// A real-kernel cell of `backend`.
-    pub fn kernel_cell(backend: &str, scheme: &str, threads: usize, ns: f64, pps: f64) -> Cell {
-        let mut c = cell(scheme, "private", threads, ns, pps);
+    pub fn kernel_cell(backend: &str, subject: &str, threads: usize, ns: f64, pps: f64) -> Cell {
+        let mut c = cell(subject, "private", threads, ns, pps);
         c.backend = backend.into();
         c.kernel = Some(KernelCell {
             thp: false,
@@ -459,6 +552,7 @@ pub mod sample {
                 start_time: "2025-01-01T00:00:00Z".into(),
                 duration_s: 1.0,
                 emulated: None,
+                kernel_version: Some("#1 SMP PREEMPT_DYNAMIC".into()),
             },
             config: Config {
                 quick: true,
@@ -469,12 +563,21 @@ pub mod sample {
                 mib: 128,
                 pages_per_thread: 32768,
                 cold: false,
-                repeat: 5,
+                pairs: 5,
                 warmup: 1,
-                rep_ms: 30,
+                slice_ms: 2,
                 numa: vec!["local".into()],
             },
             notes: vec![],
+            fingerprint: Some(Fingerprint {
+                start: Estimate {
+                    median: 1.15,
+                    ci_low: 1.14,
+                    ci_high: 1.16,
+                    n: 20,
+                },
+                end: None,
+            }),
             cells,
         }
     }

@@ -1,6 +1,9 @@
-//! Runs one real-kernel cell with the model's runner: same threads bound to
-//! CPUs, same barrier, warm-up and repetitions, same latency histogram and
-//! counters, and around it the kernel's FOLL_PIN accounting.
+//! Runs one real-kernel cell with the model's paired runner: same threads
+//! bound to CPUs, same slices at a barrier, same latency histogram and
+//! counters, and around it the kernel's FOLL_PIN accounting. The kernel
+//! path's slices alternate with slices of the userspace floor over a memmap
+//! of as many pages as the buffers, so its `x floor` cancels the machine's
+//! drift as a model cell's does.
 //!
 //! Each thread builds its own buffer and path on its own CPU (first touch,
 //! or `mbind` to the buffer node), so the pins and the memory they cover
@@ -9,9 +12,13 @@
 use super::buffer::UserBuffer;
 use super::vmstat::{self, FollPin};
 use super::PinPath;
+use crate::harness::calibration::Floor;
+use crate::harness::cell::{CellSpec, RunError};
+use crate::harness::paired::{run_paired, Params, Shape};
+use crate::harness::record::{record, Memory};
 use crate::results::{Cell, KernelCell};
-use crate::runner::{run_threads, summarise, CellSpec, Params, RunError};
-use crate::workloads::{Tally, Worker};
+use crate::workloads::{Slot, Tally, Worker, Workload};
+use pin_schemes::MemMap;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,36 +149,64 @@ pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Cell, K
     let before = vmstat::read(vmstat_path).ok().flatten();
     let shared = Shared::default();
     let ppc = spec.cell.layout.pages_per_call as u64;
-    let outcomes = run_threads(&spec.cell, params, |_slot| -> Box<dyn Worker + '_> {
-        let setup = || -> io::Result<Box<dyn PinPath>> {
-            let buf = UserBuffer::new(spec.buffer_bytes, spec.thp)?;
-            if let Some(node) = spec.buffer_node {
-                if buf.bind(node)? != Some(node) {
-                    // Relaxed: a count read after the join.
-                    shared.node_mismatch.fetch_add(1, Ordering::Relaxed);
+    // The floor's memmap: one `struct page` per page of every buffer.
+    let per_thread = (spec.buffer_bytes / super::buffer::PAGE).max(1);
+    let layout = Workload::Private.layout(
+        0,
+        per_thread,
+        spec.cell.layout.pages_per_call.min(per_thread),
+    );
+    let memmap = MemMap::with_pages(layout.nr_pages(spec.cell.threads))
+        .map_err(|e| KernelCellError::Path(format!("the floor's memmap: {e}")))?;
+    let shape = Shape {
+        threads: spec.cell.threads,
+        cpus: &spec.cell.numa.cpus,
+        solo: spec.cell.threads > 1,
+    };
+    let floor = |index| -> Box<dyn Worker + '_> {
+        let slot = Slot {
+            index,
+            threads: spec.cell.threads,
+            layout,
+        };
+        Box::new(Floor::new(&memmap, &slot))
+    };
+    let outcomes = run_paired(
+        shape,
+        params,
+        |_index| -> Box<dyn Worker + '_> {
+            let setup = || -> io::Result<Box<dyn PinPath>> {
+                let buf = UserBuffer::new(spec.buffer_bytes, spec.thp)?;
+                if let Some(node) = spec.buffer_node {
+                    if buf.bind(node)? != Some(node) {
+                        // Relaxed: a count read after the join.
+                        shared.node_mismatch.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                // Relaxed: a total read after the join.
+                shared
+                    .thp_bytes
+                    .fetch_add(buf.thp_bytes().unwrap_or(0), Ordering::Relaxed);
+                (spec.make)(buf)
+            };
+            match setup() {
+                Ok(path) => Box::new(KernelWorker {
+                    pages_per_call: (path.pages_per_call() as u64).min(ppc.max(1)).max(1),
+                    path,
+                    i: 0,
+                    pages: 0,
+                    failed: false,
+                    shared: &shared,
+                }),
+                Err(e) => {
+                    shared.fail(e);
+                    Box::new(Idle)
                 }
             }
-            // Relaxed: a total read after the join.
-            shared
-                .thp_bytes
-                .fetch_add(buf.thp_bytes().unwrap_or(0), Ordering::Relaxed);
-            (spec.make)(buf)
-        };
-        match setup() {
-            Ok(path) => Box::new(KernelWorker {
-                pages_per_call: (path.pages_per_call() as u64).min(ppc.max(1)).max(1),
-                path,
-                i: 0,
-                pages: 0,
-                failed: false,
-                shared: &shared,
-            }),
-            Err(e) => {
-                shared.fail(e);
-                Box::new(Idle)
-            }
-        }
-    })?;
+        },
+        floor,
+    )
+    .map_err(|_| RunError::Thread(spec.cell.label()))?;
     if let Some(e) = shared.error.lock().ok().and_then(|mut e| e.take()) {
         return Err(KernelCellError::Path(format!("{}: {e}", spec.cell.label())));
     }
@@ -194,7 +229,7 @@ pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Cell, K
             "first-touch".into()
         },
     };
-    let mut cell = summarise(&spec.cell, params, &outcomes, 0, None, numa);
+    let mut cell = record(&spec.cell, &outcomes, Memory::default(), numa);
     let pages = shared.pages.load(Ordering::Relaxed);
     let kernel_ns = (shared.kernel_ns_seen.load(Ordering::Relaxed) > 0)
         .then(|| shared.kernel_ns.load(Ordering::Relaxed) as f64 / pages.max(1) as f64);
@@ -205,8 +240,6 @@ pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Cell, K
     } else {
         0
     };
-    cell.memmap_pages = 0;
-    cell.memmap_bytes = 0;
     cell.kernel = Some(KernelCell {
         thp: spec.thp,
         thp_bytes: Some(shared.thp_bytes.load(Ordering::Relaxed)),

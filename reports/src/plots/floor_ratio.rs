@@ -1,7 +1,7 @@
-//! Plot 2: ns per page of every subject as a multiple of the same run's
-//! floor (one atomic add per page, the least any scheme can cost) at the
-//! same thread count, in the floor's own workload; one bar per thread
-//! count.
+//! Plot 2: ns per page of every subject as a multiple of the floor (one
+//! atomic add per page, the least any scheme can cost) measured in slices
+//! paired with it, in the `private` workload (the harness's `noop` shape);
+//! one bar per thread count.
 
 use super::bars::Bars;
 use super::{Colors, Ctx, Entry, Figure, Mark};
@@ -24,13 +24,14 @@ fn spread(xs: &[usize], n: usize) -> Vec<usize> {
 pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
     let run = ctx.run;
     let cells = &run.results.cells;
-    let Some(floor) = cells
+    let Some(reference) = cells
         .iter()
-        .find(|c| c.scheme == "floor" && is_calibration(c))
+        .find(|c| is_calibration(c))
+        .or_else(|| cells.iter().find(|c| c.workload == "private"))
     else {
         return Ok(vec![]);
     };
-    let shape = Shape::of(floor);
+    let shape = Shape::of(reference);
     let local = || {
         cells
             .iter()
@@ -50,8 +51,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
                 .iter()
                 .map(|&t| {
                     let c = find(run, &shape, s, t, "local")?;
-                    let f = run.floor_of(c).filter(|f| f.ns_per_page > 0.0)?;
-                    Some(c.ns_per_page / f.ns_per_page)
+                    (c.x_floor.n > 0).then_some(c.x_floor.median)
                 })
                 .collect()
         })

@@ -13,8 +13,8 @@ use plotters::prelude::*;
 const PERCENTILES: [&str; 4] = ["p50", "p90", "p99", "p99.9"];
 
 struct Lines {
-    /// (colour, dashed, ns at each percentile)
-    series: Vec<(RGBColor, bool, [f64; 4])>,
+    /// (colour, ns at each percentile)
+    series: Vec<(RGBColor, [f64; 4])>,
 }
 
 pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
@@ -24,7 +24,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
         let local = || {
             cells
                 .iter()
-                .filter(|c| shape.holds(c) && c.numa.placement == "local" && c.scheme != "noop")
+                .filter(|c| shape.holds(c) && c.numa.placement == "local" && c.subject != "noop")
         };
         let Some(t) = local().map(|c| c.threads).max() else {
             continue;
@@ -38,16 +38,14 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
             };
             let l = c.latency_ns;
             let color = ctx.colors.of(&s);
-            let floor = c.scheme == "floor";
             series.push((
                 color,
-                floor,
                 [l.p50, l.p90, l.p99, l.p999].map(|v| v.max(1) as f64),
             ));
             legend.push(Entry {
                 label: s,
                 color,
-                mark: if floor { Mark::Dashed } else { Mark::Line },
+                mark: Mark::Line,
             });
         }
         if series.is_empty() {
@@ -106,7 +104,7 @@ fn decades(lo: f64, hi: f64) -> (f64, f64) {
 
 impl Draw for Lines {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
-        let all = || self.series.iter().flat_map(|s| s.2);
+        let all = || self.series.iter().flat_map(|s| s.1);
         let (lo, hi) = decades(
             all().fold(f64::INFINITY, f64::min) / 1.2,
             all().fold(0.0, f64::max) * 1.2,
@@ -144,13 +142,13 @@ impl Draw for Lines {
             })
             .light_line_style(WHITE)
             .draw()?;
-        for (color, dashed, ns) in &self.series {
+        for (color, ns) in &self.series {
             let pts: Vec<_> = ns
                 .iter()
                 .enumerate()
                 .map(|(i, &v)| (SegmentValue::CenterOf(i as i32), v))
                 .collect();
-            draw_line(&mut chart, &pts, color, *dashed)?;
+            draw_line(&mut chart, &pts, color, false)?;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
     let mut out = vec![];
     for (shape, t) in numa_pairs(run) {
         let cells = run.results.cells.iter().filter(|c| {
-            shape.holds(c) && c.threads == t && !(is_calibration(c) && c.scheme == "noop")
+            shape.holds(c) && c.threads == t && !(is_calibration(c) && c.subject == "noop")
         });
         let categories = subjects(cells);
         let values = categories

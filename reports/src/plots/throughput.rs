@@ -1,6 +1,7 @@
 //! Plot 1: pages per second against threads, one line per subject, one
 //! plot per workload shape; memmap on the local node. The floor (one
-//! atomic add per page) is the dashed black line where it was measured.
+//! atomic add per page, paired with every cell) is the dashed line: at each
+//! thread count, threads x 1e9 / the median of the cells' floor ns/page.
 
 use super::{draw_line, text, tick_format, Ctx, Draw, Entry, Figure, Mark, PlotError};
 use crate::error::ReportError;
@@ -31,7 +32,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
         let local = || {
             cells
                 .iter()
-                .filter(|c| shape.holds(c) && c.numa.placement == "local" && c.scheme != "noop")
+                .filter(|c| shape.holds(c) && c.numa.placement == "local" && c.subject != "noop")
         };
         let mut series = vec![];
         let mut names = vec![];
@@ -43,7 +44,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             series.push(Series {
                 color: ctx.colors.of(&s),
-                dashed: s == "floor",
+                dashed: false,
                 points: pts,
             });
             names.push(s);
@@ -53,6 +54,25 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
         }
         let mut threads = distinct(local().map(|c| c.threads));
         threads.sort_unstable();
+        let floor: Vec<(f64, f64)> = threads
+            .iter()
+            .filter_map(|&t| {
+                let ns: Vec<f64> = local()
+                    .filter(|c| c.threads == t && c.floor_ns_per_page > 0.0)
+                    .map(|c| c.floor_ns_per_page)
+                    .collect();
+                let ns = pin_results::Estimate::of(&ns)?.median;
+                Some((t as f64, t as f64 * 1e3 / ns))
+            })
+            .collect();
+        if !floor.is_empty() {
+            series.push(Series {
+                color: ctx.colors.of("floor"),
+                dashed: true,
+                points: floor,
+            });
+            names.push("floor".into());
+        }
         let legend = names
             .into_iter()
             .zip(&series)

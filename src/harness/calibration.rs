@@ -1,12 +1,13 @@
-//! The two reference cells every run measures beside the schemes, over the
-//! `private` layout with the same batch size:
+//! The two reference workers:
 //! - `floor`: a bare `fetch_add(1)` over each page's `_refcount` in the
 //!   batch, then a `fetch_sub(1)` over each: two atomic read-modify-writes
-//!   per page on the same memmap, the physical limit any pin-tracking
-//!   scheme is read against;
+//!   per page, the physical limit any pin-tracking scheme is read against.
+//!   Every cell runs it in slices paired with its subject, over the same
+//!   pages of the same memmap with the same batch size;
 //! - `noop`: the harness's own loop (window arithmetic, the call, one clock
-//!   read and one histogram record per call) with no work, to show that
-//!   the harness does not blur few-ns differences.
+//!   read and one histogram record per call) with no work, measured as a
+//!   subject of its own to show that the harness does not blur few-ns
+//!   differences.
 
 use crate::workloads::{Cursor, Slot, Tally, Worker};
 use pin_schemes::{MemMap, Pfn};
@@ -20,9 +21,15 @@ pub struct Floor<'a> {
 }
 
 impl<'a> Floor<'a> {
-    /// Over the thread's region of `memmap`.
+    /// Over the pages the thread's workload works on: its region of
+    /// `memmap`, or the hot pages every thread shares where it has no region
+    /// of its own (`shared`).
     pub fn new(memmap: &'a MemMap, slot: &Slot) -> Self {
-        let pfns = slot.region_pfns();
+        let pfns = if slot.region().is_empty() {
+            slot.shared().map(Pfn).collect()
+        } else {
+            slot.region_pfns()
+        };
         let cursor = Cursor::new(pfns.len(), slot.layout.pages_per_call);
         Self {
             memmap,

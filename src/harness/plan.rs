@@ -2,11 +2,13 @@
 //! every check of the input happens here, before anything is measured or
 //! written, and a refusal names the bad value ([`PlanError`]; exit code 2).
 //!
-//! Cell order: for each NUMA placement and thread count, `noop`, `floor`,
-//! then every scheme × workload (× folio order for `huge`).
+//! Cell order: for each NUMA placement and thread count, `noop`, then every
+//! scheme × workload (× folio order for `huge`). Every cell carries its own
+//! floor, measured in slices paired with it.
 
+use super::cell::{CellSpec, Numa, Subject};
+use super::paired::Params;
 use crate::results::Config;
-use crate::runner::{CellSpec, Numa, Subject};
 use crate::topology::Topology;
 use crate::workloads::{Workload, WORKLOADS};
 use pin_schemes::{PAGE_SIZE, SCHEMES};
@@ -30,12 +32,12 @@ pub struct Options {
     pub mib: u64,
     /// `--cold`.
     pub cold: bool,
-    /// `--repeat`.
-    pub repeat: Option<usize>,
+    /// `--pairs`.
+    pub pairs: Option<usize>,
     /// `--warmup`.
     pub warmup: Option<usize>,
-    /// `--rep-ms`.
-    pub rep_ms: Option<u64>,
+    /// `--slice-ms`.
+    pub slice_ms: Option<u64>,
     /// `--memmap-node`.
     pub memmap_node: Option<u32>,
     /// `--cpu-node`.
@@ -89,6 +91,9 @@ pub enum PlanError {
     /// A zero that must not be.
     #[error("{0} 0: must be at least 1")]
     Zero(&'static str),
+    /// A value past its bound.
+    #[error("{0} {1}: at most {2}")]
+    TooLarge(&'static str, u64, u64),
     /// `--pages-per-call` larger than a thread's memory.
     #[error("--pages-per-call {0}: larger than the {1} pages per thread of -m/--mib")]
     PagesPerCall(usize, usize),
@@ -115,24 +120,21 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// The options after defaults, for the results file.
     pub config: Config,
-    /// Warm-up repetitions.
+    /// Warm-up rounds.
     pub warmup: usize,
-    /// Measured repetitions.
-    pub repeat: usize,
-    /// Duration of one repetition.
-    pub rep: Duration,
+    /// Measured rounds.
+    pub pairs: usize,
+    /// Duration of one slice.
+    pub slice: Duration,
 }
 
 impl Plan {
     /// How each cell is measured, with the counters this machine has.
-    pub fn params(
-        &self,
-        counters: crate::metrics::counters::Availability,
-    ) -> crate::runner::Params {
-        crate::runner::Params {
+    pub fn params(&self, counters: crate::metrics::counters::Availability) -> Params {
+        Params {
             warmup: self.warmup,
-            repeat: self.repeat,
-            rep: self.rep,
+            pairs: self.pairs,
+            slice: self.slice,
             counters,
         }
     }
@@ -142,10 +144,19 @@ impl Plan {
 pub const DEFAULT_MIB: u64 = 128;
 /// Pages per call by default (gup_test's `-n`).
 pub const DEFAULT_PAGES_PER_CALL: usize = 512;
-const DEFAULT_REPEAT: usize = 5;
-const DEFAULT_WARMUP: usize = 1;
-const DEFAULT_REP_MS: u64 = 200;
-const QUICK_REP_MS: u64 = 30;
+/// Slice length, ms. SLICE_MS_WHY.
+pub const DEFAULT_SLICE_MS: u64 = 2;
+/// Measured rounds: enough for a 95% CI of the median between the 40th and
+/// 61st of 100 ratios (`--quick`: the 12th and 29th of 40).
+const DEFAULT_PAIRS: usize = 100;
+const QUICK_PAIRS: usize = 40;
+/// Warm-up rounds: the first slices after a memmap is built pay its page
+/// faults and cache misses.
+const DEFAULT_WARMUP: usize = 2;
+/// Bounds that keep a run finite and its arithmetic in range.
+const MAX_PAIRS: usize = 100_000;
+const MAX_WARMUP: usize = 10_000;
+const MAX_SLICE_MS: u64 = 10_000;
 
 fn names<T>(xs: &[T], f: impl Fn(&T) -> &str) -> String {
     xs.iter().map(f).collect::<Vec<_>>().join(", ")
@@ -242,18 +253,27 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
             pages_per_thread,
         ));
     }
-    let repeat = opts.repeat.unwrap_or(DEFAULT_REPEAT);
-    if repeat == 0 {
-        return Err(PlanError::Zero("--repeat"));
+    let pairs = opts.pairs.unwrap_or(if opts.quick {
+        QUICK_PAIRS
+    } else {
+        DEFAULT_PAIRS
+    });
+    if pairs == 0 {
+        return Err(PlanError::Zero("--pairs"));
     }
     let warmup = opts.warmup.unwrap_or(DEFAULT_WARMUP);
-    let rep_ms = opts.rep_ms.unwrap_or(if opts.quick {
-        QUICK_REP_MS
-    } else {
-        DEFAULT_REP_MS
-    });
-    if rep_ms == 0 {
-        return Err(PlanError::Zero("--rep-ms"));
+    let slice_ms = opts.slice_ms.unwrap_or(DEFAULT_SLICE_MS);
+    if slice_ms == 0 {
+        return Err(PlanError::Zero("--slice-ms"));
+    }
+    for (flag, value, max) in [
+        ("--pairs", pairs as u64, MAX_PAIRS as u64),
+        ("--warmup", warmup as u64, MAX_WARMUP as u64),
+        ("--slice-ms", slice_ms, MAX_SLICE_MS),
+    ] {
+        if value > max {
+            return Err(PlanError::TooLarge(flag, value, max));
+        }
     }
 
     // NUMA placements.
@@ -296,16 +316,13 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
                 memmap_node,
                 memmap_cpus: memmap_cpus.clone(),
             };
-            let private = Workload::Private.layout(0, pages_per_thread, opts.pages_per_call);
-            for subject in [Subject::Noop, Subject::Floor] {
-                cells.push(CellSpec {
-                    subject,
-                    workload: Workload::Private,
-                    threads: t,
-                    layout: private,
-                    numa: numa.clone(),
-                });
-            }
+            cells.push(CellSpec {
+                subject: Subject::Noop,
+                workload: Workload::Private,
+                threads: t,
+                layout: Workload::Private.layout(0, pages_per_thread, opts.pages_per_call),
+                numa: numa.clone(),
+            });
             for &scheme in &schemes {
                 for &w in &workloads {
                     for &order in w.orders() {
@@ -360,9 +377,9 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
         mib: opts.mib,
         pages_per_thread,
         cold: opts.cold,
-        repeat,
+        pairs,
         warmup,
-        rep_ms,
+        slice_ms,
         numa: placements.iter().map(|p| p.0.to_string()).collect(),
     };
     Ok(Plan {
@@ -370,8 +387,8 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
         notes,
         config,
         warmup,
-        repeat,
-        rep: Duration::from_millis(rep_ms),
+        pairs,
+        slice: Duration::from_millis(slice_ms),
     })
 }
 
@@ -410,10 +427,10 @@ mod tests {
         )
         .expect("plan");
         assert_eq!(p.config.threads, vec![1, 2]);
-        // per thread count: noop, floor, 7 schemes x (6 workloads + huge's 2nd order)
-        assert_eq!(p.cells.len(), 2 * (2 + SCHEMES.len() * 7));
+        // per thread count: noop, every scheme x (6 workloads + huge's 2nd order)
+        assert_eq!(p.cells.len(), 2 * (1 + SCHEMES.len() * 7));
         assert!(p.cells.iter().all(|c| c.numa.cpus == vec![0, 1]));
-        assert_eq!(p.rep, Duration::from_millis(QUICK_REP_MS));
+        assert_eq!(p.pairs, QUICK_PAIRS);
     }
 
     #[test]
@@ -433,10 +450,10 @@ mod tests {
             .iter()
             .map(|c| (c.numa.placement, c.numa.memmap_node, c.numa.cpus.clone()))
             .collect();
-        assert_eq!(placed.len(), 6);
+        assert_eq!(placed.len(), 4);
         assert_eq!(placed[0], ("local", 1, vec![2, 3]));
-        assert_eq!(placed[3], ("remote", 0, vec![2, 3]));
-        assert_eq!(p.cells[3].numa.memmap_cpus, vec![0, 1]);
+        assert_eq!(placed[2], ("remote", 0, vec![2, 3]));
+        assert_eq!(p.cells[2].numa.memmap_cpus, vec![0, 1]);
         assert!(p.notes.is_empty());
     }
 
@@ -505,10 +522,26 @@ mod tests {
         })
         .contains("--pages-per-call"));
         assert!(bad(Options {
-            repeat: Some(0),
+            pairs: Some(0),
             ..opts()
         })
-        .contains("--repeat 0"));
+        .contains("--pairs 0"));
+        // Huge values are refused by name, not left to hang or overflow.
+        assert!(bad(Options {
+            slice_ms: Some(u64::MAX),
+            ..opts()
+        })
+        .contains("--slice-ms 18446744073709551615"));
+        assert!(bad(Options {
+            pairs: Some(usize::MAX),
+            ..opts()
+        })
+        .contains("--pairs"));
+        assert!(bad(Options {
+            warmup: Some(usize::MAX),
+            ..opts()
+        })
+        .contains("--warmup"));
     }
 
     #[test]

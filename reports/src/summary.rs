@@ -1,0 +1,455 @@
+//! The text printed at the end of a run and by `pinbench summary`, made
+//! only from results files: the run's notes; per thread count and
+//! placement, a subject x workload table of `x floor` (the paired ratio's
+//! median and its 95% CI half-width); what each scheme got wrong or
+//! refused; and the harness checks with their targets, each marked met or
+//! NOT MET. Real-kernel rows are named with their backend.
+//!
+//! With several files of the same shape ([`across`]), it prints per cell
+//! the median over the files of each file's median ratio and the run-to-run
+//! spread (max/min - 1), and flags cells whose spread exceeds the widest
+//! within-run 95% CI: how a user learns how noisy their machine is between
+//! runs, which no single run can show.
+
+use crate::runs::{distinct, is_calibration, subject, Run};
+use crate::table::{clean, num};
+use pin_results::{Cell, Estimate, Fingerprint, Results, DISTURBED_CPU_SHARE};
+use std::fmt::Write;
+
+/// Target: harness overhead per page.
+pub const NOOP_TARGET_NS: f64 = 0.5;
+/// Target: plain/private/1 thread over floor.
+pub const PLAIN_TARGET_RATIO: f64 = 1.2;
+/// Target: private 2 threads over 1 thread, pages/s.
+pub const SCALING_TARGET: f64 = 1.85;
+/// The one scheme exempt from the scaling target (one global lock).
+pub const SCALING_EXEMPT: &str = "side-tree-locked";
+
+fn column(c: &Cell) -> String {
+    if c.folio_order > 0 {
+        format!("{}/{}", c.workload, c.folio_order)
+    } else {
+        c.workload.clone()
+    }
+}
+
+fn find<'a>(r: &'a Results, name: &str, col: &str, threads: usize, numa: &str) -> Option<&'a Cell> {
+    r.cells.iter().find(|c| {
+        subject(c) == name && column(c) == col && c.threads == threads && c.numa.placement == numa
+    })
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT MET"
+    }
+}
+
+/// `1.62+-0.01*`: an estimate, marked when noisy.
+fn short(e: &Estimate) -> String {
+    format!(
+        "{}{}",
+        crate::tables::estimate(e),
+        if e.noisy() { "*" } else { "" }
+    )
+}
+
+/// The summary of one results file.
+pub fn render(r: &Results) -> String {
+    let mut out = String::new();
+    if r.partial {
+        let _ = writeln!(out, "PARTIAL RESULTS: the run was interrupted.");
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "note: {}", clean(n));
+    }
+    if let Some(f) = r.fingerprint {
+        let _ = writeln!(out, "{}", fingerprint_line(&f));
+    }
+    let groups = distinct(
+        r.cells
+            .iter()
+            .map(|c| (c.threads, c.numa.placement.clone())),
+    );
+    let names = distinct(r.cells.iter().map(subject));
+    let cols = distinct(r.cells.iter().filter(|c| !is_calibration(c)).map(column));
+    for (threads, numa) in &groups {
+        let _ = writeln!(
+            out,
+            "\nx floor (median +- 95% CI half-width of paired slices), {threads} thread(s), \
+             memmap {numa}; * = CI wider than +-2%"
+        );
+        let _ = write!(out, "{:<28}", "subject");
+        for col in &cols {
+            let _ = write!(out, " {col:>13}");
+        }
+        let _ = writeln!(out);
+        for s in &names {
+            let _ = write!(out, "{:<28}", clean(s));
+            for col in &cols {
+                let text =
+                    find(r, s, col, *threads, numa).map_or("-".into(), |c| short(&c.x_floor));
+                let _ = write!(out, " {text:>13}");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    accuracy(r, &names, &mut out);
+    let _ = writeln!(out, "\n{}", checks(r).join("\n"));
+    out
+}
+
+/// `machine fingerprint: 1.145+-0.004 at start, 1.146+-0.003 at end`.
+fn fingerprint_line(f: &Fingerprint) -> String {
+    let end = f.end.map_or("not taken at end".into(), |e| {
+        format!("{} at end", crate::tables::estimate(&e))
+    });
+    format!(
+        "machine fingerprint (CAS-loop get x floor): {} at start, {end}{}",
+        crate::tables::estimate(&f.start),
+        if f.drifted() {
+            " -- CHANGED during the run"
+        } else {
+            ""
+        }
+    )
+}
+
+/// What each scheme got wrong or refused, at the first thread count.
+fn accuracy(r: &Results, names: &[String], out: &mut String) {
+    let Some(first) = r.cells.first() else {
+        return;
+    };
+    let any = |w: &str| r.cells.iter().any(|c| c.workload == w);
+    if !any("mixed") && !any("refstorm") && !any("overflow") {
+        return;
+    }
+    let (t, numa) = (first.threads, first.numa.placement.as_str());
+    let _ = writeln!(
+        out,
+        "\nwrong answers and limits, {t} thread(s): FP/FN = pages misreported in one pass"
+    );
+    let _ = writeln!(
+        out,
+        "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12}",
+        "scheme", "mixed FP/FN", "storm FP/FN", "FP from refs", "max pins", "refusal ns"
+    );
+    let fpfn = |c: Option<&Cell>| match c {
+        Some(Cell {
+            false_positives: Some(fp),
+            false_negatives: Some(fneg),
+            ..
+        }) => format!("{fp}/{fneg}"),
+        _ => "-".into(),
+    };
+    for s in names {
+        let storm = find(r, s, "refstorm", t, numa);
+        let over = find(r, s, "overflow", t, numa);
+        let mixed = find(r, s, "mixed", t, numa);
+        if storm.or(over).or(mixed).is_none() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12}",
+            clean(s),
+            fpfn(mixed),
+            fpfn(storm),
+            storm.map_or("-".into(), |c| c
+                .fp_threshold_refs
+                .map_or("none".into(), |k| format!(">= {k}"))),
+            over.and_then(|c| c.max_pins)
+                .map_or("-".into(), |m| m.to_string()),
+            over.map_or("-".into(), |c| format!("{:.2}", c.ns_per_page)),
+        );
+    }
+}
+
+/// The harness checks, one line each (more for scaling).
+pub fn checks(r: &Results) -> Vec<String> {
+    let numa = r
+        .cells
+        .first()
+        .map_or("local".to_string(), |c| c.numa.placement.clone());
+    let mut lines = vec!["harness checks (paired ratios measured in this run):".to_string()];
+    match find(r, "noop", "private", 1, &numa) {
+        Some(n) => lines.push(format!(
+            "  noop overhead:                 {:.3} ns/page     target <= {NOOP_TARGET_NS}   {}",
+            n.ns_per_page,
+            met(n.ns_per_page <= NOOP_TARGET_NS)
+        )),
+        None => lines
+            .push("  noop overhead:                 not measured (needs noop at 1 thread)".into()),
+    }
+    match find(r, "plain", "private", 1, &numa).filter(|p| p.x_floor.n > 0) {
+        Some(p) => {
+            let ratio = p.x_floor.median;
+            lines.push(format!(
+                "  plain/private/1T x floor:      {}  target <= {PLAIN_TARGET_RATIO}x   {}",
+                crate::tables::estimate(&p.x_floor),
+                met(ratio <= PLAIN_TARGET_RATIO)
+            ));
+        }
+        None => lines.push(
+            "  plain/private/1T x floor:      not measured (needs plain/private at 1 thread)"
+                .into(),
+        ),
+    }
+    lines.extend(scaling_check(r, &numa));
+    lines.extend(disturbed(r));
+    lines
+}
+
+/// Paired 2-thread over 1-thread scaling of every private subject.
+fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
+    let mut scaled = Vec::new();
+    let mut failed = Vec::new();
+    for c in r.cells.iter().filter(|c| {
+        c.workload == "private" && c.threads == 2 && c.numa.placement == numa && !is_calibration(c)
+    }) {
+        let Some(s) = c.scaling else { continue };
+        let name = subject(c);
+        let exempt = name == SCALING_EXEMPT;
+        if !exempt && s.median < SCALING_TARGET {
+            failed.push(name.clone());
+        }
+        scaled.push(format!(
+            "{} {:.2}x{}",
+            clean(&name),
+            s.median,
+            if exempt { " (exempt)" } else { "" }
+        ));
+    }
+    if scaled.is_empty() {
+        return vec![
+            "  private 2T vs 1T pages/s:      not measured (needs private at 2 threads)".into(),
+        ];
+    }
+    let mut lines = vec![format!(
+        "  private 2T vs 1T pages/s (paired): target >= {SCALING_TARGET}x for all but {SCALING_EXEMPT}   {}",
+        if failed.is_empty() {
+            "met".to_string()
+        } else {
+            format!("NOT MET: {}", failed.join(", "))
+        }
+    )];
+    for chunk in scaled.chunks(4) {
+        lines.push(format!("    {}", chunk.join(", ")));
+    }
+    lines
+}
+
+/// Cells whose threads shared their CPUs with other load.
+fn disturbed(r: &Results) -> Vec<String> {
+    let disturbed: Vec<String> = r
+        .cells
+        .iter()
+        .filter(|c| c.disturbed())
+        .map(|c| {
+            format!(
+                "{}/{} {}T ({:.0}%)",
+                clean(&subject(c)),
+                column(c),
+                c.threads,
+                100.0 * c.cpu_share.unwrap_or(0.0)
+            )
+        })
+        .collect();
+    if disturbed.is_empty() {
+        return vec![];
+    }
+    let mut lines = vec![format!(
+        "  WARNING: {} of {} cells got less than {:.0}% of their CPUs' time (other load on \
+         this machine); re-run on a quiet machine before quoting them:",
+        disturbed.len(),
+        r.cells.len(),
+        100.0 * DISTURBED_CPU_SHARE
+    )];
+    for chunk in disturbed.chunks(4) {
+        lines.push(format!("    {}", chunk.join(", ")));
+    }
+    lines
+}
+
+/// One cell's identity across files.
+fn key(c: &Cell) -> (String, String, usize, String) {
+    (subject(c), column(c), c.threads, c.numa.placement.clone())
+}
+
+/// Several runs of the same shape: per cell, the median across files of the
+/// runs' `x floor` (and `x 1T`) medians, and the run-to-run spread.
+pub fn across(runs: &[Run]) -> String {
+    let mut out = format!("pinbench summary of {} runs\n", runs.len());
+    for r in runs {
+        let m = &r.results.metadata;
+        let _ = writeln!(
+            out,
+            "[{}] {}: {} {}, {}{}",
+            r.label,
+            clean(&r.source),
+            clean(&m.host),
+            clean(&m.start_time),
+            r.results
+                .fingerprint
+                .map_or("no fingerprint".into(), |f| fingerprint_line(&f)),
+            if r.results.partial { ", PARTIAL" } else { "" }
+        );
+        for n in &r.results.notes {
+            let _ = writeln!(out, "    note: {}", clean(n));
+        }
+    }
+    for w in crate::compare::warnings(runs, &[]) {
+        let _ = writeln!(out, "WARNING: {w}");
+    }
+    let _ = writeln!(
+        out,
+        "\nmedian over runs of each run's median; spread = max/min - 1 over runs; \
+         CI = widest within-run 95% CI (high/low - 1); ! = spread wider than CI: \
+         the runs disagree by more than one run can show"
+    );
+    let _ = writeln!(
+        out,
+        "{:<40} {:>8} {:>7} {:>7}  {:>7} {:>7} {:>7}",
+        "cell", "x floor", "spread", "CI", "x 1T", "spread", "CI"
+    );
+    let keys = distinct(runs.iter().flat_map(|r| r.results.cells.iter().map(key)));
+    let mut worst: Option<(f64, String)> = None;
+    for k in &keys {
+        let cells: Vec<&Cell> = runs
+            .iter()
+            .filter_map(|r| r.results.cells.iter().find(|c| key(c) == *k))
+            .collect();
+        let name = format!("{} {} {}T {}", clean(&k.0), k.1, k.2, k.3);
+        let xf = spread_of(cells.iter().filter(|c| c.x_floor.n > 0).map(|c| c.x_floor));
+        let sc = spread_of(cells.iter().filter_map(|c| c.scaling));
+        if let Some((_, s, _)) = xf {
+            if worst.as_ref().is_none_or(|(w, _)| s > *w) {
+                worst = Some((s, name.clone()));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{:<40} {}  {} ({} runs)",
+            name,
+            spread_cols(xf),
+            spread_cols(sc),
+            cells.len()
+        );
+    }
+    if let Some((s, name)) = worst {
+        let _ = writeln!(
+            out,
+            "\nwidest run-to-run spread of x floor: {:.1}% ({name})",
+            s * 100.0
+        );
+    }
+    out
+}
+
+/// (median over runs, spread, widest within-run CI) of estimates.
+fn spread_of(es: impl Iterator<Item = Estimate>) -> Option<(f64, f64, f64)> {
+    let es: Vec<Estimate> = es.collect();
+    let medians: Vec<f64> = es.iter().map(|e| e.median).collect();
+    let m = Estimate::of(&medians)?.median;
+    let ci = es
+        .iter()
+        .filter(|e| e.ci_low > 0.0)
+        .map(|e| e.ci_high / e.ci_low - 1.0)
+        .fold(0.0, f64::max);
+    Some((m, crate::compare::spread(&medians), ci))
+}
+
+fn spread_cols(x: Option<(f64, f64, f64)>) -> String {
+    match x {
+        Some((m, s, ci)) => format!(
+            "{:>8} {:>6.1}% {:>6.1}%{}",
+            num(m),
+            s * 100.0,
+            ci * 100.0,
+            if s > ci { "!" } else { " " }
+        ),
+        None => format!("{:>8} {:>7} {:>7} ", "-", "-", "-"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pin_results::sample::{cell, kernel_cell, results};
+
+    #[test]
+    fn checks_read_the_paired_ratios_against_their_targets() {
+        let mut flag = cell("flag", "private", 2, 20.0, 1.0e8);
+        flag.scaling = Some(Estimate {
+            median: 1.2,
+            ci_low: 1.1,
+            ci_high: 1.3,
+            n: 40,
+        });
+        let r = results(vec![
+            cell("noop", "private", 1, 0.1, 1e10),
+            // x floor 12.5 / 10
+            cell("plain", "private", 1, 12.5, 2.0e8),
+            cell("plain", "private", 2, 12.5, 3.9e8),
+            flag,
+            cell("side-tree-locked", "private", 2, 40.0, 0.5e8),
+        ]);
+        let c = checks(&r).join("\n");
+        assert!(c.contains("0.100 ns/page     target <= 0.5   met"), "{c}");
+        assert!(!c.contains("WARNING"), "{c}");
+        assert!(c.contains("1.25+-0.01  target <= 1.2x   NOT MET"), "{c}");
+        assert!(c.contains("NOT MET: flag"), "{c}");
+        // sample cells scale 0.95 x threads
+        assert!(c.contains("plain 1.90x"), "{c}");
+    }
+
+    #[test]
+    fn notes_cells_that_shared_their_cpus_and_kernel_rows_are_named() {
+        let mut busy = cell("plain", "private", 2, 5.0, 2.0e8);
+        busy.cpu_share = Some(0.6);
+        let mut r = results(vec![
+            busy,
+            kernel_cell("gup-test", "pin-fast", 1, 30.0, 1e7),
+            kernel_cell("shim", "pin-fast", 1, 40.0, 1e7),
+        ]);
+        r.notes.push("LEAK: shim/pin-fast 1T".into());
+        let s = render(&r);
+        assert!(s.contains("WARNING: 1 of 3 cells"), "{s}");
+        assert!(s.contains("plain/private 2T (60%)"), "{s}");
+        assert!(s.contains("note: LEAK: shim/pin-fast 1T"), "{s}");
+        // The two backends' pin-fast rows stay apart.
+        assert!(
+            s.contains("pin-fast [gup-test]") && s.contains("pin-fast [shim]"),
+            "{s}"
+        );
+        assert!(s.contains("3.00+-0.03"), "{s}");
+    }
+
+    #[test]
+    fn across_runs_shows_the_spread_and_flags_what_one_run_cannot_see() {
+        let runs: Vec<Run> = [15.0, 15.6, 15.3]
+            .iter()
+            .map(|&ns| results(vec![cell("bias", "private", 1, ns, 1e8)]))
+            .enumerate()
+            .map(|(i, r)| Run {
+                label: ["A", "B", "C"][i].into(),
+                source: format!("r{i}.json"),
+                results: r,
+            })
+            .collect();
+        let s = across(&runs);
+        let row = s.lines().find(|l| l.starts_with("bias")).expect("row");
+        // Medians 1.50, 1.56, 1.53: median 1.53, spread 4.0%, within-run CI
+        // 1.01/0.99 - 1 = 2.0%: flagged.
+        assert!(
+            row.contains("1.53") && row.contains("4.0%") && row.contains("2.0%!"),
+            "{row}"
+        );
+        assert!(
+            s.contains("widest run-to-run spread of x floor: 4.0% (bias private 1T local)"),
+            "{s}"
+        );
+    }
+}

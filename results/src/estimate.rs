@@ -1,0 +1,122 @@
+//! A median with its 95% confidence interval, from order statistics: the
+//! distribution-free interval for a median (no normality assumed, which
+//! per-pair ratios of a drifting machine do not have). For `n` samples the
+//! interval is `[x(k), x(n+1-k)]` (1-based order statistics) with the
+//! largest `k` such that `P(Binomial(n, 1/2) < k) <= 2.5%`: the median lies
+//! below `x(k)` only if fewer than `k` samples fall below it.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{Binomial, DiscreteCDF};
+
+/// A cell is noisy when its CI half-width passes this share of the median.
+pub const NOISY_HALF_WIDTH: f64 = 0.02;
+
+/// Median of samples and its 95% confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Median (mean of the middle two for an even count).
+    pub median: f64,
+    /// Lower end of the 95% confidence interval of the median.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+    /// Samples.
+    pub n: usize,
+}
+
+impl Estimate {
+    /// From samples; `None` when there are none or any is not finite.
+    pub fn of(samples: &[f64]) -> Option<Estimate> {
+        if samples.is_empty() || samples.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        let mut v = samples.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let mid = n / 2;
+        let median = if n % 2 == 1 {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        };
+        let k = rank(n);
+        // Too few samples for a 95% interval (n < 6): the whole range.
+        let (lo, hi) = if k == 0 { (0, n - 1) } else { (k - 1, n - k) };
+        Some(Estimate {
+            median,
+            ci_low: v[lo],
+            ci_high: v[hi],
+            n,
+        })
+    }
+
+    /// Half the interval's width over the median.
+    pub fn half_width(&self) -> f64 {
+        if self.median == 0.0 {
+            return 0.0;
+        }
+        (self.ci_high - self.ci_low) / 2.0 / self.median.abs()
+    }
+
+    /// The half-width passes [`NOISY_HALF_WIDTH`].
+    pub fn noisy(&self) -> bool {
+        self.half_width() > NOISY_HALF_WIDTH
+    }
+}
+
+/// The largest `k` (1-based) with `P(Binomial(n, 1/2) <= k - 1) <= 0.025`,
+/// or 0 when even `k = 1` is too wide a claim.
+fn rank(n: usize) -> usize {
+    let Ok(b) = Binomial::new(0.5, n as u64) else {
+        return 0;
+    };
+    let mut k = 0;
+    while k < n / 2 && b.cdf(k as u64) <= 0.025 {
+        k += 1;
+    }
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_match_the_binomial_tables() {
+        // Published ranks for the 95% CI of a median (e.g. Conover,
+        // Practical Nonparametric Statistics, table A3): n=6 -> 1st and 6th,
+        // n=10 -> 2nd and 9th, n=20 -> 6th and 15th, n=100 -> 40th and 61st.
+        assert_eq!(rank(5), 0);
+        assert_eq!(rank(6), 1);
+        assert_eq!(rank(10), 2);
+        assert_eq!(rank(20), 6);
+        assert_eq!(rank(100), 40);
+    }
+
+    #[test]
+    fn median_and_interval_of_known_samples() {
+        let xs: Vec<f64> = (1..=20).map(f64::from).collect();
+        let e = Estimate::of(&xs).expect("estimate");
+        assert_eq!((e.median, e.ci_low, e.ci_high, e.n), (10.5, 6.0, 15.0, 20));
+        let odd = Estimate::of(&[3.0, 1.0, 2.0]).expect("estimate");
+        assert_eq!((odd.median, odd.ci_low, odd.ci_high), (2.0, 1.0, 3.0));
+        assert!(Estimate::of(&[]).is_none());
+        assert!(Estimate::of(&[1.0, f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn noisy_is_a_half_width_over_two_percent() {
+        let tight = Estimate {
+            median: 1.0,
+            ci_low: 0.99,
+            ci_high: 1.02,
+            n: 30,
+        };
+        assert!(!tight.noisy());
+        let wide = Estimate {
+            ci_high: 1.05,
+            ..tight
+        };
+        assert!(wide.noisy());
+    }
+}

@@ -1,0 +1,361 @@
+//! One model cell: builds its memmap on the chosen node, then runs the
+//! subject (a scheme's workload, or `noop`) paired slice by slice with the
+//! floor over the same pages ([`super::paired`]), and records the result
+//! ([`super::record`]).
+
+use super::calibration::{Floor, Noop};
+use super::paired::{run_paired, Params, Shape};
+use super::record::{record, Memory};
+use crate::dispatch::{with_scheme, SchemeVisitor};
+use crate::numa::{self, NumaError};
+use crate::results::{Cell, NumaPlacement};
+use crate::workloads::{Layout, Slot, Worker, Workload};
+use pin_schemes::{MemMap, MemMapError, Page, Pfn, PinScheme};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// A cell could not be run.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The memmap could not be built or placed.
+    #[error(transparent)]
+    Numa(#[from] NumaError),
+    /// The scheme is not in the registry.
+    #[error("unknown scheme {0:?}")]
+    UnknownScheme(String),
+    /// A real-kernel subject has no memmap to run on (`pinbench kernel`).
+    #[error("{0} is a real-kernel path, not a model cell")]
+    NotModel(String),
+    /// A worker thread panicked.
+    #[error("a worker thread of {0} panicked")]
+    Thread(String),
+}
+
+/// What runs in a cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// A registered scheme.
+    Scheme(&'static str),
+    /// The harness's empty loop.
+    Noop,
+    /// A real-kernel path (`pinbench kernel`), named by its gup flavour.
+    Kernel(&'static str),
+}
+
+impl Subject {
+    /// The name recorded in the `scheme` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Scheme(n) => n,
+            Subject::Noop => "noop",
+            Subject::Kernel(n) => n,
+        }
+    }
+}
+
+/// Where a cell's threads and memmap go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Numa {
+    /// `local` or `remote`.
+    pub placement: &'static str,
+    /// Node of the threads' CPUs.
+    pub cpu_node: u32,
+    /// CPUs the threads are bound to, one each, in order.
+    pub cpus: Vec<usize>,
+    /// Node the memmap goes on.
+    pub memmap_node: u32,
+    /// CPUs of that node (the memmap is built from a thread bound there).
+    pub memmap_cpus: Vec<usize>,
+}
+
+/// One cell to run.
+#[derive(Clone, Debug)]
+pub struct CellSpec {
+    /// Scheme or noop.
+    pub subject: Subject,
+    /// Workload.
+    pub workload: Workload,
+    /// Threads.
+    pub threads: usize,
+    /// Memmap layout (folio order, batch size).
+    pub layout: Layout,
+    /// Placement.
+    pub numa: Numa,
+}
+
+impl CellSpec {
+    /// `scheme/workload[/order] threads=N numa` for progress lines.
+    pub fn label(&self) -> String {
+        let order = if self.layout.order > 0 {
+            format!("/{}", self.layout.order)
+        } else {
+            String::new()
+        };
+        format!(
+            "{}/{}{order} {}T {}",
+            self.subject.name(),
+            self.workload.name(),
+            self.threads,
+            self.numa.placement
+        )
+    }
+
+    /// Bytes of `struct page` this cell's memmap needs.
+    pub fn memmap_bytes(&self) -> u64 {
+        (self.layout.nr_pages(self.threads) * std::mem::size_of::<Page>()) as u64
+    }
+}
+
+/// `prep_compound_page()` over every thread region, in folios of `order`.
+fn form_folios(memmap: &mut MemMap, layout: &Layout, threads: usize) -> Result<(), MemMapError> {
+    if layout.order == 0 {
+        return Ok(());
+    }
+    for t in 0..threads {
+        for head in layout.region(t).step_by(1 << layout.order) {
+            memmap.make_folio(Pfn(head), layout.order)?;
+        }
+    }
+    Ok(())
+}
+
+impl CellSpec {
+    /// How the runner lays out this cell's rounds.
+    fn shape(&self) -> Shape<'_> {
+        Shape {
+            threads: self.threads,
+            cpus: &self.numa.cpus,
+            // Paired scaling; record() drops it where not every thread is
+            // measured (`mixed`).
+            solo: self.threads > 1,
+        }
+    }
+
+    /// Thread `index`'s slot.
+    fn slot(&self, index: usize) -> Slot {
+        Slot {
+            index,
+            threads: self.threads,
+            layout: self.layout,
+        }
+    }
+}
+
+/// Runs a scheme's cell with the scheme's concrete type.
+struct SchemeRun<'a> {
+    spec: &'a CellSpec,
+    params: &'a Params,
+    memmap: &'a MemMap,
+}
+
+impl SchemeVisitor for SchemeRun<'_> {
+    type Output = Result<(Vec<super::paired::ThreadOutcome>, u64), RunError>;
+
+    fn visit<S: PinScheme + ?Sized>(self, scheme: &S) -> Self::Output {
+        let (spec, memmap) = (self.spec, self.memmap);
+        let out = run_paired(
+            spec.shape(),
+            self.params,
+            |i| spec.workload.worker(scheme, &spec.slot(i)),
+            |i| -> Box<dyn Worker> { Box::new(Floor::new(memmap, &spec.slot(i))) },
+        )
+        .map_err(|_| RunError::Thread(spec.label()))?;
+        let nr_pages = spec.layout.nr_pages(spec.threads);
+        let tracking = scheme.bytes_per_page() * nr_pages + scheme.tracking_bytes();
+        Ok((out, tracking as u64))
+    }
+}
+
+/// Runs one cell and returns its results.
+pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Cell, RunError> {
+    let nr_pages = spec.layout.nr_pages(spec.threads);
+    let (memmap, placement) = numa::build_memmap(
+        nr_pages,
+        spec.numa.memmap_node,
+        &spec.numa.memmap_cpus,
+        |mm| form_folios(mm, &spec.layout, spec.threads),
+    )?;
+    let memmap = Arc::new(memmap);
+    let (outcomes, tracking_bytes) = match spec.subject {
+        Subject::Scheme(name) => {
+            let run = SchemeRun {
+                spec,
+                params,
+                memmap: &memmap,
+            };
+            with_scheme(name, Arc::clone(&memmap), run)
+                .ok_or_else(|| RunError::UnknownScheme(name.to_string()))??
+        }
+        Subject::Noop => (
+            run_paired(
+                spec.shape(),
+                params,
+                |i| -> Box<dyn Worker> { Box::new(Noop::new(&spec.slot(i))) },
+                |i| -> Box<dyn Worker> { Box::new(Floor::new(&memmap, &spec.slot(i))) },
+            )
+            .map_err(|_| RunError::Thread(spec.label()))?,
+            0,
+        ),
+        Subject::Kernel(name) => return Err(RunError::NotModel(name.to_string())),
+    };
+    let memory = Memory {
+        tracking_bytes,
+        memmap_pages: nr_pages,
+        memmap_bytes: spec.memmap_bytes(),
+        memmap_rss_bytes: numa::resident_bytes(&memmap),
+    };
+    let numa = NumaPlacement {
+        placement: spec.numa.placement.to_string(),
+        cpu_node: spec.numa.cpu_node,
+        memmap_node: placement.requested,
+        memmap_node_verified: placement.verified,
+        verified_fraction: placement.fraction,
+        method: placement.method.to_string(),
+    };
+    Ok(record(spec, &outcomes, memory, numa))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::counters::probe;
+    use crate::numa::allowed_cpus;
+    use crate::results::FpByRefs;
+    use std::time::Duration;
+
+    fn spec(subject: Subject, workload: Workload, order: u8, threads: usize) -> CellSpec {
+        let cpus = allowed_cpus().expect("affinity");
+        CellSpec {
+            subject,
+            workload,
+            threads,
+            layout: workload.layout(order, 1024, 64),
+            numa: Numa {
+                placement: "local",
+                cpu_node: 0,
+                cpus: cpus.clone(),
+                memmap_node: 0,
+                memmap_cpus: cpus,
+            },
+        }
+    }
+
+    fn params() -> Params {
+        Params {
+            warmup: 1,
+            pairs: 6,
+            slice: Duration::from_millis(1),
+            counters: probe(),
+        }
+    }
+
+    #[test]
+    fn a_two_thread_cell_keeps_every_pair_and_its_ratios() {
+        let s = spec(Subject::Scheme("bias"), Workload::Private, 0, 2);
+        let cell = run_cell(&s, &params()).expect("cell");
+        let p = &cell.pairs;
+        assert_eq!(p.subject_ns_per_page.len(), 6);
+        assert_eq!(p.floor_ns_per_page.len(), 6);
+        assert_eq!(p.pages_per_sec.len(), 6);
+        assert_eq!(p.solo_pages_per_sec.as_ref().map(Vec::len), Some(6));
+        assert!(p
+            .subject_ns_per_page
+            .iter()
+            .chain(&p.floor_ns_per_page)
+            .all(|&x| x > 0.0));
+        // The headline figures are the estimates of the kept pairs.
+        assert_eq!(
+            Some(cell.x_floor),
+            crate::results::Estimate::of(&p.x_floor())
+        );
+        assert_eq!(
+            cell.scaling,
+            p.scaling().and_then(|s| crate::results::Estimate::of(&s))
+        );
+        assert!(cell.ns_per_page > 0.0 && cell.floor_ns_per_page > 0.0 && cell.pages_per_sec > 0.0);
+        assert!(cell.latency_ns.p50 > 0 && cell.latency_ns.max >= cell.latency_ns.p99);
+        assert_eq!(cell.memmap_pages, 2048);
+        assert_eq!(cell.numa.memmap_node_verified, Some(0));
+        assert_eq!(cell.refused, 0);
+    }
+
+    #[test]
+    fn mixed_and_refstorm_find_the_schemes_false_answers() {
+        let mixed = run_cell(
+            &spec(Subject::Scheme("plain"), Workload::Mixed, 0, 2),
+            &params(),
+        )
+        .expect("cell");
+        // plain is blind: every long-term pin (1 in 8 of 2 x 1024) is missed.
+        assert_eq!(mixed.false_negatives, Some(256));
+        assert_eq!(mixed.false_positives, Some(0));
+        let storm = run_cell(
+            &spec(Subject::Scheme("bias"), Workload::Refstorm, 0, 1),
+            &params(),
+        )
+        .expect("cell");
+        // refcount 1 + k >= 1024 reads pinned: k = 1023..2047 are wrong.
+        assert_eq!(storm.fp_threshold_refs, Some(1023));
+        assert_eq!(storm.false_positives, Some(1025));
+        assert_eq!(storm.false_negatives, Some(0));
+        // One unpinned page per count: a step from none to all at 1023.
+        let run = |refs_min, refs_max, false_positives| FpByRefs {
+            refs_min,
+            refs_max,
+            pages: 1,
+            false_positives,
+        };
+        assert_eq!(
+            storm.fp_by_refs,
+            Some(vec![run(0, 1022, 0), run(1023, 2047, 1)])
+        );
+        assert_eq!(mixed.fp_by_refs, None);
+        let exact = run_cell(
+            &spec(Subject::Scheme("exact"), Workload::Refstorm, 0, 1),
+            &params(),
+        )
+        .expect("cell");
+        assert_eq!(exact.false_positives, Some(0));
+        assert_eq!(exact.fp_threshold_refs, None);
+        assert_eq!(exact.fp_by_refs, Some(vec![run(0, 2047, 0)]));
+    }
+
+    #[test]
+    fn overflow_reaches_the_documented_limit_and_gig_folios_form() {
+        let o = run_cell(
+            &spec(Subject::Scheme("hybrid"), Workload::Overflow, 0, 1),
+            &params(),
+        )
+        .expect("cell");
+        assert_eq!(o.max_pins, Some(2_097_151));
+        assert!(o.refused > 0);
+        let g = run_cell(
+            &spec(Subject::Scheme("hybrid"), Workload::Huge, 18, 1),
+            &params(),
+        )
+        .expect("cell");
+        assert_eq!(g.folio_order, 18);
+        assert_eq!(g.pages_per_call, 1 << 18);
+        assert_eq!(g.refused, 0);
+    }
+
+    #[test]
+    fn noop_runs_over_the_private_layout_and_one_thread_has_no_scaling() {
+        let cell =
+            run_cell(&spec(Subject::Noop, Workload::Private, 0, 1), &params()).expect("cell");
+        assert_eq!(cell.subject, "noop");
+        assert!(cell.ns_per_page > 0.0);
+        assert_eq!(cell.scaling, None);
+        assert_eq!(cell.pairs.solo_pages_per_sec, None);
+    }
+
+    #[test]
+    fn mixed_has_no_scaling_its_background_threads_are_not_measured() {
+        let cell = run_cell(
+            &spec(Subject::Scheme("plain"), Workload::Mixed, 0, 2),
+            &params(),
+        )
+        .expect("cell");
+        assert_eq!(cell.scaling, None);
+    }
+}

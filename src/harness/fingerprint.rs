@@ -1,0 +1,117 @@
+//! The machine's state, taken at the start and the end of every run: a
+//! short paired measurement, on one thread over 4096 pages, of a CAS-loop
+//! get and put of `_refcount` (the shape of `folio_try_get()`: load, then
+//! `compare_exchange` from a non-zero count) against the floor's locked add.
+//!
+//! Pairing cancels drift, not the machine's state: an hour apart on a shared
+//! 2-core VM the same pair read 1.145 and then 1.07 to 1.095, as if the
+//! host's load outside the VM (an SMT sibling) changed how a locked CAS
+//! compares with a locked add. Runs whose fingerprints differ were made in
+//! different states; `summary`, `compare` and the report say so.
+
+use super::calibration::Floor;
+use super::paired::{run_paired, Params, Shape};
+use super::record::pairs;
+use crate::workloads::{Cursor, Slot, Tally, Worker, Workload};
+use pin_results::Estimate;
+use pin_schemes::{MemMap, Pfn};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Pages the fingerprint walks (256 KiB of `struct page`: cache-resident).
+const PAGES: usize = 4096;
+/// Pages per call.
+const PER_CALL: usize = 512;
+/// Rounds measured, and their slices.
+const ROUNDS: usize = 40;
+const SLICE: Duration = Duration::from_millis(2);
+
+/// A CAS-loop get, then a put, of each page of a batch.
+struct CasGet<'a> {
+    memmap: &'a MemMap,
+    pfns: Vec<Pfn>,
+    cursor: Cursor,
+}
+
+impl Worker for CasGet<'_> {
+    fn batch(&mut self) -> u64 {
+        let (start, end, _) = self.cursor.next();
+        let pages = self.memmap.pages();
+        for pfn in &self.pfns[start..end] {
+            let count = &pages[pfn.0]._refcount;
+            // Relaxed load, then the CAS: folio_ref_try_add() is
+            // atomic_add_unless(), a fully ordered cmpxchg loop.
+            let mut old = count.load(Ordering::Relaxed);
+            while old != 0 {
+                match count.compare_exchange_weak(old, old + 1, Ordering::SeqCst, Ordering::Relaxed)
+                {
+                    Ok(_) => break,
+                    Err(now) => old = now,
+                }
+            }
+        }
+        for pfn in &self.pfns[start..end] {
+            // Release: a put publishes what the holder did with the page.
+            pages[pfn.0]._refcount.fetch_sub(1, Ordering::Release);
+        }
+        (end - start) as u64
+    }
+
+    fn finish(self: Box<Self>) -> Tally {
+        Tally::default()
+    }
+}
+
+/// Takes the fingerprint on the calling thread's CPU: ~0.2 s. `None` when
+/// the memmap cannot be had or the thread panicked.
+pub fn take(cpu: usize) -> Option<Estimate> {
+    let layout = Workload::Private.layout(0, PAGES, PER_CALL);
+    let memmap = MemMap::with_pages(layout.nr_pages(1)).ok()?;
+    let slot = Slot {
+        index: 0,
+        threads: 1,
+        layout,
+    };
+    let params = Params {
+        warmup: 2,
+        pairs: ROUNDS,
+        slice: SLICE,
+        counters: crate::metrics::counters::Availability {
+            hardware: Err("not used".into()),
+            software: Err("not used".into()),
+        },
+    };
+    let shape = Shape {
+        threads: 1,
+        cpus: &[cpu],
+        solo: false,
+    };
+    let out = run_paired(
+        shape,
+        &params,
+        |_| -> Box<dyn Worker> {
+            Box::new(CasGet {
+                memmap: &memmap,
+                pfns: slot.region_pfns(),
+                cursor: Cursor::new(PAGES, PER_CALL),
+            })
+        },
+        |_| -> Box<dyn Worker> { Box::new(Floor::new(&memmap, &slot)) },
+    )
+    .ok()?;
+    Estimate::of(&pairs(&out).x_floor())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_is_a_paired_estimate_of_every_round() {
+        let cpu = crate::numa::allowed_cpus().expect("affinity")[0];
+        let e = take(cpu).expect("fingerprint");
+        assert_eq!(e.n, ROUNDS);
+        assert!(e.median.is_finite() && e.median > 0.0, "{e:?}");
+        assert!(e.ci_low <= e.median && e.median <= e.ci_high, "{e:?}");
+    }
+}

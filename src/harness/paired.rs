@@ -1,0 +1,384 @@
+//! The paired runner: one thread per CPU slot, each with two workers over
+//! the same memory (the cell's subject and the floor), run in short
+//! alternating slices that every thread starts together at a barrier.
+//!
+//! Why: the machines pinbench runs on drift on a sub-second scale (a shared
+//! host; one cell's 200 ms repetitions ran 11 to 16 ns/page), so two things
+//! measured at different times carry that drift into their ratio. Measured
+//! in adjacent slices of a few ms over the same pages, subject and floor
+//! see the same machine, and their ratio does not move with it.
+//!
+//! A round is one slice of each kind: the subject on every thread, the floor
+//! on every thread, and (multi-thread cells whose threads are all measured)
+//! the subject on thread 0 alone while the others wait at the next barrier,
+//! for paired thread scaling. Rounds alternate the order of their slices
+//! (ABBA: subject-floor, then floor-subject), so neither side always runs
+//! first after a barrier. `warmup` rounds are thrown away.
+//!
+//! Per-call latency and perf counters cover the subject's slices of the
+//! measured rounds only.
+
+use super::worker::{Tally, Worker};
+use crate::metrics::counters::{Availability, ThreadCounters, Values};
+use crate::metrics::latency::Latency;
+use crate::numa::bind_thread;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// How a cell is sliced.
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Warm-up rounds (not recorded).
+    pub warmup: usize,
+    /// Measured rounds.
+    pub pairs: usize,
+    /// Duration of one slice.
+    pub slice: Duration,
+    /// Which perf counters to open.
+    pub counters: Availability,
+}
+
+/// What one slice runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slice {
+    /// The subject on every thread.
+    Subject,
+    /// The floor on every thread.
+    Floor,
+    /// The subject on thread 0 only.
+    Solo,
+}
+
+/// The slices of round `r`: forward on even rounds, reversed on odd ones.
+pub fn round(r: usize, solo: bool) -> &'static [Slice] {
+    const TWO: [&[Slice]; 2] = [
+        &[Slice::Subject, Slice::Floor],
+        &[Slice::Floor, Slice::Subject],
+    ];
+    const THREE: [&[Slice]; 2] = [
+        &[Slice::Subject, Slice::Floor, Slice::Solo],
+        &[Slice::Solo, Slice::Floor, Slice::Subject],
+    ];
+    if solo {
+        THREE[r % 2]
+    } else {
+        TWO[r % 2]
+    }
+}
+
+/// Elapsed ns and pages of one thread in one slice (0, 0 when it sat out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timed {
+    /// ns from the slice's start to the end of its last call.
+    pub ns: u64,
+    /// Pages covered.
+    pub pages: u64,
+}
+
+/// One thread's measured rounds.
+#[derive(Clone, Debug, Default)]
+pub struct ThreadRounds {
+    /// Subject slices, one per measured round.
+    pub subject: Vec<Timed>,
+    /// Floor slices.
+    pub floor: Vec<Timed>,
+    /// Solo slices (empty when the cell has none; zeros on threads > 0).
+    pub solo: Vec<Timed>,
+}
+
+/// One thread's measurements.
+pub struct ThreadOutcome {
+    /// Whether the thread's subject calls are the cell's measurement.
+    pub measured: bool,
+    /// Its slices.
+    pub rounds: ThreadRounds,
+    /// Per-call latency of its subject slices.
+    pub latency: Latency,
+    /// Counters over its subject slices.
+    pub counters: Values,
+    /// What its worker counted.
+    pub tally: Tally,
+}
+
+/// A cell's threads failed.
+#[derive(Debug, thiserror::Error)]
+#[error("a worker thread panicked")]
+pub struct Panicked;
+
+/// Runs calls of `worker` until `slice` has passed, reading the clock once
+/// per call (never per page) and recording each call's latency.
+#[inline(never)]
+fn timed_loop(worker: &mut dyn Worker, latency: &mut Latency, slice: Duration) -> Timed {
+    let start = Instant::now();
+    let deadline = start + slice;
+    let mut last = start;
+    let mut pages = 0;
+    loop {
+        pages += worker.batch();
+        let now = Instant::now();
+        latency.record((now - last).as_nanos() as u64);
+        last = now;
+        if now >= deadline {
+            break;
+        }
+    }
+    Timed {
+        ns: (last - start).as_nanos() as u64,
+        pages,
+    }
+}
+
+/// What a thread needs to know of its cell.
+#[derive(Clone, Copy)]
+pub struct Shape<'a> {
+    /// Threads in the cell.
+    pub threads: usize,
+    /// CPUs to bind them to, in order (wrapping).
+    pub cpus: &'a [usize],
+    /// Whether rounds include a thread-0-alone slice.
+    pub solo: bool,
+}
+
+/// Runs `shape.threads` threads, each bound to its CPU, with the subject
+/// and floor workers `subject` and `floor` build for it on that thread (so
+/// their memory is first touched there), in paired slices.
+pub fn run_paired<'a, S, F>(
+    shape: Shape<'_>,
+    params: &Params,
+    subject: S,
+    floor: F,
+) -> Result<Vec<ThreadOutcome>, Panicked>
+where
+    S: Fn(usize) -> Box<dyn Worker + 'a> + Sync,
+    F: Fn(usize) -> Box<dyn Worker + 'a> + Sync,
+{
+    let barrier = Barrier::new(shape.threads);
+    // Every thread meets every slice's barrier, and one more at the end.
+    let meetings: usize = (0..params.warmup + params.pairs)
+        .map(|r| round(r, shape.solo).len())
+        .sum::<usize>()
+        + 1;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..shape.threads)
+            .map(|index| {
+                let (barrier, subject, floor) = (&barrier, &subject, &floor);
+                let cpu = shape.cpus[index % shape.cpus.len()];
+                s.spawn(move || {
+                    // Unbound, the thread still runs; the placement recorded
+                    // for the cell is the memory's, checked separately.
+                    let _ = bind_thread(&[cpu]);
+                    let mut met = 0;
+                    let body = catch_unwind(AssertUnwindSafe(|| {
+                        let thread = ThreadRun {
+                            index,
+                            shape,
+                            params,
+                            barrier,
+                            met: &mut met,
+                        };
+                        thread.run(subject(index), floor(index))
+                    }));
+                    // A panicking worker still meets the others at every
+                    // remaining barrier, so the cell fails instead of hanging.
+                    if body.is_err() {
+                        for _ in met..meetings {
+                            barrier.wait();
+                        }
+                    }
+                    body.ok()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(Some(outcome)) => Ok(outcome),
+                _ => Err(Panicked),
+            })
+            .collect()
+    })
+}
+
+/// One thread's walk through the rounds.
+struct ThreadRun<'b> {
+    index: usize,
+    shape: Shape<'b>,
+    params: &'b Params,
+    barrier: &'b Barrier,
+    met: &'b mut usize,
+}
+
+impl ThreadRun<'_> {
+    fn meet(&mut self) {
+        self.barrier.wait();
+        *self.met += 1;
+    }
+
+    fn run(
+        mut self,
+        mut subject: Box<dyn Worker + '_>,
+        mut floor: Box<dyn Worker + '_>,
+    ) -> ThreadOutcome {
+        let params = self.params;
+        let mut counters = ThreadCounters::open(&params.counters);
+        let mut latency = Latency::new();
+        let mut floor_latency = Latency::new();
+        let mut rounds = ThreadRounds::default();
+        for r in 0..params.warmup + params.pairs {
+            let measured = r >= params.warmup;
+            for &kind in round(r, self.shape.solo) {
+                self.meet();
+                let t = match kind {
+                    Slice::Floor => timed_loop(&mut *floor, &mut floor_latency, params.slice),
+                    Slice::Solo if self.index != 0 => Timed::default(),
+                    Slice::Subject | Slice::Solo => {
+                        if measured {
+                            counters.enable();
+                        }
+                        let t = timed_loop(&mut *subject, &mut latency, params.slice);
+                        if measured {
+                            counters.disable();
+                        }
+                        t
+                    }
+                };
+                if measured {
+                    match kind {
+                        Slice::Subject => rounds.subject.push(t),
+                        Slice::Floor => rounds.floor.push(t),
+                        Slice::Solo => rounds.solo.push(t),
+                    }
+                }
+            }
+            if !measured {
+                latency.reset();
+            }
+        }
+        // Nobody drops held pins while another thread still scans.
+        self.meet();
+        let measured = subject.measured();
+        drop(floor);
+        ThreadOutcome {
+            measured,
+            rounds,
+            latency,
+            counters: counters.read(),
+            tally: subject.finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::counters::probe;
+    use crate::numa::allowed_cpus;
+
+    /// Counts its calls; one page each.
+    struct Count(u64);
+
+    impl Worker for Count {
+        fn batch(&mut self) -> u64 {
+            self.0 += 1;
+            1
+        }
+        fn finish(self: Box<Self>) -> Tally {
+            Tally {
+                refused: self.0,
+                ..Tally::default()
+            }
+        }
+    }
+
+    /// Panics in its third call.
+    struct Faulty(u32);
+
+    impl Worker for Faulty {
+        fn batch(&mut self) -> u64 {
+            self.0 += 1;
+            assert!(self.0 < 3, "injected fault");
+            1
+        }
+        fn finish(self: Box<Self>) -> Tally {
+            Tally::default()
+        }
+    }
+
+    fn params(pairs: usize) -> Params {
+        Params {
+            warmup: 1,
+            pairs,
+            slice: Duration::from_millis(1),
+            counters: probe(),
+        }
+    }
+
+    #[test]
+    fn rounds_alternate_their_order() {
+        assert_eq!(round(0, false), &[Slice::Subject, Slice::Floor]);
+        assert_eq!(round(1, false), &[Slice::Floor, Slice::Subject]);
+        assert_eq!(round(2, true), &[Slice::Subject, Slice::Floor, Slice::Solo]);
+        assert_eq!(round(3, true), &[Slice::Solo, Slice::Floor, Slice::Subject]);
+    }
+
+    #[test]
+    fn every_thread_records_every_measured_slice_and_only_thread_0_works_alone() {
+        let cpus = allowed_cpus().expect("affinity");
+        let shape = Shape {
+            threads: 2,
+            cpus: &cpus,
+            solo: true,
+        };
+        let out = run_paired(
+            shape,
+            &params(4),
+            |_| -> Box<dyn Worker> { Box::new(Count(0)) },
+            |_| -> Box<dyn Worker> { Box::new(Count(0)) },
+        )
+        .expect("threads");
+        assert_eq!(out.len(), 2);
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(o.rounds.subject.len(), 4);
+            assert_eq!(o.rounds.floor.len(), 4);
+            assert_eq!(o.rounds.solo.len(), 4);
+            assert!(o.rounds.subject.iter().all(|t| t.pages > 0 && t.ns > 0));
+            assert!(o.rounds.floor.iter().all(|t| t.pages > 0));
+            assert_eq!(o.rounds.solo.iter().all(|t| t.pages > 0), i == 0);
+            assert_eq!(o.rounds.solo.iter().all(|t| t.pages == 0), i != 0);
+            // The subject worker made every subject and solo call, warm-up
+            // included; the floor's calls are not in its count.
+            let made: u64 = o
+                .rounds
+                .subject
+                .iter()
+                .chain(&o.rounds.solo)
+                .map(|t| t.pages)
+                .sum();
+            assert!(o.tally.refused > made, "{} <= {made}", o.tally.refused);
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_fails_its_cell_without_hanging_the_others() {
+        let cpus = allowed_cpus().expect("affinity");
+        let shape = Shape {
+            threads: 2,
+            cpus: &cpus,
+            solo: true,
+        };
+        let r = run_paired(
+            shape,
+            &params(3),
+            |i| -> Box<dyn Worker> {
+                if i == 1 {
+                    Box::new(Faulty(0))
+                } else {
+                    Box::new(Count(0))
+                }
+            },
+            |_| -> Box<dyn Worker> { Box::new(Count(0)) },
+        );
+        assert!(r.is_err());
+    }
+}
