@@ -1,26 +1,21 @@
 //! `pinbench`: the command-line edge. Parses arguments, runs a subcommand,
 //! and turns errors into messages and exit codes (2 for bad input).
 //!
-//! Data flows one way: `pin-schemes` <- the harness (`runner`, `workloads`,
-//! `metrics`, `numa`) -> the results file (`results`), which `summary`
-//! reads back to print the tables.
+//! Data flows one way: `pin-schemes` <- the harness (`harness/`, driving
+//! `workloads/` and the real-kernel paths of `kernel/` on the machine
+//! `machine/` describes) -> the results file (`pin-results`) -> the
+//! renderers of `pin-reports`. `cmd/` holds one file per command.
 
-mod cli;
+mod cmd;
 mod dispatch;
 mod harness;
-mod host;
 mod kernel;
-mod kernel_cmd;
+mod machine;
 mod metrics;
-mod numa;
-mod report_cmd;
-use pin_results as results;
-mod session;
-mod topology;
 mod workloads;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main()
+    cmd::main()
 }

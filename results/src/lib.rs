@@ -329,7 +329,7 @@ pub struct NumaPlacement {
 }
 
 /// Quantiles of per-call latency, ns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatencyNs {
     /// Median.
     pub p50: u64,
@@ -344,7 +344,7 @@ pub struct LatencyNs {
 }
 
 /// perf-event counter totals; `null` where unsupported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// CPU cycles.
     pub cycles: Option<u64>,
@@ -396,6 +396,22 @@ impl Pairs {
                 .map(|(all, one)| all / one)
                 .collect(),
         )
+    }
+}
+
+impl Counters {
+    /// Sums two threads' counts; a counter missing on either side is missing.
+    pub fn sum(self, o: Counters) -> Counters {
+        fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            Some(a? + b?)
+        }
+        Counters {
+            cycles: add(self.cycles, o.cycles),
+            instructions: add(self.instructions, o.instructions),
+            cache_misses: add(self.cache_misses, o.cache_misses),
+            task_clock_ns: add(self.task_clock_ns, o.task_clock_ns),
+            context_switches: add(self.context_switches, o.context_switches),
+        }
     }
 }
 

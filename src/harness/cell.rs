@@ -5,11 +5,11 @@
 
 use super::calibration::{Floor, Noop};
 use super::paired::{run_paired, Params, Shape};
-use super::record::{record, Memory};
+use super::record::{record, Labels, Memory};
 use crate::dispatch::{with_scheme, SchemeVisitor};
-use crate::numa::{self, NumaError};
-use crate::results::{Cell, NumaPlacement};
+use crate::machine::numa::{self, NumaError};
 use crate::workloads::{Layout, Slot, Worker, Workload};
+use pin_results::{Cell, NumaPlacement};
 use pin_schemes::{MemMap, MemMapError, Page, Pfn, PinScheme};
 use std::sync::Arc;
 use thiserror::Error;
@@ -23,9 +23,6 @@ pub enum RunError {
     /// The scheme is not in the registry.
     #[error("unknown scheme {0:?}")]
     UnknownScheme(String),
-    /// A real-kernel subject has no memmap to run on (`pinbench kernel`).
-    #[error("{0} is a real-kernel path, not a model cell")]
-    NotModel(String),
     /// A worker thread panicked.
     #[error("a worker thread of {0} panicked")]
     Thread(String),
@@ -38,17 +35,14 @@ pub enum Subject {
     Scheme(&'static str),
     /// The harness's empty loop.
     Noop,
-    /// A real-kernel path (`pinbench kernel`), named by its gup flavour.
-    Kernel(&'static str),
 }
 
 impl Subject {
-    /// The name recorded in the `scheme` field.
+    /// The name recorded in the `subject` field.
     pub fn name(self) -> &'static str {
         match self {
             Subject::Scheme(n) => n,
             Subject::Noop => "noop",
-            Subject::Kernel(n) => n,
         }
     }
 }
@@ -98,6 +92,18 @@ impl CellSpec {
             self.threads,
             self.numa.placement
         )
+    }
+
+    /// What names this cell in the results.
+    pub fn labels(&self) -> Labels<'_> {
+        Labels {
+            subject: self.subject.name(),
+            backend: pin_results::MODEL,
+            workload: self.workload.name(),
+            threads: self.threads,
+            pages_per_call: self.layout.pages_per_call,
+            folio_order: self.layout.order,
+        }
     }
 
     /// Bytes of `struct page` this cell's memmap needs.
@@ -196,7 +202,6 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Cell, RunError> {
             .map_err(|_| RunError::Thread(spec.label()))?,
             0,
         ),
-        Subject::Kernel(name) => return Err(RunError::NotModel(name.to_string())),
     };
     let memory = Memory {
         tracking_bytes,
@@ -212,15 +217,15 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Cell, RunError> {
         verified_fraction: placement.fraction,
         method: placement.method.to_string(),
     };
-    Ok(record(spec, &outcomes, memory, numa))
+    Ok(record(spec.labels(), &outcomes, memory, numa, None))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::numa::allowed_cpus;
     use crate::metrics::counters::probe;
-    use crate::numa::allowed_cpus;
-    use crate::results::FpByRefs;
+    use pin_results::FpByRefs;
     use std::time::Duration;
 
     fn spec(subject: Subject, workload: Workload, order: u8, threads: usize) -> CellSpec {
@@ -264,13 +269,10 @@ mod tests {
             .chain(&p.floor_ns_per_page)
             .all(|&x| x > 0.0));
         // The headline figures are the estimates of the kept pairs.
-        assert_eq!(
-            Some(cell.x_floor),
-            crate::results::Estimate::of(&p.x_floor())
-        );
+        assert_eq!(Some(cell.x_floor), pin_results::Estimate::of(&p.x_floor()));
         assert_eq!(
             cell.scaling,
-            p.scaling().and_then(|s| crate::results::Estimate::of(&s))
+            p.scaling().and_then(|s| pin_results::Estimate::of(&s))
         );
         assert!(cell.ns_per_page > 0.0 && cell.floor_ns_per_page > 0.0 && cell.pages_per_sec > 0.0);
         assert!(cell.latency_ns.p50 > 0 && cell.latency_ns.max >= cell.latency_ns.p99);

@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_fingerprint_is_a_paired_estimate_of_every_round() {
-        let cpu = crate::numa::allowed_cpus().expect("affinity")[0];
+        let cpu = crate::machine::numa::allowed_cpus().expect("affinity")[0];
         let e = take(cpu).expect("fingerprint");
         assert_eq!(e.n, ROUNDS);
         assert!(e.median.is_finite() && e.median > 0.0, "{e:?}");

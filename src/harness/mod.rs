@@ -2,8 +2,10 @@
 //! become cells ([`plan`]), the paired runner that times them and the
 //! [`Worker`] trait it drives ([`paired`], [`worker`]), the reference
 //! workers every cell is read against ([`calibration`]), the machine's
-//! fingerprint ([`fingerprint`]), and turning measurements into results
-//! ([`record`]).
+//! fingerprint ([`fingerprint`]), turning measurements into results
+//! ([`record`]), and what every measuring command does around its cells
+//! ([`session`]: signals, progress, the results file). [`sweep`] checks the
+//! threads, placements and slicing both `run` and `kernel` sweep.
 
 pub mod calibration;
 pub mod cell;
@@ -11,6 +13,8 @@ pub mod fingerprint;
 pub mod paired;
 pub mod plan;
 pub mod record;
+pub mod session;
+pub mod sweep;
 pub mod worker;
 
 pub use worker::{Tally, Worker};

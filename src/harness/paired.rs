@@ -19,9 +19,10 @@
 //! measured rounds only.
 
 use super::worker::{Tally, Worker};
-use crate::metrics::counters::{Availability, ThreadCounters, Values};
+use crate::machine::numa::bind_thread;
+use crate::metrics::counters::{Availability, ThreadCounters};
 use crate::metrics::latency::Latency;
-use crate::numa::bind_thread;
+use pin_results::Counters;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -96,7 +97,7 @@ pub struct ThreadOutcome {
     /// Per-call latency of its subject slices.
     pub latency: Latency,
     /// Counters over its subject slices.
-    pub counters: Values,
+    pub counters: Counters,
     /// What its worker counted.
     pub tally: Tally,
 }
@@ -272,8 +273,8 @@ impl ThreadRun<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::numa::allowed_cpus;
     use crate::metrics::counters::probe;
-    use crate::numa::allowed_cpus;
 
     /// Counts its calls; one page each.
     struct Count(u64);

@@ -5,12 +5,28 @@
 //! over rounds of the per-round ratios, with their 95% confidence intervals
 //! ([`Estimate`]); the raw per-round values are kept in `pairs`.
 
-use super::cell::CellSpec;
 use super::paired::{ThreadOutcome, Timed};
 use super::worker::Tally;
-use crate::metrics::counters::Values;
 use crate::metrics::latency::Latency;
-use crate::results::{Cell, Counters, Estimate, LatencyNs, NumaPlacement, Pairs, MODEL};
+use pin_results::{Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs};
+
+/// What names a cell in the results: the model's cells and the kernel's
+/// fill it in their own terms.
+#[derive(Clone, Copy, Debug)]
+pub struct Labels<'a> {
+    /// Scheme, `noop`, or the kernel path's flavour.
+    pub subject: &'a str,
+    /// `model`, or the kernel backend.
+    pub backend: &'a str,
+    /// Workload.
+    pub workload: &'a str,
+    /// Threads.
+    pub threads: usize,
+    /// Pages per call.
+    pub pages_per_call: usize,
+    /// Folio order of the pages worked on.
+    pub folio_order: u8,
+}
 
 /// What a cell's memory came to.
 #[derive(Clone, Copy, Debug, Default)]
@@ -89,19 +105,20 @@ fn or_zero(e: Option<Estimate>) -> Estimate {
     })
 }
 
-/// The cell of `spec` from its threads' outcomes.
+/// The cell named by `labels` from its threads' outcomes.
 pub fn record(
-    spec: &CellSpec,
+    labels: Labels<'_>,
     outcomes: &[ThreadOutcome],
     memory: Memory,
     numa: NumaPlacement,
+    kernel: Option<KernelCell>,
 ) -> Cell {
     let pairs = pairs(outcomes);
     let x_floor = or_zero(Estimate::of(&pairs.x_floor()));
     let scaling = pairs.scaling().and_then(|s| Estimate::of(&s));
     let measured: Vec<&ThreadOutcome> = outcomes.iter().filter(|o| o.measured).collect();
     let mut latency = Latency::new();
-    let mut counters: Option<Values> = None;
+    let mut counters: Option<Counters> = None;
     for o in &measured {
         latency.merge(&o.latency);
         counters = Some(counters.map_or(o.counters, |c| c.sum(o.counters)));
@@ -111,17 +128,16 @@ pub fn record(
         .iter()
         .flat_map(|o| o.rounds.subject.iter().chain(&o.rounds.solo).map(|t| t.ns))
         .sum();
-    let q = latency.quantiles();
     let tally = Tally::merge_all(&outcomes.iter().map(|o| o.tally.clone()).collect::<Vec<_>>());
     Cell {
-        subject: spec.subject.name().to_string(),
-        backend: MODEL.to_string(),
-        kernel: None,
-        workload: spec.workload.name().to_string(),
-        threads: spec.threads,
+        subject: labels.subject.to_string(),
+        backend: labels.backend.to_string(),
+        kernel,
+        workload: labels.workload.to_string(),
+        threads: labels.threads,
         numa,
-        pages_per_call: spec.layout.pages_per_call,
-        folio_order: spec.layout.order,
+        pages_per_call: labels.pages_per_call,
+        folio_order: labels.folio_order,
         ns_per_page: median(&pairs.subject_ns_per_page),
         floor_ns_per_page: median(&pairs.floor_ns_per_page),
         pages_per_sec: median(&pairs.pages_per_sec),
@@ -129,20 +145,8 @@ pub fn record(
         x_floor,
         scaling,
         cpu_share: c.task_clock_ns.map(|t| t as f64 / subject_ns.max(1) as f64),
-        latency_ns: LatencyNs {
-            p50: q.p50,
-            p90: q.p90,
-            p99: q.p99,
-            p999: q.p999,
-            max: q.max,
-        },
-        counters: Counters {
-            cycles: c.cycles,
-            instructions: c.instructions,
-            cache_misses: c.cache_misses,
-            task_clock_ns: c.task_clock_ns,
-            context_switches: c.context_switches,
-        },
+        latency_ns: latency.quantiles(),
+        counters: c,
         false_positives: tally.false_positives,
         false_negatives: tally.false_negatives,
         fp_threshold_refs: tally.fp_threshold_refs,
@@ -175,7 +179,7 @@ mod tests {
                 solo,
             },
             latency: Latency::new(),
-            counters: Values::default(),
+            counters: Counters::default(),
             tally: Tally::default(),
         }
     }

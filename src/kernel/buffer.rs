@@ -6,18 +6,15 @@
 //! `MADV_NOHUGEPAGE`d. What the kernel really gave is read back from
 //! /proc/self/smaps (`AnonHugePages`) and recorded, not assumed.
 
+use crate::machine::mapping::{Mapping, PAGE_SIZE};
 use std::io;
 use std::ptr::NonNull;
-
-/// Base page size.
-pub const PAGE: usize = 4096;
 /// PMD-mapped THP size.
 pub const HPAGE: usize = 2 << 20;
 
 /// A faulted-in anonymous buffer; unmapped on drop.
 pub struct UserBuffer {
-    map: NonNull<u8>,
-    map_bytes: usize,
+    _map: Mapping,
     start: NonNull<u8>,
     bytes: usize,
 }
@@ -29,31 +26,20 @@ unsafe impl Send for UserBuffer {}
 impl UserBuffer {
     /// Maps and faults in `bytes` (rounded up to whole 2 MiB when `thp`).
     pub fn new(bytes: usize, thp: bool) -> io::Result<Self> {
-        let granule = if thp { HPAGE } else { PAGE };
+        let granule = if thp { HPAGE } else { PAGE_SIZE };
         let bytes = bytes.max(granule).div_ceil(granule) * granule;
-        let map_bytes = if thp { bytes + HPAGE } else { bytes };
-        // SAFETY: a fresh anonymous mapping with no address hint.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                map_bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
+        // Room to start on a 2 MiB boundary.
+        let map = Mapping::new(if thp { bytes + HPAGE } else { bytes })?;
+        let p = map.ptr().as_ptr();
+        let offset = if thp {
+            (HPAGE - (p as usize % HPAGE)) % HPAGE
+        } else {
+            0
         };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let map = NonNull::new(p as *mut u8).ok_or_else(io::Error::last_os_error)?;
-        let offset = (HPAGE - (p as usize % HPAGE)) % HPAGE;
-        let offset = if thp { offset } else { 0 };
-        // SAFETY: offset < HPAGE and map_bytes = bytes + HPAGE for THP.
-        let start = unsafe { NonNull::new_unchecked(map.as_ptr().add(offset)) };
+        // SAFETY: offset < HPAGE, and the mapping is bytes + HPAGE for THP.
+        let start = unsafe { NonNull::new_unchecked(p.add(offset)) };
         let buf = Self {
-            map,
-            map_bytes,
+            _map: map,
             start,
             bytes,
         };
@@ -71,7 +57,7 @@ impl UserBuffer {
 
     /// Writes one byte per page so every page is present before timing.
     fn fault_in(&self) {
-        for off in (0..self.bytes).step_by(PAGE) {
+        for off in (0..self.bytes).step_by(PAGE_SIZE) {
             // SAFETY: off < bytes, inside our mapping, writable.
             unsafe { self.start.as_ptr().add(off).write_volatile(1) };
         }
@@ -90,7 +76,7 @@ impl UserBuffer {
     /// The `i`-th run of `pages_per_call` pages, wrapping around the buffer:
     /// (address, bytes).
     pub fn chunk(&self, i: usize, pages_per_call: usize) -> (usize, usize) {
-        let per = (pages_per_call * PAGE).min(self.bytes);
+        let per = (pages_per_call * PAGE_SIZE).min(self.bytes);
         let chunks = (self.bytes / per).max(1);
         (self.addr() + (i % chunks) * per, per)
     }
@@ -99,9 +85,9 @@ impl UserBuffer {
     /// pages move there; returns the node `move_pages` then finds for most
     /// of them.
     pub fn bind(&self, node: u32) -> io::Result<Option<u32>> {
-        crate::numa::mbind(self.start.as_ptr() as *mut libc::c_void, self.bytes, node)?;
+        crate::machine::numa::mbind(self.start.as_ptr() as *mut libc::c_void, self.bytes, node)?;
         self.fault_in();
-        Ok(crate::numa::region_node(self.addr(), self.bytes).0)
+        Ok(crate::machine::numa::region_node(self.addr(), self.bytes).0)
     }
 
     /// Bytes of the buffer the kernel backs with THP (`AnonHugePages` of
@@ -113,13 +99,6 @@ impl UserBuffer {
             self.addr(),
             self.addr() + self.bytes,
         ))
-    }
-}
-
-impl Drop for UserBuffer {
-    fn drop(&mut self) {
-        // SAFETY: our own mapping, unmapped once.
-        unsafe { libc::munmap(self.map.as_ptr() as *mut libc::c_void, self.map_bytes) };
     }
 }
 
@@ -170,11 +149,11 @@ AnonHugePages:      2048 kB
 
     #[test]
     fn chunks_wrap_around_the_buffer() {
-        let buf = UserBuffer::new(16 * PAGE, false).expect("mmap");
-        assert_eq!(buf.bytes(), 16 * PAGE);
-        assert_eq!(buf.chunk(0, 4), (buf.addr(), 4 * PAGE));
-        assert_eq!(buf.chunk(5, 4), (buf.addr() + 4 * PAGE, 4 * PAGE));
-        assert_eq!(buf.chunk(0, 64), (buf.addr(), 16 * PAGE));
+        let buf = UserBuffer::new(16 * PAGE_SIZE, false).expect("mmap");
+        assert_eq!(buf.bytes(), 16 * PAGE_SIZE);
+        assert_eq!(buf.chunk(0, 4), (buf.addr(), 4 * PAGE_SIZE));
+        assert_eq!(buf.chunk(5, 4), (buf.addr() + 4 * PAGE_SIZE, 4 * PAGE_SIZE));
+        assert_eq!(buf.chunk(0, 64), (buf.addr(), 16 * PAGE_SIZE));
     }
 
     #[test]

@@ -10,14 +10,14 @@
 //! are where the cell says they are.
 
 use super::buffer::UserBuffer;
+use super::plan::Job;
 use super::vmstat::{self, FollPin};
 use super::PinPath;
 use crate::harness::calibration::Floor;
-use crate::harness::cell::{CellSpec, RunError};
-use crate::harness::paired::{run_paired, Params, Shape};
-use crate::harness::record::{record, Memory};
-use crate::results::{Cell, KernelCell};
+use crate::harness::paired::{run_paired, Params, Shape, ThreadOutcome};
+use crate::harness::record::{record, Labels, Memory};
 use crate::workloads::{Slot, Tally, Worker, Workload};
+use pin_results::{Cell, KernelCell, NumaPlacement};
 use pin_schemes::MemMap;
 use std::io;
 use std::path::Path;
@@ -30,19 +30,12 @@ pub type MakePath<'a> = dyn Fn(UserBuffer) -> io::Result<Box<dyn PinPath>> + Syn
 
 /// A kernel cell to run.
 pub struct KernelSpec<'a> {
-    /// Threads, placement and batch size, as for model cells; `subject`
-    /// is `Subject::Kernel(flavour)`.
-    pub cell: CellSpec,
-    /// The backend's name for the `backend` field.
-    pub backend: &'static str,
+    /// Backend, flavour, backing, threads and placement.
+    pub job: &'a Job,
     /// Bytes of each thread's buffer.
     pub buffer_bytes: usize,
-    /// Back buffers with THP.
-    pub thp: bool,
-    /// Whether the path should take FOLL_PIN pins.
-    pub expects_pins: bool,
-    /// Bind buffers to this node (`None`: first touch on the CPU node).
-    pub buffer_node: Option<u32>,
+    /// Pages per call asked for (a path may take fewer).
+    pub pages_per_call: usize,
     /// Builds a thread's path over its buffer.
     pub make: &'a MakePath<'a>,
 }
@@ -50,9 +43,9 @@ pub struct KernelSpec<'a> {
 /// Why a kernel cell failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KernelCellError {
-    /// The runner failed.
-    #[error(transparent)]
-    Run(#[from] RunError),
+    /// A worker thread panicked.
+    #[error("{0}: a worker thread panicked")]
+    Panicked(String),
     /// A thread's setup or a call failed.
     #[error("{0}")]
     Path(String),
@@ -142,113 +135,128 @@ pub fn settle(path: &Path, before: FollPin, patience: Duration) -> Option<FollPi
     }
 }
 
+/// The floor's memmap for `spec`: one `struct page` per page of every
+/// buffer, walked with the same batch size.
+fn floor_memmap(
+    spec: &KernelSpec<'_>,
+) -> Result<(MemMap, crate::workloads::Layout), KernelCellError> {
+    let per_thread = (spec.buffer_bytes / crate::machine::mapping::PAGE_SIZE).max(1);
+    let layout = Workload::Private.layout(0, per_thread, spec.pages_per_call.min(per_thread));
+    let memmap = MemMap::with_pages(layout.nr_pages(spec.job.threads))
+        .map_err(|e| KernelCellError::Path(format!("the floor's memmap: {e}")))?;
+    Ok((memmap, layout))
+}
+
+/// One thread's kernel worker: its buffer (bound where asked), its path.
+fn worker<'a>(spec: &KernelSpec<'_>, shared: &'a Shared) -> Box<dyn Worker + 'a> {
+    let setup = || -> io::Result<Box<dyn PinPath>> {
+        let buf = UserBuffer::new(spec.buffer_bytes, spec.job.thp)?;
+        if let Some(node) = spec.job.buffer_node {
+            if buf.bind(node)? != Some(node) {
+                // Relaxed: a count read after the join.
+                shared.node_mismatch.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // Relaxed: a total read after the join.
+        shared
+            .thp_bytes
+            .fetch_add(buf.thp_bytes().unwrap_or(0), Ordering::Relaxed);
+        (spec.make)(buf)
+    };
+    let ppc = spec.pages_per_call.max(1) as u64;
+    match setup() {
+        Ok(path) => Box::new(KernelWorker {
+            pages_per_call: (path.pages_per_call() as u64).min(ppc).max(1),
+            path,
+            i: 0,
+            pages: 0,
+            failed: false,
+            shared,
+        }),
+        Err(e) => {
+            shared.fail(e);
+            Box::new(Idle)
+        }
+    }
+}
+
 /// Runs `spec` and returns its cell (pins unbalanced is recorded in the cell
 /// as `pins_balanced: false`; the caller fails loudly).
 pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Cell, KernelCellError> {
     let vmstat_path = Path::new(vmstat::PROC_VMSTAT);
     let before = vmstat::read(vmstat_path).ok().flatten();
     let shared = Shared::default();
-    let ppc = spec.cell.layout.pages_per_call as u64;
-    // The floor's memmap: one `struct page` per page of every buffer.
-    let per_thread = (spec.buffer_bytes / super::buffer::PAGE).max(1);
-    let layout = Workload::Private.layout(
-        0,
-        per_thread,
-        spec.cell.layout.pages_per_call.min(per_thread),
-    );
-    let memmap = MemMap::with_pages(layout.nr_pages(spec.cell.threads))
-        .map_err(|e| KernelCellError::Path(format!("the floor's memmap: {e}")))?;
+    let (memmap, layout) = floor_memmap(spec)?;
+    let job = spec.job;
     let shape = Shape {
-        threads: spec.cell.threads,
-        cpus: &spec.cell.numa.cpus,
-        solo: spec.cell.threads > 1,
+        threads: job.threads,
+        cpus: &job.numa.cpus,
+        solo: job.threads > 1,
     };
     let floor = |index| -> Box<dyn Worker + '_> {
         let slot = Slot {
             index,
-            threads: spec.cell.threads,
+            threads: job.threads,
             layout,
         };
         Box::new(Floor::new(&memmap, &slot))
     };
-    let outcomes = run_paired(
-        shape,
-        params,
-        |_index| -> Box<dyn Worker + '_> {
-            let setup = || -> io::Result<Box<dyn PinPath>> {
-                let buf = UserBuffer::new(spec.buffer_bytes, spec.thp)?;
-                if let Some(node) = spec.buffer_node {
-                    if buf.bind(node)? != Some(node) {
-                        // Relaxed: a count read after the join.
-                        shared.node_mismatch.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                // Relaxed: a total read after the join.
-                shared
-                    .thp_bytes
-                    .fetch_add(buf.thp_bytes().unwrap_or(0), Ordering::Relaxed);
-                (spec.make)(buf)
-            };
-            match setup() {
-                Ok(path) => Box::new(KernelWorker {
-                    pages_per_call: (path.pages_per_call() as u64).min(ppc.max(1)).max(1),
-                    path,
-                    i: 0,
-                    pages: 0,
-                    failed: false,
-                    shared: &shared,
-                }),
-                Err(e) => {
-                    shared.fail(e);
-                    Box::new(Idle)
-                }
-            }
-        },
-        floor,
-    )
-    .map_err(|_| RunError::Thread(spec.cell.label()))?;
+    let outcomes = run_paired(shape, params, |_| worker(spec, &shared), floor)
+        .map_err(|_| KernelCellError::Panicked(job.name()))?;
     if let Some(e) = shared.error.lock().ok().and_then(|mut e| e.take()) {
-        return Err(KernelCellError::Path(format!("{}: {e}", spec.cell.label())));
+        return Err(KernelCellError::Path(format!("{}: {e}", job.name())));
     }
     let delta = before.and_then(|b| settle(vmstat_path, b, Duration::from_secs(2)));
-    let numa = crate::results::NumaPlacement {
-        placement: spec.cell.numa.placement.to_string(),
-        cpu_node: spec.cell.numa.cpu_node,
-        memmap_node: spec.cell.numa.memmap_node,
-        // Relaxed: read after the join.
-        memmap_node_verified: (shared.node_mismatch.load(Ordering::Relaxed) == 0)
-            .then_some(spec.cell.numa.memmap_node),
-        verified_fraction: if shared.node_mismatch.load(Ordering::Relaxed) == 0 {
-            1.0
-        } else {
-            0.0
-        },
-        method: if spec.buffer_node.is_some() {
+    Ok(cell(spec, &outcomes, &shared, delta))
+}
+
+/// The results cell of a finished kernel run.
+fn cell(
+    spec: &KernelSpec<'_>,
+    outcomes: &[ThreadOutcome],
+    shared: &Shared,
+    delta: Option<FollPin>,
+) -> Cell {
+    let job = spec.job;
+    // Relaxed: read after the join.
+    let placed = shared.node_mismatch.load(Ordering::Relaxed) == 0;
+    let numa = NumaPlacement {
+        placement: job.numa.placement.to_string(),
+        cpu_node: job.numa.cpu_node,
+        memmap_node: job.numa.memmap_node,
+        memmap_node_verified: placed.then_some(job.numa.memmap_node),
+        verified_fraction: if placed { 1.0 } else { 0.0 },
+        method: if job.buffer_node.is_some() {
             "mbind".into()
         } else {
             "first-touch".into()
         },
     };
-    let mut cell = record(&spec.cell, &outcomes, Memory::default(), numa);
     let pages = shared.pages.load(Ordering::Relaxed);
     let kernel_ns = (shared.kernel_ns_seen.load(Ordering::Relaxed) > 0)
         .then(|| shared.kernel_ns.load(Ordering::Relaxed) as f64 / pages.max(1) as f64);
-    cell.backend = spec.backend.to_string();
-    // THP-backed buffers are order-9 folios, as in the model's `huge/9`.
-    cell.folio_order = if spec.thp {
-        pin_schemes::HPAGE_PMD_ORDER
-    } else {
-        0
+    let labels = Labels {
+        subject: job.label,
+        backend: job.backend.name(),
+        workload: "private",
+        threads: job.threads,
+        pages_per_call: spec.pages_per_call,
+        // THP-backed buffers are order-9 folios, as in the model's `huge/9`.
+        folio_order: if job.thp {
+            pin_schemes::HPAGE_PMD_ORDER
+        } else {
+            0
+        },
     };
-    cell.kernel = Some(KernelCell {
-        thp: spec.thp,
+    let kernel = KernelCell {
+        thp: job.thp,
         thp_bytes: Some(shared.thp_bytes.load(Ordering::Relaxed)),
         buffer_bytes: spec.buffer_bytes as u64,
         pins_acquired: delta.map(|d| d.acquired),
         pins_released: delta.map(|d| d.released),
         pins_balanced: delta.map(FollPin::balanced),
-        expects_pins: spec.expects_pins,
+        expects_pins: job.expects_pins,
         in_kernel_ns_per_page: kernel_ns,
-    });
-    Ok(cell)
+    };
+    record(labels, outcomes, Memory::default(), numa, Some(kernel))
 }

@@ -79,7 +79,7 @@ impl<D: Device> DeviceRun<D> {
 
     /// Pages one call covers (the run, clipped to the buffer).
     pub fn pages(&self) -> usize {
-        self.buf.chunk(0, self.pages_per_call).1 / super::buffer::PAGE
+        self.buf.chunk(0, self.pages_per_call).1 / crate::machine::mapping::PAGE_SIZE
     }
 
     /// Address and bytes of call `i`'s run.

@@ -9,12 +9,13 @@
 //! a single gup call, so the latency histogram is per gup call plus one
 //! syscall; the kernel-side time is kept separately.
 
-use super::buffer::{UserBuffer, PAGE};
+use super::buffer::UserBuffer;
 use super::device::{Device, DeviceRun};
 use super::shim_abi::{
     GupTest, FOLL_WRITE, GUP_FAST_BENCHMARK, PIN_FAST_BENCHMARK, PIN_LONGTERM_BENCHMARK,
 };
 use super::PinPath;
+use crate::machine::mapping::PAGE_SIZE;
 use std::io;
 
 /// Which gup_test benchmark.
@@ -92,7 +93,7 @@ impl<D: Device> PinPath for GupTestPath<D> {
         let mut gup = GupTest {
             addr: addr as u64,
             size: len as u64,
-            nr_pages_per_call: (len / PAGE) as u32,
+            nr_pages_per_call: (len / PAGE_SIZE) as u32,
             gup_flags: if self.run.write { FOLL_WRITE } else { 0 },
             ..GupTest::default()
         };
@@ -142,7 +143,7 @@ mod tests {
         assert_eq!(GupTestCmd::PinFast.request(), 0xc050_6702);
         assert_eq!(GupTestCmd::PinLongterm.request(), 0xc050_6703);
         let mut fake = Fake::default();
-        let buf = UserBuffer::new(64 * PAGE, false).expect("buffer");
+        let buf = UserBuffer::new(64 * PAGE_SIZE, false).expect("buffer");
         let base = buf.addr() as u64;
         let mut path = GupTestPath::new(&mut fake, GupTestCmd::PinLongterm, buf, 16, true);
         assert_eq!(path.pages_per_call(), 16);
@@ -152,8 +153,8 @@ mod tests {
         drop(path);
         let (req, gup) = fake.seen[1];
         assert_eq!(req, 0xc050_6703);
-        assert_eq!(gup.addr, base + 16 * PAGE as u64);
-        assert_eq!(gup.size, 16 * PAGE as u64);
+        assert_eq!(gup.addr, base + 16 * PAGE_SIZE as u64);
+        assert_eq!(gup.size, 16 * PAGE_SIZE as u64);
         assert_eq!(gup.nr_pages_per_call, 16);
         assert_eq!(gup.gup_flags, FOLL_WRITE);
         assert_eq!(gup.test_flags, 0);
@@ -165,7 +166,7 @@ mod tests {
         let fake = dir.path().join("gup_test");
         std::fs::write(&fake, "").expect("write");
         let dev = FileDevice::open(&fake).expect("open");
-        let buf = UserBuffer::new(4 * PAGE, false).expect("buffer");
+        let buf = UserBuffer::new(4 * PAGE_SIZE, false).expect("buffer");
         let mut path = GupTestPath::new(dev, GupTestCmd::PinFast, buf, 4, false);
         let err = path.call(0).expect_err("a plain file has no ioctls");
         assert!(err.to_string().contains("does not speak the ABI"), "{err}");

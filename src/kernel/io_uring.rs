@@ -10,8 +10,9 @@
 //! the process has CAP_IPC_LOCK; [`raise_memlock`] lifts the soft limit to
 //! the hard one, and an ENOMEM is turned into an explanation.
 
-use super::buffer::{UserBuffer, PAGE};
+use super::buffer::UserBuffer;
 use super::PinPath;
+use crate::machine::mapping::PAGE_SIZE;
 use io_uring::IoUring;
 use std::io;
 
@@ -41,7 +42,7 @@ impl IoUringPath {
 
 impl PinPath for IoUringPath {
     fn pages_per_call(&self) -> usize {
-        self.buf.chunk(0, self.pages_per_call).1 / PAGE
+        self.buf.chunk(0, self.pages_per_call).1 / PAGE_SIZE
     }
 
     fn call(&mut self, i: usize) -> io::Result<()> {
@@ -104,7 +105,7 @@ mod tests {
 
     #[test]
     fn a_call_takes_and_releases_real_pins() {
-        let buf = UserBuffer::new(64 * PAGE, false).expect("buffer");
+        let buf = UserBuffer::new(64 * PAGE_SIZE, false).expect("buffer");
         let mut path = match IoUringPath::new(buf, 64) {
             Ok(p) => p,
             Err(e) => {

@@ -11,6 +11,7 @@ pub mod cell;
 pub mod device;
 pub mod gup_test;
 pub mod io_uring;
+pub mod plan;
 pub mod probe;
 pub mod process_vm;
 pub mod shim;

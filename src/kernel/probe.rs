@@ -226,7 +226,7 @@ pub fn foll_pin_counters(roots: &Roots) -> Row {
 
 /// The NUMA row.
 pub fn numa(roots: &Roots) -> Row {
-    match crate::topology::Topology::read(&roots.sys.join("devices/system")) {
+    match crate::machine::topology::Topology::read(&roots.sys.join("devices/system")) {
         Ok(t) => {
             let n = t.nodes.len();
             let found = if n == 1 {

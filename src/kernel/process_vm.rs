@@ -11,8 +11,9 @@
 //! threads at once inherit each other's pipe ends, so neither would ever
 //! see EOF (seen: two cells hung for 11 minutes).
 
-use super::buffer::{UserBuffer, PAGE};
+use super::buffer::UserBuffer;
 use super::PinPath;
+use crate::machine::mapping::PAGE_SIZE;
 use std::io;
 
 /// A child process holding the buffer we read, and our copy destination.
@@ -36,7 +37,7 @@ impl ProcessVmPath {
     /// Forks the child with a `bytes` buffer (THP or not); reads
     /// `pages_per_call` pages a call.
     pub fn new(bytes: usize, thp: bool, pages_per_call: usize) -> io::Result<Self> {
-        let local = UserBuffer::new((pages_per_call * PAGE).min(bytes), false)?;
+        let local = UserBuffer::new((pages_per_call * PAGE_SIZE).min(bytes), false)?;
         let mut addr_pipe = [0; 2];
         // SAFETY: a plain syscall on a local array.
         unsafe { check(libc::pipe2(addr_pipe.as_mut_ptr(), libc::O_CLOEXEC))? };
@@ -94,11 +95,11 @@ impl ProcessVmPath {
 
 impl PinPath for ProcessVmPath {
     fn pages_per_call(&self) -> usize {
-        (self.pages_per_call * PAGE).min(self.remote_bytes) / PAGE
+        (self.pages_per_call * PAGE_SIZE).min(self.remote_bytes) / PAGE_SIZE
     }
 
     fn call(&mut self, i: usize) -> io::Result<()> {
-        let per = self.pages_per_call() * PAGE;
+        let per = self.pages_per_call() * PAGE_SIZE;
         let chunks = (self.remote_bytes / per).max(1);
         let local = libc::iovec {
             iov_base: self.local.addr() as *mut libc::c_void,
@@ -140,7 +141,7 @@ mod tests {
 
     #[test]
     fn reads_the_child_buffer_through_real_pins() {
-        let mut path = ProcessVmPath::new(256 * PAGE, false, 32).expect("child");
+        let mut path = ProcessVmPath::new(256 * PAGE_SIZE, false, 32).expect("child");
         assert_eq!(path.pages_per_call(), 32);
         let before = vmstat::read(Path::new(vmstat::PROC_VMSTAT)).expect("vmstat");
         for i in 0..16 {

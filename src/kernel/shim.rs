@@ -8,13 +8,14 @@
 //! (latency as seen from user space); the kernel's own nanoseconds are kept
 //! separately as the in-kernel cost.
 
-use super::buffer::{UserBuffer, PAGE};
+use super::buffer::UserBuffer;
 use super::device::{Device, DeviceRun};
 use super::shim_abi::{
     PinShimBatch, PIN_SHIM_BATCH, PIN_SHIM_MODE_FAST, PIN_SHIM_MODE_LONGTERM, PIN_SHIM_MODE_PIN,
     PIN_SHIM_MODE_WRITE,
 };
 use super::PinPath;
+use crate::machine::mapping::PAGE_SIZE;
 use std::io;
 
 /// Which gup flavour the shim runs.
@@ -89,7 +90,7 @@ impl<D: Device> PinPath for ShimPath<D> {
         let mut batch = PinShimBatch {
             addr: addr as u64,
             size: len as u64,
-            nr_pages_per_call: (len / PAGE) as u32,
+            nr_pages_per_call: (len / PAGE_SIZE) as u32,
             mode: self.mode.bits(self.run.write),
             iterations: 1,
             ..PinShimBatch::default()
@@ -125,7 +126,7 @@ mod tests {
     #[test]
     fn modes_map_to_the_abi_bits() {
         let mut fake = Fake(Vec::new());
-        let buf = UserBuffer::new(8 * PAGE, false).expect("buffer");
+        let buf = UserBuffer::new(8 * PAGE_SIZE, false).expect("buffer");
         let mut path = ShimPath::new(&mut fake, ShimMode::PinLongterm, buf, 8, true);
         path.call(0).expect("call");
         assert_eq!(path.kernel_ns(), Some(150));

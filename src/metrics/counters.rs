@@ -10,6 +10,7 @@
 
 use perf_event::events::{Hardware, Software};
 use perf_event::{Builder, Counter, Group};
+use pin_results::Counters;
 
 /// Which counter groups this machine supports.
 #[derive(Clone, Debug)]
@@ -26,7 +27,7 @@ pub struct Availability {
 /// (`text_poke_bp`) that a multi-threaded TCG guest has been seen to trip
 /// over (`Oops: int3` in `__schedule`).
 pub fn probe() -> Availability {
-    if let Some(vm) = crate::host::emulated() {
+    if let Some(vm) = crate::machine::host::emulated() {
         let why = format!("not opened on an emulated machine ({vm})");
         return Availability {
             hardware: Err(why.clone()),
@@ -36,38 +37,6 @@ pub fn probe() -> Availability {
     Availability {
         hardware: HwGroup::open().map(|_| ()).map_err(|e| e.to_string()),
         software: SwGroup::open().map(|_| ()).map_err(|e| e.to_string()),
-    }
-}
-
-/// Counter totals; `None` where the counter is not available.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Values {
-    /// CPU cycles.
-    pub cycles: Option<u64>,
-    /// Instructions retired.
-    pub instructions: Option<u64>,
-    /// Last-level cache misses (`PERF_COUNT_HW_CACHE_MISSES`).
-    pub cache_misses: Option<u64>,
-    /// Task clock, ns.
-    pub task_clock_ns: Option<u64>,
-    /// Context switches.
-    pub context_switches: Option<u64>,
-}
-
-fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    Some(a? + b?)
-}
-
-impl Values {
-    /// Sums two threads' counts; a counter missing on either side is missing.
-    pub fn sum(self, o: Values) -> Values {
-        Values {
-            cycles: add(self.cycles, o.cycles),
-            instructions: add(self.instructions, o.instructions),
-            cache_misses: add(self.cache_misses, o.cache_misses),
-            task_clock_ns: add(self.task_clock_ns, o.task_clock_ns),
-            context_switches: add(self.context_switches, o.context_switches),
-        }
     }
 }
 
@@ -159,8 +128,8 @@ impl ThreadCounters {
     }
 
     /// The totals so far.
-    pub fn read(&mut self) -> Values {
-        let mut v = Values::default();
+    pub fn read(&mut self) -> Counters {
+        let mut v = Counters::default();
         if let Some(h) = &mut self.hw {
             if let Ok(d) = h.group.read() {
                 v.cycles = Some(d[&h.cycles]);
@@ -199,7 +168,7 @@ mod tests {
         let v = c.read();
         assert!(v.task_clock_ns.is_some_and(|t| t > 0), "{v:?}");
         assert_eq!(v.cycles.is_some(), avail.hardware.is_ok());
-        let missing = Values::default();
+        let missing = Counters::default();
         assert_eq!(v.sum(missing).task_clock_ns, None);
     }
 }

@@ -6,24 +6,10 @@
 //! clamped to it (`saturating_record`).
 
 use hdrhistogram::Histogram;
+use pin_results::LatencyNs;
 
 /// Largest latency kept: 60 s in ns.
 const MAX_NS: u64 = 60_000_000_000;
-
-/// p50/p90/p99/p99.9/max of the calls recorded, in ns.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Quantiles {
-    /// Median.
-    pub p50: u64,
-    /// 90th percentile.
-    pub p90: u64,
-    /// 99th percentile.
-    pub p99: u64,
-    /// 99.9th percentile.
-    pub p999: u64,
-    /// Largest.
-    pub max: u64,
-}
 
 /// A latency histogram of batch calls.
 pub struct Latency {
@@ -68,11 +54,11 @@ impl Latency {
     }
 
     /// The quantiles; all zero when nothing was recorded.
-    pub fn quantiles(&self) -> Quantiles {
+    pub fn quantiles(&self) -> LatencyNs {
         if self.hist.is_empty() {
-            return Quantiles::default();
+            return LatencyNs::default();
         }
-        Quantiles {
+        LatencyNs {
             p50: self.hist.value_at_quantile(0.5),
             p90: self.hist.value_at_quantile(0.9),
             p99: self.hist.value_at_quantile(0.99),
@@ -101,6 +87,6 @@ mod tests {
         assert!((895..=905).contains(&q.p90), "{q:?}");
         assert!(q.max >= 999_000, "{q:?}");
         a.reset();
-        assert_eq!(a.quantiles(), Quantiles::default());
+        assert_eq!(a.quantiles(), LatencyNs::default());
     }
 }

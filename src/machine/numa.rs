@@ -9,13 +9,10 @@
 //! nodes, status)` asks the kernel which node holds sampled pages of the
 //! region; that answer, not the request, is what the results record.
 
+use super::mapping::{Mapping, PAGE_SIZE};
 use pin_schemes::{MemMap, MemMapError, NodeSpan, Page, PageStorage};
 use std::io;
-use std::ptr::NonNull;
 use thiserror::Error;
-
-/// Base page size of the host (the memmap region's granule).
-const HOST_PAGE: usize = 4096;
 
 /// Pages sampled by [`verify_node`].
 const VERIFY_SAMPLES: usize = 256;
@@ -41,68 +38,37 @@ pub enum NumaError {
 
 /// An anonymous private mapping holding `len` pages; unmapped on drop.
 pub struct MmapPages {
-    ptr: NonNull<Page>,
+    map: Mapping,
     len: usize,
-    bytes: usize,
 }
-
-// SAFETY: the region is plain memory owned by this value; `Page` is made of
-// atomics, so sharing `&[Page]` between threads is sound.
-unsafe impl Send for MmapPages {}
-// SAFETY: as above.
-unsafe impl Sync for MmapPages {}
 
 impl MmapPages {
     /// Maps room for `len` pages (zero-filled, so every `Page` is valid).
     pub fn new(len: usize) -> Result<Self, NumaError> {
-        let bytes = (len * std::mem::size_of::<Page>()).div_ceil(HOST_PAGE) * HOST_PAGE;
-        let bytes = bytes.max(HOST_PAGE);
-        // SAFETY: a fresh anonymous mapping, no address hint.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(NumaError::Mmap {
-                bytes,
-                source: io::Error::last_os_error(),
-            });
-        }
-        let ptr = NonNull::new(p as *mut Page).ok_or(NumaError::Mmap {
-            bytes,
-            source: io::Error::other("mmap returned NULL"),
-        })?;
-        Ok(Self { ptr, len, bytes })
+        let bytes = len.saturating_mul(std::mem::size_of::<Page>());
+        let map = Mapping::new(bytes).map_err(|source| NumaError::Mmap { bytes, source })?;
+        Ok(Self { map, len })
     }
 
     /// `mbind(MPOL_BIND)` of the whole region to `node`.
     pub fn bind(&self, node: u32) -> io::Result<()> {
-        mbind(self.ptr.as_ptr() as *mut libc::c_void, self.bytes, node)
+        mbind(
+            self.map.ptr().as_ptr() as *mut libc::c_void,
+            self.map.bytes(),
+            node,
+        )
     }
 }
 
 // SAFETY: the mapping is never moved or remapped while `self` lives, so
-// `pages()` returns the same slice at the same address every time.
+// `pages()` returns the same slice at the same address every time; `Page`
+// is made of atomics, so sharing `&[Page]` between threads is sound.
 unsafe impl PageStorage for MmapPages {
     fn pages(&self) -> &[Page] {
         // SAFETY: `len` pages fit in the mapping, which is readable,
-        // writable, 4 KiB aligned (>= align_of::<Page>) and zero-filled,
+        // writable, page aligned (>= align_of::<Page>) and zero-filled,
         // and all-zero bytes are a valid `Page`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for MmapPages {
-    fn drop(&mut self) {
-        // SAFETY: the mapping was made in `new` with this size and no
-        // reference into it outlives `self`.
-        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.bytes) };
+        unsafe { std::slice::from_raw_parts(self.map.ptr().as_ptr() as *const Page, self.len) }
     }
 }
 
@@ -231,7 +197,7 @@ pub fn build_memmap(
 fn region(memmap: &MemMap) -> (usize, usize) {
     let pages = memmap.pages();
     let start = pages.as_ptr() as usize;
-    let bytes = std::mem::size_of_val(pages).div_ceil(HOST_PAGE) * HOST_PAGE;
+    let bytes = std::mem::size_of_val(pages).div_ceil(PAGE_SIZE) * PAGE_SIZE;
     (start, bytes)
 }
 
@@ -244,10 +210,10 @@ pub fn verify_node(memmap: &MemMap) -> (Option<u32>, f64) {
 
 /// [`verify_node`] for any mapped region `start..start + bytes`.
 pub fn region_node(start: usize, bytes: usize) -> (Option<u32>, f64) {
-    let host_pages = bytes / HOST_PAGE;
+    let host_pages = bytes / PAGE_SIZE;
     let n = host_pages.min(VERIFY_SAMPLES);
     let addrs: Vec<*mut libc::c_void> = (0..n)
-        .map(|i| (start + (i * host_pages / n) * HOST_PAGE) as *mut libc::c_void)
+        .map(|i| (start + (i * host_pages / n) * PAGE_SIZE) as *mut libc::c_void)
         .collect();
     let mut status = vec![-1i32; n];
     // SAFETY: `addrs` and `status` hold `n` entries; nodes = NULL asks only
@@ -282,16 +248,16 @@ pub fn region_node(start: usize, bytes: usize) -> (Option<u32>, f64) {
 /// Bytes of the memmap region resident in RAM (`mincore`).
 pub fn resident_bytes(memmap: &MemMap) -> Option<u64> {
     let (start, bytes) = region(memmap);
-    let mut vec = vec![0u8; bytes / HOST_PAGE];
+    let mut vec = vec![0u8; bytes / PAGE_SIZE];
     // SAFETY: the region is mapped and `vec` has one byte per host page.
     let r = unsafe { libc::mincore(start as *mut libc::c_void, bytes, vec.as_mut_ptr()) };
-    (r == 0).then(|| vec.iter().filter(|&&b| b & 1 != 0).count() as u64 * HOST_PAGE as u64)
+    (r == 0).then(|| vec.iter().filter(|&&b| b & 1 != 0).count() as u64 * PAGE_SIZE as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::{Topology, SYSFS_ROOT};
+    use crate::machine::topology::{Topology, SYSFS_ROOT};
     use pin_schemes::Pfn;
     use std::path::Path;
 

@@ -5,16 +5,59 @@
 //! again, then write the results file atomically and print the summary.
 
 use crate::harness::fingerprint;
-use crate::host;
+use crate::machine::host;
+use crate::machine::topology::Topology;
 use crate::metrics::counters::Availability;
-use crate::results::{Cell, Config, Fingerprint, Results, SCHEMA_VERSION};
-use crate::topology::Topology;
 use indicatif::{ProgressBar, ProgressStyle};
+use pin_results::{Cell, Config, Fingerprint, Results, SCHEMA_VERSION};
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
+
+/// The output path cannot be used (bad input: exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OutputError(pub String);
+
+/// Checks the output path and opens the temporary file the results will be
+/// written to and renamed from. Nothing existing is touched.
+pub fn prepare_output(
+    given: Option<PathBuf>,
+    start: SystemTime,
+) -> Result<(PathBuf, tempfile::NamedTempFile), OutputError> {
+    let dest = given.unwrap_or_else(|| {
+        let stamp: String = crate::machine::host::rfc3339(start)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        PathBuf::from(format!("pinbench-{stamp}.json"))
+    });
+    if dest.is_dir() {
+        return Err(OutputError(format!(
+            "-o {}: is a directory",
+            dest.display()
+        )));
+    }
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => Path::new(".").to_path_buf(),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".pinbench-")
+        .suffix(".json.tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| {
+            OutputError(format!(
+                "-o {}: cannot write in {}: {e}",
+                dest.display(),
+                dir.display()
+            ))
+        })?;
+    Ok((dest, tmp))
+}
 
 /// What a session measured.
 pub struct Measured {
@@ -27,8 +70,8 @@ pub struct Measured {
 }
 
 /// The fingerprint on the first CPU this process may use.
-fn take_fingerprint() -> Option<crate::results::Estimate> {
-    let cpu = *crate::numa::allowed_cpus().ok()?.first()?;
+fn take_fingerprint() -> Option<pin_results::Estimate> {
+    let cpu = *crate::machine::numa::allowed_cpus().ok()?.first()?;
     fingerprint::take(cpu)
 }
 

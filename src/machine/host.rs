@@ -101,12 +101,12 @@ pub fn emulated() -> Option<String> {
 
 /// The results metadata of a run on this host that started at `start`.
 pub fn metadata(
-    topo: &crate::topology::Topology,
+    topo: &crate::machine::topology::Topology,
     mem_available: Option<u64>,
     start: SystemTime,
     duration_s: f64,
-) -> crate::results::Metadata {
-    use crate::results::{Metadata, NumaNode, Thp};
+) -> pin_results::Metadata {
+    use pin_results::{Metadata, NumaNode, Thp};
     let (enabled, defrag) = thp();
     Metadata {
         kernel_version: kernel_version(),

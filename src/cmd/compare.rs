@@ -1,0 +1,42 @@
+//! `pinbench compare`: base and new runs (one file or several per side),
+//! compared by `pin-reports` on their paired ratios; the text on stdout.
+
+use super::input::{read_runs, BadInput};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `pinbench compare`.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// BASE NEW: one results file per side (or use --base/--new).
+    #[arg(num_args = 0..=2, conflicts_with_all = ["base", "new"])]
+    pub files: Vec<PathBuf>,
+    /// The baseline runs: one or more results files of the same build.
+    #[arg(long, num_args = 1.., requires = "new")]
+    pub base: Vec<PathBuf>,
+    /// The runs compared with them.
+    #[arg(long, num_args = 1.., requires = "base")]
+    pub new: Vec<PathBuf>,
+}
+
+/// `pinbench compare BASE NEW` or `--base A... --new B...`: the comparison
+/// on stdout.
+pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let (base, new) = match args.files.as_slice() {
+        [b, n] => (vec![b.clone()], vec![n.clone()]),
+        [] if !args.base.is_empty() => (args.base, args.new),
+        _ => {
+            return Err(
+                BadInput("compare takes BASE NEW, or --base FILE... --new FILE...".into()).into(),
+            )
+        }
+    };
+    let base = read_runs(&base)?;
+    let new = read_runs(&new)?;
+    for w in pin_reports::compare::warnings(&base, &new) {
+        eprintln!("pinbench: warning: {w}");
+    }
+    print!("{}", pin_reports::compare::compare(&base, &new));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,213 @@
+//! `pinbench kernel`: the running kernel's own pin/unpin paths, measured
+//! with the model's runner and recorded in the same results file, with the
+//! kernel's FOLL_PIN counters as proof that pins were taken and released.
+//! `--probe` prints what this machine offers instead.
+
+use super::sweep_args::SweepArgs;
+use crate::harness::session::{prepare_output, Session};
+use crate::kernel::cell::{run_kernel_cell, KernelSpec, MakePath};
+use crate::kernel::io_uring::raise_memlock;
+use crate::kernel::plan::{self, Job, Options};
+use crate::kernel::probe;
+use crate::machine::{host, Machine};
+use crate::metrics::counters;
+use clap::Args;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// `pinbench kernel`.
+#[derive(Args, Debug)]
+pub struct KernelArgs {
+    /// Print what this machine offers for measuring its kernel (gup_test,
+    /// the pin_shim module, io_uring, memlock, THP, perf, NUMA) and exit.
+    #[arg(long)]
+    pub probe: bool,
+    /// Backends, comma-separated: gup-test, shim, io-uring, process-vm
+    /// (default: every one this machine offers).
+    #[arg(long, value_delimiter = ',')]
+    pub backend: Option<Vec<String>>,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Buffer per thread, MiB, like gup_test's -m.
+    #[arg(short = 'm', long, default_value_t = 64)]
+    pub mib: u64,
+    /// Buffer backing, comma-separated: off (4 KiB pages), on (THP).
+    #[arg(long, value_delimiter = ',', default_value = "off,on")]
+    pub thp: Vec<String>,
+    /// Pin for writing (FOLL_WRITE), like gup_test's -w.
+    #[arg(short = 'w', long)]
+    pub write: bool,
+    /// Put the buffers on this NUMA node (mbind), instead of --numa.
+    #[arg(long)]
+    pub buffer_node: Option<u32>,
+}
+
+/// `pinbench kernel …`.
+pub fn kernel(args: KernelArgs) -> anyhow::Result<ExitCode> {
+    if args.probe {
+        print!("{}", probe_table());
+        return Ok(ExitCode::SUCCESS);
+    }
+    measure(args)
+}
+
+fn probe_table() -> String {
+    let roots = probe::Roots::default();
+    let release = host::kernel_release();
+    let avail = counters::probe();
+    let perf = match (&avail.hardware, &avail.software) {
+        (Ok(()), _) => probe::Row {
+            what: "perf counters",
+            found: "hardware and software".into(),
+            ok: true,
+            fix: String::new(),
+        },
+        (Err(e), Ok(())) => probe::Row {
+            what: "perf counters",
+            found: format!("software only (hardware: {e})"),
+            ok: false,
+            fix: "cycles/instructions need a bare-metal host or a VM with a vPMU".into(),
+        },
+        (Err(e), Err(_)) => probe::Row {
+            what: "perf counters",
+            found: format!("none ({e})"),
+            ok: false,
+            fix: "sysctl kernel.perf_event_paranoid=1".into(),
+        },
+    };
+    let rows = vec![
+        probe::gup_test(&roots, &release),
+        probe::shim(&roots),
+        probe::io_uring(&roots, || io_uring::IoUring::new(2).map(|_| ())),
+        probe::memlock(&roots, raise_memlock()),
+        probe::thp(&roots),
+        probe::foll_pin_counters(&roots),
+        perf,
+        probe::numa(&roots),
+    ];
+    probe::render(&release, &rows)
+}
+
+fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::begin();
+    let machine = Machine::this_host()?;
+    let opts = Options {
+        sweep: args
+            .sweep
+            .options(args.buffer_node.map(|n| ("--buffer-node", n))),
+        backends: args.backend.clone(),
+        thp: args.thp.clone(),
+        mib: args.mib,
+        pages_per_call: args.sweep.pages_per_call,
+    };
+    let plan = plan::plan(&opts, &machine, plan::missing)?;
+    let (dest, tmp) = prepare_output(args.sweep.output.clone(), session.start)?;
+    raise_memlock();
+    let avail = counters::probe();
+    let mut notes = plan.sweep.notes.clone();
+    notes.extend(Session::perf_notes(&avail));
+    notes.extend(kernel_notes());
+    Session::say(&notes);
+    let params = plan.sweep.params(avail);
+    let mut checks = Checks::default();
+    let measured = session.run_cells(
+        &plan.jobs,
+        Job::name,
+        |job| {
+            let make = |buf| job.path(buf, args.sweep.pages_per_call, args.write);
+            let spec = KernelSpec {
+                job,
+                buffer_bytes: plan.buffer_bytes,
+                pages_per_call: args.sweep.pages_per_call,
+                make: &make as &MakePath<'_>,
+            };
+            let cell = run_kernel_cell(&spec, &params).map_err(|e| e.to_string())?;
+            checks.cell(job, &cell);
+            Ok(cell)
+        },
+        &mut notes,
+    );
+    notes.extend(checks.notes());
+    let code = session.finish(
+        &machine.topology,
+        machine.mem_available,
+        plan.config.clone(),
+        notes,
+        measured,
+        &dest,
+        tmp,
+    )?;
+    if !checks.leaks.is_empty() {
+        eprintln!(
+            "pinbench: {} cell(s) leaked pins: {}",
+            checks.leaks.len(),
+            checks.leaks.join(", ")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(code)
+}
+
+/// What this kernel lacks for proving pins, and whether it is emulated.
+fn kernel_notes() -> Vec<String> {
+    let mut notes = Vec::new();
+    if crate::kernel::vmstat::read(Path::new(crate::kernel::vmstat::PROC_VMSTAT))
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        notes.push(
+            "no nr_foll_pin_acquired/released in /proc/vmstat (kernel < 5.7?): pins cannot be proven taken or released"
+                .into(),
+        );
+    }
+    if host::emulated().is_some() {
+        notes.push("emulated machine (PINBENCH_VM): timings are functional evidence only".into());
+    }
+    notes
+}
+
+/// What the finished cells showed: leaks, paths that did not pin, THP not
+/// granted.
+#[derive(Default)]
+struct Checks {
+    leaks: Vec<String>,
+    late: Vec<String>,
+}
+
+impl Checks {
+    fn cell(&mut self, job: &Job, cell: &pin_results::Cell) {
+        let Some(k) = &cell.kernel else { return };
+        let label = format!("{}/{} {}T", job.backend.name(), job.label, job.threads);
+        if k.pins_balanced == Some(false) {
+            eprintln!(
+                "pinbench: LEAK: {label}: the kernel counted {} pins acquired but {} released",
+                k.pins_acquired.unwrap_or(0),
+                k.pins_released.unwrap_or(0)
+            );
+            self.leaks.push(label.clone());
+        }
+        if job.expects_pins && k.pins_acquired == Some(0) {
+            self.late.push(format!(
+                "{label}: the kernel counted no FOLL_PIN pins: this path is not pinning"
+            ));
+        }
+        if job.thp && k.thp_bytes == Some(0) {
+            self.late.push(format!(
+                "{label}: THP asked for but the kernel backed no buffer with THP"
+            ));
+        }
+    }
+
+    /// The notes to record, each said once now.
+    fn notes(&self) -> Vec<String> {
+        for n in &self.late {
+            eprintln!("pinbench: {n}");
+        }
+        let leaks = self
+            .leaks
+            .iter()
+            .map(|l| format!("LEAK: {l}: FOLL_PIN pins acquired != released"));
+        self.late.iter().cloned().chain(leaks).collect()
+    }
+}

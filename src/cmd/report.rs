@@ -1,0 +1,56 @@
+//! `pinbench report`: read results files, hand them to `pin-reports`,
+//! write what it renders. Everything is read and rendered
+//! in memory before the first file is written, so bad input (a missing or
+//! malformed results file, an output path that cannot be a directory)
+//! exits 2 with nothing written.
+
+use super::input::{read_runs, BadInput};
+use clap::Args;
+use pin_reports::{output, plots::font};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `pinbench report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Results files; several (other hosts, kernels) go side by side.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Directory for report.txt, report.md and the plots (SVG and PNG);
+    /// created if missing, files of an older report replaced.
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
+    /// TrueType font for the PNGs' text (default: DejaVu Sans, from the
+    /// Debian package fonts-dejavu-core).
+    #[arg(long)]
+    pub font: Option<PathBuf>,
+}
+
+/// `pinbench report FILE... -o DIR`.
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let runs = read_runs(&args.files)?;
+    if args.output.exists() && !args.output.is_dir() {
+        return Err(BadInput(format!(
+            "-o {}: exists and is not a directory",
+            args.output.display()
+        ))
+        .into());
+    }
+    // A font named on the command line is input; the default one missing
+    // is the machine's problem (exit 1, with the package to install).
+    font::load(args.font.as_deref()).map_err(|e| -> anyhow::Error {
+        match args.font {
+            Some(_) => BadInput(e.to_string()).into(),
+            None => e.into(),
+        }
+    })?;
+    let files = pin_reports::report(&runs)?;
+    output::prepare_dir(&args.output).map_err(|e| BadInput(e.to_string()))?;
+    output::write_all(&args.output, &files)?;
+    let plots = files.iter().filter(|f| f.name.ends_with(".png")).count();
+    eprintln!(
+        "pinbench: {} written: report.txt, report.md and {plots} plots (SVG and PNG)",
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,73 @@
+//! `pinbench run`: every scheme x workload x thread count of the plan,
+//! each cell paired with its floor, into one results file.
+
+use super::sweep_args::SweepArgs;
+use crate::harness::cell;
+use crate::harness::plan::{self, Options, DEFAULT_MIB};
+use crate::harness::session::{prepare_output, Session};
+use crate::machine::Machine;
+use crate::metrics::counters;
+use clap::Args;
+use std::process::ExitCode;
+
+/// `pinbench run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Schemes to run, comma-separated (default: all; see `pinbench list`).
+    #[arg(long, value_delimiter = ',')]
+    pub schemes: Option<Vec<String>>,
+    /// Workloads to run, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Option<Vec<String>>,
+    /// Simulated memory per thread, MiB, like gup_test's -m (the memmap
+    /// holds 64 bytes per 4 KiB page of it).
+    #[arg(short = 'm', long, default_value_t = DEFAULT_MIB)]
+    pub mib: u64,
+    /// Size each thread's memmap past twice the last-level cache, so memory
+    /// latency dominates.
+    #[arg(long)]
+    pub cold: bool,
+    /// Put the memmap on this NUMA node (instead of --numa).
+    #[arg(long)]
+    pub memmap_node: Option<u32>,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::begin();
+    let machine = Machine::this_host()?;
+    let opts = Options {
+        sweep: args
+            .sweep
+            .options(args.memmap_node.map(|n| ("--memmap-node", n))),
+        schemes: args.schemes,
+        workloads: args.workloads,
+        pages_per_call: args.sweep.pages_per_call,
+        mib: args.mib,
+        cold: args.cold,
+    };
+    let plan = plan::plan(&opts, &machine)?;
+    let (dest, tmp) = prepare_output(args.sweep.output.clone(), session.start)?;
+
+    let avail = counters::probe();
+    let mut notes = plan.sweep.notes.clone();
+    notes.extend(Session::perf_notes(&avail));
+    Session::say(&notes);
+    let params = plan.sweep.params(avail);
+    let measured = session.run_cells(
+        &plan.cells,
+        |spec| spec.label(),
+        |spec| cell::run_cell(spec, &params).map_err(|e| e.to_string()),
+        &mut notes,
+    );
+    session.finish(
+        &machine.topology,
+        machine.mem_available,
+        plan.config.clone(),
+        notes,
+        measured,
+        &dest,
+        tmp,
+    )
+}

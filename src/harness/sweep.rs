@@ -1,0 +1,271 @@
+//! What every measuring command (`run`, `kernel`) sweeps, checked against
+//! the machine before anything is measured or written: the thread counts,
+//! where threads run, the memory placements, and how each cell is sliced
+//! ([`Params`]). A refusal names the bad value ([`PlanError`]; exit code 2).
+//! The model's plan ([`super::plan`]) and the kernel's
+//! ([`crate::kernel::plan`]) add what they cross it with.
+
+use super::cell::Numa;
+use super::paired::Params;
+use crate::machine::Machine;
+use crate::metrics::counters::Availability;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Bad input, named.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PlanError {
+    /// An unknown scheme.
+    #[error("unknown scheme '{0}' (known: {1})")]
+    UnknownScheme(String, String),
+    /// An unknown workload.
+    #[error("unknown workload '{0}' (known: {1})")]
+    UnknownWorkload(String, String),
+    /// A name given twice.
+    #[error("{0} '{1}' given twice")]
+    Duplicate(&'static str, String),
+    /// Zero threads.
+    #[error("--threads 0: a cell needs at least 1 thread")]
+    ZeroThreads,
+    /// More threads than CPUs.
+    #[error("--threads {0}: only {1} CPUs available on node {2}")]
+    TooManyThreads(usize, usize, u32),
+    /// A zero that must not be.
+    #[error("{0} 0: must be at least 1")]
+    Zero(&'static str),
+    /// A value past its bound.
+    #[error("{0} {1}: at most {2}")]
+    TooLarge(&'static str, u64, u64),
+    /// `--pages-per-call` larger than a thread's memory.
+    #[error("--pages-per-call {0}: larger than the {1} pages per thread of -m/--mib")]
+    PagesPerCall(usize, usize),
+    /// A node that does not exist or cannot run threads.
+    #[error("{0} {1}: {2}")]
+    Node(&'static str, u32, &'static str),
+    /// An unknown NUMA placement.
+    #[error("--numa '{0}': expected local or remote")]
+    Placement(String),
+    /// A memory node with `--numa`.
+    #[error("{0} {1} places the memory itself: drop --numa")]
+    NodeAndSweep(&'static str, u32),
+    /// A `--backend` that is unknown or cannot run here.
+    #[error("--backend '{0}': {1}")]
+    Backend(String, &'static str),
+    /// A `--thp` word.
+    #[error("--thp '{0}': expected off or on")]
+    Thp(String),
+    /// The memory would not fit.
+    #[error("{0}: the cells need {1} MiB but MemAvailable is {2} MiB")]
+    Memory(String, u64, u64),
+}
+
+/// The sweep's options as given (None = not given).
+#[derive(Clone, Debug, Default)]
+pub struct SweepOptions {
+    /// `--quick`.
+    pub quick: bool,
+    /// `--threads`.
+    pub threads: Option<Vec<usize>>,
+    /// `--pairs`.
+    pub pairs: Option<usize>,
+    /// `--warmup`.
+    pub warmup: Option<usize>,
+    /// `--slice-ms`.
+    pub slice_ms: Option<u64>,
+    /// `--cpu-node`.
+    pub cpu_node: Option<u32>,
+    /// `--numa`.
+    pub numa: Option<Vec<String>>,
+    /// The node the command's memory goes on, and the flag that named it
+    /// (`--memmap-node`, `--buffer-node`).
+    pub memory_node: Option<(&'static str, u32)>,
+}
+
+/// The checked sweep.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// Thread counts, in order, each once.
+    pub threads: Vec<usize>,
+    /// Placements, each with the threads' CPUs and the memory's node.
+    pub placements: Vec<Numa>,
+    /// Measured rounds per cell.
+    pub pairs: usize,
+    /// Warm-up rounds per cell.
+    pub warmup: usize,
+    /// Slice length, ms.
+    pub slice_ms: u64,
+    /// Lines about what was left out.
+    pub notes: Vec<String>,
+}
+
+impl Sweep {
+    /// How each cell is measured, with the counters this machine has.
+    pub fn params(&self, counters: Availability) -> Params {
+        Params {
+            warmup: self.warmup,
+            pairs: self.pairs,
+            slice: Duration::from_millis(self.slice_ms),
+            counters,
+        }
+    }
+}
+
+/// Slice length, ms (why 2: the README's "How a cell is measured").
+pub const DEFAULT_SLICE_MS: u64 = 2;
+/// Measured rounds: enough for a 95% CI of the median between the 40th and
+/// 61st of 100 ratios (`--quick`: the 14th and 27th of 40).
+const DEFAULT_PAIRS: usize = 100;
+const QUICK_PAIRS: usize = 40;
+/// Warm-up rounds: the first slices after a memmap is built pay its page
+/// faults and cache misses.
+const DEFAULT_WARMUP: usize = 2;
+/// Bounds that keep a run finite and its arithmetic in range.
+const MAX_PAIRS: u64 = 100_000;
+const MAX_WARMUP: u64 = 10_000;
+const MAX_SLICE_MS: u64 = 10_000;
+
+/// Refuses a name given twice.
+pub fn unique<T: PartialEq>(
+    flag: &'static str,
+    xs: &[T],
+    name: impl Fn(&T) -> String,
+) -> Result<(), PlanError> {
+    for (i, x) in xs.iter().enumerate() {
+        if xs[..i].contains(x) {
+            return Err(PlanError::Duplicate(flag, name(x)));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `opts` against `machine`.
+pub fn sweep(opts: &SweepOptions, machine: &Machine) -> Result<Sweep, PlanError> {
+    let topo = &machine.topology;
+    let cpu_node = match opts.cpu_node {
+        Some(n) => n,
+        None => {
+            topo.first_cpu_node()
+                .ok_or(PlanError::Node("--cpu-node", 0, "no node has CPUs"))?
+        }
+    };
+    let cpus = machine.node_cpus(cpu_node).ok_or(PlanError::Node(
+        "--cpu-node",
+        cpu_node,
+        "no such NUMA node",
+    ))?;
+    if cpus.is_empty() {
+        return Err(PlanError::Node(
+            "--cpu-node",
+            cpu_node,
+            "has no CPUs this process may use",
+        ));
+    }
+    let threads = threads(opts, cpus.len(), cpu_node)?;
+    let (pairs, warmup, slice_ms) = timing(opts)?;
+    let mut notes = Vec::new();
+    let mut placements = Vec::new();
+    for (placement, node) in nodes(opts, machine, cpu_node, &mut notes)? {
+        let memmap_cpus =
+            machine
+                .node_cpus(node)
+                .ok_or(PlanError::Node("--numa", node, "no such NUMA node"))?;
+        placements.push(Numa {
+            placement,
+            cpu_node,
+            cpus: cpus.clone(),
+            memmap_node: node,
+            memmap_cpus,
+        });
+    }
+    Ok(Sweep {
+        threads,
+        placements,
+        pairs,
+        warmup,
+        slice_ms,
+        notes,
+    })
+}
+
+fn threads(opts: &SweepOptions, ncpus: usize, cpu_node: u32) -> Result<Vec<usize>, PlanError> {
+    let threads: Vec<usize> = match &opts.threads {
+        Some(t) => t.clone(),
+        None if opts.quick => {
+            let mut t = vec![1, ncpus];
+            t.dedup();
+            t
+        }
+        None => (1..=ncpus).collect(),
+    };
+    unique("--threads", &threads, |t| t.to_string())?;
+    for &t in &threads {
+        if t == 0 {
+            return Err(PlanError::ZeroThreads);
+        }
+        if t > ncpus {
+            return Err(PlanError::TooManyThreads(t, ncpus, cpu_node));
+        }
+    }
+    Ok(threads)
+}
+
+fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64), PlanError> {
+    let pairs = opts.pairs.unwrap_or(if opts.quick {
+        QUICK_PAIRS
+    } else {
+        DEFAULT_PAIRS
+    });
+    let warmup = opts.warmup.unwrap_or(DEFAULT_WARMUP);
+    let slice_ms = opts.slice_ms.unwrap_or(DEFAULT_SLICE_MS);
+    if pairs == 0 {
+        return Err(PlanError::Zero("--pairs"));
+    }
+    if slice_ms == 0 {
+        return Err(PlanError::Zero("--slice-ms"));
+    }
+    for (flag, value, max) in [
+        ("--pairs", pairs as u64, MAX_PAIRS),
+        ("--warmup", warmup as u64, MAX_WARMUP),
+        ("--slice-ms", slice_ms, MAX_SLICE_MS),
+    ] {
+        if value > max {
+            return Err(PlanError::TooLarge(flag, value, max));
+        }
+    }
+    Ok((pairs, warmup, slice_ms))
+}
+
+/// (placement, memory node) of every placement swept.
+fn nodes(
+    opts: &SweepOptions,
+    machine: &Machine,
+    cpu_node: u32,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(&'static str, u32)>, PlanError> {
+    let topo = &machine.topology;
+    if let Some((flag, m)) = opts.memory_node {
+        if opts.numa.is_some() {
+            return Err(PlanError::NodeAndSweep(flag, m));
+        }
+        if topo.node(m).is_none() {
+            return Err(PlanError::Node(flag, m, "no such NUMA node"));
+        }
+        return Ok(vec![(if m == cpu_node { "local" } else { "remote" }, m)]);
+    }
+    let words = opts.numa.clone().unwrap_or_else(|| vec!["local".into()]);
+    unique("--numa", &words, String::clone)?;
+    let mut out = Vec::new();
+    for p in &words {
+        match p.as_str() {
+            "local" => out.push(("local", cpu_node)),
+            "remote" => match topo.nearest_remote(cpu_node) {
+                Some(r) => out.push(("remote", r)),
+                None => notes.push(format!(
+                    "remote NUMA cells skipped: this machine has one NUMA node (node {cpu_node})"
+                )),
+            },
+            other => return Err(PlanError::Placement(other.to_string())),
+        }
+    }
+    Ok(out)
+}

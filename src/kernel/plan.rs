@@ -1,0 +1,344 @@
+//! `pinbench kernel`'s own plan: the sweep (threads, placements, slicing;
+//! [`crate::harness::sweep`]) crossed with backend × gup flavour × buffer
+//! backing (4 KiB pages or THP). Every check of the input happens here,
+//! before anything is measured or written; a refusal names the bad value.
+
+use super::buffer::UserBuffer;
+use super::device::FileDevice;
+use super::gup_test::{GupTestCmd, GupTestPath};
+use super::io_uring::IoUringPath;
+use super::process_vm::ProcessVmPath;
+use super::shim::{ShimMode, ShimPath};
+use super::shim_abi::{GUP_TEST_PATH, PIN_SHIM_PATH};
+use super::{Backend, PinPath};
+use crate::harness::cell::Numa;
+use crate::harness::sweep::{sweep, unique, PlanError, Sweep, SweepOptions};
+use crate::machine::mapping::PAGE_SIZE;
+use crate::machine::Machine;
+use pin_results::Config;
+use std::path::Path;
+
+/// `pinbench kernel`'s options as given.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Threads, placements and slicing; the memory node is `--buffer-node`.
+    pub sweep: SweepOptions,
+    /// `--backend` (None: every backend this machine offers).
+    pub backends: Option<Vec<String>>,
+    /// `--thp` words.
+    pub thp: Vec<String>,
+    /// `-m/--mib`: buffer per thread.
+    pub mib: u64,
+    /// `--pages-per-call`.
+    pub pages_per_call: usize,
+}
+
+/// One kernel cell to run.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The backend.
+    pub backend: Backend,
+    /// Index of the gup flavour in the backend's list.
+    pub flavour: usize,
+    /// The flavour's name (`pin-fast`, `register-buffers`, ...).
+    pub label: &'static str,
+    /// Whether the path should take FOLL_PIN pins.
+    pub expects_pins: bool,
+    /// THP-backed buffers.
+    pub thp: bool,
+    /// Threads.
+    pub threads: usize,
+    /// Threads' CPUs and the buffers' node.
+    pub numa: Numa,
+    /// Bind buffers to this node (`None`: first touch on the CPU node).
+    pub buffer_node: Option<u32>,
+}
+
+impl Job {
+    /// `backend/flavour thp=on 2T local`, for progress lines.
+    pub fn name(&self) -> String {
+        format!(
+            "{}/{} thp={} {}T {}",
+            self.backend.name(),
+            self.label,
+            if self.thp { "on" } else { "off" },
+            self.threads,
+            self.numa.placement
+        )
+    }
+
+    /// A thread's path over its buffer: what the backend and flavour name.
+    pub fn path(
+        &self,
+        buf: UserBuffer,
+        pages_per_call: usize,
+        write: bool,
+    ) -> std::io::Result<Box<dyn PinPath>> {
+        Ok(match self.backend {
+            Backend::GupTest => Box::new(GupTestPath::new(
+                FileDevice::open(Path::new(GUP_TEST_PATH))?,
+                GupTestCmd::ALL[self.flavour],
+                buf,
+                pages_per_call,
+                write,
+            )),
+            Backend::Shim => Box::new(ShimPath::new(
+                FileDevice::open(Path::new(PIN_SHIM_PATH))?,
+                ShimMode::ALL[self.flavour],
+                buf,
+                pages_per_call,
+                write,
+            )),
+            Backend::IoUring => Box::new(IoUringPath::new(buf, pages_per_call)?),
+            Backend::ProcessVm => {
+                let bytes = buf.bytes();
+                drop(buf);
+                Box::new(ProcessVmPath::new(bytes, self.thp, pages_per_call)?)
+            }
+        })
+    }
+}
+
+/// The validated kernel run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Cells in run order.
+    pub jobs: Vec<Job>,
+    /// Threads, placements, slicing, and notes on what was left out.
+    pub sweep: Sweep,
+    /// Bytes of each thread's buffer.
+    pub buffer_bytes: usize,
+    /// The options after defaults, for the results file.
+    pub config: Config,
+}
+
+/// The flavours one backend measures: (label, expects FOLL_PIN pins).
+pub fn flavours(b: Backend) -> Vec<(&'static str, bool)> {
+    match b {
+        Backend::GupTest => GupTestCmd::ALL
+            .iter()
+            .map(|c| (c.name(), c.pins()))
+            .collect(),
+        Backend::Shim => ShimMode::ALL.iter().map(|m| (m.name(), m.pins())).collect(),
+        Backend::IoUring => vec![("register-buffers", true)],
+        Backend::ProcessVm => vec![("readv", true)],
+    }
+}
+
+/// Why a backend cannot run here, or `None` if it can.
+pub fn missing(b: Backend) -> Option<&'static str> {
+    match b {
+        Backend::GupTest if !Path::new(GUP_TEST_PATH).exists() => Some(
+            "no /sys/kernel/debug/gup_test (see pinbench kernel --probe; load kmod-shims/pin_shim)",
+        ),
+        Backend::Shim if !Path::new(PIN_SHIM_PATH).exists() => {
+            Some("no /dev/pin_shim (load kmod-shims/pin_shim; see pinbench kernel --probe)")
+        }
+        Backend::IoUring if ::io_uring::IoUring::new(2).is_err() => {
+            Some("io_uring_setup fails here (see pinbench kernel --probe)")
+        }
+        _ => None,
+    }
+}
+
+/// The backends asked for (each known, available and given once), or every
+/// available one with a note for each left out.
+fn backends(
+    opts: &Options,
+    available: impl Fn(Backend) -> Option<&'static str>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Backend>, PlanError> {
+    let Some(list) = &opts.backends else {
+        return Ok(Backend::ALL
+            .into_iter()
+            .filter(|&b| match available(b) {
+                Some(why) => {
+                    notes.push(format!("{} backend skipped: {why}", b.name()));
+                    false
+                }
+                None => true,
+            })
+            .collect());
+    };
+    unique("--backend", list, String::clone)?;
+    list.iter()
+        .map(|word| {
+            let b = Backend::parse(word).ok_or_else(|| {
+                PlanError::Backend(
+                    word.clone(),
+                    "unknown (known: gup-test, shim, io-uring, process-vm)",
+                )
+            })?;
+            match available(b) {
+                Some(why) => Err(PlanError::Backend(word.clone(), why)),
+                None => Ok(b),
+            }
+        })
+        .collect()
+}
+
+/// The `--thp` words as buffer backings.
+fn thp(words: &[String]) -> Result<Vec<bool>, PlanError> {
+    unique("--thp", words, String::clone)?;
+    words
+        .iter()
+        .map(|w| match w.as_str() {
+            "off" => Ok(false),
+            "on" => Ok(true),
+            other => Err(PlanError::Thp(other.to_string())),
+        })
+        .collect()
+}
+
+/// Checks `opts` against `machine` (`available` says why a backend cannot
+/// run here) and lists the jobs.
+pub fn plan(
+    opts: &Options,
+    machine: &Machine,
+    available: impl Fn(Backend) -> Option<&'static str>,
+) -> Result<Plan, PlanError> {
+    let mut notes = Vec::new();
+    let backends = backends(opts, available, &mut notes)?;
+    let thp = thp(&opts.thp)?;
+    if opts.mib == 0 {
+        return Err(PlanError::Zero("-m/--mib"));
+    }
+    if opts.pages_per_call == 0 {
+        return Err(PlanError::Zero("--pages-per-call"));
+    }
+    let mut sweep = sweep(&opts.sweep, machine)?;
+    sweep.notes.splice(0..0, notes);
+    let buffer_bytes = usize::try_from(opts.mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    let max_threads = sweep.threads.iter().copied().max().unwrap_or(1) as u64;
+    let need = max_threads.saturating_mul(opts.mib << 20);
+    if let Some(avail) = machine.mem_available.filter(|&a| need > a / 2) {
+        return Err(PlanError::Memory(
+            format!("-m/--mib {} (half of MemAvailable at most)", opts.mib),
+            need >> 20,
+            avail >> 20,
+        ));
+    }
+    let mut jobs = Vec::new();
+    for numa in &sweep.placements {
+        for &threads in &sweep.threads {
+            for &backend in &backends {
+                for (flavour, (label, expects_pins)) in flavours(backend).into_iter().enumerate() {
+                    for &thp in &thp {
+                        jobs.push(Job {
+                            backend,
+                            flavour,
+                            label,
+                            expects_pins,
+                            thp,
+                            threads,
+                            numa: numa.clone(),
+                            buffer_node: (opts.sweep.memory_node.is_some()
+                                || opts.sweep.numa.is_some())
+                            .then_some(numa.memmap_node),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let config = Config {
+        quick: opts.sweep.quick,
+        schemes: backends.iter().map(|b| b.name().to_string()).collect(),
+        workloads: vec!["private".into()],
+        threads: sweep.threads.clone(),
+        pages_per_call: opts.pages_per_call,
+        mib: opts.mib,
+        pages_per_thread: buffer_bytes / PAGE_SIZE,
+        cold: false,
+        pairs: sweep.pairs,
+        warmup: sweep.warmup,
+        slice_ms: sweep.slice_ms,
+        numa: sweep
+            .placements
+            .iter()
+            .map(|p| p.placement.to_string())
+            .collect(),
+    };
+    Ok(Plan {
+        jobs,
+        sweep,
+        buffer_bytes,
+        config,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::topology::{fixture, Topology};
+
+    fn machine() -> Machine {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fixture::two_nodes(dir.path());
+        Machine {
+            topology: Topology::read(dir.path()).expect("fixture"),
+            allowed_cpus: vec![0, 1, 2, 3],
+            mem_available: Some(24 << 30),
+        }
+    }
+
+    fn opts() -> Options {
+        Options {
+            thp: vec!["off".into(), "on".into()],
+            mib: 8,
+            pages_per_call: 512,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn the_sweep_crosses_backends_flavours_and_backings() {
+        let p = plan(&opts(), &machine(), |b| {
+            (b == Backend::GupTest).then_some("absent here")
+        })
+        .expect("plan");
+        // threads 1 and 2; shim 3 flavours, io-uring 1, process-vm 1; 2 backings.
+        assert_eq!(p.jobs.len(), 2 * (ShimMode::ALL.len() + 2) * 2);
+        assert!(
+            p.sweep.notes[0].contains("gup-test backend skipped"),
+            "{:?}",
+            p.sweep.notes
+        );
+        assert!(p.jobs.iter().all(|j| j.buffer_node.is_none()));
+        assert_eq!(p.config.schemes, ["shim", "io-uring", "process-vm"]);
+    }
+
+    #[test]
+    fn bad_input_is_refused_by_its_own_flag() {
+        let m = machine();
+        let bad = |o: Options| plan(&o, &m, |_| None).expect_err("bad input").to_string();
+        let buffer_node = Options {
+            sweep: SweepOptions {
+                memory_node: Some(("--buffer-node", 5)),
+                ..SweepOptions::default()
+            },
+            ..opts()
+        };
+        assert!(bad(buffer_node).contains("--buffer-node 5"));
+        let twice = Options {
+            backends: Some(vec!["io-uring".into(), "io-uring".into()]),
+            ..opts()
+        };
+        assert!(bad(twice).contains("--backend 'io-uring' given twice"));
+        let unknown = Options {
+            backends: Some(vec!["dma".into()]),
+            ..opts()
+        };
+        assert!(bad(unknown).contains("--backend 'dma': unknown"));
+        let thp = Options {
+            thp: vec!["maybe".into()],
+            ..opts()
+        };
+        assert!(bad(thp).contains("--thp 'maybe'"));
+        let huge = Options {
+            mib: 1 << 30,
+            ..opts()
+        };
+        assert!(bad(huge).contains("-m/--mib 1073741824"));
+    }
+}

@@ -1,0 +1,78 @@
+//! An anonymous private mapping, unmapped on drop: the one `mmap` helper
+//! behind the model's memmap storage ([`super::numa::MmapPages`]) and the
+//! real-kernel backends' user buffers ([`crate::kernel::buffer`]).
+
+use std::io;
+use std::ptr::NonNull;
+
+/// Base page size of the host.
+pub use pin_schemes::PAGE_SIZE;
+
+/// `bytes` (rounded up to whole pages) of fresh zero-filled memory.
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    bytes: usize,
+}
+
+// SAFETY: the mapping is plain memory owned by this value.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; what is stored in it decides what sharing is sound,
+// and its owners say so.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps at least `bytes`, at least one page, readable and writable.
+    pub fn new(bytes: usize) -> io::Result<Self> {
+        let bytes = bytes.max(1).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        // SAFETY: a fresh anonymous mapping with no address hint.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            NonNull::new(p as *mut u8).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(Self { ptr, bytes })
+    }
+
+    /// Its first byte (page aligned).
+    pub fn ptr(&self) -> NonNull<u8> {
+        self.ptr
+    }
+
+    /// Its length, whole pages.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, made with this size in `new`, unmapped
+        // once; no reference into it outlives `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.bytes) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mapping_is_whole_zeroed_pages() {
+        let m = Mapping::new(10).expect("mmap");
+        assert_eq!(m.bytes(), PAGE_SIZE);
+        assert_eq!(m.ptr().as_ptr() as usize % PAGE_SIZE, 0);
+        // SAFETY: inside the mapping, readable.
+        let first = unsafe { m.ptr().as_ptr().read_volatile() };
+        assert_eq!(first, 0);
+    }
+}

@@ -1,0 +1,45 @@
+//! The machine pinbench runs on: NUMA placement of threads and memory
+//! ([`numa`]), the topology read from sysfs ([`topology`]) and the host's
+//! metadata for the results file ([`host`]).
+
+pub mod host;
+pub mod mapping;
+pub mod numa;
+pub mod topology;
+
+/// What a plan needs to know of the machine.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// NUMA topology.
+    pub topology: topology::Topology,
+    /// CPUs this process may run on.
+    pub allowed_cpus: Vec<usize>,
+    /// `MemAvailable`, bytes.
+    pub mem_available: Option<u64>,
+}
+
+impl Machine {
+    /// This host: its NUMA topology from sysfs, the CPUs this process may
+    /// use, and MemAvailable.
+    pub fn this_host() -> anyhow::Result<Self> {
+        use anyhow::Context;
+        Ok(Self {
+            topology: topology::Topology::read(std::path::Path::new(topology::SYSFS_ROOT))
+                .context("reading the NUMA topology")?,
+            allowed_cpus: numa::allowed_cpus().context("sched_getaffinity")?,
+            mem_available: host::mem_available(),
+        })
+    }
+
+    /// The CPUs of `node` this process may use; `None` for no such node.
+    pub fn node_cpus(&self, node: u32) -> Option<Vec<usize>> {
+        let n = self.topology.node(node)?;
+        Some(
+            n.cpus
+                .iter()
+                .copied()
+                .filter(|c| self.allowed_cpus.contains(c))
+                .collect(),
+        )
+    }
+}
