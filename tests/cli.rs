@@ -100,8 +100,18 @@ fn a_tiny_run_writes_every_cell_of_the_documented_schema() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("r.json");
     std::fs::write(&out, "an older run").expect("write");
+    // Not replaced without --force.
     pinbench()
         .args(TINY)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("--force"));
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "an older run");
+    pinbench()
+        .args(TINY)
+        .arg("--force")
         .args([
             "--schemes",
             "plain,bias",
@@ -203,7 +213,7 @@ fn ctrl_c_stops_after_the_current_cell_and_writes_a_partial_file() {
     while !std::fs::read_dir(dir.path())
         .expect("dir")
         .flatten()
-        .any(|e| e.file_name().to_string_lossy().starts_with(".pinbench-"))
+        .any(|e| e.file_name().to_string_lossy() == ".r.json.pinbench-tmp")
     {
         assert!(started.elapsed() < Duration::from_secs(30), "never started");
         std::thread::sleep(Duration::from_millis(10));
@@ -221,4 +231,144 @@ fn ctrl_c_stops_after_the_current_cell_and_writes_a_partial_file() {
     let n = r["cells"].as_array().map_or(0, Vec::len);
     // on a loaded machine the first cell may not have finished yet
     assert!(n < 5, "{n} cells");
+}
+
+#[test]
+fn devices_are_refused_and_stdout_takes_the_results() {
+    // A device node as -o is refused, and stays what it was.
+    pinbench()
+        .args(TINY)
+        .args(["-o", "/dev/null", "--force"])
+        .assert()
+        .code(2)
+        .stderr(contains("a device"));
+    use std::os::unix::fs::FileTypeExt;
+    let m = std::fs::metadata("/dev/null").expect("/dev/null");
+    assert!(m.file_type().is_char_device());
+    // `-o -`: the results on stdout, the summary on stderr, no file "-".
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = pinbench()
+        .current_dir(dir.path())
+        .args(TINY)
+        .args(["--schemes", "plain", "--workloads", "private", "-o", "-"])
+        .assert()
+        .success()
+        .stderr(contains("harness checks"))
+        .get_output()
+        .stdout
+        .clone();
+    let r: serde_json::Value = serde_json::from_slice(&out).expect("JSON on stdout");
+    assert_eq!(r["cells"].as_array().map(Vec::len), Some(2));
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+}
+
+#[test]
+fn a_new_file_takes_the_umask_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r.json");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pinbench"));
+    cmd.args(TINY)
+        .args(["--schemes", "plain", "--workloads", "private", "-o"])
+        .arg(&out);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: umask(2) between fork and exec touches nothing shared.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o027);
+            Ok(())
+        });
+    }
+    assert!(cmd.output().expect("run").status.success());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&out).expect("file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+}
+
+#[test]
+fn a_run_that_measures_nothing_exits_3_and_replaces_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("r.json");
+    std::fs::write(&out, "keep me").expect("write");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pinbench"));
+    // 16 GiB of simulated memory: a 256 MiB memmap, beyond the 192 MiB of
+    // address space the process is given, so every cell fails to map it.
+    cmd.args([
+        "run",
+        "--threads",
+        "1",
+        "-m",
+        "16384",
+        "--schemes",
+        "plain",
+        "--workloads",
+        "private",
+        "--pairs",
+        "2",
+        "--force",
+        "-o",
+    ])
+    .arg(&out);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit(2) between fork and exec touches nothing shared.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 192 << 20,
+                rlim_max: 192 << 20,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &lim);
+            Ok(())
+        });
+    }
+    let o = cmd.output().expect("run");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("not measured") && stderr.contains("nothing replaced"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "keep me");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+}
+
+#[test]
+fn sigterm_and_sighup_stop_like_ctrl_c() {
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("r.json");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pinbench"))
+            .args([
+                "run",
+                "--schemes",
+                "plain",
+                "--workloads",
+                "private,shared,overflow",
+                "--threads",
+                "1",
+                "-m",
+                "1",
+                "--pages-per-call",
+                "64",
+                "--slice-ms",
+                "50",
+                "--pairs",
+                "6",
+                "--warmup",
+                "0",
+            ])
+            .arg("-o")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Past the fingerprint and into the first cells.
+        std::thread::sleep(Duration::from_millis(900));
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(130), "signal {sig}: {status:?}");
+        let r = json(&out);
+        assert_eq!(r["partial"], true, "signal {sig}");
+    }
 }

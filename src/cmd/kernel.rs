@@ -4,7 +4,8 @@
 //! `--probe` prints what this machine offers instead.
 
 use super::sweep_args::SweepArgs;
-use crate::harness::session::{prepare_output, Session};
+use crate::harness::output::Destination;
+use crate::harness::session::{Record, Session};
 use crate::kernel::cell::{run_kernel_cell, KernelSpec, MakePath};
 use crate::kernel::io_uring::raise_memlock;
 use crate::kernel::plan::{self, Job, Options};
@@ -101,7 +102,13 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         pages_per_call: args.sweep.pages_per_call,
     };
     let plan = plan::plan(&opts, &machine, plan::missing)?;
-    let (dest, tmp) = prepare_output(args.sweep.output.clone(), session.start)?;
+    let out = Destination::open(args.sweep.output.clone(), args.sweep.force, session.start)?;
+    let mut record = Record {
+        out,
+        topology: machine.topology.clone(),
+        mem_available: machine.mem_available,
+        config: plan.config.clone(),
+    };
     raise_memlock();
     let avail = counters::probe();
     let mut notes = plan.sweep.notes.clone();
@@ -126,17 +133,10 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
             Ok(cell)
         },
         &mut notes,
+        &mut record,
     );
     notes.extend(checks.notes());
-    let code = session.finish(
-        &machine.topology,
-        machine.mem_available,
-        plan.config.clone(),
-        notes,
-        measured,
-        &dest,
-        tmp,
-    )?;
+    let code = session.finish(record, notes, measured);
     if !checks.leaks.is_empty() {
         eprintln!(
             "pinbench: {} cell(s) leaked pins: {}",

@@ -12,7 +12,7 @@ mod run;
 mod summary;
 mod sweep_args;
 
-use crate::harness::session::OutputError;
+use crate::harness::output::OutputError;
 use crate::harness::sweep::PlanError;
 use clap::{Parser, Subcommand};
 use input::BadInput;

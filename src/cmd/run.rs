@@ -3,8 +3,9 @@
 
 use super::sweep_args::SweepArgs;
 use crate::harness::cell;
+use crate::harness::output::Destination;
 use crate::harness::plan::{self, Options, DEFAULT_MIB};
-use crate::harness::session::{prepare_output, Session};
+use crate::harness::session::{Record, Session};
 use crate::machine::Machine;
 use crate::metrics::counters;
 use clap::Args;
@@ -48,7 +49,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cold: args.cold,
     };
     let plan = plan::plan(&opts, &machine)?;
-    let (dest, tmp) = prepare_output(args.sweep.output.clone(), session.start)?;
+    let out = Destination::open(args.sweep.output.clone(), args.sweep.force, session.start)?;
+    let mut record = Record {
+        out,
+        topology: machine.topology.clone(),
+        mem_available: machine.mem_available,
+        config: plan.config.clone(),
+    };
 
     let avail = counters::probe();
     let mut notes = plan.sweep.notes.clone();
@@ -60,14 +67,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         |spec| spec.label(),
         |spec| cell::run_cell(spec, &params).map_err(|e| e.to_string()),
         &mut notes,
+        &mut record,
     );
-    session.finish(
-        &machine.topology,
-        machine.mem_available,
-        plan.config.clone(),
-        notes,
-        measured,
-        &dest,
-        tmp,
-    )
+    Ok(session.finish(record, notes, measured))
 }

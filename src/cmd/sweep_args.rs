@@ -38,9 +38,14 @@ pub struct SweepArgs {
     /// Memory placements to sweep, comma-separated: local, remote.
     #[arg(long, value_delimiter = ',')]
     pub numa: Option<Vec<String>>,
-    /// Results file (default: pinbench-<UTC time>.json).
+    /// Results file (default: pinbench-<UTC time>.json); `-` for standard
+    /// output. An existing file is replaced only with --force.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Replace an existing results file (never with a run that measured
+    /// nothing).
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl SweepArgs {

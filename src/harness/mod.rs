@@ -10,6 +10,7 @@
 pub mod calibration;
 pub mod cell;
 pub mod fingerprint;
+pub mod output;
 pub mod paired;
 pub mod plan;
 pub mod record;

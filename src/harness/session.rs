@@ -1,69 +1,32 @@
-//! What every measuring subcommand (`run`, `kernel`) does around its cells:
-//! catch Ctrl-C first, say once which perf counters are missing, take the
-//! machine's fingerprint, run the cells under a progress bar (an
-//! interrupted session stops after the current cell), take the fingerprint
-//! again, then write the results file atomically and print the summary.
+//! What every measuring command (`run`, `kernel`) does around its cells:
+//! catch SIGINT, SIGTERM and SIGHUP first (the first asks the run to stop
+//! after the current cell, a second aborts), say once which perf counters
+//! are missing, take the machine's fingerprint, run the cells under a
+//! progress bar, checkpointing the results after each ([`super::output`]),
+//! take the fingerprint again, then write the results and print the
+//! summary.
 
-use crate::harness::fingerprint;
+use super::fingerprint;
+use super::output::{Destination, Saved};
 use crate::machine::host;
 use crate::machine::topology::Topology;
 use crate::metrics::counters::Availability;
 use indicatif::{ProgressBar, ProgressStyle};
 use pin_results::{Cell, Config, Fingerprint, Results, SCHEMA_VERSION};
-use std::path::Path;
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-/// The output path cannot be used (bad input: exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct OutputError(pub String);
-
-/// Checks the output path and opens the temporary file the results will be
-/// written to and renamed from. Nothing existing is touched.
-pub fn prepare_output(
-    given: Option<PathBuf>,
-    start: SystemTime,
-) -> Result<(PathBuf, tempfile::NamedTempFile), OutputError> {
-    let dest = given.unwrap_or_else(|| {
-        let stamp: String = crate::machine::host::rfc3339(start)
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect();
-        PathBuf::from(format!("pinbench-{stamp}.json"))
-    });
-    if dest.is_dir() {
-        return Err(OutputError(format!(
-            "-o {}: is a directory",
-            dest.display()
-        )));
-    }
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => Path::new(".").to_path_buf(),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".pinbench-")
-        .suffix(".json.tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| {
-            OutputError(format!(
-                "-o {}: cannot write in {}: {e}",
-                dest.display(),
-                dir.display()
-            ))
-        })?;
-    Ok((dest, tmp))
-}
+/// Exit code of a run that measured no cell.
+const NOTHING_MEASURED: u8 = 3;
 
 /// What a session measured.
 pub struct Measured {
     /// The finished cells.
     pub cells: Vec<Cell>,
-    /// Whether Ctrl-C cut the session short.
+    /// Whether a signal cut the session short.
     pub partial: bool,
     /// The machine's state before and after.
     pub fingerprint: Option<Fingerprint>,
@@ -75,6 +38,18 @@ fn take_fingerprint() -> Option<pin_results::Estimate> {
     fingerprint::take(cpu)
 }
 
+/// What the results file says besides its cells.
+pub struct Record {
+    /// Where the results go.
+    pub out: Destination,
+    /// The machine.
+    pub topology: Topology,
+    /// MemAvailable at the start.
+    pub mem_available: Option<u64>,
+    /// The options after defaults.
+    pub config: Config,
+}
+
 /// One measuring session.
 pub struct Session {
     /// Wall-clock start, for the metadata.
@@ -84,8 +59,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts a session: installs the Ctrl-C handler first, so an early
-    /// Ctrl-C is already a request to stop, not a kill.
+    /// Starts a session: installs the signal handler first, so an early
+    /// signal is already a request to stop, not a kill.
     pub fn begin() -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         {
@@ -93,14 +68,13 @@ impl Session {
             // Relaxed: a lone flag; nothing else is published through it.
             let handler = move || {
                 if stop.swap(true, Ordering::Relaxed) {
+                    eprintln!("\npinbench: aborted; the finished cells stay in the checkpoint beside the results file, kept by the next run of the same name");
                     std::process::exit(130);
                 }
-                eprintln!(
-                    "\npinbench: interrupted, stopping after this cell (Ctrl-C again to abort)"
-                );
+                eprintln!("\npinbench: interrupted, stopping after this cell (again to abort)");
             };
             if let Err(e) = ctrlc::set_handler(handler) {
-                eprintln!("pinbench: cannot catch Ctrl-C ({e}): an interrupted run writes nothing");
+                eprintln!("pinbench: cannot catch SIGINT/SIGTERM/SIGHUP ({e}): an interrupted run keeps only its checkpoint");
             }
         }
         Self {
@@ -122,7 +96,7 @@ impl Session {
         let mut notes = Vec::new();
         if let Err(e) = &avail.hardware {
             notes.push(format!(
-                "hardware perf counters unsupported here (perf_event_open: {e}): cycles, instructions and cache misses recorded as null"
+                "hardware perf counters unavailable here (perf_event_open: {e}): cycles, instructions and cache misses recorded as null"
             ));
         }
         if let Err(e) = &avail.software {
@@ -133,97 +107,139 @@ impl Session {
         notes
     }
 
+    /// The results file of `record` holding `cells`.
+    fn results(&self, record: &Record, notes: &[String], measured: &Measured) -> Results {
+        Results {
+            schema_version: SCHEMA_VERSION,
+            partial: measured.partial,
+            metadata: host::metadata(
+                &record.topology,
+                record.mem_available,
+                self.start,
+                self.t0.elapsed().as_secs_f64(),
+            ),
+            config: record.config.clone(),
+            notes: notes.to_vec(),
+            fingerprint: measured.fingerprint,
+            cells: measured.cells.clone(),
+        }
+    }
+
     /// Runs every spec in order, between two fingerprints of the machine; a
-    /// failed cell becomes a note.
+    /// failed cell becomes a note. After each cell the results so far are
+    /// checkpointed, so an abort keeps them.
     pub fn run_cells<T>(
         &self,
         specs: &[T],
         label: impl Fn(&T) -> String,
         mut run: impl FnMut(&T) -> Result<Cell, String>,
         notes: &mut Vec<String>,
+        record: &mut Record,
     ) -> Measured {
-        let start = take_fingerprint();
+        let mut m = Measured {
+            cells: Vec::with_capacity(specs.len()),
+            partial: true,
+            fingerprint: take_fingerprint().map(|start| Fingerprint { start, end: None }),
+        };
         let bar = ProgressBar::new(specs.len() as u64).with_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} cells, {elapsed} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        let mut cells = Vec::with_capacity(specs.len());
-        let mut partial = false;
+        let mut interrupted = false;
         for spec in specs {
             // Relaxed: see the handler.
             if self.stop.load(Ordering::Relaxed) {
-                partial = true;
+                interrupted = true;
                 break;
             }
             bar.set_message(label(spec));
             match run(spec) {
-                Ok(cell) => cells.push(cell),
+                Ok(cell) => m.cells.push(cell),
                 Err(e) => {
                     let line = format!("{}: not measured: {e}", label(spec));
                     bar.suspend(|| eprintln!("pinbench: {line}"));
                     notes.push(line);
                 }
             }
+            if let Err(e) = record.out.checkpoint(&self.results(record, notes, &m)) {
+                bar.suspend(|| eprintln!("pinbench: checkpoint not written: {e}"));
+            }
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let end = if partial { None } else { take_fingerprint() };
-        let fingerprint = start.map(|start| Fingerprint { start, end });
-        if fingerprint.is_some_and(|f| f.drifted()) {
+        m.partial = interrupted;
+        if let (Some(f), false) = (m.fingerprint.as_mut(), interrupted) {
+            f.end = take_fingerprint();
+        }
+        if m.fingerprint.is_some_and(|f| f.drifted()) {
             notes.push(
                 "the machine changed state during the run: its fingerprint (a paired \
                  CAS-loop get against the floor) differs at start and end"
                     .into(),
             );
         }
-        Measured {
-            cells,
-            partial,
-            fingerprint,
-        }
+        m
     }
 
-    /// Writes the results to `dest` through `tmp`, prints the summary, and
-    /// returns the exit code (130 after Ctrl-C).
-    #[allow(clippy::too_many_arguments)]
-    pub fn finish(
-        &self,
-        topology: &Topology,
-        mem_available: Option<u64>,
-        config: Config,
-        notes: Vec<String>,
-        measured: Measured,
-        dest: &Path,
-        tmp: tempfile::NamedTempFile,
-    ) -> anyhow::Result<ExitCode> {
-        let results = Results {
-            schema_version: SCHEMA_VERSION,
-            partial: measured.partial,
-            metadata: host::metadata(
-                topology,
-                mem_available,
-                self.start,
-                self.t0.elapsed().as_secs_f64(),
-            ),
-            config,
-            notes,
-            fingerprint: measured.fingerprint,
-            cells: measured.cells,
-        };
-        let partial = measured.partial;
-        results.write(tmp, dest)?;
-        print!("{}", pin_reports::summary::render(&results));
-        eprintln!(
-            "pinbench: {} cells{} written to {} in {:.1} s",
-            results.cells.len(),
-            if partial { " (partial)" } else { "" },
-            dest.display(),
-            results.metadata.duration_s
-        );
-        Ok(if partial {
-            ExitCode::from(130)
+    /// Writes the results, prints the summary, and returns the exit code:
+    /// 130 after a signal, 3 when no cell was measured (nothing is then
+    /// written or replaced), 1 when the results had to go elsewhere.
+    pub fn finish(&self, record: Record, notes: Vec<String>, measured: Measured) -> ExitCode {
+        let results = self.results(&record, &notes, &measured);
+        let to_stdout = matches!(record.out, Destination::Stdout);
+        let saved = record.out.commit(&results);
+        let summary = pin_reports::summary::render(&results);
+        // With the results on stdout the summary goes to stderr. A closed
+        // pipe or a full device is not worth a panic.
+        let _ = if to_stdout {
+            std::io::stderr().write_all(summary.as_bytes())
         } else {
-            ExitCode::SUCCESS
-        })
+            std::io::stdout().write_all(summary.as_bytes())
+        };
+        let (n, secs) = (results.cells.len(), results.metadata.duration_s);
+        let partial = if measured.partial { " (partial)" } else { "" };
+        match saved {
+            None => {
+                eprintln!(
+                    "pinbench: no cell was measured{}: nothing written, nothing replaced",
+                    if notes.is_empty() {
+                        ""
+                    } else {
+                        " (see the notes above)"
+                    }
+                );
+                ExitCode::from(NOTHING_MEASURED)
+            }
+            Some(Saved::Stdout) => {
+                eprintln!("pinbench: {n} cells{partial} written to standard output in {secs:.1} s");
+                exit_code(measured.partial)
+            }
+            Some(Saved::AsAsked(p)) => {
+                eprintln!(
+                    "pinbench: {n} cells{partial} written to {} in {secs:.1} s",
+                    p.display()
+                );
+                exit_code(measured.partial)
+            }
+            Some(Saved::Lost(why)) => {
+                eprintln!("pinbench: {why}: the {n} cells could not be saved");
+                ExitCode::FAILURE
+            }
+            Some(Saved::Elsewhere(p, why)) => {
+                eprintln!(
+                    "pinbench: {why}: the {n} cells{partial} were saved to {}",
+                    p.display()
+                );
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn exit_code(partial: bool) -> ExitCode {
+    if partial {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -1,0 +1,464 @@
+//! Where a measuring command's results go, so that nothing a user already
+//! wrote is replaced without their say and nothing measured is lost:
+//!
+//! - `-o -` writes the results to standard output (the summary then goes
+//!   to standard error).
+//! - A destination that exists and is not a regular file (a device, a FIFO,
+//!   a directory) is refused; an existing results file is replaced only
+//!   with `--force`, and never by a run that measured nothing.
+//! - The results are written to `.NAME.pinbench-tmp` beside the destination
+//!   after every cell (a checkpoint, marked partial), under an exclusive
+//!   `flock` that a second writer of the same name is refused on. The last
+//!   write renames it into place; without `--force` with
+//!   `renameat2(RENAME_NOREPLACE)`, so a file that appeared meanwhile is
+//!   kept and the results take a fresh name instead. A checkpoint left by an
+//!   aborted run (second Ctrl-C, SIGKILL, a panic) is found by the next run
+//!   of the same name and kept as `NAME.aborted-<time>.json`.
+//! - If the destination cannot be written at the end (disk full, directory
+//!   removed), the results go to the system's temporary directory and the
+//!   user is told where.
+//! - New files get the umask's mode, like other tools; a replaced file
+//!   keeps its own.
+
+use crate::machine::host;
+use pin_results::Results;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// The destination cannot be used (bad input: exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OutputError(pub String);
+
+/// Free space the destination's filesystem must have at the start.
+const MIN_FREE_BYTES: u64 = 16 << 20;
+
+/// A checked destination for one run's results.
+pub enum Destination {
+    /// `-o -`.
+    Stdout,
+    /// A file, with its locked checkpoint beside it.
+    File(FileDest),
+}
+
+/// A file destination.
+pub struct FileDest {
+    dest: PathBuf,
+    tmp_path: PathBuf,
+    tmp: File,
+    force: bool,
+    stamp: String,
+    /// The checkpoint was renamed or removed: nothing to clean up.
+    done: bool,
+}
+
+impl Drop for FileDest {
+    /// A run that ends without committing (an error) removes its checkpoint
+    /// only if it holds no results; measured cells stay for the next run to
+    /// keep.
+    fn drop(&mut self) {
+        if !self.done && self.tmp.metadata().is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// Where the results ended up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// On standard output.
+    Stdout,
+    /// At the destination asked for.
+    AsAsked(PathBuf),
+    /// Elsewhere, and why.
+    Elsewhere(PathBuf, String),
+    /// Nowhere: every place failed, and why.
+    Lost(String),
+}
+
+fn bad(dest: &Path, why: impl std::fmt::Display) -> OutputError {
+    OutputError(format!("-o {}: {why}", dest.display()))
+}
+
+impl Destination {
+    /// Checks `given` (default `pinbench-<time>.json`) and takes the lock on
+    /// its checkpoint; touches nothing that exists but a stale checkpoint,
+    /// which it keeps under another name.
+    pub fn open(
+        given: Option<PathBuf>,
+        force: bool,
+        start: SystemTime,
+    ) -> Result<Self, OutputError> {
+        let stamp: String = host::rfc3339(start)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let dest = given.unwrap_or_else(|| PathBuf::from(format!("pinbench-{stamp}.json")));
+        if dest.as_os_str() == "-" {
+            return Ok(Destination::Stdout);
+        }
+        match std::fs::metadata(&dest) {
+            Ok(m) if m.is_dir() => return Err(bad(&dest, "is a directory")),
+            Ok(m) if !m.file_type().is_file() => {
+                let kind = if m.file_type().is_char_device() || m.file_type().is_block_device() {
+                    "a device"
+                } else {
+                    "not a regular file"
+                };
+                return Err(bad(&dest, format!("exists and is {kind}: refused")));
+            }
+            Ok(_) if !force => {
+                return Err(bad(
+                    &dest,
+                    "exists: pass --force to replace it, or name another file",
+                ))
+            }
+            _ => {}
+        }
+        let name = dest
+            .file_name()
+            .ok_or_else(|| bad(&dest, "names no file"))?
+            .to_string_lossy()
+            .into_owned();
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        check_free_space(&dest, &dir)?;
+        let tmp_path = dir.join(format!(".{name}.pinbench-tmp"));
+        let tmp = lock_checkpoint(&dest, &tmp_path, &stamp)?;
+        Ok(Destination::File(FileDest {
+            dest,
+            tmp_path,
+            tmp,
+            force,
+            stamp,
+            done: false,
+        }))
+    }
+
+    /// Saves what is measured so far into the checkpoint (files only).
+    pub fn checkpoint(&mut self, results: &Results) -> io::Result<()> {
+        match self {
+            Destination::Stdout => Ok(()),
+            Destination::File(f) => write_into(&mut f.tmp, results),
+        }
+    }
+
+    /// Writes the final results where they belong. A run that measured no
+    /// cell replaces nothing: its checkpoint is removed and `None` returned.
+    pub fn commit(self, results: &Results) -> Option<Saved> {
+        match self {
+            Destination::Stdout => {
+                let mut out = io::stdout().lock();
+                let ok = serde_json::to_writer_pretty(&mut out, results).is_ok()
+                    && out.write_all(b"\n").is_ok()
+                    && out.flush().is_ok();
+                Some(if ok {
+                    Saved::Stdout
+                } else {
+                    rescue(results, "standard output could not be written", "stdout")
+                })
+            }
+            Destination::File(f) => f.commit(results),
+        }
+    }
+}
+
+impl FileDest {
+    fn commit(mut self, results: &Results) -> Option<Saved> {
+        // Renamed or removed below, whatever happens.
+        self.done = true;
+        if results.cells.is_empty() {
+            let _ = std::fs::remove_file(&self.tmp_path);
+            return None;
+        }
+        if let Err(e) = write_into(&mut self.tmp, results).and_then(|()| self.set_mode()) {
+            let _ = std::fs::remove_file(&self.tmp_path);
+            return Some(rescue(
+                results,
+                &format!("writing {}: {e}", self.tmp_path.display()),
+                &self.stamp,
+            ));
+        }
+        let placed = if self.force {
+            match std::fs::symlink_metadata(&self.dest) {
+                Ok(m) if !m.file_type().is_file() => {
+                    Err(io::Error::other("it is no longer a regular file"))
+                }
+                _ => std::fs::rename(&self.tmp_path, &self.dest),
+            }
+        } else {
+            rename_noreplace(&self.tmp_path, &self.dest)
+        };
+        match placed {
+            Ok(()) => Some(Saved::AsAsked(self.dest.clone())),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                // Someone wrote the destination during the run: keep theirs.
+                let other = sibling(&self.dest, &format!("pinbench-{}", self.stamp));
+                match rename_noreplace(&self.tmp_path, &other) {
+                    Ok(()) => Some(Saved::Elsewhere(
+                        other,
+                        format!(
+                            "{} appeared during the run and was kept",
+                            self.dest.display()
+                        ),
+                    )),
+                    Err(e) => Some(rescue(results, &e.to_string(), &self.stamp)),
+                }
+            }
+            Err(e) => {
+                let why = format!("{}: {e}", self.dest.display());
+                let _ = std::fs::remove_file(&self.tmp_path);
+                Some(rescue(results, &why, &self.stamp))
+            }
+        }
+    }
+
+    /// The umask's mode for a new file; a replaced file's own mode.
+    fn set_mode(&self) -> io::Result<()> {
+        let mode = match std::fs::metadata(&self.dest) {
+            Ok(m) => m.permissions().mode() & 0o7777,
+            Err(_) => 0o666 & !umask(),
+        };
+        self.tmp
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+    }
+}
+
+/// Truncates `f` and writes `results` into it, synced.
+fn write_into(f: &mut File, results: &Results) -> io::Result<()> {
+    f.set_len(0)?;
+    f.rewind()?;
+    let mut w = io::BufWriter::new(&mut *f);
+    serde_json::to_writer_pretty(&mut w, results)?;
+    w.write_all(b"\n")?;
+    w.flush()?;
+    drop(w);
+    f.sync_all()
+}
+
+/// `NAME.<tag>.json` beside `dest`.
+fn sibling(dest: &Path, tag: &str) -> PathBuf {
+    let stem = dest
+        .file_stem()
+        .map_or("results".into(), |s| s.to_string_lossy().into_owned());
+    dest.with_file_name(format!("{stem}.{tag}.json"))
+}
+
+/// The results, saved in the system's temporary directory after the
+/// destination failed.
+fn rescue(results: &Results, why: &str, stamp: &str) -> Saved {
+    let path = std::env::temp_dir().join(format!(
+        "pinbench-rescued-{stamp}-{}.json",
+        std::process::id()
+    ));
+    let saved = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o666 & !umask())
+        .open(&path)
+        .and_then(|mut f| write_into(&mut f, results));
+    match saved {
+        Ok(()) => Saved::Elsewhere(path, why.to_string()),
+        Err(e) => Saved::Lost(format!("{why}; and {}: {e}", path.display())),
+    }
+}
+
+/// Refuses a destination whose filesystem is nearly full.
+fn check_free_space(dest: &Path, dir: &Path) -> Result<(), OutputError> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| bad(dest, "the path holds a NUL byte"))?;
+    // SAFETY: statvfs is plain data; all-zero is a valid value to fill.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a statvfs to fill.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(bad(dest, format!("cannot write in {}: {e}", dir.display())));
+    }
+    let free = s.f_bavail as u64 * s.f_frsize as u64;
+    if free < MIN_FREE_BYTES {
+        return Err(bad(
+            dest,
+            format!(
+                "only {} KiB free on {}'s filesystem; a run needs up to {} MiB",
+                free >> 10,
+                dir.display(),
+                MIN_FREE_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens and locks the checkpoint; a stale one (from an aborted run) that
+/// holds results is first kept as `NAME.aborted-<time>.json`.
+fn lock_checkpoint(dest: &Path, tmp_path: &Path, stamp: &str) -> Result<File, OutputError> {
+    for _ in 0..2 {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(tmp_path)
+            .map_err(|e| bad(dest, format!("cannot write {}: {e}", tmp_path.display())))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(bad(
+                dest,
+                format!(
+                    "another pinbench is writing it (lock on {})",
+                    tmp_path.display()
+                ),
+            ));
+        }
+        let stale = f.metadata().map(|m| m.len() > 0).unwrap_or(false)
+            && Results::read(tmp_path).is_ok_and(|r| !r.cells.is_empty());
+        if !stale {
+            f.set_len(0)
+                .map_err(|e| bad(dest, format!("cannot write {}: {e}", tmp_path.display())))?;
+            return Ok(f);
+        }
+        let kept = sibling(dest, &format!("aborted-{stamp}"));
+        rename_noreplace(tmp_path, &kept).map_err(|e| {
+            bad(
+                dest,
+                format!("cannot keep the stale {}: {e}", tmp_path.display()),
+            )
+        })?;
+        eprintln!(
+            "pinbench: an earlier run of {} was aborted: its finished cells are kept in {}",
+            dest.display(),
+            kept.display()
+        );
+    }
+    Err(bad(dest, "its checkpoint keeps changing under us"))
+}
+
+/// `rename(from, to)` that fails with EEXIST rather than replace `to`.
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: two NUL-terminated paths relative to the working directory.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The process's umask (read by setting and restoring it, before any
+/// thread that could create files runs).
+fn umask() -> u32 {
+    // SAFETY: umask(2) cannot fail.
+    let old = unsafe { libc::umask(0o022) };
+    // SAFETY: as above; restores the old mask.
+    unsafe { libc::umask(old) };
+    old & 0o777
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pin_results::sample;
+
+    fn results(cells: usize) -> Results {
+        sample::results(
+            (0..cells)
+                .map(|t| sample::cell("plain", "private", t + 1, 10.0, 1e8))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_existing_file_is_kept_without_force_and_replaced_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("r.json");
+        std::fs::write(&dest, "mine").expect("write");
+        let e = Destination::open(Some(dest.clone()), false, SystemTime::now())
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("--force"), "{e}");
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let d = Destination::open(Some(dest.clone()), true, SystemTime::now()).expect("forced");
+        assert_eq!(d.commit(&results(1)), Some(Saved::AsAsked(dest.clone())));
+        assert!(Results::read(&dest).is_ok());
+        // A replaced file keeps its mode; nothing else is left.
+        let mode = std::fs::metadata(&dest).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o444);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
+
+    #[test]
+    fn nothing_measured_replaces_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("r.json");
+        std::fs::write(&dest, "mine").expect("write");
+        let d = Destination::open(Some(dest.clone()), true, SystemTime::now()).expect("forced");
+        assert_eq!(d.commit(&results(0)), None);
+        assert_eq!(std::fs::read_to_string(&dest).expect("read"), "mine");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_a_file_that_appeared_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("r.json");
+        let first = Destination::open(Some(dest.clone()), false, SystemTime::now()).expect("first");
+        let e = Destination::open(Some(dest.clone()), false, SystemTime::now())
+            .err()
+            .expect("second refused");
+        assert!(e.to_string().contains("another pinbench"), "{e}");
+        std::fs::write(&dest, "written meanwhile").expect("write");
+        match first.commit(&results(1)) {
+            Some(Saved::Elsewhere(p, why)) => {
+                assert!(Results::read(&p).is_ok(), "{p:?}");
+                assert!(why.contains("appeared"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_to_string(&dest).expect("read"),
+            "written meanwhile"
+        );
+    }
+
+    #[test]
+    fn a_stale_checkpoint_is_kept_and_devices_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("r.json");
+        let mut d = Destination::open(Some(dest.clone()), false, SystemTime::now()).expect("open");
+        d.checkpoint(&results(2)).expect("checkpoint");
+        // The process dies here: its lock goes, its checkpoint stays.
+        drop(d);
+        let _next = Destination::open(Some(dest.clone()), false, SystemTime::now()).expect("next");
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("aborted"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(Results::read(&kept[0].path()).expect("kept").cells.len(), 2);
+        let e = Destination::open(Some("/dev/null".into()), true, SystemTime::now())
+            .err()
+            .expect("device refused");
+        assert!(e.to_string().contains("a device"), "{e}");
+    }
+}
