@@ -20,18 +20,36 @@ pub trait SchemeVisitor {
     fn visit<S: PinScheme + ?Sized>(self, scheme: &S) -> Self::Output;
 }
 
-/// Builds scheme `name` over `memmap` and hands it to `v`; `None` for an
-/// unknown name.
-pub fn with_scheme<V: SchemeVisitor>(name: &str, memmap: Arc<MemMap>, v: V) -> Option<V::Output> {
-    Some(match name {
+/// Why a scheme could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The registry does not know the name.
+    #[error("unknown scheme {0:?}")]
+    Unknown(String),
+    /// Its side structures could not be allocated.
+    #[error("{0}: cannot allocate its side structures: {1}")]
+    Alloc(String, std::collections::TryReserveError),
+}
+
+/// Builds scheme `name` over `memmap` and hands it to `v`.
+pub fn with_scheme<V: SchemeVisitor>(
+    name: &str,
+    memmap: Arc<MemMap>,
+    v: V,
+) -> Result<V::Output, BuildError> {
+    Ok(match name {
         "plain" => v.visit(&plain::Plain::new(memmap)),
         "bias" => v.visit(&bias::Bias::new(memmap)),
         "hybrid" => v.visit(&hybrid::Hybrid::new(memmap)),
         "flag" => v.visit(&flag::Flag::new(memmap)),
         "side-tree-locked" => v.visit(&side_tree_locked::SideTreeLocked::new(memmap)),
         "side-tree-sharded" => v.visit(&side_tree_sharded::SideTreeSharded::new(memmap)),
-        "exact" => v.visit(&exact::Exact::new(memmap)),
-        other => v.visit(&*pin_schemes::build(other, memmap)?),
+        "exact" => v.visit(
+            &exact::Exact::try_new(memmap).map_err(|e| BuildError::Alloc(name.to_string(), e))?,
+        ),
+        other => v.visit(
+            &*pin_schemes::build(other, memmap).ok_or_else(|| BuildError::Unknown(other.into()))?,
+        ),
     })
 }
 
@@ -53,10 +71,13 @@ mod tests {
     fn every_registered_scheme_is_dispatched_statically_under_its_name() {
         let mm = Arc::new(MemMap::with_pages(64).expect("memmap"));
         for info in SCHEMES {
-            let (name, ty) = with_scheme(info.name, Arc::clone(&mm), Probe).expect("known");
+            let (name, ty) = with_scheme(info.name, Arc::clone(&mm), Probe).expect("built");
             assert_eq!(name, info.name);
             assert!(!ty.contains("dyn "), "{} runs through {ty}", info.name);
         }
-        assert!(with_scheme("nope", mm, Probe).is_none());
+        assert!(matches!(
+            with_scheme("nope", mm, Probe),
+            Err(BuildError::Unknown(_))
+        ));
     }
 }

@@ -372,3 +372,65 @@ fn sigterm_and_sighup_stop_like_ctrl_c() {
         assert_eq!(r["partial"], true, "signal {sig}");
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly_and_a_full_device_is_named() {
+    use std::process::{Command as Std, Stdio};
+    // `pinbench list | head -0`: the reader is gone before the first line.
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("pinbench"))
+        .arg("list")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+    // `pinbench list > /dev/full`: exit 1 with a message, no panic.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = Std::new(assert_cmd::cargo::cargo_bin("pinbench"))
+        .arg("list")
+        .stdout(full)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("writing to standard output"), "{stderr}");
+}
+
+#[test]
+fn results_files_of_another_version_or_impossible_values_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = pin_results::sample::results(vec![pin_results::sample::cell(
+        "plain", "private", 1, 10.0, 1e8,
+    )]);
+    let write = |name: &str, v: &serde_json::Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).expect("write");
+        p
+    };
+    let mut v = serde_json::to_value(&good).expect("json");
+    v["schema_version"] = 99.into();
+    let other = write("v99.json", &v);
+    let mut v = serde_json::to_value(&good).expect("json");
+    v["cells"][0]["ns_per_page"] = (-5.0).into();
+    let negative = write("neg.json", &v);
+    let array = write("array.json", &serde_json::json!([1, 2]));
+    for (file, needle) in [
+        (&other, "schema_version 99"),
+        (&negative, "ns_per_page -5"),
+        (&array, "not a pinbench results file"),
+    ] {
+        pinbench()
+            .arg("summary")
+            .arg(file)
+            .assert()
+            .code(2)
+            .stderr(contains(needle));
+    }
+}

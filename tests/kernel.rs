@@ -139,3 +139,73 @@ fn quick_cells_prove_their_pins() {
         assert!(c["ns_per_page"].as_f64().expect("ns") > 0.0);
     }
 }
+
+#[test]
+fn another_process_pinning_is_disturbance_not_a_leak() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if foll_pin().is_none() || !io_uring_works() {
+        eprintln!("no FOLL_PIN counters or no io_uring: nothing to check");
+        return;
+    }
+    // The neighbour: a thread registering and unregistering an io_uring
+    // buffer (FOLL_PIN | FOLL_LONGTERM) in a loop, all through the run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let neighbour = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let ring = io_uring::IoUring::new(2).expect("ring");
+            let mut buf = vec![1u8; 1 << 20];
+            let iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
+            // Relaxed: a lone stop flag.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: `buf` outlives its registration, dropped below.
+                if unsafe { ring.submitter().register_buffers(&[iov]) }.is_ok() {
+                    std::thread::sleep(Duration::from_millis(3));
+                    let _ = ring.submitter().unregister_buffers();
+                }
+            }
+        })
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("k.json");
+    let run = Command::cargo_bin("pinbench")
+        .expect("binary")
+        .args([
+            "kernel",
+            "--backend",
+            "process-vm",
+            "--threads",
+            "1",
+            "--thp",
+            "off",
+            "--slice-ms",
+            "20",
+            "--pairs",
+            "4",
+            "-m",
+            "8",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run");
+    // Relaxed: see the neighbour.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    neighbour.join().expect("neighbour");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(!stderr.contains("LEAK"), "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("results")).expect("json");
+    assert!(
+        r["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .all(|c| c["kernel"]["foreign_pins"] == true),
+        "{r}"
+    );
+}

@@ -1,15 +1,41 @@
-//! Writing a rendered report into its directory: each file goes to a
-//! temporary name in that directory and is renamed into place, so a reader
-//! never sees half a file and a failure leaves the old file whole.
+//! Writing a rendered report into its directory, all or nothing: every
+//! file is written into a new hidden directory beside the destination
+//! (`.NAME.pinbench-new-<pid>`), which then takes the destination's place;
+//! an older report is moved aside and removed only after that. A failure
+//! part way (a full disk) leaves the older report whole; two reports to the
+//! same directory at once each swap in a complete report, never a mix.
+//! A directory that holds anything but report files is refused, so a report
+//! never deletes what a user put there.
 
 use crate::error::ReportError;
 use crate::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Makes sure `dir` can take the report: creates it (and its parents) if
-/// missing; refuses a path that exists and is not a directory, and a
-/// directory where no file can be created. Touches no existing file.
+/// Whether `name` is a file a report writes.
+fn is_report_file(name: &str) -> bool {
+    name == "report.txt" || name == "report.md" || name.ends_with(".svg") || name.ends_with(".png")
+}
+
+/// The directory `dir` lives in.
+fn parent(dir: &Path) -> PathBuf {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `.NAME.pinbench-<what>-<pid>` beside `dir`.
+fn beside(dir: &Path, what: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or("report".into(), |n| n.to_string_lossy().into_owned());
+    parent(dir).join(format!(".{name}.pinbench-{what}-{}", std::process::id()))
+}
+
+/// Makes sure `dir` can take the report: its parent exists (created if
+/// missing) and can be written; `dir` is missing, or a directory holding
+/// only files of an older report. Touches no existing file.
 pub fn prepare_dir(dir: &Path) -> Result<(), ReportError> {
     let bad = |why: String| ReportError::OutputDir {
         path: dir.to_path_buf(),
@@ -18,29 +44,75 @@ pub fn prepare_dir(dir: &Path) -> Result<(), ReportError> {
     if dir.exists() && !dir.is_dir() {
         return Err(bad("exists and is not a directory".into()));
     }
-    std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create it: {e}")))?;
+    if dir.is_dir() {
+        let entries = std::fs::read_dir(dir).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !is_report_file(&name) || !e.file_type().is_ok_and(|t| t.is_file()) {
+                return Err(bad(format!(
+                    "holds {name}, which no report writes: name a new or empty directory, \
+                     or one of an older report"
+                )));
+            }
+        }
+    }
+    let up = parent(dir);
+    std::fs::create_dir_all(&up)
+        .map_err(|e| bad(format!("cannot create {}: {e}", up.display())))?;
     tempfile::Builder::new()
         .prefix(".pinbench-report-")
-        .tempfile_in(dir)
-        .map_err(|e| bad(format!("cannot write in it: {e}")))?;
+        .tempfile_in(&up)
+        .map_err(|e| bad(format!("cannot write in {}: {e}", up.display())))?;
     Ok(())
 }
 
-/// Writes every file into `dir` (which [`prepare_dir`] accepted).
+/// Writes every file into a new directory and swaps it in for `dir`
+/// (which [`prepare_dir`] accepted).
 pub fn write_all(dir: &Path, files: &[File]) -> Result<(), ReportError> {
+    let new = beside(dir, "new");
+    let written = write_into(&new, files);
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(e);
+    }
+    let err = |source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.exists() {
+        let old = beside(dir, "old");
+        std::fs::rename(dir, &old).map_err(err)?;
+        if let Err(e) = std::fs::rename(&new, dir) {
+            // Put the older report back rather than leave nothing.
+            let _ = std::fs::rename(&old, dir);
+            let _ = std::fs::remove_dir_all(&new);
+            return Err(err(e));
+        }
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    } else {
+        std::fs::rename(&new, dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&new);
+            err(e)
+        })
+    }
+}
+
+/// Every file into the fresh directory `new`, each synced.
+fn write_into(new: &Path, files: &[File]) -> Result<(), ReportError> {
+    std::fs::create_dir(new).map_err(|source| ReportError::Write {
+        path: new.to_path_buf(),
+        source,
+    })?;
     for f in files {
-        let path = dir.join(&f.name);
+        let path = new.join(&f.name);
         let err = |source| ReportError::Write {
             path: path.clone(),
             source,
         };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".pinbench-report-")
-            .tempfile_in(dir)
-            .map_err(err)?;
-        tmp.write_all(&f.bytes).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&path).map_err(|e| err(e.error))?;
+        let mut out = std::fs::File::create(&path).map_err(err)?;
+        out.write_all(&f.bytes).map_err(err)?;
+        out.sync_all().map_err(err)?;
     }
     Ok(())
 }
@@ -53,8 +125,10 @@ mod tests {
     fn files_replace_old_ones_and_leave_no_temporaries() {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("new/report");
-        prepare_dir(&out).expect("created");
+        prepare_dir(&out).expect("parent created");
+        std::fs::create_dir(&out).expect("mkdir");
         std::fs::write(out.join("report.txt"), "old").expect("old");
+        std::fs::write(out.join("throughput-gone.png"), "old plot").expect("old");
         let files = [File {
             name: "report.txt".into(),
             bytes: b"new\n".to_vec(),
@@ -64,7 +138,45 @@ mod tests {
             std::fs::read(out.join("report.txt")).expect("read"),
             b"new\n"
         );
+        // The older report's other plots went with it.
         assert_eq!(std::fs::read_dir(&out).expect("dir").count(), 1);
+        // Nothing left beside it either.
+        let parent = out.parent().expect("parent");
+        assert_eq!(std::fs::read_dir(parent).expect("dir").count(), 1);
+    }
+
+    #[test]
+    fn a_directory_with_other_files_is_refused_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("thesis.tex"), "mine").expect("write");
+        let e = prepare_dir(dir.path()).expect_err("foreign file");
+        assert!(e.to_string().contains("thesis.tex"), "{e}");
+        assert_eq!(
+            std::fs::read(dir.path().join("thesis.tex")).expect("kept"),
+            b"mine"
+        );
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_older_report_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("r");
+        std::fs::create_dir(&out).expect("mkdir");
+        std::fs::write(out.join("report.txt"), "old").expect("old");
+        // A name no file can have makes the write fail part way.
+        let files = [
+            File {
+                name: "report.txt".into(),
+                bytes: b"new".to_vec(),
+            },
+            File {
+                name: "no/such/dir.png".into(),
+                bytes: vec![],
+            },
+        ];
+        assert!(write_all(&out, &files).is_err());
+        assert_eq!(std::fs::read(out.join("report.txt")).expect("read"), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
     }
 
     #[test]

@@ -190,7 +190,13 @@ pub fn md(s: &str) -> String {
         if matches!(c, '*' | '_' | '|' | '\\' | '`' | '[' | ']' | '<' | '>') {
             out.push('\\');
         }
-        out.push(c);
+        // Escape codes and line breaks from a results file stay out of the
+        // Markdown (one value, one line).
+        out.push(match c {
+            '\t' => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        });
     }
     out
 }
@@ -272,6 +278,12 @@ pub fn num(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_values_lose_escape_codes_and_line_breaks() {
+        assert_eq!(md("h\x1b[31mx\ny\tz|"), "h?\\[31mx?y z\\|");
+        assert_eq!(clean("a\x1b[0m\nb"), "a?[0m?b");
+    }
 
     fn wide(groups: usize) -> Table {
         Table {

@@ -37,6 +37,6 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     for w in pin_reports::compare::warnings(&base, &new) {
         eprintln!("pinbench: warning: {w}");
     }
-    print!("{}", pin_reports::compare::compare(&base, &new));
+    super::input::print(&pin_reports::compare::compare(&base, &new))?;
     Ok(ExitCode::SUCCESS)
 }

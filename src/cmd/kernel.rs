@@ -46,7 +46,7 @@ pub struct KernelArgs {
 /// `pinbench kernel …`.
 pub fn kernel(args: KernelArgs) -> anyhow::Result<ExitCode> {
     if args.probe {
-        print!("{}", probe_table());
+        super::input::print(&probe_table())?;
         return Ok(ExitCode::SUCCESS);
     }
     measure(args)
@@ -119,6 +119,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     let mut checks = Checks::default();
     let measured = session.run_cells(
         &plan.jobs,
+        plan.sweep.visits,
         Job::name,
         |job| {
             let make = |buf| job.path(buf, args.sweep.pages_per_call, args.write);
@@ -128,9 +129,9 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
                 pages_per_call: args.sweep.pages_per_call,
                 make: &make as &MakePath<'_>,
             };
-            let cell = run_kernel_cell(&spec, &params).map_err(|e| e.to_string())?;
-            checks.cell(job, &cell);
-            Ok(cell)
+            let visit = run_kernel_cell(&spec, &params).map_err(|e| e.to_string())?;
+            checks.cell(job, &visit.cell);
+            Ok(visit)
         },
         &mut notes,
         &mut record,
@@ -179,23 +180,34 @@ impl Checks {
     fn cell(&mut self, job: &Job, cell: &pin_results::Cell) {
         let Some(k) = &cell.kernel else { return };
         let label = format!("{}/{} {}T", job.backend.name(), job.label, job.threads);
-        if k.pins_balanced == Some(false) {
+        if k.pins_balanced == Some(false) && k.foreign_pins {
+            push_once(
+                &mut self.late,
+                format!(
+                    "{label}: another process pinned or unpinned during the cell (FOLL_PIN \
+                     counters moved while pinbench was idle): its counts are disturbed, \
+                     not proof of a leak"
+                ),
+            );
+        } else if k.pins_balanced == Some(false) {
             eprintln!(
                 "pinbench: LEAK: {label}: the kernel counted {} pins acquired but {} released",
                 k.pins_acquired.unwrap_or(0),
                 k.pins_released.unwrap_or(0)
             );
-            self.leaks.push(label.clone());
+            push_once(&mut self.leaks, label.clone());
         }
         if job.expects_pins && k.pins_acquired == Some(0) {
-            self.late.push(format!(
-                "{label}: the kernel counted no FOLL_PIN pins: this path is not pinning"
-            ));
+            push_once(
+                &mut self.late,
+                format!("{label}: the kernel counted no FOLL_PIN pins: this path is not pinning"),
+            );
         }
         if job.thp && k.thp_bytes == Some(0) {
-            self.late.push(format!(
-                "{label}: THP asked for but the kernel backed no buffer with THP"
-            ));
+            push_once(
+                &mut self.late,
+                format!("{label}: THP asked for but the kernel backed no buffer with THP"),
+            );
         }
     }
 
@@ -209,5 +221,12 @@ impl Checks {
             .iter()
             .map(|l| format!("LEAK: {l}: FOLL_PIN pins acquired != released"));
         self.late.iter().cloned().chain(leaks).collect()
+    }
+}
+
+/// Adds `line` unless a visit before already did.
+fn push_once(lines: &mut Vec<String>, line: String) {
+    if !lines.contains(&line) {
+        lines.push(line);
     }
 }

@@ -1,21 +1,24 @@
 //! `pinbench list`: every scheme of the registry with its memory cost,
 //! exactness, pin limit and source; then every workload.
 
+use super::input::print;
 use crate::workloads::WORKLOADS;
 use pin_schemes::{MemMap, SCHEMES};
+use std::fmt::Write;
 use std::sync::Arc;
 
 /// Prints the table.
 pub fn list() -> anyhow::Result<()> {
     // One small memmap to ask each scheme its fixed properties.
     let memmap = Arc::new(MemMap::with_pages(64)?);
-    println!(
-        "{:<18} {:>9} {:<11} {:>13}  mirrors",
+    let mut out = format!(
+        "{:<18} {:>9} {:<11} {:>13}  mirrors\n",
         "scheme", "B/page", "exactness", "max pins/page"
     );
     for info in SCHEMES {
         let scheme = (info.build)(Arc::clone(&memmap));
-        println!(
+        let _ = writeln!(
+            out,
             "{:<18} {:>9} {:<11} {:>13}  {}",
             info.name,
             scheme.bytes_per_page(),
@@ -24,9 +27,9 @@ pub fn list() -> anyhow::Result<()> {
             info.mirrors
         );
     }
-    println!("\n{:<18} measures", "workload");
+    let _ = writeln!(out, "\n{:<18} measures", "workload");
     for w in WORKLOADS {
-        println!("{:<18} {}", w.name(), w.description());
+        let _ = writeln!(out, "{:<18} {}", w.name(), w.description());
     }
-    Ok(())
+    print(&out)
 }

@@ -32,6 +32,11 @@ pub struct SweepArgs {
     /// Duration of one slice, ms (default 2).
     #[arg(long)]
     pub slice_ms: Option<u64>,
+    /// Visits per cell: its rounds are measured in this many parts, one per
+    /// pass over all cells, so every cell sees the same mix of the
+    /// machine's states (default 8).
+    #[arg(long)]
+    pub visits: Option<usize>,
     /// Run the threads on this NUMA node's CPUs.
     #[arg(long)]
     pub cpu_node: Option<u32>,
@@ -57,6 +62,7 @@ impl SweepArgs {
             pairs: self.pairs,
             warmup: self.warmup,
             slice_ms: self.slice_ms,
+            visits: self.visits,
             cpu_node: self.cpu_node,
             numa: self.numa.clone(),
             memory_node,

@@ -5,11 +5,11 @@
 
 use super::calibration::{Floor, Noop};
 use super::paired::{run_paired, Params, Shape};
-use super::record::{record, Labels, Memory};
+use super::record::{record, Labels, Memory, Visit};
 use crate::dispatch::{with_scheme, SchemeVisitor};
 use crate::machine::numa::{self, NumaError};
 use crate::workloads::{Layout, Slot, Worker, Workload};
-use pin_results::{Cell, NumaPlacement};
+use pin_results::NumaPlacement;
 use pin_schemes::{MemMap, MemMapError, Page, Pfn, PinScheme};
 use std::sync::Arc;
 use thiserror::Error;
@@ -20,9 +20,9 @@ pub enum RunError {
     /// The memmap could not be built or placed.
     #[error(transparent)]
     Numa(#[from] NumaError),
-    /// The scheme is not in the registry.
-    #[error("unknown scheme {0:?}")]
-    UnknownScheme(String),
+    /// The scheme could not be built.
+    #[error(transparent)]
+    Build(#[from] crate::dispatch::BuildError),
     /// A worker thread panicked.
     #[error("a worker thread of {0} panicked")]
     Thread(String),
@@ -172,8 +172,8 @@ impl SchemeVisitor for SchemeRun<'_> {
     }
 }
 
-/// Runs one cell and returns its results.
-pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Cell, RunError> {
+/// Runs one visit of a cell and returns its results.
+pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
     let nr_pages = spec.layout.nr_pages(spec.threads);
     let (memmap, placement) = numa::build_memmap(
         nr_pages,
@@ -189,8 +189,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Cell, RunError> {
                 params,
                 memmap: &memmap,
             };
-            with_scheme(name, Arc::clone(&memmap), run)
-                .ok_or_else(|| RunError::UnknownScheme(name.to_string()))??
+            with_scheme(name, Arc::clone(&memmap), run)??
         }
         Subject::Noop => (
             run_paired(
@@ -257,7 +256,7 @@ mod tests {
     #[test]
     fn a_two_thread_cell_keeps_every_pair_and_its_ratios() {
         let s = spec(Subject::Scheme("bias"), Workload::Private, 0, 2);
-        let cell = run_cell(&s, &params()).expect("cell");
+        let cell = run_cell(&s, &params()).expect("cell").cell;
         let p = &cell.pairs;
         assert_eq!(p.subject_ns_per_page.len(), 6);
         assert_eq!(p.floor_ns_per_page.len(), 6);
@@ -268,12 +267,20 @@ mod tests {
             .iter()
             .chain(&p.floor_ns_per_page)
             .all(|&x| x > 0.0));
-        // The headline figures are the estimates of the kept pairs.
-        assert_eq!(Some(cell.x_floor), pin_results::Estimate::of(&p.x_floor()));
+        // The headline figures are the estimates of the kept pairs' quiet
+        // rounds; the set-aside ones are counted.
+        let quiet = |xs: &[f64]| p.quiet_only(xs);
+        assert_eq!(
+            Some(cell.x_floor),
+            pin_results::Estimate::of(&quiet(&p.x_floor()))
+        );
         assert_eq!(
             cell.scaling,
-            p.scaling().and_then(|s| pin_results::Estimate::of(&s))
+            p.scaling()
+                .and_then(|s| pin_results::Estimate::of(&quiet(&s)))
         );
+        let kept = p.quiet().iter().filter(|q| **q).count();
+        assert_eq!(kept + cell.disturbed_rounds, 6);
         assert!(cell.ns_per_page > 0.0 && cell.floor_ns_per_page > 0.0 && cell.pages_per_sec > 0.0);
         assert!(cell.latency_ns.p50 > 0 && cell.latency_ns.max >= cell.latency_ns.p99);
         assert_eq!(cell.memmap_pages, 2048);
@@ -287,7 +294,8 @@ mod tests {
             &spec(Subject::Scheme("plain"), Workload::Mixed, 0, 2),
             &params(),
         )
-        .expect("cell");
+        .expect("cell")
+        .cell;
         // plain is blind: every long-term pin (1 in 8 of 2 x 1024) is missed.
         assert_eq!(mixed.false_negatives, Some(256));
         assert_eq!(mixed.false_positives, Some(0));
@@ -295,7 +303,8 @@ mod tests {
             &spec(Subject::Scheme("bias"), Workload::Refstorm, 0, 1),
             &params(),
         )
-        .expect("cell");
+        .expect("cell")
+        .cell;
         // refcount 1 + k >= 1024 reads pinned: k = 1023..2047 are wrong.
         assert_eq!(storm.fp_threshold_refs, Some(1023));
         assert_eq!(storm.false_positives, Some(1025));
@@ -316,7 +325,8 @@ mod tests {
             &spec(Subject::Scheme("exact"), Workload::Refstorm, 0, 1),
             &params(),
         )
-        .expect("cell");
+        .expect("cell")
+        .cell;
         assert_eq!(exact.false_positives, Some(0));
         assert_eq!(exact.fp_threshold_refs, None);
         assert_eq!(exact.fp_by_refs, Some(vec![run(0, 2047, 0)]));
@@ -328,14 +338,16 @@ mod tests {
             &spec(Subject::Scheme("hybrid"), Workload::Overflow, 0, 1),
             &params(),
         )
-        .expect("cell");
+        .expect("cell")
+        .cell;
         assert_eq!(o.max_pins, Some(2_097_151));
         assert!(o.refused > 0);
         let g = run_cell(
             &spec(Subject::Scheme("hybrid"), Workload::Huge, 18, 1),
             &params(),
         )
-        .expect("cell");
+        .expect("cell")
+        .cell;
         assert_eq!(g.folio_order, 18);
         assert_eq!(g.pages_per_call, 1 << 18);
         assert_eq!(g.refused, 0);
@@ -343,8 +355,9 @@ mod tests {
 
     #[test]
     fn noop_runs_over_the_private_layout_and_one_thread_has_no_scaling() {
-        let cell =
-            run_cell(&spec(Subject::Noop, Workload::Private, 0, 1), &params()).expect("cell");
+        let cell = run_cell(&spec(Subject::Noop, Workload::Private, 0, 1), &params())
+            .expect("cell")
+            .cell;
         assert_eq!(cell.subject, "noop");
         assert!(cell.ns_per_page > 0.0);
         assert_eq!(cell.scaling, None);
@@ -357,7 +370,8 @@ mod tests {
             &spec(Subject::Scheme("plain"), Workload::Mixed, 0, 2),
             &params(),
         )
-        .expect("cell");
+        .expect("cell")
+        .cell;
         assert_eq!(cell.scaling, None);
     }
 }

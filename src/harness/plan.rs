@@ -159,6 +159,7 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
         pairs: sweep.pairs,
         warmup: sweep.warmup,
         slice_ms: sweep.slice_ms,
+        visits: sweep.visits,
         numa: sweep
             .placements
             .iter()

@@ -4,6 +4,11 @@
 //! thread's time) and thread 0's alone. The headline figures are medians
 //! over rounds of the per-round ratios, with their 95% confidence intervals
 //! ([`Estimate`]); the raw per-round values are kept in `pairs`.
+//!
+//! A cell is measured in several visits spread over the run ([`Visit`],
+//! [`merge`]): the rounds of all visits are pooled before the medians are
+//! taken, so a spell of a slower machine state hits every cell alike
+//! instead of whole cells.
 
 use super::paired::{ThreadOutcome, Timed};
 use super::worker::Tally;
@@ -105,17 +110,100 @@ fn or_zero(e: Option<Estimate>) -> Estimate {
     })
 }
 
-/// The cell named by `labels` from its threads' outcomes.
+/// One visit of a cell: its results so far and its latency histogram (so
+/// visits merge into true quantiles).
+pub struct Visit {
+    /// The cell as this visit (or the visits merged so far) measured it.
+    pub cell: Cell,
+    /// Per-call latency of the subject's slices.
+    pub latency: Latency,
+}
+
+/// Sets the figures derived from `cell.pairs`, over its quiet rounds:
+/// medians, estimates, noisy, and how many rounds were set aside.
+fn derive(cell: &mut Cell) {
+    let p = &cell.pairs;
+    let quiet = |xs: &[f64]| p.quiet_only(xs);
+    cell.ns_per_page = median(&quiet(&p.subject_ns_per_page));
+    cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
+    cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
+    cell.x_floor = or_zero(Estimate::of(&quiet(&p.x_floor())));
+    cell.scaling = p.scaling().and_then(|s| Estimate::of(&quiet(&s)));
+    cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());
+    cell.disturbed_rounds = p.quiet().iter().filter(|q| !**q).count();
+}
+
+fn both(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `a` and a later visit `b` of the same cell as one: rounds pooled,
+/// latency histograms merged, counters and refusals summed, the worst pass
+/// of wrong answers, the least of limits, the worst placement and CPU share.
+pub fn merge(mut a: Visit, b: Visit) -> Visit {
+    a.latency.merge(&b.latency);
+    let (x, y) = (&mut a.cell, b.cell);
+    x.pairs
+        .subject_ns_per_page
+        .extend(y.pairs.subject_ns_per_page);
+    x.pairs.floor_ns_per_page.extend(y.pairs.floor_ns_per_page);
+    x.pairs.pages_per_sec.extend(y.pairs.pages_per_sec);
+    x.pairs.solo_pages_per_sec = match (
+        x.pairs.solo_pages_per_sec.take(),
+        y.pairs.solo_pages_per_sec,
+    ) {
+        (Some(mut s), Some(t)) => {
+            s.extend(t);
+            Some(s)
+        }
+        _ => None,
+    };
+    derive(x);
+    x.latency_ns = a.latency.quantiles();
+    x.counters = x.counters.sum(y.counters);
+    x.cpu_share = match (x.cpu_share, y.cpu_share) {
+        (Some(p), Some(q)) => Some(p.min(q)),
+        (p, q) => p.or(q),
+    };
+    x.false_positives = both(x.false_positives, y.false_positives, u64::max);
+    x.false_negatives = both(x.false_negatives, y.false_negatives, u64::max);
+    x.fp_threshold_refs = both(x.fp_threshold_refs, y.fp_threshold_refs, u64::min);
+    x.refused += y.refused;
+    x.max_pins = both(x.max_pins, y.max_pins, u64::min);
+    x.tracking_bytes = x.tracking_bytes.max(y.tracking_bytes);
+    x.memmap_rss_bytes = both(x.memmap_rss_bytes, y.memmap_rss_bytes, u64::max);
+    if y.numa.verified_fraction < x.numa.verified_fraction {
+        x.numa = y.numa;
+    }
+    if let (Some(k), Some(l)) = (x.kernel.as_mut(), y.kernel) {
+        k.thp_bytes = both(k.thp_bytes, l.thp_bytes, u64::min);
+        k.pins_acquired = both(k.pins_acquired, l.pins_acquired, |p, q| p + q);
+        k.pins_released = both(k.pins_released, l.pins_released, |p, q| p + q);
+        k.foreign_pins |= l.foreign_pins;
+        k.pins_balanced = match (k.pins_balanced, l.pins_balanced) {
+            (Some(p), Some(q)) => Some(p && q),
+            (p, q) => p.or(q),
+        };
+        k.in_kernel_ns_per_page = match (k.in_kernel_ns_per_page, l.in_kernel_ns_per_page) {
+            (Some(p), Some(q)) => Some((p + q) / 2.0),
+            (p, q) => p.or(q),
+        };
+    }
+    a
+}
+
+/// The visit named by `labels` from its threads' outcomes.
 pub fn record(
     labels: Labels<'_>,
     outcomes: &[ThreadOutcome],
     memory: Memory,
     numa: NumaPlacement,
     kernel: Option<KernelCell>,
-) -> Cell {
+) -> Visit {
     let pairs = pairs(outcomes);
-    let x_floor = or_zero(Estimate::of(&pairs.x_floor()));
-    let scaling = pairs.scaling().and_then(|s| Estimate::of(&s));
     let measured: Vec<&ThreadOutcome> = outcomes.iter().filter(|o| o.measured).collect();
     let mut latency = Latency::new();
     let mut counters: Option<Counters> = None;
@@ -129,7 +217,7 @@ pub fn record(
         .flat_map(|o| o.rounds.subject.iter().chain(&o.rounds.solo).map(|t| t.ns))
         .sum();
     let tally = Tally::merge_all(&outcomes.iter().map(|o| o.tally.clone()).collect::<Vec<_>>());
-    Cell {
+    let mut cell = Cell {
         subject: labels.subject.to_string(),
         backend: labels.backend.to_string(),
         kernel,
@@ -138,12 +226,13 @@ pub fn record(
         numa,
         pages_per_call: labels.pages_per_call,
         folio_order: labels.folio_order,
-        ns_per_page: median(&pairs.subject_ns_per_page),
-        floor_ns_per_page: median(&pairs.floor_ns_per_page),
-        pages_per_sec: median(&pairs.pages_per_sec),
-        noisy: x_floor.noisy() || scaling.is_some_and(|s| s.noisy()),
-        x_floor,
-        scaling,
+        ns_per_page: 0.0,
+        floor_ns_per_page: 0.0,
+        pages_per_sec: 0.0,
+        noisy: false,
+        disturbed_rounds: 0,
+        x_floor: or_zero(None),
+        scaling: None,
         cpu_share: c.task_clock_ns.map(|t| t as f64 / subject_ns.max(1) as f64),
         latency_ns: latency.quantiles(),
         counters: c,
@@ -158,7 +247,9 @@ pub fn record(
         memmap_bytes: memory.memmap_bytes,
         memmap_rss_bytes: memory.memmap_rss_bytes,
         pairs,
-    }
+    };
+    derive(&mut cell);
+    Visit { cell, latency }
 }
 
 #[cfg(test)]
@@ -218,5 +309,43 @@ mod tests {
         let mut t1 = outcome(vec![timed(1, 1)], vec![timed(1, 1)], vec![timed(0, 0)]);
         t1.measured = false;
         assert_eq!(pairs(&[t0, t1]).solo_pages_per_sec, None);
+    }
+
+    #[test]
+    fn visits_pool_their_rounds_and_keep_the_worst_answers() {
+        let numa = || NumaPlacement {
+            placement: "local".into(),
+            cpu_node: 0,
+            memmap_node: 0,
+            memmap_node_verified: Some(0),
+            verified_fraction: 1.0,
+            method: "mbind".into(),
+        };
+        let labels = Labels {
+            subject: "bias",
+            backend: "model",
+            workload: "mixed",
+            threads: 1,
+            pages_per_call: 512,
+            folio_order: 0,
+        };
+        let visit = |ratio: u64, fp: u64, refused: u64| {
+            let mut o = outcome(vec![timed(ratio * 100, 100)], vec![timed(100, 100)], vec![]);
+            o.tally.false_positives = Some(fp);
+            o.tally.refused = refused;
+            o.latency.record(ratio * 1000);
+            record(labels, &[o], Memory::default(), numa(), None)
+        };
+        let m = merge(merge(visit(2, 5, 1), visit(3, 9, 2)), visit(4, 1, 3));
+        assert_eq!(m.cell.pairs.x_floor(), vec![2.0, 3.0, 4.0]);
+        assert_eq!(m.cell.x_floor.median, 3.0);
+        assert_eq!(m.cell.false_positives, Some(9));
+        assert_eq!(m.cell.refused, 6);
+        // One call per visit: the merged histogram holds all three.
+        assert!(
+            m.cell.latency_ns.max >= 4000 && m.cell.latency_ns.p50 >= 2990,
+            "{:?}",
+            m.cell.latency_ns
+        );
     }
 }

@@ -8,6 +8,7 @@
 
 use super::fingerprint;
 use super::output::{Destination, Saved};
+use super::record::{merge, Visit};
 use crate::machine::host;
 use crate::machine::topology::Topology;
 use crate::metrics::counters::Availability;
@@ -125,46 +126,62 @@ impl Session {
         }
     }
 
-    /// Runs every spec in order, between two fingerprints of the machine; a
-    /// failed cell becomes a note. After each cell the results so far are
-    /// checkpointed, so an abort keeps them.
+    /// Runs every spec in `visits` passes, between two fingerprints of the
+    /// machine; each pass measures every cell's share of its rounds, and the
+    /// visits of a cell are merged. A failed visit becomes a note. After
+    /// each visit the results so far are checkpointed, so an abort keeps
+    /// them.
     pub fn run_cells<T>(
         &self,
         specs: &[T],
+        visits: usize,
         label: impl Fn(&T) -> String,
-        mut run: impl FnMut(&T) -> Result<Cell, String>,
+        mut run: impl FnMut(&T) -> Result<Visit, String>,
         notes: &mut Vec<String>,
         record: &mut Record,
     ) -> Measured {
         let mut m = Measured {
-            cells: Vec::with_capacity(specs.len()),
+            cells: Vec::new(),
             partial: true,
             fingerprint: take_fingerprint().map(|start| Fingerprint { start, end: None }),
         };
-        let bar = ProgressBar::new(specs.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} cells, {elapsed} {msg}")
+        let bar = ProgressBar::new((specs.len() * visits) as u64).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} cell visits, {elapsed} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        let mut merged: Vec<Option<Visit>> = specs.iter().map(|_| None).collect();
         let mut interrupted = false;
-        for spec in specs {
-            // Relaxed: see the handler.
-            if self.stop.load(Ordering::Relaxed) {
-                interrupted = true;
-                break;
-            }
-            bar.set_message(label(spec));
-            match run(spec) {
-                Ok(cell) => m.cells.push(cell),
-                Err(e) => {
-                    let line = format!("{}: not measured: {e}", label(spec));
-                    bar.suspend(|| eprintln!("pinbench: {line}"));
-                    notes.push(line);
+        'passes: for pass in 0..visits {
+            for (i, spec) in specs.iter().enumerate() {
+                // Relaxed: see the handler.
+                if self.stop.load(Ordering::Relaxed) {
+                    interrupted = true;
+                    break 'passes;
                 }
+                bar.set_message(label(spec));
+                match run(spec) {
+                    Ok(v) => {
+                        merged[i] = Some(match merged[i].take() {
+                            Some(acc) => merge(acc, v),
+                            None => v,
+                        })
+                    }
+                    Err(e) => {
+                        let line = format!(
+                            "{}: visit {} of {visits} not measured: {e}",
+                            label(spec),
+                            pass + 1
+                        );
+                        bar.suspend(|| eprintln!("pinbench: {line}"));
+                        notes.push(line);
+                    }
+                }
+                m.cells = merged.iter().flatten().map(|v| v.cell.clone()).collect();
+                if let Err(e) = record.out.checkpoint(&self.results(record, notes, &m)) {
+                    bar.suspend(|| eprintln!("pinbench: checkpoint not written: {e}"));
+                }
+                bar.inc(1);
             }
-            if let Err(e) = record.out.checkpoint(&self.results(record, notes, &m)) {
-                bar.suspend(|| eprintln!("pinbench: checkpoint not written: {e}"));
-            }
-            bar.inc(1);
         }
         bar.finish_and_clear();
         m.partial = interrupted;

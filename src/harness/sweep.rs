@@ -72,6 +72,8 @@ pub struct SweepOptions {
     pub warmup: Option<usize>,
     /// `--slice-ms`.
     pub slice_ms: Option<u64>,
+    /// `--visits`.
+    pub visits: Option<usize>,
     /// `--cpu-node`.
     pub cpu_node: Option<u32>,
     /// `--numa`.
@@ -94,16 +96,20 @@ pub struct Sweep {
     pub warmup: usize,
     /// Slice length, ms.
     pub slice_ms: u64,
+    /// Visits per cell: its rounds are measured in this many parts, spread
+    /// over the run.
+    pub visits: usize,
     /// Lines about what was left out.
     pub notes: Vec<String>,
 }
 
 impl Sweep {
-    /// How each cell is measured, with the counters this machine has.
+    /// How each visit of a cell is measured, with the counters this machine
+    /// has: its share of the rounds, and the warm-up every visit pays.
     pub fn params(&self, counters: Availability) -> Params {
         Params {
             warmup: self.warmup,
-            pairs: self.pairs,
+            pairs: self.pairs.div_ceil(self.visits),
             slice: Duration::from_millis(self.slice_ms),
             counters,
         }
@@ -116,9 +122,15 @@ pub const DEFAULT_SLICE_MS: u64 = 2;
 /// 61st of 100 ratios (`--quick`: the 14th and 27th of 40).
 const DEFAULT_PAIRS: usize = 100;
 const QUICK_PAIRS: usize = 40;
-/// Warm-up rounds: the first slices after a memmap is built pay its page
-/// faults and cache misses.
+/// Warm-up rounds of each visit: the first slices after a memmap is built
+/// pay its page faults and cache misses.
 const DEFAULT_WARMUP: usize = 2;
+/// Visits per cell: the machine's state (an SMT sibling's load outside the
+/// VM) changes on a scale of seconds and shifts ratios that pairing cannot
+/// cancel; eight visits spread over the run let every cell see the same mix
+/// and give each a chance of quiet rounds.
+const DEFAULT_VISITS: usize = 8;
+const MAX_VISITS: u64 = 1_000;
 /// Bounds that keep a run finite and its arithmetic in range.
 const MAX_PAIRS: u64 = 100_000;
 const MAX_WARMUP: u64 = 10_000;
@@ -161,7 +173,7 @@ pub fn sweep(opts: &SweepOptions, machine: &Machine) -> Result<Sweep, PlanError>
         ));
     }
     let threads = threads(opts, cpus.len(), cpu_node)?;
-    let (pairs, warmup, slice_ms) = timing(opts)?;
+    let (pairs, warmup, slice_ms, visits) = timing(opts)?;
     let mut notes = Vec::new();
     let mut placements = Vec::new();
     for (placement, node) in nodes(opts, machine, cpu_node, &mut notes)? {
@@ -183,6 +195,7 @@ pub fn sweep(opts: &SweepOptions, machine: &Machine) -> Result<Sweep, PlanError>
         pairs,
         warmup,
         slice_ms,
+        visits,
         notes,
     })
 }
@@ -209,7 +222,7 @@ fn threads(opts: &SweepOptions, ncpus: usize, cpu_node: u32) -> Result<Vec<usize
     Ok(threads)
 }
 
-fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64), PlanError> {
+fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64, usize), PlanError> {
     let pairs = opts.pairs.unwrap_or(if opts.quick {
         QUICK_PAIRS
     } else {
@@ -217,6 +230,10 @@ fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64), PlanError> {
     });
     let warmup = opts.warmup.unwrap_or(DEFAULT_WARMUP);
     let slice_ms = opts.slice_ms.unwrap_or(DEFAULT_SLICE_MS);
+    let visits = opts.visits.unwrap_or(DEFAULT_VISITS).min(pairs.max(1));
+    if opts.visits == Some(0) {
+        return Err(PlanError::Zero("--visits"));
+    }
     if pairs == 0 {
         return Err(PlanError::Zero("--pairs"));
     }
@@ -227,12 +244,13 @@ fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64), PlanError> {
         ("--pairs", pairs as u64, MAX_PAIRS),
         ("--warmup", warmup as u64, MAX_WARMUP),
         ("--slice-ms", slice_ms, MAX_SLICE_MS),
+        ("--visits", opts.visits.unwrap_or(0) as u64, MAX_VISITS),
     ] {
         if value > max {
             return Err(PlanError::TooLarge(flag, value, max));
         }
     }
-    Ok((pairs, warmup, slice_ms))
+    Ok((pairs, warmup, slice_ms, visits))
 }
 
 /// (placement, memory node) of every placement swept.

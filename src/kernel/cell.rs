@@ -15,9 +15,9 @@ use super::vmstat::{self, FollPin};
 use super::PinPath;
 use crate::harness::calibration::Floor;
 use crate::harness::paired::{run_paired, Params, Shape, ThreadOutcome};
-use crate::harness::record::{record, Labels, Memory};
+use crate::harness::record::{record, Labels, Memory, Visit};
 use crate::workloads::{Slot, Tally, Worker, Workload};
-use pin_results::{Cell, KernelCell, NumaPlacement};
+use pin_results::{KernelCell, NumaPlacement};
 use pin_schemes::MemMap;
 use std::io;
 use std::path::Path;
@@ -180,11 +180,24 @@ fn worker<'a>(spec: &KernelSpec<'_>, shared: &'a Shared) -> Box<dyn Worker + 'a>
     }
 }
 
+/// What the FOLL_PIN counters said of a visit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PinCount {
+    /// Pins taken and released over the visit, system-wide.
+    delta: FollPin,
+    /// Another process pinned or unpinned in the idle windows around it,
+    /// so `delta` is not this visit's alone.
+    foreign: bool,
+}
+
 /// Runs `spec` and returns its cell (pins unbalanced is recorded in the cell
-/// as `pins_balanced: false`; the caller fails loudly).
-pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Cell, KernelCellError> {
+/// as `pins_balanced: false`; the caller fails loudly). The counters are
+/// watched in an idle window before the visit and, if it ends unbalanced,
+/// after it: activity there is another process's, and the visit's
+/// imbalance is then recorded as foreign, not as a leak.
+pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Visit, KernelCellError> {
     let vmstat_path = Path::new(vmstat::PROC_VMSTAT);
-    let before = vmstat::read(vmstat_path).ok().flatten();
+    let watched = vmstat::idle_window(vmstat_path);
     let shared = Shared::default();
     let (memmap, layout) = floor_memmap(spec)?;
     let job = spec.job;
@@ -206,17 +219,27 @@ pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Cell, K
     if let Some(e) = shared.error.lock().ok().and_then(|mut e| e.take()) {
         return Err(KernelCellError::Path(format!("{}: {e}", job.name())));
     }
-    let delta = before.and_then(|b| settle(vmstat_path, b, Duration::from_secs(2)));
-    Ok(cell(spec, &outcomes, &shared, delta))
+    let count = watched.and_then(|(before, foreign_before)| {
+        let delta = settle(vmstat_path, before, Duration::from_secs(2))?;
+        let foreign_after =
+            !delta.balanced() && vmstat::idle_window(vmstat_path).is_some_and(|(_, moved)| moved);
+        Some(PinCount {
+            delta,
+            // More released than this visit acquired is someone else's too.
+            foreign: foreign_before || foreign_after || delta.released > delta.acquired,
+        })
+    });
+    Ok(cell(spec, &outcomes, &shared, count))
 }
 
-/// The results cell of a finished kernel run.
+/// The results of a finished kernel visit.
 fn cell(
     spec: &KernelSpec<'_>,
     outcomes: &[ThreadOutcome],
     shared: &Shared,
-    delta: Option<FollPin>,
-) -> Cell {
+    count: Option<PinCount>,
+) -> Visit {
+    let delta = count.map(|c| c.delta);
     let job = spec.job;
     // Relaxed: read after the join.
     let placed = shared.node_mismatch.load(Ordering::Relaxed) == 0;
@@ -255,6 +278,7 @@ fn cell(
         pins_acquired: delta.map(|d| d.acquired),
         pins_released: delta.map(|d| d.released),
         pins_balanced: delta.map(FollPin::balanced),
+        foreign_pins: count.is_some_and(|c| c.foreign),
         expects_pins: job.expects_pins,
         in_kernel_ns_per_page: kernel_ns,
     };

@@ -24,8 +24,22 @@ pub struct IoUringPath {
 }
 
 impl IoUringPath {
+    /// The most one registered buffer may hold: `io_buffer_validate()`
+    /// refuses more than SZ_1G with EFAULT.
+    pub const MAX_BUFFER: usize = 1 << 30;
+
     /// A ring over `buf`, registering `pages_per_call` pages a call.
     pub fn new(buf: UserBuffer, pages_per_call: usize) -> io::Result<Self> {
+        let len = buf.chunk(0, pages_per_call).1;
+        if len > Self::MAX_BUFFER {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "io_uring registers at most 1 GiB per buffer; --pages-per-call {pages_per_call} asks for {} MiB",
+                    len >> 20
+                ),
+            ));
+        }
         let ring = IoUring::new(8).map_err(|e| {
             io::Error::new(
                 e.kind(),

@@ -253,6 +253,7 @@ pub fn plan(
         pairs: sweep.pairs,
         warmup: sweep.warmup,
         slice_ms: sweep.slice_ms,
+        visits: sweep.visits,
         numa: sweep
             .placements
             .iter()

@@ -140,6 +140,20 @@ pub fn io_uring(roots: &Roots, setup: impl FnOnce() -> std::io::Result<()>) -> R
     }
     match setup() {
         Ok(()) => row("io_uring", "enabled", true, ""),
+        // The ring's memory is charged to RLIMIT_MEMLOCK where the kernel
+        // accounts it: ENOMEM is the limit, not a missing io_uring.
+        Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => row(
+            "io_uring",
+            format!("io_uring_setup failed: {e}"),
+            false,
+            "raise RLIMIT_MEMLOCK (ulimit -l), or run as root",
+        ),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => row(
+            "io_uring",
+            format!("io_uring_setup failed: {e}"),
+            false,
+            "io_uring is restricted here (io_uring_disabled, a seccomp filter, or a container policy)",
+        ),
         Err(e) => row(
             "io_uring",
             format!("io_uring_setup failed: {e}"),

@@ -72,6 +72,19 @@ pub fn read(path: &Path) -> io::Result<Option<FollPin>> {
     Ok(parse(&fs::read_to_string(path)?))
 }
 
+/// How long pinbench watches the counters while it pins nothing itself.
+pub const IDLE_WINDOW: std::time::Duration = std::time::Duration::from_millis(30);
+
+/// Watches the counters for [`IDLE_WINDOW`] while this process pins
+/// nothing: returns the reading at its end and whether another process
+/// pinned or unpinned meanwhile (the counters are system-wide).
+pub fn idle_window(path: &Path) -> Option<(FollPin, bool)> {
+    let a = read(path).ok().flatten()?;
+    std::thread::sleep(IDLE_WINDOW);
+    let b = read(path).ok().flatten()?;
+    Some((b, a != b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

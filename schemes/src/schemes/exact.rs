@@ -34,10 +34,25 @@ pub struct Exact {
 }
 
 impl Exact {
-    /// Over `memmap`; allocates 4 bytes per page.
+    /// Over `memmap`; allocates 4 bytes per page (aborts if it cannot, as
+    /// any allocation does: see [`Exact::try_new`]).
     pub fn new(memmap: Arc<MemMap>) -> Self {
         let pincount = (0..memmap.nr_pages()).map(|_| AtomicU32::new(0)).collect();
         Self { memmap, pincount }
+    }
+
+    /// Over `memmap`, or the allocation error when its 4 bytes per page
+    /// cannot be had (under `ulimit -v`, say), so a harness can report the
+    /// cell as not measured instead of aborting.
+    pub fn try_new(memmap: Arc<MemMap>) -> Result<Self, std::collections::TryReserveError> {
+        let n = memmap.nr_pages();
+        let mut v = Vec::new();
+        v.try_reserve_exact(n)?;
+        v.extend((0..n).map(|_| AtomicU32::new(0)));
+        Ok(Self {
+            memmap,
+            pincount: v.into_boxed_slice(),
+        })
     }
 }
 
