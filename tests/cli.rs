@@ -434,3 +434,49 @@ fn results_files_of_another_version_or_impossible_values_are_refused() {
             .stderr(contains(needle));
     }
 }
+
+#[test]
+fn results_whose_directory_vanished_are_rescued_not_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pinbench"))
+        .args([
+            "run",
+            "--schemes",
+            "plain",
+            "--workloads",
+            "private,shared",
+            "--threads",
+            "1",
+            "-m",
+            "1",
+            "--pages-per-call",
+            "64",
+            "--slice-ms",
+            "20",
+            "--pairs",
+            "8",
+            "--warmup",
+            "0",
+            "-o",
+        ])
+        .arg(sub.join("r.json"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The run has opened its checkpoint; its directory goes away.
+    std::thread::sleep(Duration::from_millis(600));
+    std::fs::remove_dir_all(&sub).expect("rm");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let rescued = stderr
+        .split_whitespace()
+        .find(|w| w.contains("pinbench-rescued-"))
+        .unwrap_or_else(|| panic!("no rescue path in {stderr}"));
+    let r = json(Path::new(rescued));
+    assert!(r["cells"].as_array().is_some_and(|c| !c.is_empty()), "{r}");
+    let _ = std::fs::remove_file(rescued);
+}

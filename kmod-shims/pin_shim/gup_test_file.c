@@ -5,11 +5,15 @@
  * in mm/gup_test.h) on top of range.c, so the kernel's own selftest binary
  * and pinbench's gup-test backend run unchanged.
  *
- * Differences from upstream, all on input the selftest never sends: addr
- * and size must be page aligned and non-empty, nr_pages_per_call non-zero,
- * everything bounded by PIN_SHIM_MAX_PAGES, gup_flags limited to FOLL_WRITE
- * (and FOLL_LONGTERM for the pin commands), unknown test_flags refused. The
- * long-term test range belongs to the open file, not to the whole system.
+ * Differences from upstream, on input run_vmtests.sh never sends (the
+ * selftest binary sends some when asked): addr and size must be page
+ * aligned and non-empty, nr_pages_per_call non-zero (larger than the range
+ * is cut to it, as upstream), the range bounded by PIN_SHIM_MAX_PAGES,
+ * gup_flags limited to FOLL_WRITE (and FOLL_LONGTERM for the pin commands:
+ * `gup_test -z` sends 0x2, FOLL_TOUCH in 6.1's headers and FOLL_GET in
+ * 6.12's, which upstream WARNs on and the shim refuses with -EINVAL),
+ * unknown test_flags refused. The long-term test range belongs to the open
+ * file, not to the whole system.
  */
 #include <linux/highmem.h>
 #include <linux/ktime.h>
@@ -107,10 +111,11 @@ static int gup_test_run(unsigned int cmd, struct gup_test *gup)
 	ret = shim_check_range(gup->addr, gup->size, &nr_pages);
 	if (ret)
 		return ret;
-	if (!gup->nr_pages_per_call ||
-	    gup->nr_pages_per_call > PIN_SHIM_MAX_PAGES)
+	if (!gup->nr_pages_per_call)
 		return -EINVAL;
-	per_call = gup->nr_pages_per_call;
+	/* As upstream's __gup_test_ioctl(): the last call takes what is left
+	 * (so `gup_test -n -1` takes the whole range in one call). */
+	per_call = min_t(unsigned long, gup->nr_pages_per_call, nr_pages);
 
 	pages = shim_alloc_pages(nr_pages);
 	if (!pages)

@@ -53,10 +53,13 @@
  * is not an error: size comes back as the bytes that were taken.
  *
  * gup_flags are the running kernel's FOLL_* values; the shim accepts
- * FOLL_WRITE, and FOLL_LONGTERM with the PIN_* commands only. It also wants
- * addr and size page aligned, size and nr_pages_per_call within
- * 1..PIN_SHIM_MAX_PAGES pages (upstream accepts more; the selftest never
- * sends it).
+ * FOLL_WRITE, and FOLL_LONGTERM with the PIN_* commands only (the selftest
+ * binary sends 0x2 when run with -z, which run_vmtests.sh never does:
+ * FOLL_TOUCH in 6.1, FOLL_GET in 6.12, where upstream WARNs; the shim
+ * refuses it with -EINVAL). It also wants addr and size page aligned, size
+ * within 1..PIN_SHIM_MAX_PAGES pages, and nr_pages_per_call non-zero; a
+ * nr_pages_per_call beyond the range is cut to it, as upstream does
+ * (`gup_test -n -1`).
  */
 struct gup_test {
 	__u64 get_delta_usec;	/* out */

@@ -104,26 +104,36 @@ void shim_put(struct page **pages, unsigned long nr_pages, unsigned int mode)
 }
 
 /*
- * After a pin, every page must say folio_maybe_dma_pinned(); count those
- * that do not (zero for FOLL_GET, which promises nothing). The shared zero
- * page is exempt: since "mm: Don't pin ZERO_PAGE in pin_user_pages()"
- * (v6.5, and in 6.1 stable) gup hands it out without a pin.
+ * After a pin, every page must say folio_maybe_dma_pinned(), and after a
+ * long-term pin be long-term pinnable; count those that do not (zero for
+ * FOLL_GET, which promises nothing). As upstream's verify_dma_pinned()
+ * (mm/gup_test.c), the first such page WARNs with its dump, so a missing
+ * pin shows in dmesg. The shared zero page is exempt: since "mm: Don't pin
+ * ZERO_PAGE in pin_user_pages()" (v6.5, and in 6.1 stable) gup hands it out
+ * without a pin.
  */
 unsigned long shim_count_not_dma_pinned(struct page **pages,
 					unsigned long nr_pages,
 					unsigned int mode)
 {
 	unsigned long i, bad = 0;
+	struct folio *folio;
 
 	if (!(mode & PIN_SHIM_MODE_PIN))
 		return 0;
-	for (i = 0; i < nr_pages; i++)
-		if (!folio_maybe_dma_pinned(page_folio(pages[i])) &&
-		    !is_zero_pfn(page_to_pfn(pages[i])))
-			bad++;
-	if (bad)
-		pr_err_ratelimited("pin_shim: %lu of %lu pages not dma-pinned after pin\n",
-				   bad, nr_pages);
+	for (i = 0; i < nr_pages; i++) {
+		folio = page_folio(pages[i]);
+		if (is_zero_pfn(page_to_pfn(pages[i])))
+			continue;
+		if (!folio_maybe_dma_pinned(folio)) {
+			if (!bad++ && WARN(1, "pin_shim: pages[%lu] is NOT dma-pinned\n", i))
+				dump_page(&folio->page, "pin_shim failure");
+		} else if ((mode & PIN_SHIM_MODE_LONGTERM) &&
+			   !folio_is_longterm_pinnable(folio)) {
+			if (!bad++ && WARN(1, "pin_shim: pages[%lu] is NOT pinnable but pinned\n", i))
+				dump_page(&folio->page, "pin_shim failure");
+		}
+	}
 	return bad;
 }
 

@@ -127,6 +127,22 @@ static int check_gup_test(void)
 			check(gup.which_pages[0] == 1 && gup.which_pages[1] == 0,
 			      "DUMP_USER_PAGES_TEST zeroes out-of-range which_pages");
 	}
+	/* `gup_test -a -n -1` and `-L -n -1`: more pages per call than the
+	 * range holds is cut to the range, as upstream does. */
+	for (i = 0; i < 3; i++) {
+		unsigned long cmd = i == 0 ? PIN_FAST_BENCHMARK :
+				    i == 1 ? PIN_LONGTERM_BENCHMARK : GUP_FAST_BENCHMARK;
+
+		memset(&gup, 0, sizeof(gup));
+		gup.addr = (uintptr_t)p;
+		gup.size = size;
+		gup.nr_pages_per_call = 0xffffffffu;
+		gup.gup_flags = TEST_FOLL_WRITE;
+		ret = ioctl(fd, cmd, &gup);
+		check(ret == 0 && gup.size == size && pins_in_flight() == before,
+		      "%-22s -n -1: ret %d size %llu (the whole range in one call)",
+		      gup_cmd_name(cmd), ret, (unsigned long long)gup.size);
+	}
 
 	/* As upstream: a range that runs into a hole comes back truncated. */
 	munmap(p + size / 2, size / 2);

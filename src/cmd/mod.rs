@@ -69,11 +69,44 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pinbench: {e:#}");
+            eprintln!("pinbench: {}", message(&e));
             let bad = e.downcast_ref::<PlanError>().is_some()
                 || e.downcast_ref::<BadInput>().is_some()
                 || e.downcast_ref::<OutputError>().is_some();
             ExitCode::from(if bad { 2 } else { 1 })
         }
+    }
+}
+
+/// `e` and its causes on one line, each cause only where the message before
+/// it does not already say it (our errors quote their io::Error in their
+/// text, and `{:#}` would repeat it).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let e = anyhow::Error::new(pin_results::ResultsError::Write {
+            path: "r.json".into(),
+            source: io,
+        });
+        let m = message(&e);
+        assert_eq!(m.matches("No space left on device").count(), 1, "{m}");
+        let chained = anyhow::anyhow!("disk").context("saving");
+        assert_eq!(message(&chained), "saving: disk");
     }
 }
