@@ -4,7 +4,6 @@
 //! `--probe` prints what this machine offers instead.
 
 use super::sweep_args::SweepArgs;
-use crate::harness::output::Destination;
 use crate::harness::session::{Record, Session};
 use crate::kernel::cell::{run_kernel_cell, KernelSpec, MakePath};
 use crate::kernel::io_uring::raise_memlock;
@@ -102,13 +101,13 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         pages_per_call: args.sweep.pages_per_call,
     };
     let plan = plan::plan(&opts, &machine, plan::missing)?;
-    let out = Destination::open(args.sweep.output.clone(), args.sweep.force, session.start)?;
-    let mut record = Record {
-        out,
-        topology: machine.topology.clone(),
-        mem_available: machine.mem_available,
-        config: plan.config.clone(),
-    };
+    let mut record = Record::open(
+        args.sweep.output.clone(),
+        args.sweep.force,
+        session.start,
+        &machine,
+        plan.config.clone(),
+    )?;
     raise_memlock();
     let avail = counters::probe();
     let mut notes = plan.sweep.notes.clone();

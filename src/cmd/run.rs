@@ -3,7 +3,6 @@
 
 use super::sweep_args::SweepArgs;
 use crate::harness::cell;
-use crate::harness::output::Destination;
 use crate::harness::plan::{self, Options, DEFAULT_MIB};
 use crate::harness::session::{Record, Session};
 use crate::machine::Machine;
@@ -49,13 +48,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cold: args.cold,
     };
     let plan = plan::plan(&opts, &machine)?;
-    let out = Destination::open(args.sweep.output.clone(), args.sweep.force, session.start)?;
-    let mut record = Record {
-        out,
-        topology: machine.topology.clone(),
-        mem_available: machine.mem_available,
-        config: plan.config.clone(),
-    };
+    let mut record = Record::open(
+        args.sweep.output.clone(),
+        args.sweep.force,
+        session.start,
+        &machine,
+        plan.config.clone(),
+    )?;
 
     let avail = counters::probe();
     let mut notes = plan.sweep.notes.clone();

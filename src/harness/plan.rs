@@ -197,16 +197,9 @@ fn check_memory(opts: &Options, machine: &Machine, cells: &[CellSpec]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::topology::{fixture, Topology};
 
     fn two_node_machine() -> Machine {
-        let dir = tempfile::tempdir().expect("tempdir");
-        fixture::two_nodes(dir.path());
-        Machine {
-            topology: Topology::read(dir.path()).expect("fixture"),
-            allowed_cpus: vec![0, 1, 2, 3],
-            mem_available: Some(24 << 30),
-        }
+        Machine::two_node_fixture()
     }
 
     fn opts() -> Options {

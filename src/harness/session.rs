@@ -51,6 +51,25 @@ pub struct Record {
     pub config: Config,
 }
 
+impl Record {
+    /// Checks `output` ([`Destination::open`]) for a run on `machine` with
+    /// `config`.
+    pub fn open(
+        output: Option<std::path::PathBuf>,
+        force: bool,
+        start: SystemTime,
+        machine: &crate::machine::Machine,
+        config: Config,
+    ) -> Result<Self, super::output::OutputError> {
+        Ok(Self {
+            out: Destination::open(output, force, start)?,
+            topology: machine.topology.clone(),
+            mem_available: machine.mem_available,
+            config,
+        })
+    }
+}
+
 /// One measuring session.
 pub struct Session {
     /// Wall-clock start, for the metadata.

@@ -271,16 +271,9 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::topology::{fixture, Topology};
 
     fn machine() -> Machine {
-        let dir = tempfile::tempdir().expect("tempdir");
-        fixture::two_nodes(dir.path());
-        Machine {
-            topology: Topology::read(dir.path()).expect("fixture"),
-            allowed_cpus: vec![0, 1, 2, 3],
-            mem_available: Some(24 << 30),
-        }
+        Machine::two_node_fixture()
     }
 
     fn opts() -> Options {

@@ -31,6 +31,19 @@ impl Machine {
         })
     }
 
+    /// A machine of two nodes of two CPUs each (the sysfs fixture of
+    /// [`topology::fixture`]), 24 GiB available: what plans are tested on.
+    #[cfg(test)]
+    pub fn two_node_fixture() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        topology::fixture::two_nodes(dir.path());
+        Self {
+            topology: topology::Topology::read(dir.path()).expect("fixture"),
+            allowed_cpus: vec![0, 1, 2, 3],
+            mem_available: Some(24 << 30),
+        }
+    }
+
     /// The CPUs of `node` this process may use; `None` for no such node.
     pub fn node_cpus(&self, node: u32) -> Option<Vec<usize>> {
         let n = self.topology.node(node)?;
