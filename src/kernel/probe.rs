@@ -331,7 +331,14 @@ mod tests {
         let r = io_uring(&roots, || {
             Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
         });
-        assert!(!r.ok);
+        assert!(!r.ok && r.fix.contains("CONFIG_IO_URING"));
+        // Under `ulimit -l 0` the ring's memory is refused: that is the
+        // limit, not a kernel without io_uring.
+        let r = io_uring(&roots, || {
+            Err(std::io::Error::from_raw_os_error(libc::ENOMEM))
+        });
+        assert!(!r.ok && r.fix.contains("RLIMIT_MEMLOCK"), "{}", r.fix);
+        assert!(!r.fix.contains("CONFIG_IO_URING"));
     }
 
     #[test]
