@@ -207,20 +207,14 @@ fn ctrl_c_stops_after_the_current_cell_and_writes_a_partial_file() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    // The temporary results file exists once the handler is in place and
-    // the cells are about to start.
+    // The checkpoint holds results once the first cell visit is done:
+    // interrupt then, in the middle of the run.
+    let checkpoint = dir.path().join(".r.json.pinbench-tmp");
     let started = std::time::Instant::now();
-    while !std::fs::read_dir(dir.path())
-        .expect("dir")
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy() == ".r.json.pinbench-tmp")
-    {
+    while std::fs::metadata(&checkpoint).map_or(true, |m| m.len() == 0) {
         assert!(started.elapsed() < Duration::from_secs(30), "never started");
         std::thread::sleep(Duration::from_millis(10));
     }
-    // Each cell takes 300 ms (3 rounds of two 50 ms slices) after a 0.2 s
-    // fingerprint: interrupt during the first or second cell.
-    std::thread::sleep(Duration::from_millis(450));
     // SAFETY: kill(2) on our own child's pid.
     let r = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(r, 0);
@@ -362,8 +356,13 @@ fn sigterm_and_sighup_stop_like_ctrl_c() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn");
-        // Past the fingerprint and into the first cells.
-        std::thread::sleep(Duration::from_millis(900));
+        // Once a cell visit is checkpointed.
+        let checkpoint = dir.path().join(".r.json.pinbench-tmp");
+        let started = std::time::Instant::now();
+        while std::fs::metadata(&checkpoint).map_or(true, |m| m.len() == 0) {
+            assert!(started.elapsed() < Duration::from_secs(30), "never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         // SAFETY: kill(2) on our own child's pid.
         assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
         let status = child.wait().expect("wait");

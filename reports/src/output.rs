@@ -1,7 +1,8 @@
 //! Writing a rendered report into its directory, all or nothing: every
 //! file is written into a new hidden directory beside the destination
-//! (`.NAME.pinbench-new-<pid>`), which then takes the destination's place;
-//! an older report is moved aside and removed only after that. A failure
+//! (`.NAME.pinbench-new-<pid>`), which is then exchanged with the
+//! destination in one step; the older report's files are removed only
+//! after that. A failure
 //! part way (a full disk) leaves the older report whole; two reports to the
 //! same directory at once each swap in a complete report, never a mix.
 //! A directory that holds anything but report files is refused, so a report
@@ -67,11 +68,14 @@ pub fn prepare_dir(dir: &Path) -> Result<(), ReportError> {
 }
 
 /// Writes every file into a new directory and swaps it in for `dir`
-/// (which [`prepare_dir`] accepted).
-pub fn write_all(dir: &Path, files: &[File]) -> Result<(), ReportError> {
+/// (which [`prepare_dir`] accepted), atomically where `dir` exists
+/// (`renameat2(RENAME_EXCHANGE)`). The older report's files are then
+/// removed; anything else found in its directory by then (a file saved
+/// there while the report was rendered) is kept, in the directory whose
+/// path is returned.
+pub fn write_all(dir: &Path, files: &[File]) -> Result<Option<PathBuf>, ReportError> {
     let new = beside(dir, "new");
-    let written = write_into(&new, files);
-    if let Err(e) = written {
+    if let Err(e) = write_into(&new, files) {
         let _ = std::fs::remove_dir_all(&new);
         return Err(e);
     }
@@ -79,22 +83,57 @@ pub fn write_all(dir: &Path, files: &[File]) -> Result<(), ReportError> {
         path: dir.to_path_buf(),
         source,
     };
-    if dir.exists() {
-        let old = beside(dir, "old");
-        std::fs::rename(dir, &old).map_err(err)?;
-        if let Err(e) = std::fs::rename(&new, dir) {
-            // Put the older report back rather than leave nothing.
-            let _ = std::fs::rename(&old, dir);
-            let _ = std::fs::remove_dir_all(&new);
-            return Err(err(e));
-        }
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
-    } else {
-        std::fs::rename(&new, dir).map_err(|e| {
+    if !dir.exists() {
+        return std::fs::rename(&new, dir).map(|()| None).map_err(|e| {
             let _ = std::fs::remove_dir_all(&new);
             err(e)
-        })
+        });
+    }
+    if let Err(e) = exchange(&new, dir) {
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(err(e));
+    }
+    // `new` now holds the older report.
+    if let Ok(entries) = std::fs::read_dir(&new) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_report_file(&name) && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    if std::fs::remove_dir(&new).is_ok() {
+        return Ok(None);
+    }
+    let kept = beside(dir, "kept");
+    Ok(Some(if std::fs::rename(&new, &kept).is_ok() {
+        kept
+    } else {
+        new
+    }))
+}
+
+/// Swaps the directories `a` and `b` in one step.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: two NUL-terminated paths relative to the working directory.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -46,7 +46,12 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     })?;
     let files = pin_reports::report(&runs)?;
     output::prepare_dir(&args.output).map_err(|e| BadInput(e.to_string()))?;
-    output::write_all(&args.output, &files)?;
+    if let Some(kept) = output::write_all(&args.output, &files)? {
+        eprintln!(
+            "pinbench: files that are no report's were found beside the older report: kept in {}",
+            kept.display()
+        );
+    }
     let plots = files.iter().filter(|f| f.name.ends_with(".png")).count();
     eprintln!(
         "pinbench: {} written: report.txt, report.md and {plots} plots (SVG and PNG)",

@@ -101,8 +101,11 @@ impl Destination {
         if dest.as_os_str() == "-" {
             return Ok(Destination::Stdout);
         }
-        match std::fs::metadata(&dest) {
+        match std::fs::symlink_metadata(&dest) {
             Ok(m) if m.is_dir() => return Err(bad(&dest, "is a directory")),
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(bad(&dest, "is a symbolic link: name the file it points to"))
+            }
             Ok(m) if !m.file_type().is_file() => {
                 let kind = if m.file_type().is_char_device() || m.file_type().is_block_device() {
                     "a device"
@@ -153,6 +156,7 @@ impl Destination {
     /// cell replaces nothing: its checkpoint is removed and `None` returned.
     pub fn commit(self, results: &Results) -> Option<Saved> {
         match self {
+            Destination::Stdout if results.cells.is_empty() => None,
             Destination::Stdout => {
                 let mut out = io::stdout().lock();
                 let ok = serde_json::to_writer_pretty(&mut out, results).is_ok()
@@ -178,12 +182,8 @@ impl FileDest {
             return None;
         }
         if let Err(e) = write_into(&mut self.tmp, results).and_then(|()| self.set_mode()) {
-            let _ = std::fs::remove_file(&self.tmp_path);
-            return Some(rescue(
-                results,
-                &format!("writing {}: {e}", self.tmp_path.display()),
-                &self.stamp,
-            ));
+            let why = format!("writing {}: {e}", self.tmp_path.display());
+            return Some(self.rescue(results, &why));
         }
         let placed = if self.force {
             match std::fs::symlink_metadata(&self.dest) {
@@ -208,30 +208,56 @@ impl FileDest {
                             self.dest.display()
                         ),
                     )),
-                    Err(e) => Some(rescue(results, &e.to_string(), &self.stamp)),
+                    Err(e) => Some(self.rescue(results, &e.to_string())),
                 }
             }
             Err(e) => {
                 let why = format!("{}: {e}", self.dest.display());
-                let _ = std::fs::remove_file(&self.tmp_path);
-                Some(rescue(results, &why, &self.stamp))
+                Some(self.rescue(results, &why))
             }
         }
     }
 
-    /// The umask's mode for a new file; a replaced file's own mode.
+    /// The results saved in the temporary directory; the checkpoint is
+    /// removed only once they are, else it is where they stay.
+    fn rescue(&self, results: &Results, why: &str) -> Saved {
+        match rescue(results, why, &self.stamp) {
+            Saved::Lost(all) if self.tmp_path.exists() => Saved::Elsewhere(
+                self.tmp_path.clone(),
+                format!("{all}; the checkpoint holds them"),
+            ),
+            saved => {
+                let _ = std::fs::remove_file(&self.tmp_path);
+                saved
+            }
+        }
+    }
+
+    /// The umask's mode for a new file; with --force, a replaced file's own.
     fn set_mode(&self) -> io::Result<()> {
         let mode = match std::fs::metadata(&self.dest) {
-            Ok(m) => m.permissions().mode() & 0o7777,
-            Err(_) => 0o666 & !umask(),
+            Ok(m) if self.force => m.permissions().mode() & 0o7777,
+            _ => 0o666 & !umask(),
         };
         self.tmp
             .set_permissions(std::fs::Permissions::from_mode(mode))
     }
 }
 
+/// Held while a checkpoint is being rewritten; a second signal takes it
+/// before it ends the process ([`abort_after_write`]), so an abort never
+/// leaves a half-written checkpoint.
+static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Ends the process with `code` once no checkpoint is half written.
+pub fn abort_after_write(code: i32) -> ! {
+    let _held = WRITING.lock();
+    std::process::exit(code)
+}
+
 /// Truncates `f` and writes `results` into it, synced.
 fn write_into(f: &mut File, results: &Results) -> io::Result<()> {
+    let _writing = WRITING.lock();
     f.set_len(0)?;
     f.rewind()?;
     let mut w = io::BufWriter::new(&mut *f);
@@ -295,33 +321,47 @@ fn check_free_space(dest: &Path, dir: &Path) -> Result<(), OutputError> {
     Ok(())
 }
 
-/// Opens and locks the checkpoint; a stale one (from an aborted run) that
-/// holds results is first kept as `NAME.aborted-<time>.json`.
+/// Opens and locks the checkpoint. The lock is checked to be on the file
+/// at `tmp_path` (another run may have renamed it into place meanwhile).
+/// A non-empty checkpoint is an aborted run's, unless it is a results file
+/// with no cells: it is kept as `NAME.aborted-<time>.json` (unreadable
+/// ones too: a half-written file still holds measurements worth a look).
 fn lock_checkpoint(dest: &Path, tmp_path: &Path, stamp: &str) -> Result<File, OutputError> {
-    for _ in 0..2 {
-        let f = OpenOptions::new()
+    let cannot = |e: io::Error| bad(dest, format!("cannot write {}: {e}", tmp_path.display()));
+    for _ in 0..4 {
+        let mut f = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
             .open(tmp_path)
-            .map_err(|e| bad(dest, format!("cannot write {}: {e}", tmp_path.display())))?;
+            .map_err(cannot)?;
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(bad(
+                    dest,
+                    format!(
+                        "another pinbench is writing it (lock on {})",
+                        tmp_path.display()
+                    ),
+                ));
+            }
             return Err(bad(
                 dest,
-                format!(
-                    "another pinbench is writing it (lock on {})",
-                    tmp_path.display()
-                ),
+                format!("cannot lock {}: {e}", tmp_path.display()),
             ));
         }
-        let stale = f.metadata().map(|m| m.len() > 0).unwrap_or(false)
-            && Results::read(tmp_path).is_ok_and(|r| !r.cells.is_empty());
-        if !stale {
-            f.set_len(0)
-                .map_err(|e| bad(dest, format!("cannot write {}: {e}", tmp_path.display())))?;
+        if !same_file(&f, tmp_path) {
+            continue; // renamed away between open and flock: try again
+        }
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut f, &mut text);
+        let empty_run = serde_json::from_str::<Results>(&text).is_ok_and(|r| r.cells.is_empty());
+        if text.is_empty() || empty_run {
+            f.set_len(0).map_err(cannot)?;
             return Ok(f);
         }
         let kept = sibling(dest, &format!("aborted-{stamp}"));
@@ -331,13 +371,23 @@ fn lock_checkpoint(dest: &Path, tmp_path: &Path, stamp: &str) -> Result<File, Ou
                 format!("cannot keep the stale {}: {e}", tmp_path.display()),
             )
         })?;
-        eprintln!(
-            "pinbench: an earlier run of {} was aborted: its finished cells are kept in {}",
+        let _ = writeln!(
+            io::stderr(),
+            "pinbench: an earlier run of {} was aborted: what it wrote is kept in {}",
             dest.display(),
             kept.display()
         );
     }
     Err(bad(dest, "its checkpoint keeps changing under us"))
+}
+
+/// Whether the open file `f` is the one now at `path`.
+fn same_file(f: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// `rename(from, to)` that fails with EEXIST rather than replace `to`.
@@ -358,9 +408,17 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
         )
     };
     if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        // A filesystem without renameat2's flags (NFS, 9p): link(2) refuses
+        // an existing name too.
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => {
+            std::fs::hard_link(from, to)?;
+            std::fs::remove_file(from)
+        }
+        _ => Err(e),
     }
 }
 
@@ -460,5 +518,40 @@ mod tests {
             .err()
             .expect("device refused");
         assert!(e.to_string().contains("a device"), "{e}");
+    }
+
+    #[test]
+    fn a_half_written_checkpoint_is_kept_not_emptied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("r.json");
+        std::fs::write(
+            dir.path().join(".r.json.pinbench-tmp"),
+            "{\"schema_version\": 3, \"cel",
+        )
+        .expect("write");
+        let _d = Destination::open(Some(dest.clone()), false, SystemTime::now()).expect("open");
+        let kept: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("aborted"))
+            .collect();
+        assert_eq!(kept.len(), 1);
+        let text = std::fs::read_to_string(kept[0].path()).expect("kept");
+        assert!(text.starts_with("{\"schema_version\": 3"), "{text}");
+    }
+
+    #[test]
+    fn symlinks_are_refused_and_stdout_gets_nothing_of_an_empty_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("real.json");
+        std::fs::write(&target, "mine").expect("write");
+        let link = dir.path().join("latest.json");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let e = Destination::open(Some(link), true, SystemTime::now())
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let out = Destination::open(Some("-".into()), false, SystemTime::now()).expect("stdout");
+        assert_eq!(out.commit(&results(0)), None);
     }
 }

@@ -146,6 +146,11 @@ fn both(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
 pub fn merge(mut a: Visit, b: Visit) -> Visit {
     a.latency.merge(&b.latency);
     let (x, y) = (&mut a.cell, b.cell);
+    // Rounds each side holds, to weigh what is averaged.
+    let (na, nb) = (
+        x.pairs.subject_ns_per_page.len() as f64,
+        y.pairs.subject_ns_per_page.len() as f64,
+    );
     x.pairs
         .subject_ns_per_page
         .extend(y.pairs.subject_ns_per_page);
@@ -188,7 +193,7 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
             (p, q) => p.or(q),
         };
         k.in_kernel_ns_per_page = match (k.in_kernel_ns_per_page, l.in_kernel_ns_per_page) {
-            (Some(p), Some(q)) => Some((p + q) / 2.0),
+            (Some(p), Some(q)) => Some((p * na + q * nb) / (na + nb).max(1.0)),
             (p, q) => p.or(q),
         };
     }

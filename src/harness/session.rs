@@ -88,13 +88,13 @@ impl Session {
             // Relaxed: a lone flag; nothing else is published through it.
             let handler = move || {
                 if stop.swap(true, Ordering::Relaxed) {
-                    eprintln!("\npinbench: aborted; the finished cells stay in the checkpoint beside the results file, kept by the next run of the same name");
-                    std::process::exit(130);
+                    say_err("\npinbench: aborted; the finished cells stay in the checkpoint beside the results file, kept by the next run of the same name");
+                    super::output::abort_after_write(130);
                 }
-                eprintln!("\npinbench: interrupted, stopping after this cell (again to abort)");
+                say_err("\npinbench: interrupted, stopping after this cell (again to abort)");
             };
             if let Err(e) = ctrlc::set_handler(handler) {
-                eprintln!("pinbench: cannot catch SIGINT/SIGTERM/SIGHUP ({e}): an interrupted run keeps only its checkpoint");
+                say_err(&format!("pinbench: cannot catch SIGINT/SIGTERM/SIGHUP ({e}): an interrupted run keeps only its checkpoint"));
             }
         }
         Self {
@@ -107,7 +107,7 @@ impl Session {
     /// Prints each note once, on stderr.
     pub fn say(notes: &[String]) {
         for n in notes {
-            eprintln!("pinbench: {n}");
+            say_err(&format!("pinbench: {n}"));
         }
     }
 
@@ -191,13 +191,13 @@ impl Session {
                             label(spec),
                             pass + 1
                         );
-                        bar.suspend(|| eprintln!("pinbench: {line}"));
+                        bar.suspend(|| say_err(&format!("pinbench: {line}")));
                         notes.push(line);
                     }
                 }
                 m.cells = merged.iter().flatten().map(|v| v.cell.clone()).collect();
                 if let Err(e) = record.out.checkpoint(&self.results(record, notes, &m)) {
-                    bar.suspend(|| eprintln!("pinbench: checkpoint not written: {e}"));
+                    bar.suspend(|| say_err(&format!("pinbench: checkpoint not written: {e}")));
                 }
                 bar.inc(1);
             }
@@ -236,36 +236,44 @@ impl Session {
         let partial = if measured.partial { " (partial)" } else { "" };
         match saved {
             None => {
-                eprintln!(
+                say_err(&format!(
                     "pinbench: no cell was measured{}: nothing written, nothing replaced",
                     if notes.is_empty() {
                         ""
                     } else {
                         " (see the notes above)"
                     }
-                );
-                ExitCode::from(NOTHING_MEASURED)
+                ));
+                if measured.partial {
+                    exit_code(true)
+                } else {
+                    ExitCode::from(NOTHING_MEASURED)
+                }
             }
             Some(Saved::Stdout) => {
-                eprintln!("pinbench: {n} cells{partial} written to standard output in {secs:.1} s");
+                say_err(&format!(
+                    "pinbench: {n} cells{partial} written to standard output in {secs:.1} s"
+                ));
                 exit_code(measured.partial)
             }
             Some(Saved::AsAsked(p)) => {
-                eprintln!(
+                say_err(&format!(
                     "pinbench: {n} cells{partial} written to {} in {secs:.1} s",
                     p.display()
-                );
+                ));
                 exit_code(measured.partial)
             }
             Some(Saved::Lost(why)) => {
-                eprintln!("pinbench: {why}: the {n} cells could not be saved");
+                say_err(&format!(
+                    "pinbench: {why}: the {n} cells could not be saved"
+                ));
                 ExitCode::FAILURE
             }
             Some(Saved::Elsewhere(p, why)) => {
-                eprintln!(
+                say_err(&format!(
                     "pinbench: {why}: the {n} cells{partial} were saved to {}",
                     p.display()
-                );
+                ));
                 ExitCode::FAILURE
             }
         }
@@ -278,4 +286,10 @@ fn exit_code(partial: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// A line on standard error; a closed or hung-up stderr (`2>&1 | tee`
+/// after Ctrl-C, a dropped ssh session) is not worth a panic.
+fn say_err(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
