@@ -415,22 +415,22 @@ pub struct Pairs {
 impl Pairs {
     /// Whether each round was quiet: its floor slice no more than
     /// [`DISTURBED_FLOOR`] slower than the 10th percentile of the cell's
-    /// floor slices.
+    /// floor slices, and (multi-thread cells) its thread-0-alone slice no
+    /// more than that slower than the 90th percentile of those, so that a
+    /// disturbed lone slice does not inflate the round's scaling.
     pub fn quiet(&self) -> Vec<bool> {
-        let mut sorted: Vec<f64> = self
-            .floor_ns_per_page
-            .iter()
-            .copied()
-            .filter(|f| *f > 0.0)
-            .collect();
-        sorted.sort_by(f64::total_cmp);
-        let fast = sorted
-            .get(sorted.len() / 10)
-            .copied()
-            .unwrap_or(f64::INFINITY);
+        let floor_fast = quantile(&self.floor_ns_per_page, 0.1);
+        let solo_fast = self.solo_pages_per_sec.as_ref().map(|s| quantile(s, 0.9));
         self.floor_ns_per_page
             .iter()
-            .map(|&f| f <= fast * (1.0 + DISTURBED_FLOOR))
+            .enumerate()
+            .map(|(i, &f)| {
+                let solo_ok = match (&self.solo_pages_per_sec, solo_fast) {
+                    (Some(s), Some(fast)) => s[i] * (1.0 + DISTURBED_FLOOR) >= fast,
+                    _ => true,
+                };
+                f <= floor_fast * (1.0 + DISTURBED_FLOOR) && solo_ok
+            })
             .collect()
     }
 
@@ -533,6 +533,15 @@ impl Results {
         })?;
         Ok(r)
     }
+}
+
+/// The `q` quantile (0 to 1, nearest rank below) of the positive values of
+/// `xs`; infinity when there are none.
+fn quantile(xs: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| *x > 0.0).collect();
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * q).floor().max(0.0) as usize;
+    v.get(i).copied().unwrap_or(f64::INFINITY)
 }
 
 /// Just the version of a results file.
@@ -772,5 +781,15 @@ mod tests {
         assert_eq!(q.iter().filter(|q| **q).count(), 10);
         assert!(!q[10] && !q[11]);
         assert_eq!(p.quiet_only(&p.floor_ns_per_page), vec![12.5; 10]);
+        // A slow lone slice (thread 0 disturbed) is set aside too.
+        let mut solo = vec![100.0; 12];
+        solo[3] = 70.0;
+        let p = Pairs {
+            solo_pages_per_sec: Some(solo),
+            ..p
+        };
+        let q = p.quiet();
+        assert!(!q[3] && q[4]);
+        assert_eq!(q.iter().filter(|q| **q).count(), 9);
     }
 }
