@@ -479,3 +479,53 @@ fn results_whose_directory_vanished_are_rescued_not_lost() {
     assert!(r["cells"].as_array().is_some_and(|c| !c.is_empty()), "{r}");
     let _ = std::fs::remove_file(rescued);
 }
+
+#[test]
+fn a_cell_that_cannot_have_its_heap_is_not_measured_instead_of_aborting() {
+    // 16 GiB simulated: a 256 MiB memmap (mmap) and about 100 MiB of heap.
+    // Across these address-space limits the memmap fails first, then only
+    // the heap, then nothing: never an abort (exit 134).
+    for mib in (380..=480).step_by(20) {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pinbench"));
+        cmd.args([
+            "run",
+            "--schemes",
+            "exact",
+            "--workloads",
+            "private",
+            "--threads",
+            "1",
+            "-m",
+            "16384",
+            "--pairs",
+            "2",
+            "--visits",
+            "1",
+            "-o",
+            "-",
+        ]);
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit(2) between fork and exec touches nothing shared.
+        unsafe {
+            cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: mib << 20,
+                    rlim_max: mib << 20,
+                };
+                libc::setrlimit(libc::RLIMIT_AS, &lim);
+                Ok(())
+            });
+        }
+        let o = cmd.output().expect("run");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(3)),
+            "{mib} MiB: {:?} {stderr}",
+            o.status
+        );
+        assert!(
+            !stderr.contains("memory allocation of"),
+            "{mib} MiB: {stderr}"
+        );
+    }
+}

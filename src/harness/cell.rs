@@ -26,6 +26,22 @@ pub enum RunError {
     /// A worker thread panicked.
     #[error("a worker thread of {0} panicked")]
     Thread(String),
+    /// The heap the cell's workers and scheme need cannot be had (under
+    /// `ulimit -v`, say): an allocation would abort the process instead.
+    #[error("cannot allocate the {0} MiB of heap its workers and scheme need")]
+    Heap(usize),
+}
+
+/// Heap per memmap page a cell may allocate besides the memmap: the
+/// subject's and the floor's pfn arrays (8 bytes each), a ground-truth byte,
+/// and a side array of up to 8 bytes (`exact` has 4).
+const HEAP_PER_PAGE: usize = 8 + 8 + 1 + 8;
+
+/// Whether `bytes` of heap can be had now: Rust aborts on a failed
+/// allocation, so a cell checks first and fails into "not measured".
+fn heap_available(bytes: usize) -> bool {
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).is_ok()
 }
 
 /// What runs in a cell.
@@ -175,6 +191,9 @@ impl SchemeVisitor for SchemeRun<'_> {
 /// Runs one visit of a cell and returns its results.
 pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
     let nr_pages = spec.layout.nr_pages(spec.threads);
+    let heap = nr_pages
+        .saturating_mul(HEAP_PER_PAGE)
+        .saturating_add(1 << 20);
     let (memmap, placement) = numa::build_memmap(
         nr_pages,
         spec.numa.memmap_node,
@@ -182,6 +201,9 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
         |mm| form_folios(mm, &spec.layout, spec.threads),
     )?;
     let memmap = Arc::new(memmap);
+    if !heap_available(heap) {
+        return Err(RunError::Heap(heap >> 20));
+    }
     let (outcomes, tracking_bytes) = match spec.subject {
         Subject::Scheme(name) => {
             let run = SchemeRun {

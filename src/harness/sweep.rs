@@ -51,6 +51,9 @@ pub enum PlanError {
     /// A `--backend` that is unknown or cannot run here.
     #[error("--backend '{0}': {1}")]
     Backend(String, &'static str),
+    /// A batch io_uring cannot register.
+    #[error("--pages-per-call {0}: io_uring registers at most 1 GiB ({1} pages) per buffer; use fewer pages per call or drop io-uring from --backend")]
+    IoUringBuffer(usize, usize),
     /// A `--thp` word.
     #[error("--thp '{0}': expected off or on")]
     Thp(String),

@@ -209,6 +209,16 @@ pub fn plan(
     let mut sweep = sweep(&opts.sweep, machine)?;
     sweep.notes.splice(0..0, notes);
     let buffer_bytes = usize::try_from(opts.mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    let batch_bytes = opts
+        .pages_per_call
+        .saturating_mul(PAGE_SIZE)
+        .min(buffer_bytes);
+    if backends.contains(&Backend::IoUring) && batch_bytes > IoUringPath::MAX_BUFFER {
+        return Err(PlanError::IoUringBuffer(
+            opts.pages_per_call,
+            IoUringPath::MAX_BUFFER / PAGE_SIZE,
+        ));
+    }
     let max_threads = sweep.threads.iter().copied().max().unwrap_or(1) as u64;
     let need = max_threads.saturating_mul(opts.mib << 20);
     if let Some(avail) = machine.mem_available.filter(|&a| need > a / 2) {
@@ -334,5 +344,12 @@ mod tests {
             ..opts()
         };
         assert!(bad(huge).contains("-m/--mib 1073741824"));
+        let too_big_a_batch = Options {
+            backends: Some(vec!["io-uring".into()]),
+            mib: 2048,
+            pages_per_call: 1 << 19,
+            ..opts()
+        };
+        assert!(bad(too_big_a_batch).contains("io_uring registers at most 1 GiB"));
     }
 }
