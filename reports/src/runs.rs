@@ -95,6 +95,12 @@ pub fn subject(c: &Cell) -> String {
         c.subject.clone()
     } else if c.kernel.as_ref().is_some_and(|k| k.thp) {
         format!("{} [{}, THP]", c.subject, c.backend)
+    } else if let Some(k) = c
+        .kernel
+        .as_ref()
+        .filter(|k| k.backing.starts_with("hugetlb"))
+    {
+        format!("{} [{}, {}]", c.subject, c.backend, k.backing)
     } else {
         format!("{} [{}]", c.subject, c.backend)
     }

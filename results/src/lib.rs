@@ -295,6 +295,10 @@ pub struct Cell {
     pub pairs: Pairs,
 }
 
+fn base_backing() -> String {
+    "4k".into()
+}
+
 fn one() -> usize {
     1
 }
@@ -311,6 +315,9 @@ pub const MODEL: &str = "model";
 pub struct KernelCell {
     /// THP was asked for (`madvise(MADV_HUGEPAGE)`).
     pub thp: bool,
+    /// How the buffers were backed: `4k`, `thp`, `hugetlb-2M`, `hugetlb-1G`.
+    #[serde(default = "base_backing")]
+    pub backing: String,
     /// Bytes of the buffers the kernel backed with THP (`AnonHugePages`).
     pub thp_bytes: Option<u64>,
     /// Bytes of each thread's buffer.
@@ -631,6 +638,7 @@ pub mod sample {
         c.backend = backend.into();
         c.kernel = Some(KernelCell {
             thp: false,
+            backing: "4k".into(),
             thp_bytes: Some(0),
             buffer_bytes: 2 << 20,
             pins_acquired: Some(512),

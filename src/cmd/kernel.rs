@@ -8,7 +8,7 @@ use crate::harness::session::{Record, Session};
 use crate::kernel::cell::{run_kernel_cell, KernelSpec, MakePath};
 use crate::kernel::io_uring::raise_memlock;
 use crate::kernel::plan::{self, Job, Options};
-use crate::kernel::probe;
+use crate::kernel::{hugetlb, probe};
 use crate::machine::{host, Machine};
 use crate::metrics::counters;
 use clap::Args;
@@ -31,8 +31,10 @@ pub struct KernelArgs {
     /// Buffer per thread, MiB, like gup_test's -m.
     #[arg(short = 'm', long, default_value_t = 64)]
     pub mib: u64,
-    /// Buffer backing, comma-separated: off (4 KiB pages), on (THP).
-    #[arg(long, value_delimiter = ',', default_value = "off,on")]
+    /// Buffer backing, comma-separated: off (4 KiB pages), on (THP),
+    /// hugetlb (2 MiB hugetlb pages, the pool grown for the run and put
+    /// back after; skipped with a note where it cannot be had), hugetlb-1g.
+    #[arg(long, value_delimiter = ',', default_value = "off,on,hugetlb")]
     pub thp: Vec<String>,
     /// Pin for writing (FOLL_WRITE), like gup_test's -w.
     #[arg(short = 'w', long)]
@@ -81,6 +83,7 @@ fn probe_table() -> String {
         probe::io_uring(&roots, || io_uring::IoUring::new(2).map(|_| ())),
         probe::memlock(&roots, raise_memlock()),
         probe::thp(&roots),
+        probe::hugetlb(&roots),
         probe::foll_pin_counters(&roots),
         perf,
         probe::numa(&roots),
@@ -100,7 +103,13 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         mib: args.mib,
         pages_per_call: args.sweep.pages_per_call,
     };
-    let plan = plan::plan(&opts, &machine, plan::missing)?;
+    let mut plan = plan::plan(&opts, &machine, plan::missing)?;
+    let _pools = hugetlb::reserve_for(
+        std::path::Path::new(hugetlb::SYSFS_HUGEPAGES),
+        &mut plan.jobs,
+        plan.buffer_bytes,
+        &mut plan.sweep.notes,
+    );
     let mut record = Record::open(
         args.sweep.output.clone(),
         args.sweep.force,
@@ -202,7 +211,7 @@ impl Checks {
                 format!("{label}: the kernel counted no FOLL_PIN pins: this path is not pinning"),
             );
         }
-        if job.thp && k.thp_bytes == Some(0) {
+        if job.backing == crate::kernel::hugetlb::Backing::Thp && k.thp_bytes == Some(0) {
             push_once(
                 &mut self.late,
                 format!("{label}: THP asked for but the kernel backed no buffer with THP"),

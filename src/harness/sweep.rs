@@ -55,7 +55,7 @@ pub enum PlanError {
     #[error("--pages-per-call {0}: io_uring registers at most 1 GiB ({1} pages) per buffer; use fewer pages per call or drop io-uring from --backend")]
     IoUringBuffer(usize, usize),
     /// A `--thp` word.
-    #[error("--thp '{0}': expected off or on")]
+    #[error("--thp '{0}': expected off, on, hugetlb or hugetlb-1g")]
     Thp(String),
     /// The memory would not fit.
     #[error("{0}: the cells need {1} MiB but MemAvailable is {2} MiB")]

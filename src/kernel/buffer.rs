@@ -6,6 +6,7 @@
 //! `MADV_NOHUGEPAGE`d. What the kernel really gave is read back from
 //! /proc/self/smaps (`AnonHugePages`) and recorded, not assumed.
 
+use super::hugetlb::Backing;
 use crate::machine::mapping::{Mapping, PAGE_SIZE};
 use std::io;
 use std::ptr::NonNull;
@@ -24,6 +25,30 @@ pub struct UserBuffer {
 unsafe impl Send for UserBuffer {}
 
 impl UserBuffer {
+    /// Maps and faults in `bytes` (rounded up to whole pages of the
+    /// backing), from the hugetlb pool for [`Backing::Hugetlb`].
+    pub fn with_backing(bytes: usize, backing: Backing) -> io::Result<Self> {
+        let Backing::Hugetlb(_) = backing else {
+            return Self::new(bytes, backing == Backing::Thp);
+        };
+        let map = Mapping::hugetlb(bytes, backing.page_bytes()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "a {} hugetlb buffer of {bytes} bytes: {e} (is the pool large enough?)",
+                    backing.name()
+                ),
+            )
+        })?;
+        let buf = Self {
+            start: map.ptr(),
+            bytes: map.bytes(),
+            _map: map,
+        };
+        buf.fault_in();
+        Ok(buf)
+    }
+
     /// Maps and faults in `bytes` (rounded up to whole 2 MiB when `thp`).
     pub fn new(bytes: usize, thp: bool) -> io::Result<Self> {
         let granule = if thp { HPAGE } else { PAGE_SIZE };

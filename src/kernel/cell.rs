@@ -10,6 +10,7 @@
 //! are where the cell says they are.
 
 use super::buffer::UserBuffer;
+use super::hugetlb::Backing;
 use super::plan::Job;
 use super::vmstat::{self, FollPin};
 use super::PinPath;
@@ -150,7 +151,7 @@ fn floor_memmap(
 /// One thread's kernel worker: its buffer (bound where asked), its path.
 fn worker<'a>(spec: &KernelSpec<'_>, shared: &'a Shared) -> Box<dyn Worker + 'a> {
     let setup = || -> io::Result<Box<dyn PinPath>> {
-        let buf = UserBuffer::new(spec.buffer_bytes, spec.job.thp)?;
+        let buf = UserBuffer::with_backing(spec.buffer_bytes, spec.job.backing)?;
         if let Some(node) = spec.job.buffer_node {
             if buf.bind(node)? != Some(node) {
                 // Relaxed: a count read after the join.
@@ -264,15 +265,12 @@ fn cell(
         workload: "private",
         threads: job.threads,
         pages_per_call: spec.pages_per_call,
-        // THP-backed buffers are order-9 folios, as in the model's `huge/9`.
-        folio_order: if job.thp {
-            pin_schemes::HPAGE_PMD_ORDER
-        } else {
-            0
-        },
+        // THP and hugetlb buffers are large folios, as in the model's `huge`.
+        folio_order: job.backing.folio_order(),
     };
     let kernel = KernelCell {
-        thp: job.thp,
+        thp: job.backing == Backing::Thp,
+        backing: job.backing.name().to_string(),
         thp_bytes: Some(shared.thp_bytes.load(Ordering::Relaxed)),
         buffer_bytes: spec.buffer_bytes as u64,
         pins_acquired: delta.map(|d| d.acquired),

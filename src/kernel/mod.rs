@@ -10,6 +10,7 @@ pub mod buffer;
 pub mod cell;
 pub mod device;
 pub mod gup_test;
+pub mod hugetlb;
 pub mod io_uring;
 pub mod plan;
 pub mod probe;

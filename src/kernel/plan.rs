@@ -6,6 +6,7 @@
 use super::buffer::UserBuffer;
 use super::device::FileDevice;
 use super::gup_test::{GupTestCmd, GupTestPath};
+use super::hugetlb::Backing;
 use super::io_uring::IoUringPath;
 use super::process_vm::ProcessVmPath;
 use super::shim::{ShimMode, ShimPath};
@@ -25,7 +26,7 @@ pub struct Options {
     pub sweep: SweepOptions,
     /// `--backend` (None: every backend this machine offers).
     pub backends: Option<Vec<String>>,
-    /// `--thp` words.
+    /// `--thp` words: buffer backings.
     pub thp: Vec<String>,
     /// `-m/--mib`: buffer per thread.
     pub mib: u64,
@@ -44,8 +45,8 @@ pub struct Job {
     pub label: &'static str,
     /// Whether the path should take FOLL_PIN pins.
     pub expects_pins: bool,
-    /// THP-backed buffers.
-    pub thp: bool,
+    /// How the buffers are backed.
+    pub backing: Backing,
     /// Threads.
     pub threads: usize,
     /// Threads' CPUs and the buffers' node.
@@ -58,10 +59,10 @@ impl Job {
     /// `backend/flavour thp=on 2T local`, for progress lines.
     pub fn name(&self) -> String {
         format!(
-            "{}/{} thp={} {}T {}",
+            "{}/{} {} {}T {}",
             self.backend.name(),
             self.label,
-            if self.thp { "on" } else { "off" },
+            self.backing.name(),
             self.threads,
             self.numa.placement
         )
@@ -93,7 +94,7 @@ impl Job {
             Backend::ProcessVm => {
                 let bytes = buf.bytes();
                 drop(buf);
-                Box::new(ProcessVmPath::new(bytes, self.thp, pages_per_call)?)
+                Box::new(ProcessVmPath::new(bytes, self.backing, pages_per_call)?)
             }
         })
     }
@@ -178,15 +179,11 @@ fn backends(
 }
 
 /// The `--thp` words as buffer backings.
-fn thp(words: &[String]) -> Result<Vec<bool>, PlanError> {
+fn backings(words: &[String]) -> Result<Vec<Backing>, PlanError> {
     unique("--thp", words, String::clone)?;
     words
         .iter()
-        .map(|w| match w.as_str() {
-            "off" => Ok(false),
-            "on" => Ok(true),
-            other => Err(PlanError::Thp(other.to_string())),
-        })
+        .map(|w| Backing::parse(w).ok_or_else(|| PlanError::Thp(w.to_string())))
         .collect()
 }
 
@@ -199,7 +196,7 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let mut notes = Vec::new();
     let backends = backends(opts, available, &mut notes)?;
-    let thp = thp(&opts.thp)?;
+    let backings = backings(&opts.thp)?;
     if opts.mib == 0 {
         return Err(PlanError::Zero("-m/--mib"));
     }
@@ -233,13 +230,13 @@ pub fn plan(
         for &threads in &sweep.threads {
             for &backend in &backends {
                 for (flavour, (label, expects_pins)) in flavours(backend).into_iter().enumerate() {
-                    for &thp in &thp {
+                    for &backing in &backings {
                         jobs.push(Job {
                             backend,
                             flavour,
                             label,
                             expects_pins,
-                            thp,
+                            backing,
                             threads,
                             numa: numa.clone(),
                             buffer_node: (opts.sweep.memory_node.is_some()

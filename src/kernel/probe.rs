@@ -220,6 +220,42 @@ pub fn thp(roots: &Roots) -> Row {
     }
 }
 
+/// The hugetlb row: the pools there are, their size and free pages.
+pub fn hugetlb(roots: &Roots) -> Row {
+    let dir = roots.sys.join("kernel/mm/hugepages");
+    let mut pools: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let kb = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .to_string();
+            let nr = read(&e.path().join("nr_hugepages"))?;
+            let free = read(&e.path().join("free_hugepages")).unwrap_or_default();
+            Some(format!("{kb} kB: {nr} pages, {free} free"))
+        })
+        .collect();
+    pools.sort();
+    if pools.is_empty() {
+        return row(
+            "hugetlb",
+            "no pools",
+            false,
+            "use a kernel with CONFIG_HUGETLBFS (the hugetlb cells are skipped)",
+        );
+    }
+    row(
+        "hugetlb",
+        pools.join("; "),
+        true,
+        "pinbench kernel grows a pool for its hugetlb cells (root) and puts it back; \
+         1 GiB pages are best reserved at boot (hugepagesz=1G hugepages=N)",
+    )
+}
+
 /// The FOLL_PIN vmstat row.
 pub fn foll_pin_counters(roots: &Roots) -> Row {
     match read(&roots.proc.join("vmstat")).and_then(|t| super::vmstat::parse(&t)) {

@@ -12,6 +12,7 @@
 //! see EOF (seen: two cells hung for 11 minutes).
 
 use super::buffer::UserBuffer;
+use super::hugetlb::Backing;
 use super::PinPath;
 use crate::machine::mapping::PAGE_SIZE;
 use std::io;
@@ -34,9 +35,9 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 impl ProcessVmPath {
-    /// Forks the child with a `bytes` buffer (THP or not); reads
+    /// Forks the child with a `bytes` buffer of `backing`; reads
     /// `pages_per_call` pages a call.
-    pub fn new(bytes: usize, thp: bool, pages_per_call: usize) -> io::Result<Self> {
+    pub fn new(bytes: usize, backing: Backing, pages_per_call: usize) -> io::Result<Self> {
         let local = UserBuffer::new((pages_per_call * PAGE_SIZE).min(bytes), false)?;
         let mut addr_pipe = [0; 2];
         // SAFETY: a plain syscall on a local array.
@@ -50,7 +51,7 @@ impl ProcessVmPath {
         }
         if pid == 0 {
             // Child.
-            let (addr, len) = match UserBuffer::new(bytes, thp) {
+            let (addr, len) = match UserBuffer::with_backing(bytes, backing) {
                 Ok(buf) => {
                     let r = (buf.addr(), buf.bytes());
                     std::mem::forget(buf);
@@ -141,7 +142,7 @@ mod tests {
 
     #[test]
     fn reads_the_child_buffer_through_real_pins() {
-        let mut path = ProcessVmPath::new(256 * PAGE_SIZE, false, 32).expect("child");
+        let mut path = ProcessVmPath::new(256 * PAGE_SIZE, Backing::Base, 32).expect("child");
         assert_eq!(path.pages_per_call(), 32);
         let before = vmstat::read(Path::new(vmstat::PROC_VMSTAT)).expect("vmstat");
         for i in 0..16 {

@@ -43,6 +43,33 @@ impl Mapping {
         Ok(Self { ptr, bytes })
     }
 
+    /// At least `bytes` of hugetlb memory in pages of `page_bytes` (a power
+    /// of two the kernel has a pool of), from that pool (`MAP_HUGETLB`).
+    pub fn hugetlb(bytes: usize, page_bytes: usize) -> io::Result<Self> {
+        let bytes = bytes.max(1).div_ceil(page_bytes) * page_bytes;
+        let shift = page_bytes.trailing_zeros() as i32;
+        // SAFETY: a fresh anonymous mapping with no address hint.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE
+                    | libc::MAP_ANONYMOUS
+                    | libc::MAP_HUGETLB
+                    | (shift << libc::MAP_HUGE_SHIFT),
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr =
+            NonNull::new(p as *mut u8).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(Self { ptr, bytes })
+    }
+
     /// Its first byte (page aligned).
     pub fn ptr(&self) -> NonNull<u8> {
         self.ptr
