@@ -42,6 +42,20 @@ pub struct KernelArgs {
     /// Put the buffers on this NUMA node (mbind), instead of --numa.
     #[arg(long)]
     pub buffer_node: Option<u32>,
+    /// A file or block device the direct-io backend reads with O_DIRECT
+    /// (read only; default: a scratch file of the buffer's size beside the
+    /// results file, removed at once). A memory-backed device (brd,
+    /// null_blk) keeps the device's own time small.
+    #[arg(long)]
+    pub dio_file: Option<std::path::PathBuf>,
+}
+
+/// The directory of the results file (`.` for `-o -` or none).
+fn scratch_dir(output: Option<&std::path::Path>) -> std::path::PathBuf {
+    match output.and_then(std::path::Path::parent) {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// `pinbench kernel …`.
@@ -102,7 +116,12 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         thp: args.thp.clone(),
         mib: args.mib,
         pages_per_call: args.sweep.pages_per_call,
+        dio: plan::DioSourceOption {
+            file: args.dio_file.clone(),
+            scratch_dir: scratch_dir(args.sweep.output.as_deref()),
+        },
     };
+    let dio = opts.dio.source();
     let mut plan = plan::plan(&opts, &machine, plan::missing)?;
     let _pools = hugetlb::reserve_for(
         std::path::Path::new(hugetlb::SYSFS_HUGEPAGES),
@@ -130,7 +149,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         plan.sweep.visits,
         Job::name,
         |job| {
-            let make = |buf| job.path(buf, args.sweep.pages_per_call, args.write);
+            let make = |buf| job.path(buf, args.sweep.pages_per_call, args.write, &dio);
             let spec = KernelSpec {
                 job,
                 buffer_bytes: plan.buffer_bytes,
@@ -145,6 +164,10 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         &mut record,
     );
     notes.extend(checks.notes());
+    for n in crate::kernel::direct_io::share_notes(&measured.cells) {
+        say(&n);
+        notes.push(n);
+    }
     let code = session.finish(record, notes, measured);
     if !checks.leaks.is_empty() {
         eprintln!(
@@ -237,4 +260,10 @@ fn push_once(lines: &mut Vec<String>, line: String) {
     if !lines.contains(&line) {
         lines.push(line);
     }
+}
+
+/// A line on standard error.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "pinbench: {line}");
 }

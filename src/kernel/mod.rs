@@ -9,6 +9,7 @@
 pub mod buffer;
 pub mod cell;
 pub mod device;
+pub mod direct_io;
 pub mod gup_test;
 pub mod hugetlb;
 pub mod io_uring;
@@ -45,15 +46,18 @@ pub enum Backend {
     IoUring,
     /// process_vm_readv (pin_user_pages_remote + a copy).
     ProcessVm,
+    /// O_DIRECT reads (iov_iter_extract_pages + the device's time).
+    DirectIo,
 }
 
 impl Backend {
     /// Every backend, in table order.
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 5] = [
         Backend::GupTest,
         Backend::Shim,
         Backend::IoUring,
         Backend::ProcessVm,
+        Backend::DirectIo,
     ];
 
     /// The name used on the command line and in results.
@@ -63,6 +67,7 @@ impl Backend {
             Backend::Shim => "shim",
             Backend::IoUring => "io-uring",
             Backend::ProcessVm => "process-vm",
+            Backend::DirectIo => "direct-io",
         }
     }
 

@@ -5,6 +5,7 @@
 
 use super::buffer::UserBuffer;
 use super::device::FileDevice;
+use super::direct_io::{DioMode, DirectIoPath, Source};
 use super::gup_test::{GupTestCmd, GupTestPath};
 use super::hugetlb::Backing;
 use super::io_uring::IoUringPath;
@@ -32,6 +33,28 @@ pub struct Options {
     pub mib: u64,
     /// `--pages-per-call`.
     pub pages_per_call: usize,
+    /// Where direct-io reads from: `--dio-file`, else a scratch file in
+    /// this directory.
+    pub dio: DioSourceOption,
+}
+
+/// `--dio-file` or the scratch directory.
+#[derive(Clone, Debug, Default)]
+pub struct DioSourceOption {
+    /// `--dio-file`.
+    pub file: Option<std::path::PathBuf>,
+    /// The results file's directory.
+    pub scratch_dir: std::path::PathBuf,
+}
+
+impl DioSourceOption {
+    /// The source the backend reads.
+    pub fn source(&self) -> Source {
+        match &self.file {
+            Some(f) => Source::Named(f.clone()),
+            None => Source::Scratch(self.scratch_dir.clone()),
+        }
+    }
 }
 
 /// One kernel cell to run.
@@ -74,6 +97,7 @@ impl Job {
         buf: UserBuffer,
         pages_per_call: usize,
         write: bool,
+        dio: &Source,
     ) -> std::io::Result<Box<dyn PinPath>> {
         Ok(match self.backend {
             Backend::GupTest => Box::new(GupTestPath::new(
@@ -96,6 +120,12 @@ impl Job {
                 drop(buf);
                 Box::new(ProcessVmPath::new(bytes, self.backing, pages_per_call)?)
             }
+            Backend::DirectIo => Box::new(DirectIoPath::new(
+                buf,
+                dio,
+                DioMode::ALL[self.flavour],
+                pages_per_call,
+            )?),
         })
     }
 }
@@ -123,6 +153,7 @@ pub fn flavours(b: Backend) -> Vec<(&'static str, bool)> {
         Backend::Shim => ShimMode::ALL.iter().map(|m| (m.name(), m.pins())).collect(),
         Backend::IoUring => vec![("register-buffers", true)],
         Backend::ProcessVm => vec![("readv", true)],
+        Backend::DirectIo => DioMode::ALL.iter().map(|m| (m.name(), true)).collect(),
     }
 }
 
@@ -167,7 +198,7 @@ fn backends(
             let b = Backend::parse(word).ok_or_else(|| {
                 PlanError::Backend(
                     word.clone(),
-                    "unknown (known: gup-test, shim, io-uring, process-vm)",
+                    "unknown (known: gup-test, shim, io-uring, process-vm, direct-io)",
                 )
             })?;
             match available(b) {
@@ -298,15 +329,22 @@ mod tests {
             (b == Backend::GupTest).then_some("absent here")
         })
         .expect("plan");
-        // threads 1 and 2; shim 3 flavours, io-uring 1, process-vm 1; 2 backings.
-        assert_eq!(p.jobs.len(), 2 * (ShimMode::ALL.len() + 2) * 2);
+        // threads 1 and 2; shim 3 flavours, io-uring 1, process-vm 1,
+        // direct-io 2; 2 backings.
+        assert_eq!(
+            p.jobs.len(),
+            2 * (ShimMode::ALL.len() + 2 + DioMode::ALL.len()) * 2
+        );
         assert!(
             p.sweep.notes[0].contains("gup-test backend skipped"),
             "{:?}",
             p.sweep.notes
         );
         assert!(p.jobs.iter().all(|j| j.buffer_node.is_none()));
-        assert_eq!(p.config.schemes, ["shim", "io-uring", "process-vm"]);
+        assert_eq!(
+            p.config.schemes,
+            ["shim", "io-uring", "process-vm", "direct-io"]
+        );
     }
 
     #[test]

@@ -1,0 +1,275 @@
+//! `direct-io` backend: `O_DIRECT` reads into the user buffer, the path
+//! databases and fio take. The block layer pins the buffer's pages with
+//! FOLL_PIN (`iov_iter_extract_pages()` in `__bio_iov_iter_get_pages()`,
+//! unpinned with `bio_release_pages()` when the bio completes): a real pin
+//! round trip per read, with no module.
+//!
+//! Two flavours: `pread` (a `pread(2)` of `pages_per_call` pages) and
+//! `uring-read` (one `IORING_OP_READ` submitted and reaped). The source is
+//! a file or block device the user names (`--dio-file`, read only), by
+//! default a scratch file of the buffer's size in the output's directory,
+//! written once, opened `O_DIRECT` and unlinked at once so nothing is left
+//! behind. The time includes the device's: the figure bounds the pin path's
+//! cost from above, and `pinbench kernel` says what share of it pinning
+//! (io_uring's register-buffers, same backing) can at most be.
+
+use super::buffer::UserBuffer;
+use super::PinPath;
+use crate::machine::mapping::PAGE_SIZE;
+use io_uring::{opcode, types, IoUring};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// How a read is issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DioMode {
+    /// `pread(2)`.
+    Pread,
+    /// `IORING_OP_READ`.
+    UringRead,
+}
+
+impl DioMode {
+    /// Both, in table order.
+    pub const ALL: [DioMode; 2] = [DioMode::Pread, DioMode::UringRead];
+
+    /// The flavour's name in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            DioMode::Pread => "pread",
+            DioMode::UringRead => "uring-read",
+        }
+    }
+}
+
+/// Where reads come from.
+pub enum Source {
+    /// A file or block device the user named, read from its start.
+    Named(PathBuf),
+    /// A scratch file made in this directory.
+    Scratch(PathBuf),
+}
+
+/// One thread's file, buffer and (for `uring-read`) ring.
+pub struct DirectIoPath {
+    file: File,
+    file_bytes: u64,
+    buf: UserBuffer,
+    pages_per_call: usize,
+    ring: Option<IoUring>,
+}
+
+/// A scratch file of `bytes` in `dir`, written once and synced, opened
+/// `O_DIRECT` and already unlinked.
+fn scratch(dir: &Path, bytes: usize) -> io::Result<File> {
+    let path = dir.join(format!(
+        ".pinbench-dio-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let made = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        let chunk = vec![0x5au8; 1 << 20];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            f.write_all(&chunk[..n])?;
+            left -= n;
+        }
+        f.sync_all()?;
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path)
+    })();
+    let _ = std::fs::remove_file(&path);
+    made.map_err(|e| io::Error::new(e.kind(), format!("scratch file in {}: {e}", dir.display())))
+}
+
+impl DirectIoPath {
+    /// Reads `pages_per_call` pages a call from `source` into `buf`.
+    pub fn new(
+        buf: UserBuffer,
+        source: &Source,
+        mode: DioMode,
+        pages_per_call: usize,
+    ) -> io::Result<Self> {
+        let file = match source {
+            Source::Scratch(dir) => scratch(dir, buf.bytes())?,
+            Source::Named(p) => OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(p)
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!("--dio-file {}: {e}", p.display()))
+                })?,
+        };
+        let file_bytes = size_of(&file)?;
+        let per = buf.chunk(0, pages_per_call).1 as u64;
+        if file_bytes < per {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the O_DIRECT source holds {file_bytes} bytes, less than one read of {per}"
+                ),
+            ));
+        }
+        let ring = match mode {
+            DioMode::Pread => None,
+            DioMode::UringRead => Some(IoUring::new(4)?),
+        };
+        Ok(Self {
+            file,
+            file_bytes,
+            buf,
+            pages_per_call,
+            ring,
+        })
+    }
+}
+
+/// Bytes of a file or block device.
+fn size_of(f: &File) -> io::Result<u64> {
+    let m = f.metadata()?;
+    if m.is_file() {
+        return Ok(m.len());
+    }
+    let mut bytes: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64 through the pointer.
+    let r = unsafe { libc::ioctl(f.as_raw_fd(), 0x8008_1272, &mut bytes) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(bytes)
+}
+
+impl PinPath for DirectIoPath {
+    fn pages_per_call(&self) -> usize {
+        self.buf.chunk(0, self.pages_per_call).1 / PAGE_SIZE
+    }
+
+    fn call(&mut self, i: usize) -> io::Result<()> {
+        let (addr, len) = self.buf.chunk(i, self.pages_per_call);
+        let reads = (self.file_bytes / len as u64).max(1);
+        let offset = (i as u64 % reads) * len as u64;
+        let got = match &mut self.ring {
+            None => {
+                // SAFETY: `addr..addr + len` is inside our buffer.
+                let n = unsafe {
+                    libc::pread(
+                        self.file.as_raw_fd(),
+                        addr as *mut libc::c_void,
+                        len,
+                        offset as i64,
+                    )
+                };
+                if n < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                n as usize
+            }
+            Some(ring) => {
+                let sqe = opcode::Read::new(
+                    types::Fd(self.file.as_raw_fd()),
+                    addr as *mut u8,
+                    len as u32,
+                )
+                .offset(offset)
+                .build();
+                // SAFETY: the buffer outlives the read, which is reaped below
+                // before the call returns.
+                unsafe { ring.submission().push(&sqe) }
+                    .map_err(|_| io::Error::other("io_uring submission queue full"))?;
+                ring.submit_and_wait(1)?;
+                let cqe = ring
+                    .completion()
+                    .next()
+                    .ok_or_else(|| io::Error::other("io_uring read: no completion"))?;
+                if cqe.result() < 0 {
+                    return Err(io::Error::from_raw_os_error(-cqe.result()));
+                }
+                cqe.result() as usize
+            }
+        };
+        if got != len {
+            return Err(io::Error::other(format!(
+                "O_DIRECT read of {len} bytes returned {got}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// For each direct-io cell of `cells`: that its time includes the I/O, and
+/// the share of it the pin path can at most be, from io_uring's
+/// register-buffers (a pin and an unpin, no I/O) with the same threads and
+/// backing.
+pub fn share_notes(cells: &[pin_results::Cell]) -> Vec<String> {
+    let backing = |c: &pin_results::Cell| c.kernel.as_ref().map(|k| k.backing.clone());
+    cells
+        .iter()
+        .filter(|c| c.backend == "direct-io")
+        .map(|c| {
+            let what = format!(
+                "direct-io/{} {}T {}: {:.1} ns/page includes the device's time",
+                c.subject,
+                c.threads,
+                backing(c).unwrap_or_default(),
+                c.ns_per_page
+            );
+            let pin = cells.iter().find(|p| {
+                p.backend == "io-uring" && p.threads == c.threads && backing(p) == backing(c)
+            });
+            match pin {
+                Some(p) if c.ns_per_page > 0.0 => format!(
+                    "{what}; pinning and unpinning (io-uring register-buffers, same backing) costs {:.1} ns/page: at most {:.1}% of it",
+                    p.ns_per_page,
+                    100.0 * p.ns_per_page / c.ns_per_page
+                ),
+                _ => format!("{what}; add --backend io-uring to bound the pin path's share of it"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pin_share_is_register_buffers_over_the_read() {
+        let mut dio = pin_results::sample::kernel_cell("direct-io", "pread", 1, 200.0, 1e7);
+        let pin = pin_results::sample::kernel_cell("io-uring", "register-buffers", 1, 50.0, 1e7);
+        let notes = share_notes(&[dio.clone(), pin]);
+        assert!(notes[0].contains("at most 25.0%"), "{notes:?}");
+        dio.threads = 2;
+        assert!(share_notes(&[dio])[0].contains("add --backend io-uring"));
+    }
+
+    #[test]
+    fn both_flavours_read_a_scratch_file_and_leave_nothing_behind() {
+        let dir = tempfile::tempdir_in(".").expect("tempdir");
+        for mode in DioMode::ALL {
+            let buf = UserBuffer::new(64 * PAGE_SIZE, false).expect("buffer");
+            let mut p = match DirectIoPath::new(buf, &Source::Scratch(dir.path().into()), mode, 16)
+            {
+                Ok(p) => p,
+                // tmpfs and some overlays refuse O_DIRECT: nothing to check.
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => return,
+                Err(e) => panic!("{mode:?}: {e}"),
+            };
+            for i in 0..6 {
+                p.call(i).expect("read");
+            }
+            assert_eq!(p.pages_per_call(), 16);
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+}
