@@ -98,6 +98,7 @@ fn probe_table() -> String {
         probe::memlock(&roots, raise_memlock()),
         probe::thp(&roots),
         probe::hugetlb(&roots),
+        probe::direct_io(&roots),
         probe::foll_pin_counters(&roots),
         perf,
         probe::numa(&roots),

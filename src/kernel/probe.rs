@@ -6,6 +6,7 @@
 //! only the io_uring and perf checks make syscalls.
 
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where the probe looks.
@@ -254,6 +255,39 @@ pub fn hugetlb(roots: &Roots) -> Row {
         "pinbench kernel grows a pool for its hugetlb cells (root) and puts it back; \
          1 GiB pages are best reserved at boot (hugepagesz=1G hugepages=N)",
     )
+}
+
+/// The direct-io row: a memory-backed block device, or O_DIRECT on the
+/// current directory's filesystem (where the scratch file goes by default).
+pub fn direct_io(roots: &Roots) -> Row {
+    for dev in ["nullb0", "ram0"] {
+        if roots.dev.join(dev).exists() {
+            return row("direct-io", format!("/dev/{dev} (memory-backed)"), true, "");
+        }
+    }
+    let path = std::path::PathBuf::from(format!(".pinbench-probe-{}", std::process::id()));
+    let ok = std::fs::write(&path, vec![0u8; 4096]).is_ok()
+        && std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path)
+            .is_ok();
+    let _ = std::fs::remove_file(&path);
+    if ok {
+        row(
+            "direct-io",
+            "O_DIRECT works here (scratch file); the figures include the disk",
+            true,
+            "modprobe brd (then /dev/ram0 is used) for a device whose own time is small",
+        )
+    } else {
+        row(
+            "direct-io",
+            "this directory's filesystem refuses O_DIRECT",
+            false,
+            "run from a disk filesystem, or --dio-file /dev/ram0 after modprobe brd",
+        )
+    }
 }
 
 /// The FOLL_PIN vmstat row.
