@@ -437,6 +437,15 @@ mod tests {
     use super::*;
     use pin_results::sample;
 
+    /// The `NAME.aborted-*` files in `dir`.
+    fn aborted(dir: &Path) -> Vec<std::fs::DirEntry> {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("aborted"))
+            .collect()
+    }
+
     fn results(cells: usize) -> Results {
         sample::results(
             (0..cells)
@@ -507,11 +516,7 @@ mod tests {
         // The process dies here: its lock goes, its checkpoint stays.
         drop(d);
         let _next = Destination::open(Some(dest.clone()), false, SystemTime::now()).expect("next");
-        let kept: Vec<_> = std::fs::read_dir(dir.path())
-            .expect("dir")
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().contains("aborted"))
-            .collect();
+        let kept = aborted(dir.path());
         assert_eq!(kept.len(), 1);
         assert_eq!(Results::read(&kept[0].path()).expect("kept").cells.len(), 2);
         let e = Destination::open(Some("/dev/null".into()), true, SystemTime::now())
@@ -530,11 +535,7 @@ mod tests {
         )
         .expect("write");
         let _d = Destination::open(Some(dest.clone()), false, SystemTime::now()).expect("open");
-        let kept: Vec<_> = std::fs::read_dir(dir.path())
-            .expect("dir")
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().contains("aborted"))
-            .collect();
+        let kept = aborted(dir.path());
         assert_eq!(kept.len(), 1);
         let text = std::fs::read_to_string(kept[0].path()).expect("kept");
         assert!(text.starts_with("{\"schema_version\": 3"), "{text}");

@@ -10,10 +10,9 @@
 
 use super::cell::{CellSpec, Subject};
 pub use super::sweep::PlanError;
-use super::sweep::{sweep, unique, Sweep, SweepOptions};
+use super::sweep::{sweep, unique, Scope, Sweep, SweepOptions};
 use crate::machine::Machine;
 use crate::workloads::{Workload, WORKLOADS};
-use pin_results::Config;
 use pin_schemes::{PAGE_SIZE, SCHEMES};
 
 /// `pinbench run`'s options as given (None = not given).
@@ -41,7 +40,7 @@ pub struct Plan {
     /// Threads, placements, slicing, and notes on what was left out.
     pub sweep: Sweep,
     /// The options after defaults, for the results file.
-    pub config: Config,
+    pub config: pin_results::Config,
 }
 
 /// Simulated memory per thread by default, MiB (gup_test's `-m`).
@@ -147,25 +146,17 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
         sweep.notes.push("huge order-18 (1 GiB folio) cells skipped: their memmap would not fit in half of MemAvailable".into());
     }
     check_memory(opts, machine, &cells)?;
-    let config = Config {
-        quick: opts.sweep.quick,
-        schemes: schemes.iter().map(|s| s.to_string()).collect(),
-        workloads: workloads.iter().map(|w| w.name().to_string()).collect(),
-        threads: sweep.threads.clone(),
-        pages_per_call: opts.pages_per_call,
-        mib: opts.mib,
-        pages_per_thread,
-        cold: opts.cold,
-        pairs: sweep.pairs,
-        warmup: sweep.warmup,
-        slice_ms: sweep.slice_ms,
-        visits: sweep.visits,
-        numa: sweep
-            .placements
-            .iter()
-            .map(|p| p.placement.to_string())
-            .collect(),
-    };
+    let config = sweep.config(
+        opts.sweep.quick,
+        Scope {
+            schemes: schemes.iter().map(|s| s.to_string()).collect(),
+            workloads: workloads.iter().map(|w| w.name().to_string()).collect(),
+            pages_per_call: opts.pages_per_call,
+            mib: opts.mib,
+            pages_per_thread,
+            cold: opts.cold,
+        },
+    );
     Ok(Plan {
         cells,
         sweep,

@@ -9,6 +9,7 @@ use super::cell::Numa;
 use super::paired::Params;
 use crate::machine::Machine;
 use crate::metrics::counters::Availability;
+use pin_results::Config;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -106,7 +107,46 @@ pub struct Sweep {
     pub notes: Vec<String>,
 }
 
+/// What a plan adds to the sweep in the results file's config.
+pub struct Scope {
+    /// Schemes (the model) or backends (the kernel).
+    pub schemes: Vec<String>,
+    /// Workloads.
+    pub workloads: Vec<String>,
+    /// `--pages-per-call`.
+    pub pages_per_call: usize,
+    /// `-m/--mib`.
+    pub mib: u64,
+    /// Pages per thread.
+    pub pages_per_thread: usize,
+    /// `--cold`.
+    pub cold: bool,
+}
+
 impl Sweep {
+    /// The results file's config: `scope`, and the sweep after defaults.
+    pub fn config(&self, quick: bool, scope: Scope) -> Config {
+        Config {
+            quick,
+            schemes: scope.schemes,
+            workloads: scope.workloads,
+            threads: self.threads.clone(),
+            pages_per_call: scope.pages_per_call,
+            mib: scope.mib,
+            pages_per_thread: scope.pages_per_thread,
+            cold: scope.cold,
+            pairs: self.pairs,
+            warmup: self.warmup,
+            slice_ms: self.slice_ms,
+            visits: self.visits,
+            numa: self
+                .placements
+                .iter()
+                .map(|p| p.placement.to_string())
+                .collect(),
+        }
+    }
+
     /// How each visit of a cell is measured, with the counters this machine
     /// has: its share of the rounds, and the warm-up every visit pays.
     pub fn params(&self, counters: Availability) -> Params {

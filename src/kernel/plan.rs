@@ -14,10 +14,9 @@ use super::shim::{ShimMode, ShimPath};
 use super::shim_abi::{GUP_TEST_PATH, PIN_SHIM_PATH};
 use super::{Backend, PinPath};
 use crate::harness::cell::Numa;
-use crate::harness::sweep::{sweep, unique, PlanError, Sweep, SweepOptions};
+use crate::harness::sweep::{sweep, unique, PlanError, Scope, Sweep, SweepOptions};
 use crate::machine::mapping::PAGE_SIZE;
 use crate::machine::Machine;
-use pin_results::Config;
 use std::path::Path;
 
 /// `pinbench kernel`'s options as given.
@@ -152,7 +151,7 @@ pub struct Plan {
     /// Bytes of each thread's buffer.
     pub buffer_bytes: usize,
     /// The options after defaults, for the results file.
-    pub config: Config,
+    pub config: pin_results::Config,
 }
 
 /// The flavours one backend measures: (label, expects FOLL_PIN pins).
@@ -291,25 +290,17 @@ pub fn plan(
             }
         }
     }
-    let config = Config {
-        quick: opts.sweep.quick,
-        schemes: backends.iter().map(|b| b.name().to_string()).collect(),
-        workloads: vec!["private".into()],
-        threads: sweep.threads.clone(),
-        pages_per_call: opts.pages_per_call,
-        mib: opts.mib,
-        pages_per_thread: buffer_bytes / PAGE_SIZE,
-        cold: false,
-        pairs: sweep.pairs,
-        warmup: sweep.warmup,
-        slice_ms: sweep.slice_ms,
-        visits: sweep.visits,
-        numa: sweep
-            .placements
-            .iter()
-            .map(|p| p.placement.to_string())
-            .collect(),
-    };
+    let config = sweep.config(
+        opts.sweep.quick,
+        Scope {
+            schemes: backends.iter().map(|b| b.name().to_string()).collect(),
+            workloads: vec!["private".into()],
+            pages_per_call: opts.pages_per_call,
+            mib: opts.mib,
+            pages_per_thread: buffer_bytes / PAGE_SIZE,
+            cold: false,
+        },
+    );
     Ok(Plan {
         jobs,
         sweep,

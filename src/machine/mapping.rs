@@ -23,41 +23,31 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// Maps at least `bytes`, at least one page, readable and writable.
     pub fn new(bytes: usize) -> io::Result<Self> {
-        let bytes = bytes.max(1).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-        // SAFETY: a fresh anonymous mapping with no address hint.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let ptr =
-            NonNull::new(p as *mut u8).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
-        Ok(Self { ptr, bytes })
+        Self::map(bytes, PAGE_SIZE, 0)
     }
 
     /// At least `bytes` of hugetlb memory in pages of `page_bytes` (a power
     /// of two the kernel has a pool of), from that pool (`MAP_HUGETLB`).
     pub fn hugetlb(bytes: usize, page_bytes: usize) -> io::Result<Self> {
-        let bytes = bytes.max(1).div_ceil(page_bytes) * page_bytes;
         let shift = page_bytes.trailing_zeros() as i32;
+        Self::map(
+            bytes,
+            page_bytes,
+            libc::MAP_HUGETLB | (shift << libc::MAP_HUGE_SHIFT),
+        )
+    }
+
+    /// `bytes` rounded up to whole `page_bytes`, anonymous and private,
+    /// with `flags` added.
+    fn map(bytes: usize, page_bytes: usize, flags: i32) -> io::Result<Self> {
+        let bytes = bytes.max(1).div_ceil(page_bytes) * page_bytes;
         // SAFETY: a fresh anonymous mapping with no address hint.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 bytes,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE
-                    | libc::MAP_ANONYMOUS
-                    | libc::MAP_HUGETLB
-                    | (shift << libc::MAP_HUGE_SHIFT),
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
                 -1,
                 0,
             )
