@@ -443,9 +443,14 @@ impl Pairs {
 
     /// The quiet rounds' values of `xs` (one per round).
     pub fn quiet_only(&self, xs: &[f64]) -> Vec<f64> {
+        Self::keep(xs, &self.quiet())
+    }
+
+    /// The values of `xs` (one per round) whose round `mask` keeps.
+    pub fn keep(xs: &[f64], mask: &[bool]) -> Vec<f64> {
         xs.iter()
-            .zip(self.quiet())
-            .filter(|(_, q)| *q)
+            .zip(mask)
+            .filter(|(_, q)| **q)
             .map(|(x, _)| *x)
             .collect()
     }

@@ -123,14 +123,15 @@ pub struct Visit {
 /// medians, estimates, noisy, and how many rounds were set aside.
 fn derive(cell: &mut Cell) {
     let p = &cell.pairs;
-    let quiet = |xs: &[f64]| p.quiet_only(xs);
+    let mask = p.quiet();
+    let quiet = |xs: &[f64]| Pairs::keep(xs, &mask);
     cell.ns_per_page = median(&quiet(&p.subject_ns_per_page));
     cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
     cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
     cell.x_floor = or_zero(Estimate::of(&quiet(&p.x_floor())));
     cell.scaling = p.scaling().and_then(|s| Estimate::of(&quiet(&s)));
     cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());
-    cell.disturbed_rounds = p.quiet().iter().filter(|q| !**q).count();
+    cell.disturbed_rounds = mask.iter().filter(|q| !**q).count();
 }
 
 fn both(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {

@@ -10,10 +10,9 @@ use super::fingerprint;
 use super::output::{Destination, Saved};
 use super::record::{merge, Visit};
 use crate::machine::host;
-use crate::machine::topology::Topology;
 use crate::metrics::counters::Availability;
 use indicatif::{ProgressBar, ProgressStyle};
-use pin_results::{Cell, Config, Fingerprint, Results, SCHEMA_VERSION};
+use pin_results::{Cell, Config, Fingerprint, Metadata, Results, SCHEMA_VERSION};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,10 +42,10 @@ fn take_fingerprint() -> Option<pin_results::Estimate> {
 pub struct Record {
     /// Where the results go.
     pub out: Destination,
-    /// The machine.
-    pub topology: Topology,
-    /// MemAvailable at the start.
-    pub mem_available: Option<u64>,
+    /// The machine and the run, read once at the start (host name, CPU,
+    /// kernel, THP, ...); every write of the results updates only its
+    /// duration.
+    pub metadata: Metadata,
     /// The options after defaults.
     pub config: Config,
 }
@@ -63,8 +62,7 @@ impl Record {
     ) -> Result<Self, super::output::OutputError> {
         Ok(Self {
             out: Destination::open(output, force, start)?,
-            topology: machine.topology.clone(),
-            mem_available: machine.mem_available,
+            metadata: host::metadata(&machine.topology, machine.mem_available, start, 0.0),
             config,
         })
     }
@@ -132,12 +130,10 @@ impl Session {
         Results {
             schema_version: SCHEMA_VERSION,
             partial: measured.partial,
-            metadata: host::metadata(
-                &record.topology,
-                record.mem_available,
-                self.start,
-                self.t0.elapsed().as_secs_f64(),
-            ),
+            metadata: Metadata {
+                duration_s: self.t0.elapsed().as_secs_f64(),
+                ..record.metadata.clone()
+            },
             config: record.config.clone(),
             notes: notes.to_vec(),
             fingerprint: measured.fingerprint,
