@@ -165,10 +165,9 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         &mut record,
     );
     notes.extend(checks.notes());
-    for n in crate::kernel::direct_io::share_notes(&measured.cells) {
-        say(&n);
-        notes.push(n);
-    }
+    let shares = crate::kernel::direct_io::share_notes(&measured.cells);
+    Session::say(&shares);
+    notes.extend(shares);
     let code = session.finish(record, notes, measured);
     if !checks.leaks.is_empty() {
         eprintln!(
@@ -245,9 +244,7 @@ impl Checks {
 
     /// The notes to record, each said once now.
     fn notes(&self) -> Vec<String> {
-        for n in &self.late {
-            eprintln!("pinbench: {n}");
-        }
+        Session::say(&self.late);
         let leaks = self
             .leaks
             .iter()
@@ -261,10 +258,4 @@ fn push_once(lines: &mut Vec<String>, line: String) {
     if !lines.contains(&line) {
         lines.push(line);
     }
-}
-
-/// A line on standard error.
-fn say(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "pinbench: {line}");
 }
