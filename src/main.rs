@@ -7,7 +7,6 @@
 //! renderers of `pin-reports`. `cmd/` holds one file per command.
 
 mod cmd;
-mod dispatch;
 mod harness;
 mod kernel;
 mod machine;

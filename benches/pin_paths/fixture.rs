@@ -38,7 +38,7 @@ impl Fixture {
 
     /// The registry's scheme over this memmap.
     pub fn scheme(&self, info: &SchemeInfo) -> Box<dyn PinScheme> {
-        (info.build)(Arc::clone(&self.memmap))
+        pin_schemes::build(info.name, Arc::clone(&self.memmap)).expect("a registered scheme")
     }
 
     /// Every pfn of the 2 MiB folio, in order.

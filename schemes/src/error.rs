@@ -82,3 +82,14 @@ pub enum MemMapError {
     #[error("pfn {0} is already in a large folio or holds extra references")]
     Busy(Pfn),
 }
+
+/// Why a scheme could not be built.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    /// The registry does not know the name.
+    #[error("unknown scheme {0:?}")]
+    Unknown(String),
+    /// Its side structures could not be allocated.
+    #[error("{0}: cannot allocate its side structures: {1}")]
+    Alloc(&'static str, std::collections::TryReserveError),
+}

@@ -23,23 +23,22 @@
 //! it. Every scheme passes the same conformance suite (`tests/`).
 
 pub mod error;
+pub mod gup;
 pub mod lru;
 pub mod memmap;
+pub mod mm;
 pub mod page;
 pub mod pfn_tree;
 pub mod scheme;
 pub mod schemes;
 pub mod sync;
+pub mod vmstat;
 
-pub use error::{BatchPinError, MemMapError, PinError};
+pub use error::{BatchPinError, BuildError, MemMapError, PinError};
+pub use gup::FolioRuns;
 pub use memmap::{Folio, MemMap, NodeSpan, PageStorage};
+pub use mm::{HasPinnedWrite, Mm};
 pub use page::{Page, Pfn, GUP_PIN_COUNTING_BIAS, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, PAGE_SIZE};
 pub use scheme::{Exactness, GupPath, PinScheme};
-pub use schemes::{find, SchemeInfo, SCHEMES};
-
-use std::sync::Arc;
-
-/// Builds the scheme called `name` over `memmap`, or `None` for an unknown name.
-pub fn build(name: &str, memmap: Arc<MemMap>) -> Option<Box<dyn PinScheme>> {
-    find(name).map(|info| (info.build)(memmap))
-}
+pub use schemes::{build, find, with_scheme, Registered, SchemeInfo, SchemeVisitor, SCHEMES};
+pub use vmstat::{stat_threshold, NodeStatItem, VmStat};

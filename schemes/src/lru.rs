@@ -38,17 +38,20 @@ pub struct Lruvec {
     pub lru_lock: SpinLock<LruList>,
 }
 
-/// `__folio_set_lru()`-style non-atomic flags update. Sound because once the
-/// memmap is shared, a page's flags change only under its node's lru_lock
-/// (PG_lru here, PG_dma_pinned in the page-flag scheme; PG_head and the node
-/// id are fixed at setup), so a plain store cannot lose another writer's
-/// bit. An atomic RMW here costs a locked instruction inside the critical
-/// section, which at two threads was most of the `flag` scheme's time.
+/// `set_bit(bit, &page->flags)`: atomic, because other bits of the word
+/// change without the LRU lock (gup-fast sets PG_referenced lock-free).
 #[inline]
-pub fn set_flags(page: &Page, flags: u64) {
+pub fn set_flag(page: &Page, bit: u64) {
     // Release: pairs with the Acquire flags read of lock-free readers
     // (`maybe_dma_pinned`, `PageLRU` tests).
-    page.flags.store(flags, Ordering::Release);
+    page.flags.fetch_or(bit, Ordering::Release);
+}
+
+/// `clear_bit(bit, &page->flags)`, atomic as [`set_flag`].
+#[inline]
+pub fn clear_flag(page: &Page, bit: u64) {
+    // Release: as in set_flag.
+    page.flags.fetch_and(!bit, Ordering::Release);
 }
 
 #[inline]
@@ -85,7 +88,7 @@ impl LruList {
         }
         self.tail = link(pfn);
         self.len += 1;
-        set_flags(page, page.flags.load(Ordering::Relaxed) | pg::LRU);
+        set_flag(page, pg::LRU);
     }
 
     /// `list_del()` + `ClearPageLRU()`: takes `pfn` off the list. The page
@@ -105,7 +108,7 @@ impl LruList {
             pages[unlink(next).0].lru[1].store(prev, Ordering::Relaxed);
         }
         self.len -= 1;
-        set_flags(page, page.flags.load(Ordering::Relaxed) & !pg::LRU);
+        clear_flag(page, pg::LRU);
     }
 
     /// Walks the list from the head, for consistency checks in tests.

@@ -12,8 +12,10 @@
 
 use crate::error::{MemMapError, PinError};
 use crate::lru::Lruvec;
+use crate::mm::Mm;
 use crate::page::{pg, Page, Pfn, MAX_FOLIO_ORDER};
 use crate::sync::Ordering;
+use crate::vmstat::{stat_threshold, VmStat};
 use std::ptr::NonNull;
 
 /// Memory for the pages, provided by the caller.
@@ -79,6 +81,10 @@ pub struct MemMap {
     nr_pages: usize,
     nodes: Vec<NodeSpan>,
     lruvecs: Vec<Lruvec>,
+    /// The process mapping the pages.
+    mm: Mm,
+    /// The FOLL_PIN node counters.
+    vmstat: VmStat,
     /// Keeps the pages alive; never touched after `new`.
     _storage: Box<dyn PageStorage>,
 }
@@ -111,12 +117,16 @@ impl MemMap {
             return Err(MemMapError::NodeId(max_nid));
         }
         let lruvecs = (0..=max_nid).map(|_| Lruvec::default()).collect();
+        let largest = nodes.iter().map(|n| n.nr_pages).max().unwrap_or(0);
+        let vmstat = VmStat::new(max_nid as usize + 1, stat_threshold(1, largest));
         let slice = storage.pages();
         let memmap = Self {
             pages: NonNull::from(slice).cast(),
             nr_pages: slice.len(),
             nodes: nodes.to_vec(),
             lruvecs,
+            mm: Mm::new(nr_pages),
+            vmstat,
             _storage: storage,
         };
         let pages = memmap.pages();
@@ -211,14 +221,51 @@ impl MemMap {
         self.page(pfn).map(Page::nid)
     }
 
+    /// The process that maps the pages (its flags, locks, page tables).
+    #[inline]
+    pub fn mm(&self) -> &Mm {
+        &self.mm
+    }
+
+    /// The process, to configure before the memmap is shared.
+    pub fn mm_mut(&mut self) -> &mut Mm {
+        &mut self.mm
+    }
+
+    /// The FOLL_PIN node counters.
+    #[inline]
+    pub fn vmstat(&self) -> &VmStat {
+        &self.vmstat
+    }
+
+    /// Sets the vmstat threshold to the kernel's for a machine of
+    /// `online_cpus` CPUs whose largest node zone holds `zone_pages` pages
+    /// (by default: 1 CPU and the memmap's largest node).
+    pub fn set_stat_threshold(&mut self, online_cpus: usize, zone_pages: usize) {
+        self.vmstat
+            .set_threshold(stat_threshold(online_cpus, zone_pages));
+    }
+
     /// The LRU of node `nid`.
     #[inline]
     pub fn lruvec(&self, nid: u32) -> &Lruvec {
         &self.lruvecs[nid as usize]
     }
 
+    /// Like [`MemMap::make_folio`], and maps the folio by PTEs instead of a
+    /// PMD or PUD leaf (a THP after a partial munmap, mremap or a failed
+    /// collapse): gup-fast then grabs it once per PTE.
+    pub fn make_pte_mapped_folio(&mut self, head: Pfn, order: u8) -> Result<Folio, MemMapError> {
+        let folio = self.make_folio(head, order)?;
+        if folio.is_large() {
+            self.mm.map_by_ptes(head.0, order);
+        }
+        Ok(folio)
+    }
+
     /// `prep_compound_page()`: turns the order-0 pages `head..head + 2^order`
-    /// into one folio. Only before the memmap is shared (`&mut self`).
+    /// into one folio, mapped by a leaf entry of its size (a PMD for order
+    /// 9, a PUD for 18). Only before the memmap is shared (`&mut self`).
     pub fn make_folio(&mut self, head: Pfn, order: u8) -> Result<Folio, MemMapError> {
         if order > MAX_FOLIO_ORDER {
             return Err(MemMapError::Order(order));

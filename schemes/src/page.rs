@@ -1,16 +1,18 @@
 //! `struct page`: the 64 bytes that every pin-tracking scheme must live in.
 //!
 //! [`Page`] has the kernel's x86-64 layout for the words pin tracking
-//! touches (include/linux/mm_types.h, v6.12):
+//! touches (include/linux/mm_types.h, v6.12): `struct page`, and the first
+//! tail page's half of `struct folio` (`_flags_1`, `_head_1`, ...):
 //!
-//! | offset | field          | order-0 / head page            | first tail page of a folio |
+//! | offset | field          | order-0 / head page            | first tail page of a folio (folio offset) |
 //! |--------|----------------|--------------------------------|----------------------------|
-//! | 0      | `flags`        | PG_* bits, node id in bits 56+  | folio order in bits 0..8 (`_flags_1`) |
-//! | 8      | `lru[0]`       | LRU `next` (pfn << 1)           | `compound_head` = head pfn << 1 \| 1 |
-//! | 16     | `lru[1]`       | LRU `prev` (pfn << 1)           | unused                     |
-//! | 24     | `mapping`      | address_space / anon_vma       |                            |
-//! | 32     | `index`        | page offset                    |                            |
-//! | 40     | `_nr_pages_mapped`, `_pincount` | `private`     | `folio->_pincount` (exact large-folio pin count) |
+//! | 0      | `flags`        | PG_* bits, node id in bits 56+  | `_flags_1`: folio order in bits 0..8 (64) |
+//! | 8      | `lru[0]`       | LRU `next` (pfn << 1)           | `_head_1` = head pfn << 1 \| 1 (72) |
+//! | 16     | `lru[1]`       | LRU `prev` (pfn << 1)           | `_large_mapcount` (80), `_entire_mapcount` (84) |
+//! | 24     | `_nr_pages_mapped` | `mapping`, low half         | `_nr_pages_mapped` (88) |
+//! | 28     | `_pincount`    | `mapping`, high half            | `_pincount` (92): exact large-folio pin count |
+//! | 32     | `index`        | page offset                    | `_folio_nr_pages` (96) |
+//! | 40     | `private`      | fs/swap private                | zeroed by `prep_compound_tail()` |
 //! | 48     | `_mapcount`    | page table mappings - 1        |                            |
 //! | 52     | `_refcount`    | references                     | 0 (tail pages hold no refs) |
 //! | 56     | `memcg_data`   | memcg                          |                            |
@@ -20,18 +22,30 @@
 //! here list links are stored as `pfn << 1`). The page-flag scheme of the 2018
 //! RFC reuses `lru` while a page is pinned and therefore off the LRU.
 //!
-//! Atomic orderings used on `_refcount` everywhere in this crate:
-//! - adding a reference or pin: AcqRel. The kernel's value-returning atomics
-//!   (`atomic_add_unless`, `atomic_add_return`) are fully ordered, and
-//!   `try_grab_folio_fast()` adds `smp_mb__after_atomic()`; AcqRel is the
-//!   closest a single Rust RMW gets, and costs the same `lock`ed instruction
-//!   on x86.
-//! - dropping one: Release, so that whoever later sees the count drop (reclaim
-//!   via `maybe_dma_pinned`, or the freeing path) also sees every write the
-//!   holder made to the page before dropping it.
-//! - reading it (`maybe_dma_pinned`): Acquire, the other half of that pair.
+//! Atomic operations on `_refcount`, each the kernel's (include/linux/page_ref.h,
+//! include/linux/atomic/atomic-instrumented.h, v6.12):
+//! - [`Page::ref_try_add`] = `folio_ref_try_add()` = `atomic_add_unless()`:
+//!   a cmpxchg loop, fully ordered when it adds (a SeqCst cmpxchg and
+//!   `smp_mb__after_atomic()`, which the abstract model needs to order the
+//!   relaxed accesses after it and x86 gets for free).
+//! - [`Page::ref_add`] = `folio_ref_add()` = `atomic_add()`: one `lock add`,
+//!   no return value, no ordering (Relaxed). Where gup needs the add ordered
+//!   it follows it with `smp_mb__after_atomic()` (see `sync`).
+//! - [`Page::put_refs`] = `folio_put_refs()` = `atomic_sub_return() == 0`:
+//!   fully ordered (SeqCst), so the last put sees every access before it.
+//! - [`Page::ref_sub`] = `page_ref_sub()` = `atomic_sub()`: no ordering.
+//! - [`Page::ref_count`] = `folio_ref_count()` = `atomic_read()`: a plain
+//!   load (Relaxed); what orders it against a concurrent pin is the
+//!   `smp_mb()` pair of gup-fast and the unsharer, not the load.
+//!
+//! One deviation, on purpose: the model refuses a reference that would pass
+//! `i32::MAX` instead of wrapping. `ref_try_add` checks inside its cmpxchg
+//! loop; `ref_add` adds, checks the value it returned, and on overflow
+//! subtracts again (no retry loop, so a contended add costs what the
+//! kernel's does; a concurrent reader may see the wrapped count for that
+//! instant, as it would see upstream's for good).
 
-use crate::sync::{AtomicI32, AtomicU64, Ordering};
+use crate::sync::{smp_mb__after_atomic, AtomicI32, AtomicU64, Ordering};
 
 /// `PAGE_SHIFT` on x86-64: 4 KiB base pages.
 pub const PAGE_SHIFT: u32 = 12;
@@ -49,6 +63,8 @@ pub const MAX_FOLIO_ORDER: u8 = HPAGE_PUD_ORDER;
 
 /// Page flag bits, numbered as in `enum pageflags` where the kernel has them.
 pub mod pg {
+    /// `PG_referenced`: set by every gup-fast grab (`folio_set_referenced()`).
+    pub const REFERENCED: u64 = 1 << 2;
     /// `PG_lru`: the page is on its node's LRU list.
     pub const LRU: u64 = 1 << 5;
     /// `PG_head`: the first page of a large folio.
@@ -89,14 +105,15 @@ pub struct Page {
     /// `page->lru`: LRU links, or `compound_head` in a tail page, or the
     /// page-flag scheme's pin count while the page is pinned.
     pub lru: [AtomicU64; 2],
-    /// `page->mapping` (unused by pin tracking, kept for the layout).
-    pub mapping: AtomicU64,
+    /// Low half of `page->mapping`; `folio->_nr_pages_mapped` in a first
+    /// tail page (unused by pin tracking, kept for the layout).
+    pub _nr_pages_mapped: AtomicI32,
+    /// High half of `page->mapping`; `folio->_pincount` in a first tail page.
+    pub _pincount: AtomicI32,
     /// `page->index` (unused by pin tracking, kept for the layout).
     pub index: AtomicU64,
-    /// Low half of `page->private`; `folio->_nr_pages_mapped` in a first tail page.
-    pub _nr_pages_mapped: AtomicI32,
-    /// High half of `page->private`; `folio->_pincount` in a first tail page.
-    pub _pincount: AtomicI32,
+    /// `page->private` (unused by pin tracking, kept for the layout).
+    pub private: AtomicU64,
     /// `page->_mapcount`: number of page-table mappings minus one.
     pub _mapcount: AtomicI32,
     /// `page->_refcount`.
@@ -110,10 +127,10 @@ impl Default for Page {
         Self {
             flags: AtomicU64::new(0),
             lru: [AtomicU64::new(0), AtomicU64::new(0)],
-            mapping: AtomicU64::new(0),
-            index: AtomicU64::new(0),
             _nr_pages_mapped: AtomicI32::new(0),
             _pincount: AtomicI32::new(0),
+            index: AtomicU64::new(0),
+            private: AtomicU64::new(0),
             _mapcount: AtomicI32::new(-1),
             _refcount: AtomicI32::new(0),
             memcg_data: AtomicU64::new(0),
@@ -132,56 +149,78 @@ pub enum RefError {
 }
 
 impl Page {
-    /// `page_ref_count()`.
+    /// `folio_ref_count()`.
     #[inline]
     pub fn ref_count(&self) -> i32 {
-        // Acquire: pairs with the Release in `ref_sub`, see the module doc.
-        self._refcount.load(Ordering::Acquire)
+        // Relaxed: atomic_read(), see the module doc.
+        self._refcount.load(Ordering::Relaxed)
     }
 
     /// `folio_ref_try_add()` with overflow refused: adds `nr` unless the
-    /// count is `<= 0` or the sum would pass `i32::MAX`. One CAS loop.
+    /// count is `<= 0` (`try_get_folio()`'s `WARN_ON_ONCE(count < 0)` and
+    /// `atomic_add_unless(.., 0)` in one) or the sum would pass `i32::MAX`.
+    /// Returns the new count.
     #[inline]
     pub fn ref_try_add(&self, nr: i32) -> Result<i32, RefError> {
-        self.ref_add_checked(nr, true)
-    }
-
-    /// `folio_ref_add()` with overflow refused (the count may be anything
-    /// positive or zero is refused only by [`Page::ref_try_add`]). One CAS loop.
-    #[inline]
-    pub fn ref_add(&self, nr: i32) -> Result<i32, RefError> {
-        self.ref_add_checked(nr, false)
-    }
-
-    #[inline]
-    fn ref_add_checked(&self, nr: i32, unless_zero: bool) -> Result<i32, RefError> {
-        // Relaxed: only a first guess; the CAS validates it.
+        // Relaxed: only a first guess; the cmpxchg validates it.
         let mut old = self._refcount.load(Ordering::Relaxed);
         loop {
-            if unless_zero && old <= 0 {
+            if old <= 0 {
                 return Err(RefError::NotLive(old));
             }
             let new = old.checked_add(nr).ok_or(RefError::Overflow(old))?;
-            // AcqRel on success: a new reference is fully ordered, see the
-            // module doc. Relaxed on failure: we only retry with the value.
+            // SeqCst on success: atomic_add_unless() is fully ordered.
+            // Relaxed on failure: we only retry with the value.
             match self._refcount.compare_exchange_weak(
                 old,
                 new,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(new),
+                Ok(_) => {
+                    // The trailing half of "fully ordered": a kernel RMW
+                    // that returns a value orders the accesses after it
+                    // (gup-fast's PTE re-check) too. Free on x86.
+                    smp_mb__after_atomic();
+                    return Ok(new);
+                }
                 Err(cur) => old = cur,
             }
         }
     }
 
-    /// `folio_put_refs()` without the freeing: drops `nr`, returns the new count.
+    /// `folio_ref_add()`: one `lock add`, with overflow refused after the
+    /// fact (see the module doc). Returns the new count.
     #[inline]
-    pub fn ref_sub(&self, nr: i32) -> i32 {
-        // Release: everything the holder wrote happens-before whoever sees
-        // the lower count (Acquire in `ref_count`).
-        self._refcount.fetch_sub(nr, Ordering::Release) - nr
+    pub fn ref_add(&self, nr: i32) -> Result<i32, RefError> {
+        // Relaxed: atomic_add() is unordered; callers that need order add
+        // smp_mb__after_atomic(), as gup-fast does.
+        let old = self._refcount.fetch_add(nr, Ordering::Relaxed);
+        match old.checked_add(nr) {
+            Some(new) => Ok(new),
+            None => {
+                // Relaxed: undoes our own add; nothing is published by it.
+                self._refcount.fetch_sub(nr, Ordering::Relaxed);
+                Err(RefError::Overflow(old))
+            }
+        }
+    }
+
+    /// `folio_put_refs()` without the freeing: drops `nr`, returns the new
+    /// count.
+    #[inline]
+    pub fn put_refs(&self, nr: i32) -> i32 {
+        // SeqCst: folio_ref_sub_and_test() is a value-returning atomic,
+        // fully ordered, so whoever drops the last reference sees every
+        // access made under the others.
+        self._refcount.fetch_sub(nr, Ordering::SeqCst) - nr
+    }
+
+    /// `page_ref_sub()`: drops `nr` that are not the last (`atomic_sub()`).
+    #[inline]
+    pub fn ref_sub(&self, nr: i32) {
+        // Relaxed: atomic_sub() is unordered; a put_refs() follows.
+        self._refcount.fetch_sub(nr, Ordering::Relaxed);
     }
 
     /// The page's flags word.
@@ -189,6 +228,14 @@ impl Page {
     pub fn flags(&self) -> u64 {
         // Acquire: pairs with the Release RMWs that set PG_dma_pinned/PG_lru.
         self.flags.load(Ordering::Acquire)
+    }
+
+    /// `folio_set_referenced()`: `set_bit(PG_referenced)`, one `lock or`,
+    /// done by gup-fast on every folio it grabs, FOLL_GET and FOLL_PIN alike.
+    #[inline]
+    pub fn set_referenced(&self) {
+        // Relaxed: set_bit() is an unordered atomic RMW.
+        self.flags.fetch_or(pg::REFERENCED, Ordering::Relaxed);
     }
 
     /// `page_to_nid()`.
@@ -210,9 +257,14 @@ mod tests {
         assert_eq!(align_of::<Page>(), 64);
         assert_eq!(offset_of!(Page, flags), 0);
         assert_eq!(offset_of!(Page, lru), 8);
-        assert_eq!(offset_of!(Page, mapping), 24);
+        assert_eq!(offset_of!(Page, _nr_pages_mapped), 24);
+        assert_eq!(offset_of!(Page, _pincount), 28);
         assert_eq!(offset_of!(Page, index), 32);
-        assert_eq!(offset_of!(Page, _pincount), 44);
+        assert_eq!(offset_of!(Page, private), 40);
+        // The first tail page is the folio's second 64 bytes: _pincount at
+        // folio offset 92, _nr_pages_mapped at 88 (struct folio, v6.12).
+        assert_eq!(size_of::<Page>() + offset_of!(Page, _pincount), 92);
+        assert_eq!(size_of::<Page>() + offset_of!(Page, _nr_pages_mapped), 88);
         assert_eq!(offset_of!(Page, _mapcount), 48);
         assert_eq!(offset_of!(Page, _refcount), 52);
         assert_eq!(offset_of!(Page, memcg_data), 56);
@@ -227,6 +279,17 @@ mod tests {
         assert_eq!(page.ref_try_add(1), Ok(i32::MAX));
         assert_eq!(page.ref_try_add(1), Err(RefError::Overflow(i32::MAX)));
         assert_eq!(page.ref_count(), i32::MAX);
-        assert_eq!(page.ref_sub(2), i32::MAX - 2);
+        assert_eq!(page.put_refs(2), i32::MAX - 2);
+    }
+
+    #[test]
+    fn ref_add_refuses_overflow_and_leaves_the_count() {
+        let page = Page::default();
+        page._refcount.store(i32::MAX - 3, Ordering::Relaxed);
+        assert_eq!(page.ref_add(3), Ok(i32::MAX));
+        assert_eq!(page.ref_add(1), Err(RefError::Overflow(i32::MAX)));
+        assert_eq!(page.ref_count(), i32::MAX);
+        page.ref_sub(5);
+        assert_eq!(page.ref_count(), i32::MAX - 5);
     }
 }

@@ -5,17 +5,17 @@
 //! [`PinScheme::grab_folio`] (`try_grab_folio()` / `try_grab_folio_fast()` in
 //! mm/gup.c) and [`PinScheme::put_folio`] (`gup_put_folio()`), plus the
 //! query [`PinScheme::maybe_dma_pinned`] (`folio_maybe_dma_pinned()`).
-//! The batch calls are provided on top of them and walk a pfn array the way
-//! gup does: consecutive pages of one folio are taken with one grab of
-//! `refs` pages (`record_subpages()`), and released with one put
-//! (`gup_folio_next()`).
+//! The batch calls are provided on top of them (`gup`) and walk a pfn array
+//! the way gup does, paying what gup pays around the grab.
 //!
 //! Ordinary references (FOLL_GET, `get_page()`/`put_page()`) are the same for
 //! every scheme and are provided here.
 
 use crate::error::{BatchPinError, PinError};
+use crate::gup;
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Pfn, RefError};
+use crate::schemes::SchemeInfo;
 
 /// Which gup path takes the pin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,7 +24,8 @@ pub enum GupPath {
     /// freed under us, so the first reference is speculative
     /// (`try_grab_folio_fast()`).
     Fast,
-    /// `get_user_pages()`: page table lock held, the folio is known live
+    /// `get_user_pages()`: under `mmap_read_lock()`, each page looked up
+    /// under its page table's lock, the folio known live
     /// (`try_grab_folio()`).
     Slow,
 }
@@ -52,25 +53,45 @@ impl Exactness {
             Exactness::Exact => "exact",
         }
     }
+
+    /// A few words for the README's scheme table.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Exactness::Blind => "blind",
+            Exactness::FalsePositives => "false positives at 1024 refs",
+            Exactness::ExactLargeOnly => "exact for large folios",
+            Exactness::Exact => "exact",
+        }
+    }
 }
 
 /// A way of recording DMA pins. `Send + Sync`; usable as `&dyn PinScheme`
 /// and generically.
+///
+/// A scheme implements the kernel's tracking primitives only:
+/// [`PinScheme::grab_folio`] and [`PinScheme::put_folio`]. Everything gup
+/// does around them (the mm flag, the locks of the slow path, the vmstat
+/// counters, PG_referenced, the walk in folio runs) is the provided
+/// methods' (see `gup`), the same for every scheme; a scheme does not
+/// override them.
 pub trait PinScheme: Send + Sync {
-    /// The registry name, e.g. `"bias"`.
-    fn name(&self) -> &'static str;
+    /// What the registry knows of the scheme.
+    fn info(&self) -> &'static SchemeInfo;
 
     /// The memmap the scheme tracks pins in.
     fn memmap(&self) -> &MemMap;
 
-    /// Takes `refs` pins on `folio` (one per subpage pinned). On error the
-    /// folio is exactly as it was.
+    /// The scheme's part of `try_grab_folio{,_fast}()`: takes `refs` pins
+    /// on `folio` (one per subpage pinned), with the reference every pin
+    /// holds and, on the fast path, the barrier that orders the pin before
+    /// gup-fast's PTE re-check (`smp_mb__after_atomic()` or `smp_mb()`).
+    /// On error the folio is exactly as it was.
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError>;
 
-    /// Drops `refs` pins from `folio` (`gup_put_folio(folio, refs, FOLL_PIN)`).
-    /// Unpinning what was not pinned is a caller bug, as in the kernel;
-    /// schemes that can see it return [`PinError::NotPinned`] and change
-    /// nothing.
+    /// The scheme's part of `gup_put_folio(folio, refs, FOLL_PIN)`: drops
+    /// `refs` pins. Unpinning what was not pinned is a caller bug, as in
+    /// the kernel; schemes that can see it return [`PinError::NotPinned`]
+    /// and change nothing.
     fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError>;
 
     /// `folio_maybe_dma_pinned(page_folio(pfn))`. False for a pfn outside
@@ -80,63 +101,77 @@ pub trait PinScheme: Send + Sync {
     /// The exact number of pins on `pfn`'s folio, where the scheme knows it.
     fn pin_count(&self, pfn: Pfn) -> Option<u32>;
 
-    /// Fixed bytes the scheme adds to every page (0 if it fits in `struct page`).
-    fn bytes_per_page(&self) -> usize;
-
     /// Bytes currently held by side structures (trees, tables), counted from
     /// the allocations the scheme made.
     fn tracking_bytes(&self) -> usize;
 
-    /// Pins one page (refcount 1, mapped once) accepts before a pin is refused.
-    fn max_pins_per_page(&self) -> u32;
+    /// The registry name, e.g. `"bias"`.
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
 
     /// What the answers of `maybe_dma_pinned`/`pin_count` are worth.
-    fn exactness(&self) -> Exactness;
+    fn exactness(&self) -> Exactness {
+        self.info().exactness
+    }
 
-    /// `pin_user_pages(…, 1 page)`: pins the page at `pfn`.
+    /// Fixed bytes the scheme adds to every page (0 if it fits in `struct page`).
+    fn bytes_per_page(&self) -> usize {
+        self.info().bytes_per_page
+    }
+
+    /// Pins one page (refcount 1, mapped once) accepts before a pin is refused.
+    fn max_pins_per_page(&self) -> u32 {
+        self.info().max_pins_per_page
+    }
+
+    /// The scheme takes FOLL_PIN pins (every scheme but FOLL_GET's
+    /// `plain`): gup then keeps the FOLL_PIN counters and the mm flag.
+    #[inline]
+    fn foll_pin(&self) -> bool {
+        self.exactness() != Exactness::Blind
+    }
+
+    /// `try_grab_folio{,_fast}()`: [`PinScheme::grab_folio`] plus the
+    /// FOLL_PIN vmstat accounting, without the walk's per-call costs.
+    #[inline]
+    fn try_grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
+        gup::try_grab_folio(self, folio, refs, path)
+    }
+
+    /// `gup_put_folio()`: [`PinScheme::put_folio`] plus the accounting.
+    #[inline]
+    fn gup_put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
+        gup::gup_put_folio(self, folio, refs)
+    }
+
+    /// `pin_user_pages{,_fast}(…, 1 page)`: pins the page at `pfn`.
     #[inline]
     fn pin(&self, pfn: Pfn, path: GupPath) -> Result<(), PinError> {
-        let folio = self.memmap().folio(pfn)?;
-        self.grab_folio(folio, 1, path)
+        gup::pin_user_pages(self, std::slice::from_ref(&pfn), path)
+            .map(|_| ())
+            .map_err(|e| e.cause)
     }
 
     /// `unpin_user_page()`.
     #[inline]
     fn unpin(&self, pfn: Pfn) -> Result<(), PinError> {
         let folio = self.memmap().folio(pfn)?;
-        self.put_folio(folio, 1)
+        gup::gup_put_folio(self, folio, 1)
     }
 
-    /// `pin_user_pages()` of a batch: pins every pfn in `pfns` and returns
-    /// how many were pinned (all of them). If one is refused, the pins
-    /// already taken by this call are released and the error names the entry.
+    /// `pin_user_pages{,_fast}()` of a batch: pins every pfn in `pfns` and
+    /// returns how many were pinned (all of them). If one is refused, the
+    /// pins already taken by this call are released and the error names
+    /// the entry.
     fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
-        for run in FolioRuns::pin(self.memmap(), pfns) {
-            let failed = match run {
-                Ok((i, folio, nr)) => self
-                    .grab_folio(folio, nr as u32, path)
-                    .err()
-                    .map(|cause| BatchPinError { index: i, cause }),
-                Err(e) => Some(e),
-            };
-            if let Some(e) = failed {
-                // The entries before the failed one were all pinned by us
-                // and are valid, so releasing them cannot fail.
-                let _ = self.unpin_pages(&pfns[..e.index]);
-                return Err(e);
-            }
-        }
-        Ok(pfns.len())
+        gup::pin_user_pages(self, pfns, path)
     }
 
     /// `unpin_user_pages()`: adjacent entries of one folio are released with
     /// one put (`gup_folio_next()`). Stops at the first error.
     fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
-        for run in FolioRuns::unpin(self.memmap(), pfns) {
-            let (_, folio, nr) = run.map_err(|e| e.cause)?;
-            self.put_folio(folio, nr as u32)?;
-        }
-        Ok(())
+        gup::unpin_user_pages(self, pfns)
     }
 
     /// `try_get_page()`: an ordinary (FOLL_GET) reference.
@@ -156,7 +191,7 @@ pub trait PinScheme: Send + Sync {
     fn put(&self, pfn: Pfn) -> Result<(), PinError> {
         let memmap = self.memmap();
         let folio = memmap.folio(pfn)?;
-        memmap.head_page(folio).ref_sub(1);
+        memmap.head_page(folio).put_refs(1);
         Ok(())
     }
 }
@@ -189,9 +224,9 @@ pub(crate) fn refs_i32(folio: Folio, refs: u32, scale: i32) -> Result<i32, PinEr
 }
 
 /// The reference every pin also holds on `_refcount`, taken the way the gup
-/// path takes it: `try_get_folio()` (add unless zero) on the fast path, the
-/// `folio_ref_count() <= 0` check and one add on the slow path. Overflow is
-/// refused, not wrapped.
+/// path takes it: `try_get_folio()` (add unless zero, fully ordered) on the
+/// fast path, the `folio_ref_count() <= 0` check and one `folio_ref_add()`
+/// on the slow path. Overflow is refused, not wrapped.
 #[inline]
 pub(crate) fn grab_refs(
     memmap: &MemMap,
@@ -209,65 +244,4 @@ pub(crate) fn grab_refs(
         },
     };
     r.map(|_| ()).map_err(|e| ref_error(folio, refs, e))
-}
-
-/// Walks a pfn array in runs that one grab or put handles: for pins, the
-/// consecutive subpages of one folio (`record_subpages()` in gup-fast); for
-/// unpins, adjacent entries of one folio (`gup_folio_next()`). Yields
-/// `(index of the run's first entry, folio, entries in the run)`.
-pub struct FolioRuns<'a> {
-    memmap: &'a MemMap,
-    pfns: &'a [Pfn],
-    i: usize,
-    contiguous: bool,
-}
-
-impl<'a> FolioRuns<'a> {
-    /// Runs for `pin_pages`.
-    pub fn pin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
-        Self {
-            memmap,
-            pfns,
-            i: 0,
-            contiguous: true,
-        }
-    }
-
-    /// Runs for `unpin_pages`.
-    pub fn unpin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
-        Self {
-            memmap,
-            pfns,
-            i: 0,
-            contiguous: false,
-        }
-    }
-}
-
-impl Iterator for FolioRuns<'_> {
-    type Item = Result<(usize, Folio, usize), BatchPinError>;
-
-    // always: without it the walk is an out-of-line call per run and costs
-    // ~3 ns/page on every scheme's batch path (measured with `run --quick`).
-    #[inline(always)]
-    fn next(&mut self) -> Option<Self::Item> {
-        let (pfns, i) = (self.pfns, self.i);
-        let first = *pfns.get(i)?;
-        let folio = match self.memmap.folio(first) {
-            Ok(f) => f,
-            Err(cause) => {
-                self.i = pfns.len();
-                return Some(Err(BatchPinError { index: i, cause }));
-            }
-        };
-        let mut nr = 1;
-        while i + nr < pfns.len()
-            && folio.contains(pfns[i + nr])
-            && (!self.contiguous || pfns[i + nr] == first + nr)
-        {
-            nr += 1;
-        }
-        self.i += nr;
-        Some(Ok((i, folio, nr)))
-    }
 }

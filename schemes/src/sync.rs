@@ -13,11 +13,55 @@
 //! semantics and does not make the model explore every spin iteration.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{
+    AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{
+    AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 
 pub(crate) use std::sync::atomic::Ordering;
+
+/// `smp_mb__after_atomic()`: makes the value-less atomic just before it
+/// (`atomic_add()`, `folio_ref_add()`, `set_bit()`) a full barrier.
+///
+/// On x86-64 the kernel defines it as nothing (arch/x86/include/asm/barrier.h,
+/// v6.12): every `lock`ed instruction is already a full barrier, so this is a
+/// compiler barrier only, and costs what the kernel's costs. Under loom (and
+/// on other architectures) it is the SeqCst fence the abstract model needs,
+/// so the store-buffering pairs that rely on it are checked, not assumed.
+#[inline(always)]
+#[allow(non_snake_case)] // the kernel's name, so a reader can grep for it
+pub fn smp_mb__after_atomic() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+    #[cfg(all(not(loom), target_arch = "x86_64"))]
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    #[cfg(all(not(loom), not(target_arch = "x86_64")))]
+    std::sync::atomic::fence(Ordering::SeqCst);
+}
+
+/// `smp_mb()`: a full barrier on its own.
+///
+/// On x86-64 it is the kernel's own instruction, `lock; addl $0,(%rsp)`
+/// (v6.12 uses -4(%rsp); the top of our stack is ours to touch), which is
+/// cheaper than the `mfence` a Rust SeqCst fence emits; elsewhere and
+/// under loom, a SeqCst fence.
+#[inline(always)]
+pub fn smp_mb() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+    #[cfg(all(not(loom), target_arch = "x86_64"))]
+    // SAFETY: adds 0 to the word at the stack pointer, which this thread
+    // owns; no value changes, only the flags, which are declared clobbered
+    // (no `preserves_flags`).
+    unsafe {
+        std::arch::asm!("lock add dword ptr [rsp], 0", options(nostack));
+    }
+    #[cfg(all(not(loom), not(target_arch = "x86_64")))]
+    std::sync::atomic::fence(Ordering::SeqCst);
+}
 
 #[cfg(not(loom))]
 pub use spin::{SpinLock, SpinLockGuard};

@@ -5,9 +5,12 @@
 mod common;
 
 use common::*;
+use pin_schemes::page::pg;
 use pin_schemes::{
-    BatchPinError, Exactness, GupPath, Pfn, PinError, PinScheme, GUP_PIN_COUNTING_BIAS, SCHEMES,
+    build, BatchPinError, Exactness, FolioRuns, GupPath, MemMap, NodeStatItem, Pfn, PinError,
+    PinScheme, GUP_PIN_COUNTING_BIAS,
 };
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
 
 const PATHS: [GupPath; 2] = [GupPath::Fast, GupPath::Slow];
@@ -172,7 +175,7 @@ fn batch_failure_releases_what_it_took(name: &str) {
     let s = scheme(name);
     let full = Pfn(40);
     let folio = s.memmap().folio(full).expect("folio");
-    s.grab_folio(folio, s.max_pins_per_page(), GupPath::Slow)
+    s.try_grab_folio(folio, s.max_pins_per_page(), GupPath::Slow)
         .expect("fill");
     let batch = [Pfn(41), Pfn(42), THP, THP + 1, full, Pfn(43)];
     let before: Vec<_> = batch.iter().map(|&p| state(&*s, p)).collect();
@@ -245,7 +248,7 @@ fn huge_folio_accounting(name: &str) {
     // after 2^21 subpage pins (4095 whole pins succeed), the others do not.
     let mut pinned = 0u32;
     let refused = loop {
-        match s.grab_folio(folio, 512, GupPath::Fast) {
+        match s.try_grab_folio(folio, 512, GupPath::Fast) {
             Ok(()) => pinned += 1,
             Err(e) => break Some(e),
         }
@@ -259,7 +262,7 @@ fn huge_folio_accounting(name: &str) {
     } else {
         assert_eq!(refused, None, "{name}: refused a large folio pin");
     }
-    s.put_folio(folio, 512 * pinned).expect("unpin");
+    s.gup_put_folio(folio, 512 * pinned).expect("unpin");
     assert_eq!(state(&*s, THP), before, "{name}");
 }
 
@@ -340,39 +343,97 @@ fn bad_pfns_are_errors(name: &str) {
     assert_eq!(s.pin_count(past), None);
 }
 
+/// What gup does around every scheme's grab: MMF_HAS_PINNED and the
+/// FOLL_PIN counters for FOLL_PIN schemes only, PG_referenced on every
+/// fast grab, the mmap_lock released after a slow call, and the counters
+/// balanced once everything is unpinned.
+fn gup_walk_accounting(name: &str) {
+    let s = scheme(name);
+    let mm = s.memmap();
+    let acquired = || mm.vmstat().global_exact(NodeStatItem::FollPinAcquired);
+    let released = || mm.vmstat().global_exact(NodeStatItem::FollPinReleased);
+    let pfns: Vec<Pfn> = (200..264)
+        .map(Pfn)
+        .chain((0..512).map(|i| THP + i))
+        .collect();
+    assert!(!mm.mm().has_pinned(), "{name}");
+    assert_eq!(s.pin_pages(&pfns, GupPath::Fast), Ok(pfns.len()));
+    let page = |p: Pfn| mm.page(p).expect("page").flags.load(Ordering::SeqCst);
+    assert!(
+        page(Pfn(200)) & pg::REFERENCED != 0,
+        "{name}: PG_referenced"
+    );
+    assert!(
+        page(THP) & pg::REFERENCED != 0,
+        "{name}: PG_referenced on the head"
+    );
+    assert_eq!(s.pin_pages(&pfns, GupPath::Slow), Ok(pfns.len()));
+    assert_eq!(mm.mm().mmap_readers(), 0, "{name}: mmap_lock left held");
+    let expect = if s.foll_pin() {
+        2 * pfns.len() as i64
+    } else {
+        0
+    };
+    assert_eq!(mm.mm().has_pinned(), s.foll_pin(), "{name}: MMF_HAS_PINNED");
+    assert_eq!(acquired(), expect, "{name}: nr_foll_pin_acquired");
+    assert_eq!(released(), 0, "{name}");
+    s.unpin_pages(&pfns).expect("unpin");
+    s.unpin_pages(&pfns).expect("unpin");
+    assert_eq!(released(), expect, "{name}: nr_foll_pin_released");
+}
+
+/// A THP mapped by PTEs is grabbed once per PTE and counted exactly the
+/// same as one mapped by a PMD.
+fn pte_mapped_folios(name: &str) {
+    let mut mm = MemMap::with_pages(NR_PAGES).expect("memmap");
+    mm.make_pte_mapped_folio(THP, 9).expect("pte-mapped thp");
+    let s = build(name, Arc::new(mm)).expect("scheme");
+    let folio = s.memmap().folio(THP).expect("thp");
+    let pfns: Vec<Pfn> = (0..512).map(|i| THP + i).collect();
+    assert_eq!(
+        FolioRuns::pin(s.memmap(), &pfns).count(),
+        512,
+        "one grab per PTE"
+    );
+    assert_eq!(
+        FolioRuns::unpin(s.memmap(), &pfns).count(),
+        1,
+        "one put per folio"
+    );
+    let before = state(&*s, THP);
+    for path in PATHS {
+        assert_eq!(s.pin_pages(&pfns, path), Ok(512));
+    }
+    if exact_for(&*s, folio) {
+        assert_eq!(s.pin_count(THP + 7), Some(1024), "{name}");
+    }
+    if tracks(&*s) {
+        assert!(s.maybe_dma_pinned(THP + 511), "{name}");
+    }
+    s.unpin_pages(&pfns).expect("unpin");
+    s.unpin_pages(&pfns).expect("unpin");
+    assert_eq!(state(&*s, THP), before, "{name}");
+}
+
 macro_rules! conformance {
-    ($($module:ident => $name:literal),* $(,)?) => {
-        /// The suite covers the registry, no more and no less.
-        #[test]
-        fn every_registered_scheme_is_in_the_suite() {
-            let mut suite = vec![$($name),*];
-            let mut registry: Vec<_> = SCHEMES.iter().map(|s| s.name).collect();
-            suite.sort();
-            registry.sort();
-            assert_eq!(suite, registry);
-        }
+    ($($module:ident :: $ty:ident),* $(,)?) => {
         $(
             mod $module {
-                #[test] fn pin_unpin_balance() { super::pin_unpin_balance_leaves_the_page_as_it_was($name) }
-                #[test] fn no_false_negatives() { super::pinned_pages_never_read_unpinned($name) }
-                #[test] fn exact_counts() { super::exact_schemes_report_exact_counts($name) }
-                #[test] fn ordinary_refs() { super::ordinary_references_and_false_positives($name) }
-                #[test] fn overflow() { super::overflow_is_refused_and_the_page_unchanged($name) }
-                #[test] fn batch_failure() { super::batch_failure_releases_what_it_took($name) }
-                #[test] fn huge_folio() { super::huge_folio_accounting($name) }
-                #[test] fn concurrency() { super::concurrent_pins_end_with_exact_counts($name) }
-                #[test] fn bad_pfns() { super::bad_pfns_are_errors($name) }
+                use pin_schemes::schemes::$module::INFO;
+                #[test] fn pin_unpin_balance() { super::pin_unpin_balance_leaves_the_page_as_it_was(INFO.name) }
+                #[test] fn no_false_negatives() { super::pinned_pages_never_read_unpinned(INFO.name) }
+                #[test] fn exact_counts() { super::exact_schemes_report_exact_counts(INFO.name) }
+                #[test] fn ordinary_refs() { super::ordinary_references_and_false_positives(INFO.name) }
+                #[test] fn overflow() { super::overflow_is_refused_and_the_page_unchanged(INFO.name) }
+                #[test] fn batch_failure() { super::batch_failure_releases_what_it_took(INFO.name) }
+                #[test] fn huge_folio() { super::huge_folio_accounting(INFO.name) }
+                #[test] fn concurrency() { super::concurrent_pins_end_with_exact_counts(INFO.name) }
+                #[test] fn bad_pfns() { super::bad_pfns_are_errors(INFO.name) }
+                #[test] fn gup_walk() { super::gup_walk_accounting(INFO.name) }
+                #[test] fn pte_mapped() { super::pte_mapped_folios(INFO.name) }
             }
         )*
     };
 }
 
-conformance! {
-    plain => "plain",
-    bias => "bias",
-    hybrid => "hybrid",
-    flag => "flag",
-    side_tree_locked => "side-tree-locked",
-    side_tree_sharded => "side-tree-sharded",
-    exact => "exact",
-}
+pin_schemes::for_each_scheme!(conformance);

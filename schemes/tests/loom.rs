@@ -6,13 +6,20 @@
 //!   never reads the page as unpinned, and the counts end exact;
 //! - the page-flag scheme's LRU isolation: concurrent first-pin / last-unpin
 //!   keep the page on the LRU exactly once when unpinned, off it when pinned;
-//! - the lock-free side tree's node installation race.
+//! - the lock-free side tree's node installation race;
+//! - the store-buffering pair gup-fast relies on against
+//!   `folio_try_share_anon_rmap_*()`, for every scheme that tracks pins,
+//!   and a deliberately broken scheme (no barrier) that it must catch.
 
 #![cfg(loom)]
 
-use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use loom::thread;
-use pin_schemes::{build, Exactness, GupPath, MemMap, Pfn, PinScheme, SCHEMES};
+use pin_schemes::sync::smp_mb;
+use pin_schemes::{
+    build, Exactness, Folio, GupPath, MemMap, Pfn, PinError, PinScheme, SchemeInfo,
+    GUP_PIN_COUNTING_BIAS, SCHEMES,
+};
 use std::sync::Arc;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -134,8 +141,7 @@ fn side_tree_install_race() {
     });
 }
 
-/// The flag scheme's batch path (one LRU lock hold for a run of folios)
-/// racing a single pin of the same page.
+/// The flag scheme: a batch call racing a single pin of the same page.
 #[test]
 fn flag_batch_vs_single() {
     model(|| {
@@ -160,4 +166,113 @@ fn flag_batch_vs_single() {
         drop(list);
         assert_eq!(s.pin_count(Pfn(2)), Some(0));
     });
+}
+
+/// The pairing mm/gup.c (v6.12) documents in `try_grab_folio_fast()` and
+/// include/linux/rmap.h in `__folio_try_share_anon_rmap()`:
+///
+/// - gup-fast: (B1) read the PTE, (B3) pin (the scheme's grab ends with
+///   `smp_mb__after_atomic()` or an equivalent), (B4) re-read the PTE and
+///   back off (unpin) if it changed;
+/// - unsharer: (A1) clear the PTE, `smp_mb()`, (A2) back off if
+///   `folio_maybe_dma_pinned()`.
+///
+/// Either the pinner sees the cleared PTE and backs off, or the unsharer
+/// sees the pin: never a kept pin that the unsharer read as unpinned.
+fn pin_vs_unshare(s: Arc<dyn PinScheme>) {
+    const PRESENT: u64 = 1;
+    let pfn = Pfn(1);
+    let folio = s.memmap().folio(pfn).expect("folio");
+    let pte = Arc::new(AtomicU64::new(PRESENT));
+    let pinner = {
+        let (s, pte) = (s.clone(), pte.clone());
+        thread::spawn(move || {
+            // Relaxed: ptep_get_lockless() / ptep_get() are plain reads.
+            let orig = pte.load(Ordering::Relaxed);
+            if orig != PRESENT || s.grab_folio(folio, 1, GupPath::Fast).is_err() {
+                return false;
+            }
+            if pte.load(Ordering::Relaxed) != orig {
+                s.put_folio(folio, 1).expect("back off");
+                return false;
+            }
+            true
+        })
+    };
+    // Relaxed: the PTE clear is a plain store; smp_mb() orders it.
+    pte.store(0, Ordering::Relaxed);
+    smp_mb();
+    let unsharer_saw_pin = s.maybe_dma_pinned(pfn);
+    let kept = pinner.join().expect("pinner");
+    assert!(
+        !kept || unsharer_saw_pin,
+        "{}: gup-fast kept a pin the unsharer read as unpinned",
+        s.name()
+    );
+}
+
+#[test]
+fn gup_fast_pin_versus_unshare() {
+    for info in SCHEMES.iter().filter(|i| i.exactness != Exactness::Blind) {
+        let name = info.name;
+        model(move || pin_vs_unshare(scheme(name, 2)));
+    }
+}
+
+/// A bias scheme that forgets the barrier: the pin is a relaxed add with
+/// nothing after it. The model above must catch it.
+struct NoBarrier(Arc<MemMap>);
+
+static NO_BARRIER: SchemeInfo = SchemeInfo {
+    name: "no-barrier",
+    mirrors: "a broken bias, for the loom test",
+    source: "",
+    exactness: Exactness::FalsePositives,
+    bytes_per_page: 0,
+    max_pins_per_page: 1,
+};
+
+impl PinScheme for NoBarrier {
+    fn info(&self) -> &'static SchemeInfo {
+        &NO_BARRIER
+    }
+    fn memmap(&self) -> &MemMap {
+        &self.0
+    }
+    fn grab_folio(&self, folio: Folio, _refs: u32, _path: GupPath) -> Result<(), PinError> {
+        let head = self.0.page(folio.head).expect("page");
+        head._refcount
+            .fetch_add(GUP_PIN_COUNTING_BIAS, Ordering::Relaxed);
+        Ok(())
+    }
+    fn put_folio(&self, folio: Folio, _refs: u32) -> Result<(), PinError> {
+        let head = self.0.page(folio.head).expect("page");
+        head._refcount
+            .fetch_sub(GUP_PIN_COUNTING_BIAS, Ordering::Relaxed);
+        Ok(())
+    }
+    fn maybe_dma_pinned(&self, pfn: Pfn) -> bool {
+        let head = self.0.page(pfn).expect("page");
+        head._refcount.load(Ordering::Relaxed) as u32 >= GUP_PIN_COUNTING_BIAS as u32
+    }
+    fn pin_count(&self, _pfn: Pfn) -> Option<u32> {
+        None
+    }
+    fn tracking_bytes(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn gup_fast_pin_versus_unshare_catches_a_missing_barrier() {
+    let caught = std::panic::catch_unwind(|| {
+        model(|| {
+            let mm = Arc::new(MemMap::with_pages(2).expect("memmap"));
+            pin_vs_unshare(Arc::new(NoBarrier(mm)));
+        })
+    });
+    assert!(
+        caught.is_err(),
+        "loom found no execution that breaks the pairing"
+    );
 }

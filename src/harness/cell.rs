@@ -6,10 +6,10 @@
 use super::calibration::{Floor, Noop};
 use super::paired::{run_paired, Params, Shape};
 use super::record::{record, Labels, Memory, Visit};
-use crate::dispatch::{with_scheme, SchemeVisitor};
 use crate::machine::numa::{self, NumaError};
 use crate::workloads::{Layout, Slot, Worker, Workload};
 use pin_results::NumaPlacement;
+use pin_schemes::{with_scheme, SchemeVisitor};
 use pin_schemes::{MemMap, MemMapError, Page, Pfn, PinScheme};
 use std::sync::Arc;
 use thiserror::Error;
@@ -22,7 +22,7 @@ pub enum RunError {
     Numa(#[from] NumaError),
     /// The scheme could not be built.
     #[error(transparent)]
-    Build(#[from] crate::dispatch::BuildError),
+    Build(#[from] pin_schemes::BuildError),
     /// A worker thread panicked.
     #[error("a worker thread of {0} panicked")]
     Thread(String),
@@ -173,7 +173,7 @@ struct SchemeRun<'a> {
 impl SchemeVisitor for SchemeRun<'_> {
     type Output = Result<(Vec<super::paired::ThreadOutcome>, u64), RunError>;
 
-    fn visit<S: PinScheme + ?Sized>(self, scheme: &S) -> Self::Output {
+    fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
         let (spec, memmap) = (self.spec, self.memmap);
         let out = run_paired(
             spec.shape(),

@@ -205,7 +205,7 @@ mod tests {
                         }
                     }
                     let mm = Arc::new(mm);
-                    let scheme = (info.build)(Arc::clone(&mm));
+                    let scheme = pin_schemes::build(info.name, Arc::clone(&mm)).expect("scheme");
                     let mut workers: Vec<_> = (0..2)
                         .map(|index| {
                             let slot = Slot {

@@ -1,5 +1,5 @@
 //! `overflow`: one page per thread pinned until the scheme refuses. Before
-//! the timed loop the worker climbs to the limit with `grab_folio` steps
+//! the timed loop the worker climbs to the limit with `try_grab_folio` steps
 //! halved on every refusal (2^30, 2^29, .. 1 pins at a time), which finds
 //! the exact maximum in about 60 calls; the timed loop then measures the
 //! refusal path: `pages_per_call` single-page `pin_user_pages_fast()`
@@ -57,7 +57,7 @@ impl<S: PinScheme + ?Sized> Worker for Overflow<'_, S> {
         if let Ok(folio) = self.scheme.memmap().folio(self.pfn) {
             for &step in &self.steps {
                 // Releasing grabs this worker took cannot fail.
-                let _ = self.scheme.put_folio(folio, step);
+                let _ = self.scheme.gup_put_folio(folio, step);
                 max += u64::from(step);
             }
         }
@@ -76,7 +76,7 @@ pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn 
     if let Ok(folio) = scheme.memmap().folio(pfn) {
         let mut step = 1u32 << 30;
         while step > 0 {
-            match scheme.grab_folio(folio, step, GupPath::Fast) {
+            match scheme.try_grab_folio(folio, step, GupPath::Fast) {
                 Ok(()) => steps.push(step),
                 Err(_) => step /= 2,
             }

@@ -12,19 +12,22 @@
 //! is detected and refused.
 //! Limits: bounded by the i32 refcount, i32::MAX - 1 pins.
 
-use super::SchemeInfo;
-use crate::error::PinError;
+use super::{Registered, SchemeInfo};
+use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::{smp_mb__after_atomic, AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// Registry entry.
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "exact",
     mirrors: "baseline: +4 B counter per page (page_ext-like array)",
-    build: |memmap| Box::new(Exact::new(memmap)),
+    source: "the rejected \"add a field to struct page\" baseline: a 32-bit counter per page, as a `page_ext`-like array",
+    exactness: Exactness::Exact,
+    bytes_per_page: std::mem::size_of::<u32>(),
+    max_pins_per_page: (i32::MAX - 1) as u32,
 };
 
 /// A pin counter beside every page.
@@ -56,9 +59,15 @@ impl Exact {
     }
 }
 
+impl Registered for Exact {
+    fn build(memmap: Arc<MemMap>) -> Result<Self, BuildError> {
+        Self::try_new(memmap).map_err(|e| BuildError::Alloc(INFO.name, e))
+    }
+}
+
 impl PinScheme for Exact {
-    fn name(&self) -> &'static str {
-        INFO.name
+    fn info(&self) -> &'static SchemeInfo {
+        &INFO
     }
 
     fn memmap(&self) -> &MemMap {
@@ -68,21 +77,25 @@ impl PinScheme for Exact {
     #[inline]
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
         grab_refs(&self.memmap, folio, refs, path)?;
-        // AcqRel: a pin is fully ordered (see page.rs). Cannot overflow: the
-        // count is below the refcount, whose add was just checked.
-        self.pincount[folio.head.0].fetch_add(refs, Ordering::AcqRel);
+        // Relaxed: an atomic_inc()-style count, unordered; the barrier
+        // below orders it before gup-fast's PTE re-check. Cannot overflow:
+        // the count is below the refcount, whose add was just checked.
+        self.pincount[folio.head.0].fetch_add(refs, Ordering::Relaxed);
+        if path == GupPath::Fast {
+            smp_mb__after_atomic();
+        }
         Ok(())
     }
 
     #[inline]
     fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
         let nr = refs_i32(folio, refs, 1)?;
-        // Release: pairs with the Acquire in maybe_dma_pinned. Relaxed on
-        // failure: nothing was changed.
+        // Relaxed: an unordered count (atomic_sub()-style, checked); the
+        // folio_put_refs() after it is fully ordered.
         self.pincount[folio.head.0]
-            .fetch_update(Ordering::Release, Ordering::Relaxed, |c| c.checked_sub(refs))
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(refs))
             .map_err(|_| PinError::NotPinned(folio.head))?;
-        self.memmap.head_page(folio).ref_sub(nr);
+        self.memmap.head_page(folio).put_refs(nr);
         Ok(())
     }
 
@@ -94,23 +107,14 @@ impl PinScheme for Exact {
     #[inline]
     fn pin_count(&self, pfn: Pfn) -> Option<u32> {
         let folio = self.memmap.folio(pfn).ok()?;
-        // Acquire: pairs with the Release in put_folio.
-        Some(self.pincount[folio.head.0].load(Ordering::Acquire))
+        // Relaxed: atomic_read().
+        Some(self.pincount[folio.head.0].load(Ordering::Relaxed))
     }
 
-    fn bytes_per_page(&self) -> usize {
-        std::mem::size_of::<AtomicU32>()
-    }
 
     fn tracking_bytes(&self) -> usize {
         0
     }
 
-    fn max_pins_per_page(&self) -> u32 {
-        (i32::MAX - 1) as u32
-    }
 
-    fn exactness(&self) -> Exactness {
-        Exactness::Exact
-    }
 }

@@ -2,15 +2,19 @@
 //! `_refcount`), released with `put_page()`.
 //!
 //! Mirrors: `get_user_pages_fast()` / `put_page()` before FOLL_PIN existed
-//! (mm/gup.c up to v5.5, `try_get_compound_head()`), and today's FOLL_GET
-//! branch of `try_grab_folio{,_fast}()` (v6.12).
+//! (mm/gup.c up to v5.6, `try_get_compound_head()`), and today's FOLL_GET
+//! branch of `try_grab_folio{,_fast}()` (v6.12): `try_get_folio()` on the
+//! fast path (one fully ordered `atomic_add_unless`), `folio_ref_add()` on
+//! the slow path, `folio_put_refs()` to release. The walk around it is
+//! gup's (see gup.rs): PG_referenced on every fast grab, the slow path's
+//! locks; no FOLL_PIN counters and no mm flag, which FOLL_GET never touches.
 //! Memory: nothing beyond `struct page`.
 //! Exactness: blind. `maybe_dma_pinned` is always false, which is the
 //! problem FOLL_PIN was invented to solve; this is the lower bound on cost.
 //! Limits: `_refcount` is an `int`: i32::MAX - 1 pins on a page mapped once.
 
-use super::SchemeInfo;
-use crate::error::PinError;
+use super::{Registered, SchemeInfo};
+use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
@@ -19,8 +23,11 @@ use std::sync::Arc;
 /// Registry entry.
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "plain",
-    mirrors: "FOLL_GET get_page/put_page (mm/gup.c <= v5.5)",
-    build: |memmap| Box::new(Plain::new(memmap)),
+    mirrors: "FOLL_GET get_page/put_page (mm/gup.c <= v5.6, FOLL_GET today)",
+    source: "FOLL_GET `get_page()`/`put_page()`: mm/gup.c up to v5.6, and the FOLL_GET branch of `try_grab_folio{,_fast}()` in v6.12",
+    exactness: Exactness::Blind,
+    bytes_per_page: 0,
+    max_pins_per_page: (i32::MAX - 1) as u32,
 };
 
 /// FOLL_GET references only.
@@ -35,9 +42,15 @@ impl Plain {
     }
 }
 
+impl Registered for Plain {
+    fn build(memmap: Arc<MemMap>) -> Result<Self, BuildError> {
+        Ok(Self::new(memmap))
+    }
+}
+
 impl PinScheme for Plain {
-    fn name(&self) -> &'static str {
-        INFO.name
+    fn info(&self) -> &'static SchemeInfo {
+        &INFO
     }
 
     fn memmap(&self) -> &MemMap {
@@ -53,7 +66,7 @@ impl PinScheme for Plain {
     #[inline]
     fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
         let nr = refs_i32(folio, refs, 1)?;
-        self.memmap.head_page(folio).ref_sub(nr);
+        self.memmap.head_page(folio).put_refs(nr);
         Ok(())
     }
 
@@ -65,19 +78,7 @@ impl PinScheme for Plain {
         None
     }
 
-    fn bytes_per_page(&self) -> usize {
-        0
-    }
-
     fn tracking_bytes(&self) -> usize {
         0
-    }
-
-    fn max_pins_per_page(&self) -> u32 {
-        (i32::MAX - 1) as u32
-    }
-
-    fn exactness(&self) -> Exactness {
-        Exactness::Blind
     }
 }

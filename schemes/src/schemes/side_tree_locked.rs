@@ -20,8 +20,8 @@
 //! Exactness: exact; unbalanced unpins are refused.
 //! Limits: bounded by the i32 refcount (i32::MAX - 1 pins).
 
-use super::SchemeInfo;
-use crate::error::PinError;
+use super::{Registered, SchemeInfo};
+use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::pfn_tree::PfnTree;
@@ -33,7 +33,10 @@ use std::sync::Arc;
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "side-tree-locked",
     mirrors: "pfn-keyed side tree, one global lock (2018 proposals)",
-    build: |memmap| Box::new(SideTreeLocked::new(memmap)),
+    source: "the 2018-2019 proposals to track pins outside `struct page` (LSF/MM 2018, LPC 2018 RDMA MC): a pfn-keyed tree under one global spinlock",
+    exactness: Exactness::Exact,
+    bytes_per_page: 0,
+    max_pins_per_page: (i32::MAX - 1) as u32,
 };
 
 /// One tree, one lock.
@@ -50,9 +53,15 @@ impl SideTreeLocked {
     }
 }
 
+impl Registered for SideTreeLocked {
+    fn build(memmap: Arc<MemMap>) -> Result<Self, BuildError> {
+        Ok(Self::new(memmap))
+    }
+}
+
 impl PinScheme for SideTreeLocked {
-    fn name(&self) -> &'static str {
-        INFO.name
+    fn info(&self) -> &'static SchemeInfo {
+        &INFO
     }
 
     fn memmap(&self) -> &MemMap {
@@ -68,6 +77,9 @@ impl PinScheme for SideTreeLocked {
         if let Some(c) = tree.counter(folio.head.0, true) {
             c.store(c.load(Ordering::Relaxed) + refs, Ordering::Relaxed);
         }
+        // No barrier before gup-fast's PTE re-check: maybe_dma_pinned takes
+        // the same lock, so an unsharer either sees this pin or held the
+        // lock before us, and then its PTE change is visible to us.
         Ok(())
     }
 
@@ -85,7 +97,7 @@ impl PinScheme for SideTreeLocked {
             }
             c.store(count - refs, Ordering::Relaxed);
         }
-        self.memmap.head_page(folio).ref_sub(nr);
+        self.memmap.head_page(folio).put_refs(nr);
         Ok(())
     }
 
@@ -103,19 +115,10 @@ impl PinScheme for SideTreeLocked {
         )
     }
 
-    fn bytes_per_page(&self) -> usize {
-        0
-    }
 
     fn tracking_bytes(&self) -> usize {
         self.tree.lock().bytes()
     }
 
-    fn max_pins_per_page(&self) -> u32 {
-        (i32::MAX - 1) as u32
-    }
 
-    fn exactness(&self) -> Exactness {
-        Exactness::Exact
-    }
 }

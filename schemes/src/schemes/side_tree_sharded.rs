@@ -22,20 +22,23 @@
 //! Limits: bounded by the i32 refcount (i32::MAX - 1 pins); the first pin in
 //! a new range allocates (GFP_ATOMIC in a kernel, which can fail).
 
-use super::SchemeInfo;
-use crate::error::PinError;
+use super::{Registered, SchemeInfo};
+use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::pfn_tree::PfnTree;
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
-use crate::sync::Ordering;
+use crate::sync::{smp_mb__after_atomic, Ordering};
 use std::sync::Arc;
 
 /// Registry entry.
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "side-tree-sharded",
     mirrors: "pfn-keyed lock-free radix tree (XArray-shaped), this project",
-    build: |memmap| Box::new(SideTreeSharded::new(memmap)),
+    source: "the same, built for many CPUs: a lock-free XArray-shaped radix tree of per-pfn atomic counters",
+    exactness: Exactness::Exact,
+    bytes_per_page: 0,
+    max_pins_per_page: (i32::MAX - 1) as u32,
 };
 
 /// A lock-free pfn tree of pin counters.
@@ -52,9 +55,15 @@ impl SideTreeSharded {
     }
 }
 
+impl Registered for SideTreeSharded {
+    fn build(memmap: Arc<MemMap>) -> Result<Self, BuildError> {
+        Ok(Self::new(memmap))
+    }
+}
+
 impl PinScheme for SideTreeSharded {
-    fn name(&self) -> &'static str {
-        INFO.name
+    fn info(&self) -> &'static SchemeInfo {
+        &INFO
     }
 
     fn memmap(&self) -> &MemMap {
@@ -65,9 +74,13 @@ impl PinScheme for SideTreeSharded {
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
         grab_refs(&self.memmap, folio, refs, path)?;
         if let Some(c) = self.tree.counter(folio.head.0, true) {
-            // AcqRel: a pin is fully ordered (see page.rs). Cannot overflow:
-            // bounded by the refcount just checked.
-            c.fetch_add(refs, Ordering::AcqRel);
+            // Relaxed: an unordered count, ordered before gup-fast's PTE
+            // re-check by the barrier below. Cannot overflow: bounded by
+            // the refcount just checked.
+            c.fetch_add(refs, Ordering::Relaxed);
+        }
+        if path == GupPath::Fast {
+            smp_mb__after_atomic();
         }
         Ok(())
     }
@@ -79,11 +92,11 @@ impl PinScheme for SideTreeSharded {
             .tree
             .counter(folio.head.0, false)
             .ok_or(PinError::NotPinned(folio.head))?;
-        // Release: pairs with the Acquire in pin_count. Relaxed on failure:
-        // nothing changed.
-        c.fetch_update(Ordering::Release, Ordering::Relaxed, |v| v.checked_sub(refs))
+        // Relaxed: an unordered count (atomic_sub()-style, checked); the
+        // folio_put_refs() after it is fully ordered.
+        c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(refs))
             .map_err(|_| PinError::NotPinned(folio.head))?;
-        self.memmap.head_page(folio).ref_sub(nr);
+        self.memmap.head_page(folio).put_refs(nr);
         Ok(())
     }
 
@@ -95,27 +108,18 @@ impl PinScheme for SideTreeSharded {
     #[inline]
     fn pin_count(&self, pfn: Pfn) -> Option<u32> {
         let folio = self.memmap.folio(pfn).ok()?;
-        // Acquire: pairs with the Release in put_folio.
+        // Relaxed: atomic_read().
         Some(
             self.tree
                 .counter(folio.head.0, false)
-                .map_or(0, |c| c.load(Ordering::Acquire)),
+                .map_or(0, |c| c.load(Ordering::Relaxed)),
         )
     }
 
-    fn bytes_per_page(&self) -> usize {
-        0
-    }
 
     fn tracking_bytes(&self) -> usize {
         self.tree.bytes()
     }
 
-    fn max_pins_per_page(&self) -> u32 {
-        (i32::MAX - 1) as u32
-    }
 
-    fn exactness(&self) -> Exactness {
-        Exactness::Exact
-    }
 }
