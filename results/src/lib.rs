@@ -212,6 +212,15 @@ pub struct Config {
     pub visits: usize,
     /// NUMA placements swept.
     pub numa: Vec<String>,
+    /// Model runs: how FOLL_PIN calls write MMF_HAS_PINNED
+    /// (`--has-pinned-write`): `test-then-set` (v5.14 on) or `always`
+    /// (v5.9-v5.13); `null` for kernel runs.
+    #[serde(default)]
+    pub has_pinned_write: Option<String>,
+    /// Model runs: the vmstat threshold at which each memmap node's per-CPU
+    /// NR_FOLL_PIN_* diffs fold into the shared counters, by node id.
+    #[serde(default)]
+    pub vmstat_threshold: std::collections::BTreeMap<u32, i32>,
 }
 
 /// One measurement: a subject (a scheme, or `noop`) running one workload at
@@ -699,6 +708,8 @@ pub mod sample {
                 slice_ms: 2,
                 visits: 4,
                 numa: vec!["local".into()],
+                has_pinned_write: Some("test-then-set".into()),
+                vmstat_threshold: Default::default(),
             },
             notes: vec![],
             fingerprint: Some(Fingerprint {

@@ -238,12 +238,11 @@ impl MemMap {
         &self.vmstat
     }
 
-    /// Sets the vmstat threshold to the kernel's for a machine of
-    /// `online_cpus` CPUs whose largest node zone holds `zone_pages` pages
-    /// (by default: 1 CPU and the memmap's largest node).
-    pub fn set_stat_threshold(&mut self, online_cpus: usize, zone_pages: usize) {
-        self.vmstat
-            .set_threshold(stat_threshold(online_cpus, zone_pages));
+    /// Sets the threshold at which the per-CPU vmstat diffs fold (by
+    /// default `calculate_normal_threshold()` for 1 CPU and the memmap's
+    /// largest node; a harness gives the running kernel's).
+    pub fn set_stat_threshold(&mut self, threshold: i8) {
+        self.vmstat.set_threshold(threshold);
     }
 
     /// The LRU of node `nid`.

@@ -8,6 +8,7 @@ use crate::harness::session::{Record, Session};
 use crate::machine::Machine;
 use crate::metrics::counters;
 use clap::Args;
+use pin_schemes::HasPinnedWrite;
 use std::process::ExitCode;
 
 /// `pinbench run`.
@@ -32,6 +33,16 @@ pub struct RunArgs {
     /// Put the memmap on this NUMA node (instead of --numa).
     #[arg(long)]
     pub memmap_node: Option<u32>,
+    /// How each FOLL_PIN call writes MMF_HAS_PINNED on the mm all threads
+    /// share: test-then-set (v5.14 on, 292648ac5cf1) or always (the
+    /// unconditional write of v5.9-v5.13, which bounced that cache line).
+    #[arg(long, default_value = "test-then-set", value_parser = parse_has_pinned_write)]
+    pub has_pinned_write: HasPinnedWrite,
+}
+
+fn parse_has_pinned_write(word: &str) -> Result<HasPinnedWrite, String> {
+    HasPinnedWrite::from_word(word)
+        .ok_or_else(|| format!("{word:?} is not one of: test-then-set, always"))
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -46,6 +57,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         pages_per_call: args.sweep.pages_per_call,
         mib: args.mib,
         cold: args.cold,
+        has_pinned_write: args.has_pinned_write,
     };
     let plan = plan::plan(&opts, &machine)?;
     let mut record = Record::open(

@@ -10,7 +10,7 @@ use crate::machine::numa::{self, NumaError};
 use crate::workloads::{Layout, Slot, Worker, Workload};
 use pin_results::NumaPlacement;
 use pin_schemes::{with_scheme, SchemeVisitor};
-use pin_schemes::{MemMap, MemMapError, Page, Pfn, PinScheme};
+use pin_schemes::{HasPinnedWrite, MemMap, MemMapError, Page, Pfn, PinScheme};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -91,6 +91,17 @@ pub struct CellSpec {
     pub layout: Layout,
     /// Placement.
     pub numa: Numa,
+    /// How the model's gup walk is set up.
+    pub gup: GupModel,
+}
+
+/// The machine-dependent parts of the model's gup walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GupModel {
+    /// The vmstat threshold of the memmap's node (see `Machine::vmstat_threshold`).
+    pub stat_threshold: i8,
+    /// How FOLL_PIN calls write MMF_HAS_PINNED (`--has-pinned-write`).
+    pub has_pinned_write: HasPinnedWrite,
 }
 
 impl CellSpec {
@@ -128,14 +139,25 @@ impl CellSpec {
     }
 }
 
-/// `prep_compound_page()` over every thread region, in folios of `order`.
-fn form_folios(memmap: &mut MemMap, layout: &Layout, threads: usize) -> Result<(), MemMapError> {
+/// Sets up the gup model, then `prep_compound_page()` over every thread
+/// region, in folios of the layout's order, mapped as the workload says.
+fn form_folios(memmap: &mut MemMap, spec: &CellSpec) -> Result<(), MemMapError> {
+    memmap.set_stat_threshold(spec.gup.stat_threshold);
+    memmap
+        .mm_mut()
+        .set_has_pinned_write(spec.gup.has_pinned_write);
+    let layout = &spec.layout;
     if layout.order == 0 {
         return Ok(());
     }
-    for t in 0..threads {
+    let pte_mapped = spec.workload.pte_mapped();
+    for t in 0..spec.threads {
         for head in layout.region(t).step_by(1 << layout.order) {
-            memmap.make_folio(Pfn(head), layout.order)?;
+            if pte_mapped {
+                memmap.make_pte_mapped_folio(Pfn(head), layout.order)?;
+            } else {
+                memmap.make_folio(Pfn(head), layout.order)?;
+            }
         }
     }
     Ok(())
@@ -198,7 +220,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
         nr_pages,
         spec.numa.memmap_node,
         &spec.numa.memmap_cpus,
-        |mm| form_folios(mm, &spec.layout, spec.threads),
+        |mm| form_folios(mm, spec),
     )?;
     let memmap = Arc::new(memmap);
     if !heap_available(heap) {
@@ -262,6 +284,10 @@ mod tests {
                 cpus: cpus.clone(),
                 memmap_node: 0,
                 memmap_cpus: cpus,
+            },
+            gup: GupModel {
+                stat_threshold: 28,
+                has_pinned_write: HasPinnedWrite::TestThenSet,
             },
         }
     }

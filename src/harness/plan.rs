@@ -8,12 +8,12 @@
 //! scheme × workload (× folio order for `huge`). Every cell carries its own
 //! floor, measured in slices paired with it.
 
-use super::cell::{CellSpec, Subject};
+use super::cell::{CellSpec, GupModel, Subject};
 pub use super::sweep::PlanError;
 use super::sweep::{sweep, unique, Scope, Sweep, SweepOptions};
 use crate::machine::Machine;
 use crate::workloads::{Workload, WORKLOADS};
-use pin_schemes::{PAGE_SIZE, SCHEMES};
+use pin_schemes::{HasPinnedWrite, PAGE_SIZE, SCHEMES};
 
 /// `pinbench run`'s options as given (None = not given).
 #[derive(Clone, Debug, Default)]
@@ -30,6 +30,8 @@ pub struct Options {
     pub mib: u64,
     /// `--cold`.
     pub cold: bool,
+    /// `--has-pinned-write`.
+    pub has_pinned_write: HasPinnedWrite,
 }
 
 /// The validated run.
@@ -109,7 +111,13 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
     let mut sweep = sweep(&opts.sweep, machine)?;
     let mut cells = Vec::new();
     let mut gig_skipped = false;
+    let mut thresholds = std::collections::BTreeMap::new();
     for numa in &sweep.placements {
+        let gup = GupModel {
+            stat_threshold: machine.vmstat_threshold(numa.memmap_node),
+            has_pinned_write: opts.has_pinned_write,
+        };
+        thresholds.insert(numa.memmap_node, i32::from(gup.stat_threshold));
         for &t in &sweep.threads {
             cells.push(CellSpec {
                 subject: Subject::Noop,
@@ -117,6 +125,7 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
                 threads: t,
                 layout: Workload::Private.layout(0, pages_per_thread, opts.pages_per_call),
                 numa: numa.clone(),
+                gup,
             });
             for &scheme in &schemes {
                 for &w in &workloads {
@@ -127,6 +136,7 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
                             threads: t,
                             layout: w.layout(order, pages_per_thread, opts.pages_per_call),
                             numa: numa.clone(),
+                            gup,
                         };
                         // 1 GiB folios only where memory allows.
                         let fits = machine
@@ -146,7 +156,7 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
         sweep.notes.push("huge order-18 (1 GiB folio) cells skipped: their memmap would not fit in half of MemAvailable".into());
     }
     check_memory(opts, machine, &cells)?;
-    let config = sweep.config(
+    let mut config = sweep.config(
         opts.sweep.quick,
         Scope {
             schemes: schemes.iter().map(|s| s.to_string()).collect(),
@@ -157,6 +167,8 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
             cold: opts.cold,
         },
     );
+    config.has_pinned_write = Some(opts.has_pinned_write.as_str().to_string());
+    config.vmstat_threshold = thresholds;
     Ok(Plan {
         cells,
         sweep,
@@ -216,8 +228,12 @@ mod tests {
         )
         .expect("plan");
         assert_eq!(p.config.threads, vec![1, 2]);
-        // per thread count: noop, every scheme x (6 workloads + huge's 2nd order)
-        assert_eq!(p.cells.len(), 2 * (1 + SCHEMES.len() * 7));
+        // per thread count: noop, every scheme x every workload's orders
+        let cells_per_scheme: usize = WORKLOADS.iter().map(|w| w.orders().len()).sum();
+        assert_eq!(cells_per_scheme, 8, "7 workloads, huge at two orders");
+        assert_eq!(p.cells.len(), 2 * (1 + SCHEMES.len() * cells_per_scheme));
+        assert!(p.config.has_pinned_write.as_deref() == Some("test-then-set"));
+        assert_eq!(p.config.vmstat_threshold.len(), 1, "one memmap node");
         assert!(p.cells.iter().all(|c| c.numa.cpus == vec![0, 1]));
         assert_eq!(p.sweep.pairs, 40);
     }

@@ -144,6 +144,8 @@ impl Sweep {
                 .iter()
                 .map(|p| p.placement.to_string())
                 .collect(),
+            has_pinned_write: None,
+            vmstat_threshold: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! Every reader tolerates a missing file (a container may hide some) and
 //! records `unknown`/`None` rather than failing the run.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -61,6 +62,41 @@ pub fn thp() -> (Option<String>, Option<String>) {
 /// `MemAvailable` from a meminfo text, bytes.
 pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Each node's vmstat threshold from a /proc/zoneinfo text: the largest
+/// `vm stats threshold` of its zones, which is what
+/// `refresh_zone_stat_thresholds()` gives the node's per-CPU counters.
+pub fn parse_vmstat_thresholds(zoneinfo: &str) -> BTreeMap<u32, i8> {
+    let mut out = BTreeMap::new();
+    let mut node = None;
+    for line in zoneinfo.lines() {
+        if let Some(rest) = line.strip_prefix("Node ") {
+            node = rest.split(',').next().and_then(|n| n.trim().parse().ok());
+        } else if let (Some(n), Some(t)) = (node, line.trim().strip_prefix("vm stats threshold:")) {
+            if let Ok(t) = t.trim().parse::<i8>() {
+                let e = out.entry(n).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+    }
+    out
+}
+
+/// Each node's vmstat threshold on this host (empty where /proc/zoneinfo
+/// cannot be read).
+pub fn vmstat_thresholds() -> BTreeMap<u32, i8> {
+    fs::read_to_string("/proc/zoneinfo")
+        .map(|t| parse_vmstat_thresholds(&t))
+        .unwrap_or_default()
+}
+
+/// `MemTotal`, bytes.
+pub fn mem_total() -> Option<u64> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -139,6 +175,16 @@ pub fn metadata(
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn vmstat_thresholds_are_each_nodes_largest_zone() {
+        let zoneinfo = "Node 0, zone      DMA\n  vm stats threshold: 4\n  vm stats threshold: 4\n\
+                        Node 0, zone   Normal\n        managed  1835008\n  vm stats threshold: 28\n\
+                        Node 1, zone   Normal\n  vm stats threshold: 32\nNode 1, zone  Movable\n";
+        let t = parse_vmstat_thresholds(zoneinfo);
+        assert_eq!(t, BTreeMap::from([(0, 28), (1, 32)]));
+        assert!(parse_vmstat_thresholds("garbage\nvm stats threshold: x").is_empty());
+    }
 
     #[test]
     fn sysfs_choices_meminfo_and_dates_parse() {

@@ -16,6 +16,10 @@ pub struct Machine {
     pub allowed_cpus: Vec<usize>,
     /// `MemAvailable`, bytes.
     pub mem_available: Option<u64>,
+    /// Each node's vmstat threshold, from /proc/zoneinfo.
+    pub vmstat_thresholds: std::collections::BTreeMap<u32, i8>,
+    /// `MemTotal`, bytes.
+    pub mem_total: Option<u64>,
 }
 
 impl Machine {
@@ -28,7 +32,23 @@ impl Machine {
                 .context("reading the NUMA topology")?,
             allowed_cpus: numa::allowed_cpus().context("sched_getaffinity")?,
             mem_available: host::mem_available(),
+            vmstat_thresholds: host::vmstat_thresholds(),
+            mem_total: host::mem_total(),
         })
+    }
+
+    /// The threshold at which node `nid`'s per-CPU vmstat diffs fold, as
+    /// this kernel set it (/proc/zoneinfo), or else as
+    /// `calculate_normal_threshold()` would for this machine's CPUs and its
+    /// memory split evenly over its nodes.
+    pub fn vmstat_threshold(&self, nid: u32) -> i8 {
+        if let Some(&t) = self.vmstat_thresholds.get(&nid) {
+            return t;
+        }
+        let cpus: usize = self.topology.nodes.iter().map(|n| n.cpus.len()).sum();
+        let nodes = self.topology.nodes.len().max(1) as u64;
+        let node_pages = self.mem_total.unwrap_or(1 << 30) / nodes / pin_schemes::PAGE_SIZE as u64;
+        pin_schemes::stat_threshold(cpus, node_pages as usize)
     }
 
     /// A machine of two nodes of two CPUs each (the sysfs fixture of
@@ -41,6 +61,8 @@ impl Machine {
             topology: topology::Topology::read(dir.path()).expect("fixture"),
             allowed_cpus: vec![0, 1, 2, 3],
             mem_available: Some(24 << 30),
+            vmstat_thresholds: std::collections::BTreeMap::new(),
+            mem_total: Some(32 << 30),
         }
     }
 

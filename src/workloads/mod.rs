@@ -14,6 +14,7 @@ mod kit;
 mod mixed;
 mod overflow;
 mod private;
+mod pte_thp;
 mod refstorm;
 mod shared;
 
@@ -90,6 +91,8 @@ pub enum Workload {
     Shared,
     /// Whole 2 MiB and 1 GiB folios pinned and unpinned.
     Huge,
+    /// PTE-mapped 2 MiB folios pinned and unpinned in batches.
+    PteThp,
     /// Long-term pins held, get/put traffic, a reclaim scanner querying.
     Mixed,
     /// Pages with 0..2047 ordinary references queried: where false
@@ -104,6 +107,7 @@ pub const WORKLOADS: &[Workload] = &[
     Workload::Private,
     Workload::Shared,
     Workload::Huge,
+    Workload::PteThp,
     Workload::Mixed,
     Workload::Refstorm,
     Workload::Overflow,
@@ -116,6 +120,7 @@ impl Workload {
             Workload::Private => "private",
             Workload::Shared => "shared",
             Workload::Huge => "huge",
+            Workload::PteThp => "pte-thp",
             Workload::Mixed => "mixed",
             Workload::Refstorm => "refstorm",
             Workload::Overflow => "overflow",
@@ -133,6 +138,7 @@ impl Workload {
             Workload::Private => private::DESCRIPTION,
             Workload::Shared => shared::DESCRIPTION,
             Workload::Huge => huge::DESCRIPTION,
+            Workload::PteThp => pte_thp::DESCRIPTION,
             Workload::Mixed => mixed::DESCRIPTION,
             Workload::Refstorm => refstorm::DESCRIPTION,
             Workload::Overflow => overflow::DESCRIPTION,
@@ -143,8 +149,14 @@ impl Workload {
     pub fn orders(self) -> &'static [u8] {
         match self {
             Workload::Huge => huge::ORDERS,
+            Workload::PteThp => pte_thp::ORDERS,
             _ => &[0],
         }
+    }
+
+    /// Its large folios are mapped by PTEs, not by PMD/PUD leaves.
+    pub fn pte_mapped(self) -> bool {
+        self == Workload::PteThp
     }
 
     /// Its memmap layout for folios of `order`, `pages_per_thread` simulated
@@ -154,6 +166,7 @@ impl Workload {
             Workload::Private => private::layout(pages_per_thread, pages_per_call),
             Workload::Shared => shared::layout(pages_per_call),
             Workload::Huge => huge::layout(order, pages_per_thread),
+            Workload::PteThp => pte_thp::layout(order, pages_per_thread, pages_per_call),
             Workload::Mixed => mixed::layout(pages_per_thread, pages_per_call),
             Workload::Refstorm => refstorm::layout(pages_per_call),
             Workload::Overflow => overflow::layout(pages_per_call),
@@ -171,6 +184,7 @@ impl Workload {
             Workload::Private => private::worker(scheme, slot),
             Workload::Shared => shared::worker(scheme, slot),
             Workload::Huge => huge::worker(scheme, slot),
+            Workload::PteThp => pte_thp::worker(scheme, slot),
             Workload::Mixed => mixed::worker(scheme, slot),
             Workload::Refstorm => refstorm::worker(scheme, slot),
             Workload::Overflow => overflow::worker(scheme, slot),
@@ -199,7 +213,9 @@ mod tests {
                     let mut mm = MemMap::with_pages(layout.nr_pages(2)).expect("memmap");
                     for t in 0..2 {
                         for head in layout.region(t).step_by(1 << order) {
-                            if order > 0 {
+                            if w.pte_mapped() {
+                                mm.make_pte_mapped_folio(Pfn(head), order).expect("folio");
+                            } else if order > 0 {
                                 mm.make_folio(Pfn(head), order).expect("folio");
                             }
                         }
