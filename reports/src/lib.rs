@@ -21,6 +21,7 @@
 
 pub mod compare;
 mod error;
+pub mod findings;
 pub mod output;
 pub mod plots;
 pub mod runs;

@@ -97,6 +97,10 @@ pub fn render(r: &Results) -> String {
         }
     }
     accuracy(r, &names, &mut out);
+    let cells: Vec<&Cell> = r.cells.iter().collect();
+    for line in crate::findings::split_fix_price(&cells) {
+        let _ = writeln!(out, "\n{}", clean(&line));
+    }
     let _ = writeln!(out, "\n{}", checks(r).join("\n"));
     out
 }

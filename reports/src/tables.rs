@@ -146,7 +146,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
             (s, cells)
         })
         .collect();
-    let mut footnotes = vec![];
+    let mut footnotes = crate::findings::split_fix_price(&all);
     if noisy {
         footnotes.push(format!(
             "{NOISY} noisy: the 95% confidence interval of x floor (or x 1T) is wider \

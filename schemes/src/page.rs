@@ -162,6 +162,16 @@ impl Page {
     /// Returns the new count.
     #[inline]
     pub fn ref_try_add(&self, nr: i32) -> Result<i32, RefError> {
+        self.ref_try_add_leaving(nr, 0)
+    }
+
+    /// [`Page::ref_try_add`] that also refuses when fewer than `more`
+    /// references would be left below `i32::MAX` after it: the model's way
+    /// of refusing a two-step pin (`try_get_folio()`, then
+    /// `folio_ref_add(more)`) before its first step, so a refused pin costs
+    /// one failed cmpxchg, as a refused `atomic_add_unless()` does.
+    #[inline]
+    pub fn ref_try_add_leaving(&self, nr: i32, more: i32) -> Result<i32, RefError> {
         // Relaxed: only a first guess; the cmpxchg validates it.
         let mut old = self._refcount.load(Ordering::Relaxed);
         loop {
@@ -169,6 +179,7 @@ impl Page {
                 return Err(RefError::NotLive(old));
             }
             let new = old.checked_add(nr).ok_or(RefError::Overflow(old))?;
+            new.checked_add(more).ok_or(RefError::Overflow(old))?;
             // SeqCst on success: atomic_add_unless() is fully ordered.
             // Relaxed on failure: we only retry with the value.
             match self._refcount.compare_exchange_weak(

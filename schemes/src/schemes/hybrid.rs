@@ -73,7 +73,11 @@ impl Hybrid {
         match path {
             GupPath::Fast => {
                 let first = total / GUP_PIN_COUNTING_BIAS;
-                grab_refs(&self.memmap, folio, refs, GupPath::Fast)?;
+                // try_get_folio(), refusing here a pin whose second step
+                // would overflow (the model's deviation, see page.rs).
+                head.ref_try_add_leaving(first, total - first)
+                    .map_err(|e| ref_error(folio, refs, e))?;
+                // A concurrent pin can still take the room in between.
                 if let Err(e) = head.ref_add(total - first) {
                     head.put_refs(first);
                     return Err(ref_error(folio, refs, e));

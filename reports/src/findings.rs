@@ -1,0 +1,83 @@
+//! Conclusions a run's own numbers support, stated beside them.
+//!
+//! `bias` models 3faa52c03f44 (v5.7-rc1): a small-folio pin is one
+//! `atomic_add_unless(+1024)`. `hybrid` models v6.12: `try_get_folio(+1)`
+//! then `folio_ref_add(+1023)`, the split of c24d37322548 (v5.14-rc1) that
+//! closed the race with `split_huge_page()`. On order-0 folios everything
+//! else the two do is the same code, so their difference on the `private`
+//! workload is the price of that fix, measured.
+
+use crate::runs::distinct;
+use pin_results::Cell;
+
+fn private_small<'a>(
+    cells: &[&'a Cell],
+    scheme: &str,
+    threads: usize,
+    numa: &str,
+) -> Option<&'a Cell> {
+    cells.iter().copied().find(|c| {
+        c.subject == scheme
+            && c.backend == "model"
+            && c.workload == "private"
+            && c.folio_order == 0
+            && c.threads == threads
+            && c.numa.placement == numa
+            && c.x_floor.n > 0
+    })
+}
+
+/// One line per thread count and placement where both `bias` and `hybrid`
+/// ran `private` on order-0 pages: `hybrid - bias` in floor units, and what
+/// it is.
+pub fn split_fix_price(cells: &[&Cell]) -> Vec<String> {
+    let groups = distinct(cells.iter().map(|c| (c.threads, c.numa.placement.clone())));
+    groups
+        .iter()
+        .filter_map(|(t, numa)| {
+            let b = private_small(cells, "bias", *t, numa)?;
+            let h = private_small(cells, "hybrid", *t, numa)?;
+            let d = h.x_floor.median - b.x_floor.median;
+            let overlap = h.x_floor.ci_low <= b.x_floor.ci_high && b.x_floor.ci_low <= h.x_floor.ci_high;
+            let verdict = if overlap {
+                "within the two cells' 95% CIs: not resolved by this run"
+            } else {
+                "the price of that fix"
+            };
+            Some(format!(
+                "hybrid - bias, private order-0 pages, {t}T {numa}: {d:+.2} x floor ({:.2} -> {:.2}): \
+                 on order-0 folios the two differ only in the second atomic of \
+                 try_grab_folio_fast(), added by c24d37322548 (v5.14) to close the race with \
+                 split_huge_page(); {verdict}.",
+                b.x_floor.median, h.x_floor.median
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pin_results::sample;
+
+    #[test]
+    fn the_gap_is_stated_where_both_ran_and_nowhere_else() {
+        let estimate = |median: f64| pin_results::Estimate {
+            median,
+            ci_low: median - 0.1,
+            ci_high: median + 0.1,
+            n: 40,
+        };
+        let mut b = sample::cell("bias", "private", 1, 10.0, 1.0);
+        b.x_floor = estimate(2.0);
+        let mut h = sample::cell("hybrid", "private", 1, 12.0, 1.0);
+        h.x_floor = estimate(2.5);
+        let lines = split_fix_price(&[&b, &h]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("+0.50 x floor"), "{}", lines[0]);
+        assert!(lines[0].contains("the price of that fix"), "{}", lines[0]);
+        h.x_floor.ci_low = 2.0;
+        assert!(split_fix_price(&[&b, &h])[0].contains("not resolved"));
+        assert!(split_fix_price(&[&b]).is_empty());
+    }
+}
