@@ -2,10 +2,11 @@
 //! around a scheme's grab and put, the same for every scheme, so that each
 //! pays the per-call and per-page costs upstream pays.
 //!
-//! Per call (`pin_user_pages_fast()` → `gup_fast_fallback()`):
-//! - FOLL_PIN: `mm_set_has_pinned_flag()` ([`Mm::set_has_pinned`]);
-//! - slow path: `mmap_read_lock()` held for the call
-//!   (`__get_user_pages_locked()`).
+//! Per call: FOLL_PIN's `mm_set_has_pinned_flag()` ([`crate::mm::Mm::set_has_pinned`];
+//! `gup_fast_fallback()` on the fast path). The slow path is
+//! `pin_user_pages_unlocked()` (FOLL_TOUCH, as the fallback of
+//! `pin_user_pages_fast()` also passes): `mmap_read_lock()` held for the
+//! call, `__get_user_pages_locked()`.
 //!
 //! Per folio run (`FolioRuns`): on the fast path one grab per PTE, or per
 //! PMD/PUD leaf with `record_subpages()` batching the subpages:
@@ -19,16 +20,18 @@
 //! PTE table's lock, grabbed with `try_grab_folio(folio, 1)` and marked with
 //! `mark_page_accessed()`; a leaf-mapped large folio is looked up once under
 //! `pmd_lock()` (or the mm's `page_table_lock` for a PUD), and its further
-//! subpages are grabbed with one `try_grab_folio(folio, page_increm - 1)`
-//! (`__get_user_pages()`).
+//! subpages in that leaf are grabbed with one `try_grab_folio(folio,
+//! page_increm - 1)` (`__get_user_pages()`, v6.12; v5.7 looked up every
+//! subpage).
 //!
 //! Unpin (`unpin_user_pages()`): one `gup_put_folio()` per run of adjacent
-//! entries of one folio (`gup_folio_next()`): FOLL_PIN only,
-//! `node_stat_mod_folio(NR_FOLL_PIN_RELEASED, refs)`, then the scheme's put.
+//! entries of one folio (`gup_folio_next()`, which reads every entry's
+//! `struct page`): `node_stat_mod_folio(NR_FOLL_PIN_RELEASED, refs)`, then
+//! the scheme's put. FOLL_GET pages are released with `put_page()` each.
 
 use crate::error::{BatchPinError, PinError};
 use crate::memmap::{Folio, MemMap};
-use crate::page::{pg, Pfn};
+use crate::page::{pg, Pfn, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER};
 use crate::scheme::{GupPath, PinScheme};
 use crate::sync::Ordering;
 use crate::vmstat::NodeStatItem;
@@ -122,12 +125,16 @@ fn grab_run<S: PinScheme + ?Sized>(
             head.set_referenced();
         }
         GupPath::Slow => {
-            let leaf = folio.is_large() && !memmap.mm().pte_mapped(folio.head.0);
-            let level = if leaf { folio.order } else { 0 };
+            let leaf = leaf_order(memmap, folio);
             {
-                let _ptl = memmap.mm().ptl(first.0, level);
+                let _ptl = memmap.mm().ptl(first.0, leaf.unwrap_or(0));
                 try_grab_folio(s, folio, 1, GupPath::Slow)?;
-                mark_page_accessed(memmap, folio);
+                // follow_page_pte(): mark_page_accessed(); a leaf's
+                // touch_pmd() (an access-flag update of the PMD entry) is
+                // not modelled, the model has no page tables.
+                if leaf.is_none() {
+                    mark_page_accessed(memmap, folio);
+                }
             }
             if nr > 1 {
                 // page_increm - 1 more subpages of a leaf-mapped folio; on
@@ -142,6 +149,21 @@ fn grab_run<S: PinScheme + ?Sized>(
     Ok(())
 }
 
+/// The order of the page-table leaf that maps `folio`, `None` where it is
+/// mapped by PTEs: folios below PMD order (mTHP), and large folios mapped
+/// by PTEs (`make_pte_mapped_folio`); PMD leaves for orders 9 to 17 (several
+/// of them for orders above 9), a PUD leaf from order 18.
+#[inline]
+pub fn leaf_order(memmap: &MemMap, folio: Folio) -> Option<u8> {
+    if folio.order < HPAGE_PMD_ORDER || memmap.mm().pte_mapped(folio.head.0) {
+        None
+    } else if folio.order >= HPAGE_PUD_ORDER {
+        Some(HPAGE_PUD_ORDER)
+    } else {
+        Some(HPAGE_PMD_ORDER)
+    }
+}
+
 /// `mark_page_accessed()` as `follow_page_pte()` calls it (FOLL_TOUCH):
 /// sets PG_referenced if it is clear. The activation a second call would
 /// then do (`folio_activate()`, once per page) is not modelled.
@@ -154,48 +176,100 @@ fn mark_page_accessed(memmap: &MemMap, folio: Folio) {
     }
 }
 
-/// `unpin_user_pages()` (or `put_page()` of each entry for FOLL_GET):
-/// adjacent entries of one folio are released with one put. Stops at the
-/// first error.
+/// `unpin_user_pages()`: adjacent entries of one folio are released with
+/// one put; for FOLL_GET, `put_page()` of each entry (the kernel has no
+/// batched FOLL_GET release). Stops at the first error.
 pub(crate) fn unpin_user_pages<S: PinScheme + ?Sized>(s: &S, pfns: &[Pfn]) -> Result<(), PinError> {
-    for run in FolioRuns::unpin(s.memmap(), pfns) {
+    let runs = if s.foll_pin() {
+        FolioRuns::unpin(s.memmap(), pfns)
+    } else {
+        FolioRuns::each(s.memmap(), pfns)
+    };
+    for run in runs {
         let (_, folio, nr) = run.map_err(|e| e.cause)?;
         gup_put_folio(s, folio, nr as u32)?;
     }
     Ok(())
 }
 
-/// Walks a pfn array in runs that one grab or put handles: for pins, the
-/// consecutive subpages of one leaf-mapped folio (`record_subpages()` in
-/// gup-fast), or a single page where the folio is small or mapped by PTEs;
-/// for unpins, adjacent entries of one folio (`gup_folio_next()`). Yields
-/// `(index of the run's first entry, folio, entries in the run)`.
+/// Walks a pfn array in runs that one grab or put handles. For pins, the
+/// consecutive subpages of one folio within one leaf entry
+/// (`record_subpages()` in gup-fast), or a single page where the folio is
+/// mapped by PTEs. For unpins, adjacent entries of one folio, found as
+/// `gup_folio_next()` finds them: `page_folio()` of every entry, a read of
+/// each entry's `struct page`. Yields `(index of the run's first entry,
+/// folio, entries in the run)`.
 pub struct FolioRuns<'a> {
     memmap: &'a MemMap,
     pfns: &'a [Pfn],
     i: usize,
-    pin: bool,
+    kind: Runs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Runs {
+    Pin,
+    Unpin,
+    Each,
 }
 
 impl<'a> FolioRuns<'a> {
-    /// Runs for `pin_pages`.
-    pub fn pin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
+    fn new(memmap: &'a MemMap, pfns: &'a [Pfn], kind: Runs) -> Self {
         Self {
             memmap,
             pfns,
             i: 0,
-            pin: true,
+            kind,
         }
     }
 
-    /// Runs for `unpin_pages`.
+    /// Runs for `pin_pages`.
+    pub fn pin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
+        Self::new(memmap, pfns, Runs::Pin)
+    }
+
+    /// Runs for `unpin_user_pages()`.
     pub fn unpin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
-        Self {
-            memmap,
-            pfns,
-            i: 0,
-            pin: false,
+        Self::new(memmap, pfns, Runs::Unpin)
+    }
+
+    /// One entry per run: `put_page()` of each.
+    pub fn each(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
+        Self::new(memmap, pfns, Runs::Each)
+    }
+
+    /// Entries from `i + 1` that belong to `folio`'s run from `first`.
+    #[inline(always)]
+    fn extent(&self, i: usize, first: Pfn, folio: Folio) -> usize {
+        let pfns = self.pfns;
+        let mut nr = 1;
+        match self.kind {
+            Runs::Each => {}
+            Runs::Pin => {
+                let Some(leaf) = leaf_order(self.memmap, folio) else {
+                    return 1;
+                };
+                let entry = first.0 >> leaf;
+                while i + nr < pfns.len()
+                    && pfns[i + nr] == first + nr
+                    && folio.contains(pfns[i + nr])
+                    && pfns[i + nr].0 >> leaf == entry
+                {
+                    nr += 1;
+                }
+            }
+            Runs::Unpin => {
+                while i + nr < pfns.len()
+                    && self
+                        .memmap
+                        .folio(pfns[i + nr])
+                        .is_ok_and(|f| f.head == folio.head)
+                {
+                    nr += 1;
+                }
+            }
         }
+        nr
     }
 }
 
@@ -215,16 +289,7 @@ impl Iterator for FolioRuns<'_> {
                 return Some(Err(BatchPinError { index: i, cause }));
             }
         };
-        let mut nr = 1;
-        let batch = !self.pin || (folio.is_large() && !self.memmap.mm().pte_mapped(folio.head.0));
-        if batch {
-            while i + nr < pfns.len()
-                && folio.contains(pfns[i + nr])
-                && (!self.pin || pfns[i + nr] == first + nr)
-            {
-                nr += 1;
-            }
-        }
+        let nr = self.extent(i, first, folio);
         self.i += nr;
         Some(Ok((i, folio, nr)))
     }

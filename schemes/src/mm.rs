@@ -44,6 +44,8 @@ pub const MMF_HAS_PINNED: u32 = 27;
 const RWSEM_READER_BIAS: i64 = 1 << 8;
 /// `RWSEM_READER_OWNED` in `sem->owner`.
 const RWSEM_READER_OWNED: u64 = 1 << 0;
+/// `RWSEM_NONSPINNABLE` in `sem->owner`, kept across owners.
+const RWSEM_NONSPINNABLE: u64 = 1 << 1;
 
 /// How a FOLL_PIN call records that the mm has pinned pages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -181,7 +183,7 @@ impl Mm {
         // then atomic_long_set() (here without the task pointer).
         let owner = sem.owner.load(Ordering::Relaxed);
         sem.owner.store(
-            (owner & !RWSEM_READER_OWNED) | RWSEM_READER_OWNED,
+            (owner & RWSEM_NONSPINNABLE) | RWSEM_READER_OWNED,
             Ordering::Relaxed,
         );
         MmapReadGuard(sem)

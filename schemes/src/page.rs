@@ -28,10 +28,11 @@
 //!   a cmpxchg loop, fully ordered when it adds (a SeqCst cmpxchg and
 //!   `smp_mb__after_atomic()`, which the abstract model needs to order the
 //!   relaxed accesses after it and x86 gets for free).
-//! - [`Page::ref_add`] = `folio_ref_add()` = `atomic_add()`: one `lock add`,
+//! - [`Page::ref_add`] = `folio_ref_add()` = `atomic_add()`: one locked add
+//!   (`lock xadd` here, since the model reads the old value to refuse overflow),
 //!   no return value, no ordering (Relaxed). Where gup needs the add ordered
 //!   it follows it with `smp_mb__after_atomic()` (see `sync`).
-//! - [`Page::put_refs`] = `folio_put_refs()` = `atomic_sub_return() == 0`:
+//! - [`Page::put_refs`] = `folio_put_refs()` = `atomic_sub_and_test()`:
 //!   fully ordered (SeqCst), so the last put sees every access before it.
 //! - [`Page::ref_sub`] = `page_ref_sub()` = `atomic_sub()`: no ordering.
 //! - [`Page::ref_count`] = `folio_ref_count()` = `atomic_read()`: a plain

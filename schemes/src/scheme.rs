@@ -174,16 +174,19 @@ pub trait PinScheme: Send + Sync {
         gup::unpin_user_pages(self, pfns)
     }
 
-    /// `try_get_page()`: an ordinary (FOLL_GET) reference.
+    /// `try_get_page()`: an ordinary reference: the `WARN_ON_ONCE(count <=
+    /// 0)` read, then `page_ref_inc()` (one `lock inc`, unordered).
     #[inline]
     fn get(&self, pfn: Pfn) -> Result<(), PinError> {
         let memmap = self.memmap();
         let folio = memmap.folio(pfn)?;
-        memmap
-            .head_page(folio)
-            .ref_try_add(1)
-            .map(|_| ())
-            .map_err(|e| ref_error(folio, 1, e))
+        let head = memmap.head_page(folio);
+        match head.ref_count() {
+            c if c <= 0 => Err(RefError::NotLive(c)),
+            _ => head.ref_add(1),
+        }
+        .map(|_| ())
+        .map_err(|e| ref_error(folio, 1, e))
     }
 
     /// `put_page()`: drops an ordinary reference.

@@ -44,20 +44,20 @@ pub fn smp_mb__after_atomic() {
 
 /// `smp_mb()`: a full barrier on its own.
 ///
-/// On x86-64 it is the kernel's own instruction, `lock; addl $0,(%rsp)`
-/// (v6.12 uses -4(%rsp); the top of our stack is ours to touch), which is
-/// cheaper than the `mfence` a Rust SeqCst fence emits; elsewhere and
-/// under loom, a SeqCst fence.
+/// On x86-64 it is the kernel's own instruction, `lock; addl $0,-4(%rsp)`
+/// (just below the stack pointer, so it does not wait on the last push),
+/// which is cheaper than the `mfence` a Rust SeqCst fence emits; elsewhere
+/// and under loom, a SeqCst fence.
 #[inline(always)]
 pub fn smp_mb() {
     #[cfg(loom)]
     loom::sync::atomic::fence(Ordering::SeqCst);
     #[cfg(all(not(loom), target_arch = "x86_64"))]
-    // SAFETY: adds 0 to the word at the stack pointer, which this thread
-    // owns; no value changes, only the flags, which are declared clobbered
-    // (no `preserves_flags`).
+    // SAFETY: adds 0 to a word of this thread's own stack red zone; no
+    // value changes, only the flags, which are declared clobbered (no
+    // `preserves_flags`).
     unsafe {
-        std::arch::asm!("lock add dword ptr [rsp], 0", options(nostack));
+        std::arch::asm!("lock add dword ptr [rsp - 4], 0", options(nostack));
     }
     #[cfg(all(not(loom), not(target_arch = "x86_64")))]
     std::sync::atomic::fence(Ordering::SeqCst);
