@@ -1,17 +1,24 @@
 //! Per-node LRU lists: `lruvec->lru_lock` and an intrusive doubly linked list
 //! threaded through `page->lru`, as in mm/swap.c and mm/vmscan.c.
 //!
-//! Links are stored as `pfn << 1` so that bit 0 of `lru[0]` stays free to
-//! mark tail pages (`compound_head | 1`). Only head and order-0 pages are
-//! ever on a list. Every function here must be called with the node's
-//! `lru_lock` held (they take the guarded [`LruList`] by `&mut`), so the link
-//! words are accessed Relaxed: the lock orders them.
+//! Links are stored as `pfn << 3`, like the kernel's 8-byte-aligned
+//! `list_head` pointers: bit 0 of `lru[0]` stays free to mark tail pages
+//! (`compound_head | 1`) and bits 1 and 2 read as zero, which the 2018
+//! page-flag RFC relied on. `list_del()` leaves `LIST_POISON1`/`2` in the
+//! page's words, as the kernel does. Only head and order-0 pages are ever on
+//! a list. The list functions must be called with the node's `lru_lock`
+//! held (they take the guarded [`LruList`] by `&mut`), so the link words
+//! are accessed Relaxed: the lock orders them.
 
 use crate::page::{pg, Page, Pfn};
 use crate::sync::{Ordering, SpinLock};
 
-/// Link value meaning "none" (even, so it never looks like a tail page).
-pub const LRU_NIL: u64 = u64::MAX - 1;
+/// Link value meaning "none" (low three bits clear, as a pointer's).
+pub const LRU_NIL: u64 = !7;
+/// `LIST_POISON1` (include/linux/poison.h, x86-64): `lru.next` after `list_del()`.
+pub const LIST_POISON1: u64 = 0xdead_0000_0000_0100;
+/// `LIST_POISON2`: `lru.prev` after `list_del()`.
+pub const LIST_POISON2: u64 = 0xdead_0000_0000_0122;
 
 /// The list head guarded by the node's LRU lock.
 #[derive(Debug)]
@@ -56,12 +63,43 @@ pub fn clear_flag(page: &Page, bit: u64) {
 
 #[inline]
 fn link(pfn: Pfn) -> u64 {
-    (pfn.0 as u64) << 1
+    (pfn.0 as u64) << 3
 }
 
 #[inline]
 fn unlink(v: u64) -> Pfn {
-    Pfn((v >> 1) as usize)
+    Pfn((v >> 3) as usize)
+}
+
+impl Lruvec {
+    /// `isolate_lru_page()` (mm/vmscan.c, v4.19): if PG_lru, under the LRU
+    /// lock (IRQs off in the kernel): `get_page()`, `ClearPageLRU()`,
+    /// `list_del()`. True if this call took the page off its LRU.
+    pub fn isolate_lru_page(&self, pages: &[Page], pfn: Pfn) -> bool {
+        let page = &pages[pfn.0];
+        if page.flags() & pg::LRU == 0 {
+            return false;
+        }
+        let mut list = self.lru_lock.lock();
+        if page.flags() & pg::LRU == 0 {
+            return false;
+        }
+        // get_page(): the page is live (it is on an LRU); a reference the
+        // model cannot take (the count at i32::MAX) leaves it listed.
+        if page.ref_add(1).is_err() {
+            return false;
+        }
+        list.del(pages, pfn);
+        true
+    }
+
+    /// `putback_lru_page()` (v4.19): `lru_cache_add()` (here straight onto
+    /// the list under the lock, without the per-CPU pagevec), then
+    /// `put_page()` of the isolation reference.
+    pub fn putback_lru_page(&self, pages: &[Page], pfn: Pfn) {
+        self.lru_lock.lock().add(pages, pfn);
+        pages[pfn.0].put_refs(1);
+    }
 }
 
 impl LruList {
@@ -109,6 +147,8 @@ impl LruList {
         }
         self.len -= 1;
         clear_flag(page, pg::LRU);
+        page.lru[0].store(LIST_POISON1, Ordering::Relaxed);
+        page.lru[1].store(LIST_POISON2, Ordering::Relaxed);
     }
 
     /// Walks the list from the head, for consistency checks in tests.

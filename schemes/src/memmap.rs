@@ -287,7 +287,7 @@ impl MemMap {
             let flags = page.flags.load(Ordering::Relaxed);
             let tail = page.lru[0].load(Ordering::Relaxed) & 1 == 1;
             if tail
-                || flags & (pg::HEAD | pg::DMA_PINNED) != 0
+                || flags & pg::HEAD != 0
                 || flags & pg::LRU == 0
                 || page._refcount.load(Ordering::Relaxed) != 1
             {

@@ -7,8 +7,8 @@
 //! | offset | field          | order-0 / head page            | first tail page of a folio (folio offset) |
 //! |--------|----------------|--------------------------------|----------------------------|
 //! | 0      | `flags`        | PG_* bits, node id in bits 56+  | `_flags_1`: folio order in bits 0..8 (64) |
-//! | 8      | `lru[0]`       | LRU `next` (pfn << 1)           | `_head_1` = head pfn << 1 \| 1 (72) |
-//! | 16     | `lru[1]`       | LRU `prev` (pfn << 1)           | `_large_mapcount` (80), `_entire_mapcount` (84) |
+//! | 8      | `lru[0]`       | LRU `next` (pfn << 3)           | `_head_1` = head pfn << 1 \| 1 (72) |
+//! | 16     | `lru[1]`       | LRU `prev` (pfn << 3)           | `_large_mapcount` (80), `_entire_mapcount` (84) |
 //! | 24     | `_nr_pages_mapped` | `mapping`, low half         | `_nr_pages_mapped` (88) |
 //! | 28     | `_pincount`    | `mapping`, high half            | `_pincount` (92): exact large-folio pin count |
 //! | 32     | `index`        | page offset                    | `_folio_nr_pages` (96) |
@@ -18,8 +18,8 @@
 //! | 56     | `memcg_data`   | memcg                          |                            |
 //!
 //! As in the kernel, bit 0 of `lru[0]` tells a tail page (it holds
-//! `compound_head | 1`) from a head or order-0 page (list pointers are even;
-//! here list links are stored as `pfn << 1`). The page-flag scheme of the 2018
+//! `compound_head | 1`) from a head or order-0 page (list pointers are
+//! 8-byte aligned; here list links are stored as `pfn << 3`). The page-flag scheme of the 2018
 //! RFC reuses `lru` while a page is pinned and therefore off the LRU.
 //!
 //! Atomic operations on `_refcount`, each the kernel's (include/linux/page_ref.h,
@@ -70,8 +70,6 @@ pub mod pg {
     pub const LRU: u64 = 1 << 5;
     /// `PG_head`: the first page of a large folio.
     pub const HEAD: u64 = 1 << 6;
-    /// `PG_dma_pinned`: the 2018 RFC's flag (never merged; bit chosen free).
-    pub const DMA_PINNED: u64 = 1 << 24;
     /// `NODES_PGSHIFT`: the node id lives in the top byte of `flags`.
     pub const NODES_SHIFT: u32 = 56;
     /// Mask of the folio order kept in the first tail page's flags.

@@ -1,114 +1,176 @@
-//! `flag`: a `PG_dma_pinned` page flag plus a pin count overlaid on
-//! `page->lru`, the pinned page taken off the LRU.
+//! `flag`: John Hubbard's 2018 RFC as reposted in November 2018: a
+//! "pinned" bit and a pin count overlaid on `page->lru`, the page taken off
+//! its LRU while pinned.
 //!
-//! Mirrors: John Hubbard's RFC "mm/fs: gup: don't unmap or drop filesystem
-//! buffers" (linux-mm, June-July 2018, v1-v2), which added `PG_dma_pinned`
-//! and reused the `lru` list_head of a pinned page for `dma_pinned_flags` /
-//! `dma_pinned_count`; since the lru words then no longer link the page,
-//! the first pin must isolate the page from its LRU under the LRU lock
-//! (`zone_lru_lock()` in 4.18, `lruvec->lru_lock` today) and the last unpin
-//! must put it back. Here, per folio grab and put:
-//! - pin: `try_get_folio()` (+refs on `_refcount`), then under the node's
-//!   `lru_lock`: if PG_lru, `list_del()` and `ClearPageLRU()`; on the first
-//!   pin set `lru[0]` to a marker, `lru[1] = refs`, `SetPageDmaPinned()`
-//!   (atomic bit operations: other flag bits change without the lock);
-//!   later pins add to `lru[1]`;
-//! - unpin: under the lock `lru[1] -= refs`; on the last, clear
-//!   `PG_dma_pinned` and `list_add_tail()` back; then `folio_put_refs()`;
-//! - `maybe_dma_pinned` = `PageDmaPinned()`: one flag test, no lock.
-//! - fast path: the first pin's `set_bit` is followed by
-//!   `smp_mb__after_atomic()`, as gup-fast needs before its PTE re-check
-//!   (the RFC predates that pairing; any port of it would need the barrier).
+//! Mirrors: "[PATCH v2 0/6] RFC: gup+dma: tracking dma-pinned pages"
+//! (<20181110085041.10071-1-jhubbard@nvidia.com>, 10 Nov 2018, against
+//! v4.20-rc1): patch 4/6 "mm: introduce page->dma_pinned_flags, _count"
+//! (<…-5-…>), 5/6 "mm: introduce zone_gup_lock, for dma-pinned pages"
+//! (<…-6-…>), 6/6 "mm: track gup pages with page->dma_pinned_* fields"
+//! (<20181110085041.10071-7-jhubbard@nvidia.com>). The complete version:
+//! its July 2018 predecessor (<20180702005654.20369-6-jhubbard@nvidia.com>)
+//! never put pages back on the LRU and skipped the flag on pages it could
+//! not isolate. What it does, per page returned by gup:
+//! - `struct page`: `unsigned long dma_pinned_flags; atomic_t
+//!   dma_pinned_count;` in a union with `lru` (here `lru[0]` and `lru[1]`);
+//!   `PAGE_DMA_PINNED` (0x2) and `PAGE_DMA_PINNED_WAS_LRU` (0x4) are atomic
+//!   `set_bit`/`clear_bit`/`test_bit` on `dma_pinned_flags` (bit 0 is
+//!   PageTail's);
+//! - pin (`pin_page_for_dma()`, after gup took its reference), under
+//!   `spin_lock(zone_gup_lock(zone))`, a new per-node `pinned_dma_lock`
+//!   in `pglist_data`: if `PageDmaPinned`, `atomic_inc(count)`; otherwise
+//!   `isolate_lru_page()` (the LRU lock, `get_page()`, `ClearPageLRU()`,
+//!   `list_del()`), `SetPageDmaPinnedWasLru()` if that succeeded, then
+//!   `atomic_set(count, 1)` and `SetPageDmaPinned()`, whether or not it
+//!   succeeded;
+//! - unpin (`put_user_page()`): `atomic_dec_and_test(count)`, lock-free; the
+//!   last one takes the lock, re-checks the count, `ClearPageDmaPinned()`,
+//!   and if `WasLru`, `putback_lru_page()`; then `put_page()`;
+//! - `maybe_dma_pinned` = `PageDmaPinned()`: one bit test, no lock.
 //!
-//! Every pin and unpin takes the node's LRU lock, once per folio, as the
-//! RFC did (the lru words are either list links or the count, and only the
-//! lock tells which): pins on one node serialise on one cache line, which
-//! is the cost this scheme shows. The RFC's separate steps (the
-//! `isolate_lru_page()` reference, the November 2018 version's per-zone
-//! lock) are not modelled yet.
+//! Its known flaw, kept: a page already off the LRU when it is pinned
+//! (isolated by reclaim, migration or compaction, so `lru` links it on
+//! their private list) gets its `lru` words overwritten by the flags and
+//! the count: that list is corrupted, and the page is never put back. Dave
+//! Chinner's objections (<20181013035516.GA18822@dastard>,
+//! <20181013230124.GB18822@dastard>) were about the same dual use.
+//!
+//! Not modelled: the IRQ disabling Jan Kara asked for (the RFC used plain
+//! `spin_lock`, <20181112135811.GF7175@quack2.suse.cz>); `lru_cache_add()`'s
+//! per-CPU pagevec (the page goes straight back on the list); huge pages
+//! (the RFC pinned each `pages[]` entry; the model flags the folio's head,
+//! once per subpage pinned, as the RFC's per-entry loop would).
+//! On the fast path the first pin's `set_bit` is followed by
+//! `smp_mb__after_atomic()`, the barrier gup-fast needs before its PTE
+//! re-check today (the RFC predates that pairing).
 //!
 //! Memory: nothing beyond `struct page`.
 //! Exactness: exact flag and count; unbalanced unpins are refused.
-//! Limits: bounded by the i32 refcount (i32::MAX - 1 pins); a pinned page is
-//! invisible to reclaim and compaction while off the LRU.
+//! Limits: bounded by the i32 refcount, less the isolation reference
+//! (i32::MAX - 2 pins); a pinned page is invisible to reclaim and
+//! compaction while off the LRU.
 
 use super::{Registered, SchemeInfo};
 use crate::error::{BuildError, PinError};
-use crate::lru::{clear_flag, set_flag, LruList};
 use crate::memmap::{Folio, MemMap};
-use crate::page::{pg, Pfn};
+use crate::page::{Page, Pfn};
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
-use crate::sync::{smp_mb__after_atomic, Ordering};
+use crate::sync::{smp_mb__after_atomic, Ordering, SpinLock};
 use std::sync::Arc;
 
 /// Registry entry.
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "flag",
-    mirrors: "PG_dma_pinned + count on page->lru, LRU-isolated (RFC 2018)",
-    source: "John Hubbard's RFC \"mm/fs: gup: don't unmap or drop filesystem buffers\" (linux-mm, June-July 2018): `PG_dma_pinned` plus a count overlaid on `page->lru`, the page isolated from its node's LRU under the LRU lock, per folio",
+    mirrors: "dma_pinned_flags/_count on page->lru, LRU-isolated (RFC v2, Nov 2018)",
+    source: "John Hubbard's RFC \"[PATCH v2 0/6] RFC: gup+dma: tracking dma-pinned pages\" (10 Nov 2018): `dma_pinned_flags`/`dma_pinned_count` overlaid on `page->lru`, the page isolated from its LRU under a per-node `zone_gup_lock`, lock-free unpin but for the last, `putback_lru_page()`",
     exactness: Exactness::Exact,
     bytes_per_page: 0,
-    max_pins_per_page: (i32::MAX - 1) as u32,
+    // One reference fewer than the others: isolate_lru_page() holds one
+    // while the page is off its LRU.
+    max_pins_per_page: (i32::MAX - 2) as u32,
 };
 
-/// What `lru[0]` holds while the page is pinned (`dma_pinned_flags`); even,
-/// so it never reads as a tail page's `compound_head | 1`.
-pub const DMA_PINNED_MARKER: u64 = 0xd3a0_0000_0000_0000;
+/// `PAGE_DMA_PINNED`: bit 1 of `dma_pinned_flags` (`lru.next`).
+pub const PAGE_DMA_PINNED: u64 = 0x2;
+/// `PAGE_DMA_PINNED_WAS_LRU`: bit 2.
+pub const PAGE_DMA_PINNED_WAS_LRU: u64 = 0x4;
 
-/// The 2018 page-flag scheme.
+/// The November 2018 page-flag RFC.
 pub struct Flag {
     memmap: Arc<MemMap>,
+    /// `pglist_data->pinned_dma_lock`, one per node.
+    zone_gup_lock: Box<[SpinLock<()>]>,
 }
 
 impl Flag {
     /// Over `memmap`.
     pub fn new(memmap: Arc<MemMap>) -> Self {
-        Self { memmap }
-    }
-
-    /// Under the node's `lru_lock`: the first pin isolates the folio from
-    /// the LRU and sets PG_dma_pinned; every pin adds to the count. True
-    /// when this was the first pin.
-    fn mark_pinned(&self, lru: &mut LruList, folio: Folio, refs: u32) -> bool {
-        let pages = self.memmap.pages();
-        let head = &pages[folio.head.0];
-        // Relaxed loads/stores of the lru words under the lock: the lock
-        // orders them against other pinners and unpinners.
-        let flags = head.flags.load(Ordering::Relaxed);
-        if flags & pg::DMA_PINNED == 0 {
-            if flags & pg::LRU != 0 {
-                lru.del(pages, folio.head);
-            }
-            head.lru[0].store(DMA_PINNED_MARKER, Ordering::Relaxed);
-            head.lru[1].store(refs as u64, Ordering::Relaxed);
-            set_flag(head, pg::DMA_PINNED);
-            true
-        } else {
-            let count = head.lru[1].load(Ordering::Relaxed);
-            head.lru[1].store(count + refs as u64, Ordering::Relaxed);
-            false
+        let nodes = memmap.nodes().iter().map(|n| n.nid).max().unwrap_or(0) as usize + 1;
+        Self {
+            zone_gup_lock: (0..nodes).map(|_| SpinLock::new(())).collect(),
+            memmap,
         }
     }
 
-    /// Under the node's `lru_lock`: drops `refs` from the count; the last
-    /// unpin clears PG_dma_pinned and puts the folio back on the LRU.
-    fn clear_pinned(&self, lru: &mut LruList, folio: Folio, refs: u32) -> Result<(), PinError> {
+    /// `PageDmaPinned()`: `test_bit(PAGE_DMA_PINNED, &dma_pinned_flags)`.
+    #[inline]
+    fn page_dma_pinned(head: &Page) -> bool {
+        // Relaxed: test_bit() is a plain read.
+        head.lru[0].load(Ordering::Relaxed) & PAGE_DMA_PINNED != 0
+    }
+
+    /// `pin_page_for_dma()` for `count` entries of one page at once (more
+    /// than one only for the model's grabs larger than a folio); true if it
+    /// set PageDmaPinned.
+    fn pin_page_for_dma(&self, folio: Folio, count: u64) -> bool {
         let pages = self.memmap.pages();
         let head = &pages[folio.head.0];
-        // Relaxed under the lock, as in mark_pinned.
-        let pinned = head.flags.load(Ordering::Relaxed) & pg::DMA_PINNED != 0;
-        let count = head.lru[1].load(Ordering::Relaxed);
-        if !pinned || count < refs as u64 {
+        let nid = head.nid();
+        let _gup = self.zone_gup_lock[nid as usize].lock();
+        if Self::page_dma_pinned(head) {
+            // Relaxed: atomic_inc(); the gup lock orders it against pinners.
+            head.lru[1].fetch_add(count, Ordering::Relaxed);
+            return false;
+        }
+        let isolated = self
+            .memmap
+            .lruvec(nid)
+            .isolate_lru_page(pages, folio.head);
+        if isolated {
+            // Relaxed: set_bit() is an unordered RMW.
+            head.lru[0]
+                .fetch_or(PAGE_DMA_PINNED_WAS_LRU, Ordering::Relaxed);
+        }
+        // Relaxed: atomic_set(). Overwrites lru.prev whatever list it was on.
+        head.lru[1].store(count, Ordering::Relaxed);
+        // Relaxed: set_bit(); the barrier after it orders it on the fast
+        // path. Overwrites lru.next's bit 1 whatever list it was on.
+        head.lru[0].fetch_or(PAGE_DMA_PINNED, Ordering::Relaxed);
+        true
+    }
+
+    /// `put_user_page()` for `count` entries of one page, without the final
+    /// `put_page()`.
+    fn unpin_page_for_dma(&self, folio: Folio, count: u64) -> Result<(), PinError> {
+        let pages = self.memmap.pages();
+        let head = &pages[folio.head.0];
+        if !Self::page_dma_pinned(head) {
             return Err(PinError::NotPinned(folio.head));
         }
-        if count == refs as u64 {
-            clear_flag(head, pg::DMA_PINNED);
-            lru.add(pages, folio.head);
-        } else {
-            head.lru[1].store(count - refs as u64, Ordering::Relaxed);
+        // SeqCst: atomic_dec_and_test() is fully ordered. A decrement from
+        // zero is refused (the model's check of an unbalanced unpin).
+        let left = head
+            .lru[1]
+            .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |c| c.checked_sub(count))
+            .map_err(|_| PinError::NotPinned(folio.head))?
+            - count;
+        if left != 0 {
+            return Ok(());
+        }
+        let nid = head.nid();
+        let _gup = self.zone_gup_lock[nid as usize].lock();
+        // Relaxed under the lock: a pinner's atomic_inc is under it too.
+        if head.lru[1].load(Ordering::Relaxed) == 0 {
+            let was = head
+                .lru[0]
+                .fetch_and(!(PAGE_DMA_PINNED | PAGE_DMA_PINNED_WAS_LRU), Ordering::Relaxed);
+            if was & PAGE_DMA_PINNED_WAS_LRU != 0 {
+                self.memmap
+                    .lruvec(nid)
+                    .putback_lru_page(pages, folio.head);
+            }
         }
         Ok(())
     }
+}
+
+/// The RFC's per-entry calls for `refs` pins of `folio`: one per subpage
+/// entry, or a single step for a grab larger than the folio (only the
+/// model's climbs to the pin limit make those).
+fn entries(folio: Folio, refs: u32) -> impl Iterator<Item = u64> {
+    let per_entry = refs as usize <= folio.nr_pages();
+    let (n, count) = if per_entry { (refs, 1) } else { (1, u64::from(refs)) };
+    (0..n).map(move |_| count)
 }
 
 impl Registered for Flag {
@@ -128,11 +190,11 @@ impl PinScheme for Flag {
 
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
         grab_refs(&self.memmap, folio, refs, path)?;
-        let nid = self.memmap.head_page(folio).nid();
-        let first = {
-            let mut lru = self.memmap.lruvec(nid).lru_lock.lock();
-            self.mark_pinned(&mut lru, folio, refs)
-        };
+        // pin_page_for_dma() per pages[] entry, as the RFC looped.
+        let mut first = false;
+        for count in entries(folio, refs) {
+            first |= self.pin_page_for_dma(folio, count);
+        }
         if first && path == GupPath::Fast {
             smp_mb__after_atomic();
         }
@@ -140,20 +202,27 @@ impl PinScheme for Flag {
     }
 
     fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
-        let nr = refs_i32(folio, refs, 1)?;
-        {
-            let nid = self.memmap.head_page(folio).nid();
-            let mut lru = self.memmap.lruvec(nid).lru_lock.lock();
-            self.clear_pinned(&mut lru, folio, refs)?;
+        // Refuses refs that do not fit the refcount, so `count as i32` below
+        // cannot wrap.
+        refs_i32(folio, refs, 1)?;
+        let head = self.memmap.head_page(folio);
+        // Relaxed: a check of the model's, so an unbalanced unpin changes
+        // nothing (the RFC would have hit VM_BUG_ON_PAGE).
+        if !Self::page_dma_pinned(head) || head.lru[1].load(Ordering::Relaxed) < u64::from(refs) {
+            return Err(PinError::NotPinned(folio.head));
         }
-        self.memmap.head_page(folio).put_refs(nr);
+        for count in entries(folio, refs) {
+            self.unpin_page_for_dma(folio, count)?;
+            // put_page() per entry, as the RFC's put_user_page() did.
+            head.put_refs(count as i32);
+        }
         Ok(())
     }
 
     #[inline]
     fn maybe_dma_pinned(&self, pfn: Pfn) -> bool {
         match self.memmap.folio(pfn) {
-            Ok(folio) => self.memmap.head_page(folio).flags() & pg::DMA_PINNED != 0,
+            Ok(folio) => Self::page_dma_pinned(self.memmap.head_page(folio)),
             Err(_) => false,
         }
     }
@@ -161,15 +230,17 @@ impl PinScheme for Flag {
     fn pin_count(&self, pfn: Pfn) -> Option<u32> {
         let folio = self.memmap.folio(pfn).ok()?;
         let head = self.memmap.head_page(folio);
-        let _lru = self.memmap.lruvec(head.nid()).lru_lock.lock();
-        // Relaxed under the lock.
-        if head.flags.load(Ordering::Relaxed) & pg::DMA_PINNED == 0 {
+        let _gup = self.zone_gup_lock[head.nid() as usize].lock();
+        if !Self::page_dma_pinned(head) {
             return Some(0);
         }
+        // Relaxed under the lock.
         Some(head.lru[1].load(Ordering::Relaxed) as u32)
     }
 
+    /// The per-node gup locks (a `spinlock_t` in `pglist_data` in the RFC;
+    /// a cache line each here).
     fn tracking_bytes(&self) -> usize {
-        0
+        std::mem::size_of_val(&*self.zone_gup_lock)
     }
 }
