@@ -137,8 +137,14 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12}",
-        "scheme", "mixed FP/FN", "storm FP/FN", "FP from refs", "max pins", "refusal ns"
+        "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12} {:>16}",
+        "scheme",
+        "mixed FP/FN",
+        "storm FP/FN",
+        "FP from refs",
+        "max pins",
+        "refusal ns",
+        "isolated FN/lost"
     );
     let fpfn = |c: Option<&Cell>| match c {
         Some(Cell {
@@ -157,7 +163,7 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
         }
         let _ = writeln!(
             out,
-            "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12}",
+            "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12} {:>16}",
             clean(s),
             fpfn(mixed),
             fpfn(storm),
@@ -167,6 +173,12 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
             over.and_then(|c| c.max_pins)
                 .map_or("-".into(), |m| m.to_string()),
             over.map_or("-".into(), |c| format!("{:.2}", c.ns_per_page)),
+            mixed
+                .and_then(|c| c.isolation)
+                .map_or("-".into(), |i| format!(
+                    "{}/{} of {}",
+                    i.false_negatives, i.lru_lost, i.isolated
+                )),
         );
     }
 }

@@ -259,8 +259,13 @@ pub fn false_positives(runs: &[Run]) -> Option<Titled> {
         .iter()
         .map(|(run, _)| Group {
             label: run_prefix(runs, run).trim().to_string(),
-            columns: vec!["FP/FN".into(), "FP from".into(), "FP rate by refs".into()],
-            align_left: vec![false, false, true],
+            columns: vec![
+                "FP/FN".into(),
+                "FP from".into(),
+                "FP rate by refs".into(),
+                "isolated FN/lost".into(),
+            ],
+            align_left: vec![false, false, true, false],
         })
         .collect();
     let all = per_run.iter().flat_map(|(_, c)| c.iter().copied());
@@ -269,30 +274,37 @@ pub fn false_positives(runs: &[Run]) -> Option<Titled> {
         .map(|s| {
             let cells = per_run
                 .iter()
-                .flat_map(|(_, cells)| match cells.iter().find(|c| subject(c) == s) {
-                    Some(c) => [
-                        match (c.false_positives, c.false_negatives) {
-                            (Some(fp), Some(fneg)) => format!("{fp}/{fneg}"),
-                            _ => "-".into(),
-                        },
-                        c.fp_threshold_refs
-                            .map_or("none".into(), |k| format!(">= {k}")),
-                        fp_rate_text(c.fp_by_refs.as_deref()),
-                    ],
-                    None => ["-".into(), "-".into(), "-".into()],
-                })
+                .flat_map(
+                    |(run, cells)| match cells.iter().find(|c| subject(c) == s) {
+                        Some(c) => [
+                            match (c.false_positives, c.false_negatives) {
+                                (Some(fp), Some(fneg)) => format!("{fp}/{fneg}"),
+                                _ => "-".into(),
+                            },
+                            c.fp_threshold_refs
+                                .map_or("none".into(), |k| format!(">= {k}")),
+                            fp_rate_text(c.fp_by_refs.as_deref()),
+                            isolation_text(run, c),
+                        ],
+                        None => ["-".into(), "-".into(), "-".into(), "-".into()],
+                    },
+                )
                 .collect();
             (s, cells)
         })
         .collect();
     Some(Titled {
-        heading: "maybe_dma_pinned against ordinary references (refstorm)".into(),
+        heading: "maybe_dma_pinned against ordinary references (refstorm) and reclaim (mixed)"
+            .into(),
         about: "Each thread holds, for every count k of ordinary references from 0 \
                 to 2047, one unpinned and one pinned page with k references. FP/FN: \
                 pages misreported in the worst pass (all threads); FP from: fewest \
                 references that made an unpinned page read pinned; FP rate by refs: \
                 share of the unpinned pages with that many references read as pinned. \
-                Smallest thread count."
+                isolated FN/lost (mixed): of the pages a reclaim-like isolator had \
+                taken off their LRU when gup pinned them, pins reading unpinned / \
+                pages its private list lost because their lru words were \
+                overwritten. Smallest thread count."
             .into(),
         table: Table {
             row_head: "scheme".into(),
@@ -302,6 +314,23 @@ pub fn false_positives(runs: &[Run]) -> Option<Titled> {
         footnotes: vec![],
         section: "false-positives".into(),
     })
+}
+
+/// `FN/lost` of the `mixed` cell of `c`'s subject and thread count.
+fn isolation_text(run: &Run, c: &Cell) -> String {
+    run.results
+        .cells
+        .iter()
+        .find(|m| {
+            m.workload == "mixed"
+                && subject(m) == subject(c)
+                && m.threads == c.threads
+                && m.numa.placement == c.numa.placement
+        })
+        .and_then(|m| m.isolation)
+        .map_or("-".into(), |i| {
+            format!("{}/{} of {}", i.false_negatives, i.lru_lost, i.isolated)
+        })
 }
 
 /// Bytes of tracking per page of memmap, for model cells.

@@ -287,6 +287,10 @@ pub struct Cell {
     /// untimed pass at the end of the cell; `None` for other workloads.
     #[serde(default)]
     pub fp_by_refs: Option<Vec<FpByRefs>>,
+    /// `mixed`: what a reclaim-like isolation round found; `None` for other
+    /// workloads.
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
     /// Pin calls refused.
     pub refused: u64,
     /// Most pins one page accepted (overflow).
@@ -362,6 +366,19 @@ pub struct FpByRefs {
     pub pages: u64,
     /// Of those, how many read as pinned, at each count of the run.
     pub false_positives: u64,
+}
+
+/// `mixed`'s isolation round: pages a reclaim-like isolator took off their
+/// LRU onto a private list, then pinned, checked and put back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Isolation {
+    /// Pages isolated and pinned (all threads).
+    pub isolated: u64,
+    /// Of those, pinned pages that read as unpinned.
+    pub false_negatives: u64,
+    /// Pages the isolator's private list lost: their `lru` words were
+    /// overwritten while they were on it.
+    pub lru_lost: u64,
 }
 
 /// Where a cell ran.
@@ -628,6 +645,7 @@ pub mod sample {
             false_negatives: Some(0),
             fp_threshold_refs: None,
             fp_by_refs: None,
+            isolation: None,
             refused: 0,
             max_pins: None,
             tracking_bytes: 0,
@@ -774,7 +792,14 @@ mod tests {
             pages: 1,
             false_positives: 0,
         }]);
+        let mut mixed = sample::cell("flag", "mixed", 1, 1.0, 1.0);
+        mixed.isolation = Some(Isolation {
+            isolated: 32,
+            false_negatives: 0,
+            lru_lost: 32,
+        });
         let mut r = sample::results(vec![
+            mixed,
             sample::cell("plain", "private", 1, 1.0, 1.0),
             sample::kernel_cell("io-uring", "register-buffers", 1, 1.0, 1.0),
             storm,

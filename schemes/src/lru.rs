@@ -71,7 +71,80 @@ fn unlink(v: u64) -> Pfn {
     Pfn((v >> 3) as usize)
 }
 
+/// Pages reclaim (or migration, or compaction) took off their LRU: a
+/// private list threaded through the pages' own `lru` words, like the
+/// `page_list` of `shrink_inactive_list()`, held by one thread until it
+/// puts them back. The pfns are also kept aside, model-side, so that a
+/// list another party corrupted can be detected and repaired.
+#[derive(Debug, Default)]
+pub struct IsolatedList {
+    head: u64,
+    pfns: Vec<Pfn>,
+}
+
+/// What putting an isolated list back found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Putback {
+    /// Pages walked from the list and put back on the LRU.
+    pub returned: usize,
+    /// Pages the walk no longer reached, because a page's `lru` words were
+    /// overwritten while it was on the list; they are still isolated.
+    pub unreached: Vec<Pfn>,
+}
+
 impl Lruvec {
+    /// `isolate_lru_pages()` for the given pfns, as reclaim would take them:
+    /// each one on the LRU is isolated (`isolate_lru_page()`) and linked
+    /// into a private list. Pages not on the LRU are skipped.
+    pub fn isolate_list(&self, pages: &[Page], pfns: &[Pfn]) -> IsolatedList {
+        let mut list = IsolatedList {
+            head: LRU_NIL,
+            pfns: Vec::new(),
+        };
+        for &pfn in pfns {
+            if self.isolate_lru_page(pages, pfn) {
+                // Relaxed: the list is this thread's own until put back.
+                pages[pfn.0].lru[0].store(list.head, Ordering::Relaxed);
+                pages[pfn.0].lru[1].store(LRU_NIL, Ordering::Relaxed);
+                list.head = link(pfn);
+                list.pfns.push(pfn);
+            }
+        }
+        list
+    }
+
+    /// `putback_lru_pages()` of a private list: walks it through the pages'
+    /// `lru` words and puts each page back. A page whose link word is no
+    /// list member's (overwritten while it was on the list) ends the walk:
+    /// it and the pages after it are returned as unreached, still isolated,
+    /// for the caller to count and repair.
+    pub fn putback_list(&self, pages: &[Page], list: IsolatedList) -> Putback {
+        let valid = |v: u64| v == LRU_NIL || (v & 7 == 0 && list.pfns.contains(&unlink(v)));
+        let mut walked = Vec::with_capacity(list.pfns.len());
+        let mut cur = list.head;
+        while cur != LRU_NIL && walked.len() < list.pfns.len() {
+            let pfn = unlink(cur);
+            // Relaxed: our own list, see isolate_list.
+            let next = pages[pfn.0].lru[0].load(Ordering::Relaxed);
+            if !valid(cur) || !valid(next) || walked.contains(&pfn) {
+                break;
+            }
+            walked.push(pfn);
+            cur = next;
+        }
+        for &pfn in &walked {
+            self.putback_lru_page(pages, pfn);
+        }
+        Putback {
+            returned: walked.len(),
+            unreached: list
+                .pfns
+                .into_iter()
+                .filter(|p| !walked.contains(p))
+                .collect(),
+        }
+    }
+
     /// `isolate_lru_page()` (mm/vmscan.c, v4.19): if PG_lru, under the LRU
     /// lock (IRQs off in the kernel): `get_page()`, `ClearPageLRU()`,
     /// `list_del()`. True if this call took the page off its LRU.
@@ -161,5 +234,38 @@ impl LruList {
             cur = pages[pfn.0].lru[0].load(Ordering::Relaxed);
         }
         out
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::memmap::MemMap;
+
+    #[test]
+    fn isolated_lists_go_back_whole_or_report_what_they_lost() {
+        let mm = MemMap::with_pages(16).expect("memmap");
+        let (pages, lru) = (mm.pages(), mm.lruvec(0));
+        let pfns: Vec<Pfn> = (4..10).map(Pfn).collect();
+        let list = lru.isolate_list(pages, &pfns);
+        assert_eq!(lru.lru_lock.lock().len(), 10);
+        assert!(pages[5].flags() & pg::LRU == 0 && pages[5].ref_count() == 2);
+        let back = lru.putback_list(pages, list);
+        assert_eq!((back.returned, back.unreached.len()), (6, 0));
+        assert_eq!(lru.lru_lock.lock().len(), 16);
+        assert_eq!(pages[5].ref_count(), 1);
+
+        // Someone overwrites a listed page's lru words (as the 2018 RFC's
+        // flag did): the walk stops there and names what it did not reach.
+        let list = lru.isolate_list(pages, &pfns);
+        pages[7].lru[0].fetch_or(0x2, Ordering::Relaxed);
+        let back = lru.putback_list(pages, list);
+        // Listed head first: 9, 8, 7 (broken), 6, 5, 4.
+        assert_eq!(back.returned, 2);
+        assert_eq!(back.unreached, vec![Pfn(4), Pfn(5), Pfn(6), Pfn(7)]);
+        for pfn in back.unreached {
+            lru.putback_lru_page(pages, pfn);
+        }
+        assert_eq!(lru.lru_lock.lock().len(), 16);
     }
 }

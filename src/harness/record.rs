@@ -179,6 +179,15 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     x.fp_threshold_refs = both(x.fp_threshold_refs, y.fp_threshold_refs, u64::min);
     x.refused += y.refused;
     x.max_pins = both(x.max_pins, y.max_pins, u64::min);
+    // Every visit runs the same isolation round: keep the worst.
+    x.isolation = match (x.isolation, y.isolation) {
+        (Some(a), Some(b)) => Some(pin_results::Isolation {
+            isolated: a.isolated.max(b.isolated),
+            false_negatives: a.false_negatives.max(b.false_negatives),
+            lru_lost: a.lru_lost.max(b.lru_lost),
+        }),
+        (a, b) => a.or(b),
+    };
     x.tracking_bytes = x.tracking_bytes.max(y.tracking_bytes);
     x.memmap_rss_bytes = both(x.memmap_rss_bytes, y.memmap_rss_bytes, u64::max);
     if y.numa.verified_fraction < x.numa.verified_fraction {
@@ -246,6 +255,7 @@ pub fn record(
         false_negatives: tally.false_negatives,
         fp_threshold_refs: tally.fp_threshold_refs,
         fp_by_refs: tally.fp_runs(),
+        isolation: tally.isolation,
         refused: tally.refused,
         max_pins: tally.max_pins,
         tracking_bytes: memory.tracking_bytes,

@@ -3,7 +3,7 @@
 //! real-kernel path), driven slice by slice by [`super::paired`]; the
 //! [`Tally`] is what it counted besides time.
 
-use pin_results::FpByRefs;
+use pin_results::{FpByRefs, Isolation};
 
 /// One thread's side of a workload, driven by the runner.
 pub trait Worker {
@@ -38,6 +38,8 @@ pub struct Tally {
     /// how many of them read as pinned). Empty unless the workload added
     /// references (`refstorm`).
     pub fp_by_refs: Vec<(u64, u64)>,
+    /// `mixed`'s isolation round.
+    pub isolation: Option<Isolation>,
 }
 
 fn opt(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
@@ -57,6 +59,14 @@ impl Tally {
             refused: self.refused + o.refused,
             max_pins: opt(self.max_pins, o.max_pins, u64::min),
             fp_by_refs: add_by_index(self.fp_by_refs, &o.fp_by_refs),
+            isolation: match (self.isolation, o.isolation) {
+                (Some(a), Some(b)) => Some(Isolation {
+                    isolated: a.isolated + b.isolated,
+                    false_negatives: a.false_negatives + b.false_negatives,
+                    lru_lost: a.lru_lost + b.lru_lost,
+                }),
+                (a, b) => a.or(b),
+            },
         }
     }
 

@@ -7,10 +7,22 @@
 //! the scanner's query cost under that traffic; false positives and
 //! negatives are counted against the pins this workload itself holds.
 //! With one thread the scanner runs alone.
+//!
+//! Before the timed loop each thread also runs one isolation round, a
+//! reclaim-like isolator racing pins in its simplest interleaving: it takes
+//! [`ISOLATE_BATCH`] pages of the thread's region off their LRU onto a
+//! private list (`isolate_lru_pages()`, as `shrink_inactive_list()` does),
+//! gup pins them (DMA into memory under reclaim), the pins are checked
+//! with `maybe_dma_pinned`, the isolator puts its list back, the pins are
+//! released. Counted: pins that read unpinned, and pages the isolator's
+//! list lost because a scheme wrote their `lru` words (the 2018 page-flag
+//! RFC's flaw); lost pages are then put back, so the run goes on.
 
 use super::kit::{Cursor, Holding, Scan, Tally, Worker};
 use super::{Layout, Slot};
-use pin_schemes::{Pfn, PinScheme};
+use pin_results::Isolation;
+use pin_schemes::page::pg;
+use pin_schemes::{GupPath, Pfn, PinScheme};
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str =
@@ -18,6 +30,10 @@ pub const DESCRIPTION: &str =
 
 /// One page in this many of each region is long-term pinned.
 pub const LONG_TERM_EVERY: usize = 8;
+
+/// Pages of an isolation round: `SWAP_CLUSTER_MAX`, what reclaim isolates
+/// at a time.
+pub const ISOLATE_BATCH: usize = 32;
 
 /// A region of small folios per thread, a multiple of [`LONG_TERM_EVERY`].
 pub fn layout(pages_per_thread: usize, pages_per_call: usize) -> Layout {
@@ -70,8 +86,87 @@ impl<S: PinScheme + ?Sized> Worker for Traffic<'_, S> {
     }
 }
 
-/// Take this thread's long-term pins, then scan (thread 0) or make traffic.
+/// The isolation round (see the module doc) over the first
+/// [`ISOLATE_BATCH`] pages of the thread's region that are not long-term
+/// pinned.
+fn isolation_round<S: PinScheme + ?Sized>(scheme: &S, slot: &Slot) -> Isolation {
+    let mm = scheme.memmap();
+    let start = slot.region().start;
+    let pfns: Vec<Pfn> = slot
+        .region()
+        .filter(|p| !(p - start).is_multiple_of(LONG_TERM_EVERY))
+        .take(ISOLATE_BATCH)
+        .map(Pfn)
+        .collect();
+    let Some(nid) = pfns.first().and_then(|&p| mm.nid(p)) else {
+        return Isolation::default();
+    };
+    let lru = mm.lruvec(nid);
+    let list = lru.isolate_list(mm.pages(), &pfns);
+    let pinned: Vec<Pfn> = pfns
+        .iter()
+        .copied()
+        .filter(|&p| scheme.pin(p, GupPath::Fast).is_ok())
+        .collect();
+    let false_negatives = pinned
+        .iter()
+        .filter(|&&p| !scheme.maybe_dma_pinned(p))
+        .count();
+    let back = lru.putback_list(mm.pages(), list);
+    for &p in &pinned {
+        // Releasing a pin this round took cannot fail.
+        let _ = scheme.unpin(p);
+    }
+    // What the list lost is still isolated: put it back, so the memmap
+    // stays whole for the rest of the cell.
+    for &p in &back.unreached {
+        let off_lru = mm.page(p).is_some_and(|pg| pg.flags() & pg::LRU == 0);
+        if off_lru {
+            lru.putback_lru_page(mm.pages(), p);
+        }
+    }
+    Isolation {
+        isolated: pinned.len() as u64,
+        false_negatives: false_negatives as u64,
+        lru_lost: back.unreached.len() as u64,
+    }
+}
+
+/// A worker with the result of its thread's isolation round.
+struct Isolated<'a> {
+    inner: Box<dyn Worker + 'a>,
+    isolation: Isolation,
+}
+
+impl Worker for Isolated<'_> {
+    fn measured(&self) -> bool {
+        self.inner.measured()
+    }
+
+    #[inline]
+    fn batch(&mut self) -> u64 {
+        self.inner.batch()
+    }
+
+    fn finish(self: Box<Self>) -> Tally {
+        let me = *self;
+        Tally {
+            isolation: Some(me.isolation),
+            ..me.inner.finish()
+        }
+    }
+}
+
+/// Take this thread's long-term pins and run its isolation round, then
+/// scan (thread 0) or make traffic.
 pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+    let inner = holding(scheme, slot);
+    let isolation = isolation_round(scheme, slot);
+    Box::new(Isolated { inner, isolation })
+}
+
+/// Take this thread's long-term pins, then scan (thread 0) or make traffic.
+fn holding<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
     let n = slot.layout.pages_per_call;
     let pins: Vec<Pfn> = slot.region().step_by(LONG_TERM_EVERY).map(Pfn).collect();
     if slot.index == 0 {

@@ -198,6 +198,28 @@ mod tests {
     use pin_schemes::{MemMap, SCHEMES};
     use std::sync::Arc;
 
+    /// The isolation round's verdict, from what the scheme shows of itself:
+    /// a tracking scheme never reads an isolated, pinned page as unpinned;
+    /// a scheme whose pin takes the page off its LRU (so owns its `lru`
+    /// words) loses the isolator's list, no other does.
+    fn check_isolation(scheme: &dyn PinScheme, t: &Tally, what: &str) {
+        let i = t.isolation.expect("mixed runs an isolation round");
+        assert_eq!(i.isolated, 2 * mixed::ISOLATE_BATCH as u64, "{what}");
+        let tracks = scheme.exactness() != pin_schemes::Exactness::Blind;
+        assert_eq!(
+            i.false_negatives,
+            if tracks { 0 } else { i.isolated },
+            "{what}"
+        );
+        let fresh = Pfn(scheme.memmap().nr_pages() - 1);
+        scheme.pin(fresh, pin_schemes::GupPath::Fast).expect("pin");
+        let page = scheme.memmap().page(fresh).expect("page");
+        let owns_lru = page.flags() & pin_schemes::page::pg::LRU == 0;
+        scheme.unpin(fresh).expect("unpin");
+        let lost = if owns_lru { i.isolated } else { 0 };
+        assert_eq!(i.lru_lost, lost, "{what}");
+    }
+
     /// Runs every workload's worker a few batches on every scheme, two
     /// threads' worth of slots on one thread, and checks the memmap is left
     /// with every page back at refcount 1 and nothing pinned.
@@ -256,6 +278,10 @@ mod tests {
                                 "{what}"
                             );
                             assert!(t.refused > 0, "{what}");
+                        }
+                        Workload::Mixed => {
+                            assert_eq!(t.refused, 0, "{what}");
+                            check_isolation(&*scheme, &t, &what);
                         }
                         _ => assert_eq!(t.refused, 0, "{what}"),
                     }
