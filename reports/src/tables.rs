@@ -339,6 +339,80 @@ pub fn bytes_per_page(c: &Cell) -> Option<f64> {
         .then(|| c.tracking_bytes as f64 / c.memmap_pages as f64)
 }
 
+/// All page metadata per page of memmap under the cell's design.
+pub fn metadata_per_page(c: &Cell) -> Option<f64> {
+    let bytes = c.metadata_bytes?;
+    (c.memmap_pages > 0).then(|| bytes as f64 / c.memmap_pages as f64)
+}
+
+/// All page metadata per page, per scheme and workload: whether a design
+/// shrinks it (`memdesc`), not only what it adds.
+pub fn metadata(runs: &[Run]) -> Option<Titled> {
+    let mut groups = vec![];
+    let mut per_run = vec![];
+    for run in runs {
+        let shapes: Vec<(Shape, Vec<&Cell>)> = crate::runs::shapes(std::slice::from_ref(run))
+            .into_iter()
+            .map(|shape| {
+                let cells = at_fewest_threads(run, &shape.workload)
+                    .into_iter()
+                    .filter(|c| shape.holds(c) && metadata_per_page(c).is_some())
+                    .collect();
+                (shape, cells)
+            })
+            .filter(|(_, c): &(Shape, Vec<&Cell>)| !c.is_empty())
+            .collect();
+        if shapes.is_empty() {
+            continue;
+        }
+        groups.push(Group {
+            label: run_prefix(runs, run).trim().to_string(),
+            columns: shapes.iter().map(|(s, _)| s.short()).collect(),
+            align_left: vec![],
+        });
+        per_run.push(shapes);
+    }
+    if per_run.is_empty() {
+        return None;
+    }
+    let all = per_run
+        .iter()
+        .flat_map(|p| p.iter().flat_map(|(_, c)| c.iter().copied()));
+    let rows = subjects(all)
+        .into_iter()
+        .map(|s| {
+            let cells = per_run
+                .iter()
+                .flat_map(|shapes| shapes.iter())
+                .map(|(_, cs)| {
+                    cs.iter()
+                        .find(|c| subject(c) == s)
+                        .and_then(|c| metadata_per_page(c))
+                        .map_or("-".into(), num)
+                })
+                .collect();
+            (s, cells)
+        })
+        .collect();
+    Some(Titled {
+        heading: "Page metadata, total (bytes per 4 KiB page)".into(),
+        about: "Every byte of page metadata under each design at the end of each \
+                workload's cell, over the memmap's pages, smallest thread count: \
+                what it keeps of the 64-byte struct page plus what it adds. memdesc \
+                replaces struct page with an 8-byte word per page and an 80-byte \
+                descriptor per folio, so it costs more than 64 on order-0 pages and \
+                far less on large folios."
+            .into(),
+        table: Table {
+            row_head: "scheme".into(),
+            groups,
+            rows,
+        },
+        footnotes: vec![],
+        section: "metadata".into(),
+    })
+}
+
 /// Memory cost per scheme and workload.
 pub fn memory(runs: &[Run]) -> Option<Titled> {
     struct Cols<'a> {
@@ -414,7 +488,8 @@ pub fn memory(runs: &[Run]) -> Option<Titled> {
              smallest thread count; a side structure's fixed part weighs most in \
              small memmaps. GiB/TiB: GiB of RAM per TiB of memory (bytes per page \
              / 4) in the order-0 workload with the largest memmap ({}). struct page \
-             itself costs 64 bytes per page (16 GiB per TiB) in every scheme.",
+             itself costs 64 bytes per page (16 GiB per TiB) in every scheme that \
+             keeps it: the next table counts it.",
             gib_in.join(", ")
         ),
         table: Table {

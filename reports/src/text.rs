@@ -15,6 +15,7 @@ fn all_tables(runs: &[Run]) -> Vec<Titled> {
     let mut t = tables::workloads(&runs);
     t.extend(tables::false_positives(&runs));
     t.extend(tables::memory(&runs));
+    t.extend(tables::metadata(&runs));
     t.extend(tables::numa(&runs));
     t
 }

@@ -298,6 +298,12 @@ pub struct Cell {
     /// Bytes of pin tracking: bytes per page times memmap pages, plus side
     /// structures at the end of the cell.
     pub tracking_bytes: u64,
+    /// Model cells: every byte of page metadata under the scheme's design,
+    /// `struct page` included where the design keeps it (`memdesc` replaces
+    /// it with its own words and descriptors); `null` for calibration and
+    /// kernel cells.
+    #[serde(default)]
+    pub metadata_bytes: Option<u64>,
     /// Pages in the memmap.
     pub memmap_pages: usize,
     /// Bytes of `struct page` in the memmap.
@@ -649,6 +655,7 @@ pub mod sample {
             refused: 0,
             max_pins: None,
             tracking_bytes: 0,
+            metadata_bytes: Some(64),
             memmap_pages: 1,
             memmap_bytes: 64,
             memmap_rss_bytes: Some(4096),

@@ -91,7 +91,7 @@ pub(crate) fn pin_user_pages<S: PinScheme + ?Sized>(
         memmap.mm().set_has_pinned();
     }
     let _mmap_lock = (path == GupPath::Slow).then(|| memmap.mm().mmap_read_lock());
-    for run in FolioRuns::pin(memmap, pfns) {
+    for run in FolioRuns::pin(s, pfns) {
         let failed = match run {
             Ok((index, folio, nr)) => grab_run(s, pfns[index], folio, nr as u32, path)
                 .err()
@@ -181,9 +181,9 @@ fn mark_page_accessed(memmap: &MemMap, folio: Folio) {
 /// batched FOLL_GET release). Stops at the first error.
 pub(crate) fn unpin_user_pages<S: PinScheme + ?Sized>(s: &S, pfns: &[Pfn]) -> Result<(), PinError> {
     let runs = if s.foll_pin() {
-        FolioRuns::unpin(s.memmap(), pfns)
+        FolioRuns::unpin(s, pfns)
     } else {
-        FolioRuns::each(s.memmap(), pfns)
+        FolioRuns::each(s, pfns)
     };
     for run in runs {
         let (_, folio, nr) = run.map_err(|e| e.cause)?;
@@ -199,8 +199,8 @@ pub(crate) fn unpin_user_pages<S: PinScheme + ?Sized>(s: &S, pfns: &[Pfn]) -> Re
 /// `gup_folio_next()` finds them: `page_folio()` of every entry, a read of
 /// each entry's `struct page`. Yields `(index of the run's first entry,
 /// folio, entries in the run)`.
-pub struct FolioRuns<'a> {
-    memmap: &'a MemMap,
+pub struct FolioRuns<'a, S: ?Sized> {
+    scheme: &'a S,
     pfns: &'a [Pfn],
     i: usize,
     kind: Runs,
@@ -213,10 +213,10 @@ enum Runs {
     Each,
 }
 
-impl<'a> FolioRuns<'a> {
-    fn new(memmap: &'a MemMap, pfns: &'a [Pfn], kind: Runs) -> Self {
+impl<'a, S: PinScheme + ?Sized> FolioRuns<'a, S> {
+    fn new(scheme: &'a S, pfns: &'a [Pfn], kind: Runs) -> Self {
         Self {
-            memmap,
+            scheme,
             pfns,
             i: 0,
             kind,
@@ -224,18 +224,18 @@ impl<'a> FolioRuns<'a> {
     }
 
     /// Runs for `pin_pages`.
-    pub fn pin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
-        Self::new(memmap, pfns, Runs::Pin)
+    pub fn pin(scheme: &'a S, pfns: &'a [Pfn]) -> Self {
+        Self::new(scheme, pfns, Runs::Pin)
     }
 
     /// Runs for `unpin_user_pages()`.
-    pub fn unpin(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
-        Self::new(memmap, pfns, Runs::Unpin)
+    pub fn unpin(scheme: &'a S, pfns: &'a [Pfn]) -> Self {
+        Self::new(scheme, pfns, Runs::Unpin)
     }
 
     /// One entry per run: `put_page()` of each.
-    pub fn each(memmap: &'a MemMap, pfns: &'a [Pfn]) -> Self {
-        Self::new(memmap, pfns, Runs::Each)
+    pub fn each(scheme: &'a S, pfns: &'a [Pfn]) -> Self {
+        Self::new(scheme, pfns, Runs::Each)
     }
 
     /// Entries from `i + 1` that belong to `folio`'s run from `first`.
@@ -246,7 +246,7 @@ impl<'a> FolioRuns<'a> {
         match self.kind {
             Runs::Each => {}
             Runs::Pin => {
-                let Some(leaf) = leaf_order(self.memmap, folio) else {
+                let Some(leaf) = leaf_order(self.scheme.memmap(), folio) else {
                     return 1;
                 };
                 let entry = first.0 >> leaf;
@@ -261,7 +261,7 @@ impl<'a> FolioRuns<'a> {
             Runs::Unpin => {
                 while i + nr < pfns.len()
                     && self
-                        .memmap
+                        .scheme
                         .folio(pfns[i + nr])
                         .is_ok_and(|f| f.head == folio.head)
                 {
@@ -273,7 +273,7 @@ impl<'a> FolioRuns<'a> {
     }
 }
 
-impl Iterator for FolioRuns<'_> {
+impl<S: PinScheme + ?Sized> Iterator for FolioRuns<'_, S> {
     type Item = Result<(usize, Folio, usize), BatchPinError>;
 
     // always: without it the walk is an out-of-line call per run and costs
@@ -282,7 +282,7 @@ impl Iterator for FolioRuns<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         let (pfns, i) = (self.pfns, self.i);
         let first = *pfns.get(i)?;
-        let folio = match self.memmap.folio(first) {
+        let folio = match self.scheme.folio(first) {
             Ok(f) => f,
             Err(cause) => {
                 self.i = pfns.len();

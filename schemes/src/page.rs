@@ -24,18 +24,18 @@
 //!
 //! Atomic operations on `_refcount`, each the kernel's (include/linux/page_ref.h,
 //! include/linux/atomic/atomic-instrumented.h, v6.12):
-//! - [`Page::ref_try_add`] = `folio_ref_try_add()` = `atomic_add_unless()`:
+//! - [`RefCount::try_add`] = `folio_ref_try_add()` = `atomic_add_unless()`:
 //!   a cmpxchg loop, fully ordered when it adds (a SeqCst cmpxchg and
 //!   `smp_mb__after_atomic()`, which the abstract model needs to order the
 //!   relaxed accesses after it and x86 gets for free).
-//! - [`Page::ref_add`] = `folio_ref_add()` = `atomic_add()`: one locked add
+//! - [`RefCount::add`] = `folio_ref_add()` = `atomic_add()`: one locked add
 //!   (`lock xadd` here, since the model reads the old value to refuse overflow),
 //!   no return value, no ordering (Relaxed). Where gup needs the add ordered
 //!   it follows it with `smp_mb__after_atomic()` (see `sync`).
-//! - [`Page::put_refs`] = `folio_put_refs()` = `atomic_sub_and_test()`:
+//! - [`RefCount::put`] = `folio_put_refs()` = `atomic_sub_and_test()`:
 //!   fully ordered (SeqCst), so the last put sees every access before it.
-//! - [`Page::ref_sub`] = `page_ref_sub()` = `atomic_sub()`: no ordering.
-//! - [`Page::ref_count`] = `folio_ref_count()` = `atomic_read()`: a plain
+//! - [`RefCount::sub`] = `page_ref_sub()` = `atomic_sub()`: no ordering.
+//! - [`RefCount::get`] = `folio_ref_count()` = `atomic_read()`: a plain
 //!   load (Relaxed); what orders it against a concurrent pin is the
 //!   `smp_mb()` pair of gup-fast and the unsharer, not the load.
 //!
@@ -55,6 +55,8 @@ pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 /// `GUP_PIN_COUNTING_BIAS` (include/linux/mm.h): what one FOLL_PIN adds to
 /// `_refcount` of a small folio.
 pub const GUP_PIN_COUNTING_BIAS: i32 = 1 << 10;
+/// `sizeof(struct page)` on x86-64.
+pub const STRUCT_PAGE_BYTES: usize = 64;
 /// Order of a PMD-mapped THP (2 MiB).
 pub const HPAGE_PMD_ORDER: u8 = 9;
 /// Order of a PUD-mapped folio (1 GiB).
@@ -147,12 +149,17 @@ pub enum RefError {
     Overflow(i32),
 }
 
-impl Page {
+/// A `_refcount` word, wherever it lives (a `struct page`, or a separately
+/// allocated folio descriptor), with the kernel's operations on it.
+#[derive(Clone, Copy)]
+pub struct RefCount<'a>(pub &'a AtomicI32);
+
+impl RefCount<'_> {
     /// `folio_ref_count()`.
     #[inline]
-    pub fn ref_count(&self) -> i32 {
+    pub fn get(&self) -> i32 {
         // Relaxed: atomic_read(), see the module doc.
-        self._refcount.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed)
     }
 
     /// `folio_ref_try_add()` with overflow refused: adds `nr` unless the
@@ -160,19 +167,19 @@ impl Page {
     /// `atomic_add_unless(.., 0)` in one) or the sum would pass `i32::MAX`.
     /// Returns the new count.
     #[inline]
-    pub fn ref_try_add(&self, nr: i32) -> Result<i32, RefError> {
-        self.ref_try_add_leaving(nr, 0)
+    pub fn try_add(&self, nr: i32) -> Result<i32, RefError> {
+        self.try_add_leaving(nr, 0)
     }
 
-    /// [`Page::ref_try_add`] that also refuses when fewer than `more`
+    /// [`RefCount::try_add`] that also refuses when fewer than `more`
     /// references would be left below `i32::MAX` after it: the model's way
     /// of refusing a two-step pin (`try_get_folio()`, then
     /// `folio_ref_add(more)`) before its first step, so a refused pin costs
     /// one failed cmpxchg, as a refused `atomic_add_unless()` does.
     #[inline]
-    pub fn ref_try_add_leaving(&self, nr: i32, more: i32) -> Result<i32, RefError> {
+    pub fn try_add_leaving(&self, nr: i32, more: i32) -> Result<i32, RefError> {
         // Relaxed: only a first guess; the cmpxchg validates it.
-        let mut old = self._refcount.load(Ordering::Relaxed);
+        let mut old = self.0.load(Ordering::Relaxed);
         loop {
             if old <= 0 {
                 return Err(RefError::NotLive(old));
@@ -181,12 +188,10 @@ impl Page {
             new.checked_add(more).ok_or(RefError::Overflow(old))?;
             // SeqCst on success: atomic_add_unless() is fully ordered.
             // Relaxed on failure: we only retry with the value.
-            match self._refcount.compare_exchange_weak(
-                old,
-                new,
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .0
+                .compare_exchange_weak(old, new, Ordering::SeqCst, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     // The trailing half of "fully ordered": a kernel RMW
                     // that returns a value orders the accesses after it
@@ -202,15 +207,15 @@ impl Page {
     /// `folio_ref_add()`: one `lock add`, with overflow refused after the
     /// fact (see the module doc). Returns the new count.
     #[inline]
-    pub fn ref_add(&self, nr: i32) -> Result<i32, RefError> {
+    pub fn add(&self, nr: i32) -> Result<i32, RefError> {
         // Relaxed: atomic_add() is unordered; callers that need order add
         // smp_mb__after_atomic(), as gup-fast does.
-        let old = self._refcount.fetch_add(nr, Ordering::Relaxed);
+        let old = self.0.fetch_add(nr, Ordering::Relaxed);
         match old.checked_add(nr) {
             Some(new) => Ok(new),
             None => {
                 // Relaxed: undoes our own add; nothing is published by it.
-                self._refcount.fetch_sub(nr, Ordering::Relaxed);
+                self.0.fetch_sub(nr, Ordering::Relaxed);
                 Err(RefError::Overflow(old))
             }
         }
@@ -219,18 +224,62 @@ impl Page {
     /// `folio_put_refs()` without the freeing: drops `nr`, returns the new
     /// count.
     #[inline]
-    pub fn put_refs(&self, nr: i32) -> i32 {
+    pub fn put(&self, nr: i32) -> i32 {
         // SeqCst: folio_ref_sub_and_test() is a value-returning atomic,
         // fully ordered, so whoever drops the last reference sees every
         // access made under the others.
-        self._refcount.fetch_sub(nr, Ordering::SeqCst) - nr
+        self.0.fetch_sub(nr, Ordering::SeqCst) - nr
     }
 
     /// `page_ref_sub()`: drops `nr` that are not the last (`atomic_sub()`).
     #[inline]
-    pub fn ref_sub(&self, nr: i32) {
+    pub fn sub(&self, nr: i32) {
         // Relaxed: atomic_sub() is unordered; a put_refs() follows.
-        self._refcount.fetch_sub(nr, Ordering::Relaxed);
+        self.0.fetch_sub(nr, Ordering::Relaxed);
+    }
+}
+
+impl Page {
+    /// This page's `_refcount`.
+    #[inline]
+    pub fn refcount(&self) -> RefCount<'_> {
+        RefCount(&self._refcount)
+    }
+
+    /// `folio_ref_count()` ([`RefCount::get`]).
+    #[inline]
+    pub fn ref_count(&self) -> i32 {
+        self.refcount().get()
+    }
+
+    /// `folio_ref_try_add()` ([`RefCount::try_add`]).
+    #[inline]
+    pub fn ref_try_add(&self, nr: i32) -> Result<i32, RefError> {
+        self.refcount().try_add(nr)
+    }
+
+    /// [`RefCount::try_add_leaving`].
+    #[inline]
+    pub fn ref_try_add_leaving(&self, nr: i32, more: i32) -> Result<i32, RefError> {
+        self.refcount().try_add_leaving(nr, more)
+    }
+
+    /// `folio_ref_add()` ([`RefCount::add`]).
+    #[inline]
+    pub fn ref_add(&self, nr: i32) -> Result<i32, RefError> {
+        self.refcount().add(nr)
+    }
+
+    /// `folio_put_refs()` ([`RefCount::put`]).
+    #[inline]
+    pub fn put_refs(&self, nr: i32) -> i32 {
+        self.refcount().put(nr)
+    }
+
+    /// `page_ref_sub()` ([`RefCount::sub`]).
+    #[inline]
+    pub fn ref_sub(&self, nr: i32) {
+        self.refcount().sub(nr)
     }
 
     /// The page's flags word.
@@ -263,7 +312,7 @@ mod tests {
 
     #[test]
     fn page_is_one_cache_line_with_the_kernel_layout() {
-        assert_eq!(size_of::<Page>(), 64);
+        assert_eq!(size_of::<Page>(), STRUCT_PAGE_BYTES);
         assert_eq!(align_of::<Page>(), 64);
         assert_eq!(offset_of!(Page, flags), 0);
         assert_eq!(offset_of!(Page, lru), 8);

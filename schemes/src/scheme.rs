@@ -105,6 +105,20 @@ pub trait PinScheme: Send + Sync {
     /// the allocations the scheme made.
     fn tracking_bytes(&self) -> usize;
 
+    /// `page_folio(pfn)`: the folio `pfn` belongs to, found the way the
+    /// design finds it (`compound_head` in `struct page` by default).
+    #[inline]
+    fn folio(&self, pfn: Pfn) -> Result<Folio, PinError> {
+        self.memmap().folio(pfn)
+    }
+
+    /// `folio_ref_count()` of `pfn`'s folio, wherever the design keeps it
+    /// (the head page's `_refcount` by default); `None` past the memmap.
+    fn ref_count(&self, pfn: Pfn) -> Option<i32> {
+        let folio = self.folio(pfn).ok()?;
+        Some(self.memmap().head_page(folio).ref_count())
+    }
+
     /// The registry name, e.g. `"bias"`.
     fn name(&self) -> &'static str {
         self.info().name
@@ -156,7 +170,7 @@ pub trait PinScheme: Send + Sync {
     /// `unpin_user_page()`.
     #[inline]
     fn unpin(&self, pfn: Pfn) -> Result<(), PinError> {
-        let folio = self.memmap().folio(pfn)?;
+        let folio = self.folio(pfn)?;
         gup::gup_put_folio(self, folio, 1)
     }
 
@@ -179,7 +193,7 @@ pub trait PinScheme: Send + Sync {
     #[inline]
     fn get(&self, pfn: Pfn) -> Result<(), PinError> {
         let memmap = self.memmap();
-        let folio = memmap.folio(pfn)?;
+        let folio = self.folio(pfn)?;
         let head = memmap.head_page(folio);
         match head.ref_count() {
             c if c <= 0 => Err(RefError::NotLive(c)),
@@ -193,7 +207,7 @@ pub trait PinScheme: Send + Sync {
     #[inline]
     fn put(&self, pfn: Pfn) -> Result<(), PinError> {
         let memmap = self.memmap();
-        let folio = memmap.folio(pfn)?;
+        let folio = self.folio(pfn)?;
         memmap.head_page(folio).put_refs(1);
         Ok(())
     }

@@ -168,7 +168,7 @@ fn overflow_is_refused_and_the_page_unchanged(name: &str) {
     }
     s.put_folio(folio, max).expect("unpin all");
     assert!(!s.maybe_dma_pinned(pfn), "{name}");
-    assert_eq!(s.memmap().page(pfn).expect("page").ref_count(), 1);
+    assert_eq!(s.ref_count(pfn), Some(1), "{name}");
 }
 
 fn batch_failure_releases_what_it_took(name: &str) {
@@ -393,16 +393,8 @@ fn pte_mapped_folios(name: &str) {
     let s = build(name, Arc::new(mm)).expect("scheme");
     let folio = s.memmap().folio(THP).expect("thp");
     let pfns: Vec<Pfn> = (0..512).map(|i| THP + i).collect();
-    assert_eq!(
-        FolioRuns::pin(s.memmap(), &pfns).count(),
-        512,
-        "one grab per PTE"
-    );
-    assert_eq!(
-        FolioRuns::unpin(s.memmap(), &pfns).count(),
-        1,
-        "one put per folio"
-    );
+    assert_eq!(FolioRuns::pin(&*s, &pfns).count(), 512, "one grab per PTE");
+    assert_eq!(FolioRuns::unpin(&*s, &pfns).count(), 1, "one put per folio");
     let before = state(&*s, THP);
     for path in PATHS {
         assert_eq!(s.pin_pages(&pfns, path), Ok(512));

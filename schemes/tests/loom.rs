@@ -69,8 +69,7 @@ fn told_pins_are_never_missed() {
             }
             s.unpin(pfn).expect("unpin");
             assert!(!s.maybe_dma_pinned(pfn), "{name}: left pinned");
-            let page = s.memmap().page(pfn).expect("page");
-            assert_eq!(page.ref_count(), 1, "{name}");
+            assert_eq!(s.ref_count(pfn), Some(1), "{name}");
         });
     }
 }
@@ -251,6 +250,7 @@ static NO_BARRIER: SchemeInfo = SchemeInfo {
     source: "",
     exactness: Exactness::FalsePositives,
     bytes_per_page: 0,
+    struct_page_bytes: 64,
     max_pins_per_page: 1,
 };
 
@@ -297,4 +297,37 @@ fn gup_fast_pin_versus_unshare_catches_a_missing_barrier() {
         caught.is_err(),
         "loom found no execution that breaks the pairing"
     );
+}
+
+/// memdesc's gup-fast against a folio freed and its descriptor reused
+/// (TYPESAFE_BY_RCU) between the memdesc load and the speculative
+/// reference: the re-check of the word must send the pin back, so a pin
+/// that succeeds is on page 0's own folio and the descriptor's new folio
+/// never carries it.
+#[test]
+fn memdesc_recheck_against_a_reused_descriptor() {
+    use pin_schemes::schemes::memdesc::Memdesc;
+    model(|| {
+        let mm = Arc::new(MemMap::with_pages(2).expect("memmap"));
+        let s = Arc::new(Memdesc::try_new(mm).expect("memdesc"));
+        let pinner = {
+            let s = s.clone();
+            thread::spawn(move || s.pin(Pfn(0), GupPath::Fast).is_ok())
+        };
+        let reused = s.put_and_reuse(Pfn(0), Pfn(1));
+        let pinned = pinner.join().expect("pinner");
+        if pinned {
+            assert!(!reused, "a pinned folio was freed");
+            assert_eq!(s.pin_count(Pfn(0)), Some(1), "the pin is on page 0's folio");
+        } else {
+            assert_eq!(
+                s.pin_count(Pfn(1)),
+                Some(0),
+                "the reused descriptor kept a pin"
+            );
+        }
+        if reused {
+            assert_eq!(s.ref_count(Pfn(1)), Some(1), "the new folio's refcount");
+        }
+    });
 }

@@ -193,7 +193,7 @@ struct SchemeRun<'a> {
 }
 
 impl SchemeVisitor for SchemeRun<'_> {
-    type Output = Result<(Vec<super::paired::ThreadOutcome>, u64), RunError>;
+    type Output = Result<(Vec<super::paired::ThreadOutcome>, u64, Option<u64>), RunError>;
 
     fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
         let (spec, memmap) = (self.spec, self.memmap);
@@ -206,7 +206,8 @@ impl SchemeVisitor for SchemeRun<'_> {
         .map_err(|_| RunError::Thread(spec.label()))?;
         let nr_pages = spec.layout.nr_pages(spec.threads);
         let tracking = scheme.bytes_per_page() * nr_pages + scheme.tracking_bytes();
-        Ok((out, tracking as u64))
+        let metadata = scheme.info().struct_page_bytes * nr_pages + tracking;
+        Ok((out, tracking as u64, Some(metadata as u64)))
     }
 }
 
@@ -226,7 +227,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
     if !heap_available(heap) {
         return Err(RunError::Heap(heap >> 20));
     }
-    let (outcomes, tracking_bytes) = match spec.subject {
+    let (outcomes, tracking_bytes, metadata_bytes) = match spec.subject {
         Subject::Scheme(name) => {
             let run = SchemeRun {
                 spec,
@@ -244,10 +245,12 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
             )
             .map_err(|_| RunError::Thread(spec.label()))?,
             0,
+            None,
         ),
     };
     let memory = Memory {
         tracking_bytes,
+        metadata_bytes,
         memmap_pages: nr_pages,
         memmap_bytes: spec.memmap_bytes(),
         memmap_rss_bytes: numa::resident_bytes(&memmap),

@@ -38,6 +38,9 @@ pub struct Labels<'a> {
 pub struct Memory {
     /// Scheme bytes per page x memmap pages + side structures.
     pub tracking_bytes: u64,
+    /// All page metadata under the scheme's design: what it keeps of
+    /// `struct page` plus `tracking_bytes`; `None` for calibration cells.
+    pub metadata_bytes: Option<u64>,
     /// Pages in the memmap.
     pub memmap_pages: usize,
     /// Bytes of `struct page`.
@@ -189,6 +192,7 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
         (a, b) => a.or(b),
     };
     x.tracking_bytes = x.tracking_bytes.max(y.tracking_bytes);
+    x.metadata_bytes = both(x.metadata_bytes, y.metadata_bytes, u64::max);
     x.memmap_rss_bytes = both(x.memmap_rss_bytes, y.memmap_rss_bytes, u64::max);
     if y.numa.verified_fraction < x.numa.verified_fraction {
         x.numa = y.numa;
@@ -259,6 +263,7 @@ pub fn record(
         refused: tally.refused,
         max_pins: tally.max_pins,
         tracking_bytes: memory.tracking_bytes,
+        metadata_bytes: memory.metadata_bytes,
         memmap_pages: memory.memmap_pages,
         memmap_bytes: memory.memmap_bytes,
         memmap_rss_bytes: memory.memmap_rss_bytes,

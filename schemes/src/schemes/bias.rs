@@ -72,6 +72,7 @@ pub const INFO: SchemeInfo = SchemeInfo {
     source: "`GUP_PIN_COUNTING_BIAS` on every folio, huge ones included, with the one-atomic fast path of 3faa52c03f44 \"mm/gup: track FOLL_PIN pages\" (v5.7-rc1), as proposed in \"RFC v2: mm: gup/dma tracking\" (Feb 2019); never released for huge pages (47e29d32afba, the next commit, added exact huge-page counts)",
     exactness: Exactness::FalsePositives,
     bytes_per_page: 0,
+    struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
     max_pins_per_page: MAX_BIASED_PINS,
 };
 

@@ -27,6 +27,7 @@ pub const INFO: SchemeInfo = SchemeInfo {
     source: "the rejected \"add a field to struct page\" baseline: a 32-bit counter per page, as a `page_ext`-like array",
     exactness: Exactness::Exact,
     bytes_per_page: std::mem::size_of::<u32>(),
+    struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
     max_pins_per_page: (i32::MAX - 1) as u32,
 };
 

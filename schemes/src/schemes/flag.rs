@@ -65,6 +65,7 @@ pub const INFO: SchemeInfo = SchemeInfo {
     source: "John Hubbard's RFC \"[PATCH v2 0/6] RFC: gup+dma: tracking dma-pinned pages\" (10 Nov 2018): `dma_pinned_flags`/`dma_pinned_count` overlaid on `page->lru`, the page isolated from its LRU under a per-node `zone_gup_lock`, lock-free unpin but for the last, `putback_lru_page()`",
     exactness: Exactness::Exact,
     bytes_per_page: 0,
+    struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
     // One reference fewer than the others: isolate_lru_page() holds one
     // while the page is off its LRU.
     max_pins_per_page: (i32::MAX - 2) as u32,

@@ -51,6 +51,7 @@ pub const INFO: SchemeInfo = SchemeInfo {
     source: "upstream v6.12 (mm/gup.c `try_grab_folio_fast()`, `try_grab_folio()`, `gup_put_folio()`; include/linux/mm.h `folio_maybe_dma_pinned()`): the bias for small folios with the two-atomic fast path of c24d37322548 (v5.14-rc1), `folio->_pincount` (47e29d32afba, v5.7-rc1) for large ones",
     exactness: Exactness::ExactLargeOnly,
     bytes_per_page: 0,
+    struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
     max_pins_per_page: MAX_BIASED_PINS,
 };
 

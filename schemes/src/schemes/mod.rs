@@ -22,6 +22,9 @@ pub struct SchemeInfo {
     pub exactness: Exactness,
     /// Fixed bytes the scheme adds to every page (0 if it fits in `struct page`).
     pub bytes_per_page: usize,
+    /// Bytes of `struct page` the design keeps per page: 64 today, 0 where
+    /// it replaces `struct page` (its own words are `bytes_per_page`).
+    pub struct_page_bytes: usize,
     /// Pins one page (refcount 1, mapped once) accepts before a pin is refused.
     pub max_pins_per_page: u32,
 }
@@ -58,6 +61,7 @@ macro_rules! for_each_scheme {
             side_tree_locked::SideTreeLocked,
             side_tree_sharded::SideTreeSharded,
             exact::Exact,
+            memdesc::Memdesc,
         }
     };
 }
@@ -102,14 +106,15 @@ pub fn find(name: &str) -> Option<&'static SchemeInfo> {
 /// The README's scheme table, rendered from the registry.
 pub fn markdown_table() -> String {
     let mut t = String::from(
-        "| scheme | mirrors (kernel source) | bytes/page | exactness | max pins/page |\n\
-         |---|---|---|---|---|\n",
+        "| scheme | mirrors (kernel source) | struct page, B | added B/page | exactness | max pins/page |\n\
+         |---|---|---|---|---|---|\n",
     );
     for s in SCHEMES {
         t.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} |\n",
             s.name,
             s.source,
+            s.struct_page_bytes,
             s.bytes_per_page,
             s.exactness.describe(),
             thousands(s.max_pins_per_page)

@@ -27,6 +27,7 @@ pub const INFO: SchemeInfo = SchemeInfo {
     source: "FOLL_GET `get_page()`/`put_page()`: mm/gup.c up to v5.6, and the FOLL_GET branch of `try_grab_folio{,_fast}()` in v6.12",
     exactness: Exactness::Blind,
     bytes_per_page: 0,
+    struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
     max_pins_per_page: (i32::MAX - 1) as u32,
 };
 

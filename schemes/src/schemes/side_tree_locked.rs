@@ -36,6 +36,7 @@ pub const INFO: SchemeInfo = SchemeInfo {
     source: "the 2018-2019 proposals to track pins outside `struct page` (LSF/MM 2018, LPC 2018 RDMA MC): a pfn-keyed tree under one global spinlock",
     exactness: Exactness::Exact,
     bytes_per_page: 0,
+    struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
     max_pins_per_page: (i32::MAX - 1) as u32,
 };
 

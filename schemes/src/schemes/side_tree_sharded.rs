@@ -38,6 +38,7 @@ pub const INFO: SchemeInfo = SchemeInfo {
     source: "the same, built for many CPUs: a lock-free XArray-shaped radix tree of per-pfn atomic counters",
     exactness: Exactness::Exact,
     bytes_per_page: 0,
+    struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
     max_pins_per_page: (i32::MAX - 1) as u32,
 };
 

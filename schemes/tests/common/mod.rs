@@ -55,7 +55,7 @@ pub struct PageState {
 /// Snapshot of `pfn`'s folio as seen through `s`.
 pub fn state(s: &dyn PinScheme, pfn: Pfn) -> PageState {
     let mm = s.memmap();
-    let folio = mm.folio(pfn).expect("valid pfn");
+    let folio = s.folio(pfn).expect("valid pfn");
     let head = mm.page(folio.head).expect("head");
     let tail_pincount = if folio.is_large() {
         mm.page(folio.head + 1)
@@ -76,7 +76,7 @@ pub fn state(s: &dyn PinScheme, pfn: Pfn) -> PageState {
         // PG_referenced is set by every gup-fast grab and stays set, as in
         // the kernel; the conformance tests check it on their own.
         flags: head.flags.load(Ordering::SeqCst) & !pg::REFERENCED,
-        refcount: head.ref_count(),
+        refcount: s.ref_count(pfn).expect("valid pfn"),
         mapcount: head._mapcount.load(Ordering::SeqCst),
         tail_pincount,
         maybe_dma_pinned: s.maybe_dma_pinned(pfn),
