@@ -339,6 +339,22 @@ pub fn bytes_per_page(c: &Cell) -> Option<f64> {
         .then(|| c.tracking_bytes as f64 / c.memmap_pages as f64)
 }
 
+/// The run's shapes, each with its cells at the smallest thread count that
+/// pass `keep`; shapes left empty are dropped.
+fn shapes_where(run: &Run, keep: impl Fn(&Cell) -> bool) -> Vec<(Shape, Vec<&Cell>)> {
+    crate::runs::shapes(std::slice::from_ref(run))
+        .into_iter()
+        .map(|shape| {
+            let cells = at_fewest_threads(run, &shape.workload)
+                .into_iter()
+                .filter(|c| shape.holds(c) && keep(c))
+                .collect();
+            (shape, cells)
+        })
+        .filter(|(_, c): &(Shape, Vec<&Cell>)| !c.is_empty())
+        .collect()
+}
+
 /// All page metadata per page of memmap under the cell's design.
 pub fn metadata_per_page(c: &Cell) -> Option<f64> {
     let bytes = c.metadata_bytes?;
@@ -351,17 +367,7 @@ pub fn metadata(runs: &[Run]) -> Option<Titled> {
     let mut groups = vec![];
     let mut per_run = vec![];
     for run in runs {
-        let shapes: Vec<(Shape, Vec<&Cell>)> = crate::runs::shapes(std::slice::from_ref(run))
-            .into_iter()
-            .map(|shape| {
-                let cells = at_fewest_threads(run, &shape.workload)
-                    .into_iter()
-                    .filter(|c| shape.holds(c) && metadata_per_page(c).is_some())
-                    .collect();
-                (shape, cells)
-            })
-            .filter(|(_, c): &(Shape, Vec<&Cell>)| !c.is_empty())
-            .collect();
+        let shapes = shapes_where(run, |c| metadata_per_page(c).is_some());
         if shapes.is_empty() {
             continue;
         }
@@ -422,17 +428,7 @@ pub fn memory(runs: &[Run]) -> Option<Titled> {
     let mut per_run = vec![];
     let mut groups = vec![];
     for run in runs {
-        let shapes: Vec<(Shape, Vec<&Cell>)> = crate::runs::shapes(std::slice::from_ref(run))
-            .into_iter()
-            .map(|shape| {
-                let cells = at_fewest_threads(run, &shape.workload)
-                    .into_iter()
-                    .filter(|c| shape.holds(c) && bytes_per_page(c).is_some())
-                    .collect();
-                (shape, cells)
-            })
-            .filter(|(_, c): &(Shape, Vec<&Cell>)| !c.is_empty())
-            .collect();
+        let shapes = shapes_where(run, |c| bytes_per_page(c).is_some());
         if shapes.is_empty() {
             continue;
         }

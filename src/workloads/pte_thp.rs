@@ -6,9 +6,8 @@
 //! `record_subpages()`: every grab of the same head page's refcount (and
 //! `_pincount`) is a separate atomic on one cache line.
 
-use super::kit::{PinLoop, Worker};
-use super::{Layout, Slot};
-use pin_schemes::{PinScheme, HPAGE_PMD_ORDER};
+use super::Layout;
+use pin_schemes::HPAGE_PMD_ORDER;
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str =
@@ -29,11 +28,5 @@ pub fn layout(order: u8, pages_per_thread: usize, pages_per_call: usize) -> Layo
     }
 }
 
-/// Pin and unpin the thread's pages, batch by batch.
-pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
-    Box::new(PinLoop::new(
-        scheme,
-        slot.region_pfns(),
-        slot.layout.pages_per_call,
-    ))
-}
+/// Pin and unpin the thread's pages, batch by batch: `private`'s loop.
+pub use super::private::worker;
