@@ -184,8 +184,9 @@ fn check_memory(opts: &Options, machine: &Machine, cells: &[CellSpec]) -> Result
     ) else {
         return Ok(());
     };
-    // The memmap plus the `exact` scheme's 4 bytes per page.
-    let need = big.memmap_bytes() + big.memmap_bytes() / 16;
+    // The memmap plus up to 96 bytes per page of a scheme's own (`memdesc`:
+    // an 8-byte word and an 80-byte descriptor per order-0 folio).
+    let need = big.memmap_bytes() + big.memmap_bytes() * 3 / 2;
     if need > avail {
         let what = if opts.cold && opts.mib == DEFAULT_MIB {
             "--cold".to_string()
