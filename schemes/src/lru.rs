@@ -78,7 +78,7 @@ fn unlink(v: u64) -> Pfn {
 /// list another party corrupted can be detected and repaired.
 #[derive(Debug, Default)]
 pub struct IsolatedList {
-    head: u64,
+    tail: u64,
     pfns: Vec<Pfn>,
 }
 
@@ -94,43 +94,49 @@ pub struct Putback {
 
 impl Lruvec {
     /// `isolate_lru_pages()` for the given pfns, as reclaim would take them:
-    /// each one on the LRU is isolated (`isolate_lru_page()`) and linked
-    /// into a private list. Pages not on the LRU are skipped.
+    /// each one on the LRU is isolated (`isolate_lru_page()`) and added at
+    /// the tail of a private, doubly linked list. Pages not on the LRU are
+    /// skipped.
     pub fn isolate_list(&self, pages: &[Page], pfns: &[Pfn]) -> IsolatedList {
         let mut list = IsolatedList {
-            head: LRU_NIL,
+            tail: LRU_NIL,
             pfns: Vec::new(),
         };
         for &pfn in pfns {
             if self.isolate_lru_page(pages, pfn) {
-                // Relaxed: the list is this thread's own until put back.
-                pages[pfn.0].lru[0].store(list.head, Ordering::Relaxed);
-                pages[pfn.0].lru[1].store(LRU_NIL, Ordering::Relaxed);
-                list.head = link(pfn);
+                // Relaxed (all): the list is this thread's own until put
+                // back; list_add_tail().
+                pages[pfn.0].lru[0].store(LRU_NIL, Ordering::Relaxed);
+                pages[pfn.0].lru[1].store(list.tail, Ordering::Relaxed);
+                if list.tail != LRU_NIL {
+                    pages[unlink(list.tail).0].lru[0].store(link(pfn), Ordering::Relaxed);
+                }
+                list.tail = link(pfn);
                 list.pfns.push(pfn);
             }
         }
         list
     }
 
-    /// `putback_lru_pages()` of a private list: walks it through the pages'
-    /// `lru` words and puts each page back. A page whose link word is no
-    /// list member's (overwritten while it was on the list) ends the walk:
-    /// it and the pages after it are returned as unreached, still isolated,
-    /// for the caller to count and repair.
+    /// `putback_inactive_pages()`-style: consumes a private list from its
+    /// tail (`lru_to_page(list)` is `list->prev`, then `list_del()`),
+    /// putting each page back. A page whose `prev` word is no list
+    /// member's link (overwritten while it was on the list) ends the walk:
+    /// it and the pages before it are returned as unreached, still
+    /// isolated, for the caller to count and repair.
     pub fn putback_list(&self, pages: &[Page], list: IsolatedList) -> Putback {
         let valid = |v: u64| v == LRU_NIL || (v & 7 == 0 && list.pfns.contains(&unlink(v)));
         let mut walked = Vec::with_capacity(list.pfns.len());
-        let mut cur = list.head;
+        let mut cur = list.tail;
         while cur != LRU_NIL && walked.len() < list.pfns.len() {
             let pfn = unlink(cur);
             // Relaxed: our own list, see isolate_list.
-            let next = pages[pfn.0].lru[0].load(Ordering::Relaxed);
-            if !valid(cur) || !valid(next) || walked.contains(&pfn) {
+            let prev = pages[pfn.0].lru[1].load(Ordering::Relaxed);
+            if !valid(cur) || !valid(prev) || walked.contains(&pfn) {
                 break;
             }
             walked.push(pfn);
-            cur = next;
+            cur = prev;
         }
         for &pfn in &walked {
             self.putback_lru_page(pages, pfn);
@@ -255,12 +261,13 @@ mod tests {
         assert_eq!(lru.lru_lock.lock().len(), 16);
         assert_eq!(pages[5].ref_count(), 1);
 
-        // Someone overwrites a listed page's lru words (as the 2018 RFC's
-        // flag did): the walk stops there and names what it did not reach.
+        // Someone overwrites a listed page's lru.prev (as the 2018 RFC's
+        // atomic_set of its count did): the walk from the tail stops there
+        // and names what it did not reach.
         let list = lru.isolate_list(pages, &pfns);
-        pages[7].lru[0].fetch_or(0x2, Ordering::Relaxed);
+        pages[7].lru[1].store(LIST_POISON2 & !0xffff_ffff | 1, Ordering::Relaxed);
         let back = lru.putback_list(pages, list);
-        // Listed head first: 9, 8, 7 (broken), 6, 5, 4.
+        // From the tail: 9, 8, 7 (broken prev), 6, 5, 4.
         assert_eq!(back.returned, 2);
         assert_eq!(back.unreached, vec![Pfn(4), Pfn(5), Pfn(6), Pfn(7)]);
         for pfn in back.unreached {

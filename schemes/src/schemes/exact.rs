@@ -5,17 +5,19 @@
 //! option rejected in the 2018-2019 threads (LSF/MM 2018, LPC 2018 RDMA MC)
 //! because `struct page` must stay 64 bytes, built the way it would have to
 //! be: as a `page_ext` client (mm/page_ext.c, v6.12; SPARSEMEM, x86-64). A
-//! client registers `struct page_ext_operations { .size = 4, .need = … }`;
-//! `page_ext_size` becomes `sizeof(struct page_ext)` (its 8-byte `flags`)
-//! plus every client's size, here 8 + 4 = 12 bytes per page, allocated per
-//! memory section (2^15 pages, 128 MiB) when the section comes online. A
-//! lookup is `page_ext_get(page)`:
+//! client registers `struct page_ext_operations { .size = 4, .need = …,
+//! .need_shared_flags = false }` (as page_table_check does): with no client
+//! asking for the shared `flags` word, `page_ext_size` is the clients'
+//! sizes only (`invoke_need_callbacks()`), here 4 bytes per page at offset
+//! 0, allocated per memory section (2^15 pages, 128 MiB) when the section
+//! comes online. A lookup is `page_ext_get(page)`:
 //! - `rcu_read_lock()` (a preemption-count increment on a non-preemptible
 //!   kernel: a thread-local counter here);
 //! - `lookup_page_ext()`: `__pfn_to_section(pfn)`, two dependent loads
-//!   through `mem_section[root][nr]` (256 sections per root), then the
+//!   through `mem_section[root][nr]` (128 sections per root: `struct
+//!   mem_section` is 32 bytes with CONFIG_PAGE_EXTENSION), then the
 //!   section's `page_ext` base, and `base + page_ext_size * pfn`;
-//! - the entry's counter at `ops->offset` (8, after `flags`);
+//! - the entry's counter at `ops->offset` (0);
 //! - `page_ext_put()`: `rcu_read_unlock()`.
 //!
 //! A pin also holds `_refcount` (+refs) so the folio stays live, and adds
@@ -23,12 +25,17 @@
 //! gup-fast's PTE re-check by `smp_mb__after_atomic()`); unpin subtracts
 //! (checked, so an unbalanced unpin is refused), then `folio_put_refs()`.
 //!
-//! Memory: +12 bytes per page (the `page_ext` entry: 0.3% of RAM, 3 GiB per
-//! TiB), fixed, plus one pointer per section and root.
+//! Memory: +4 bytes per page (the `page_ext` entry: 0.1% of RAM, 1 GiB per
+//! TiB), fixed, plus one pointer per section and root; 12 if another client
+//! wanted the shared flags word.
 //! Exactness: exact, no false positives or negatives.
 //! Limits: bounded by the i32 refcount, i32::MAX - 1 pins.
 //! Not modelled: the other `page_ext` clients that would share the entry
-//! (page_owner, page_idle, ...), and `page_ext`'s hot-remove path.
+//! (page_owner, page_idle, ...), the run-time loads of `page_ext_size` and
+//! `ops->offset` (constants here), `page_ext_invalid()`'s hot-remove bit,
+//! and `page_to_pfn()`. On a non-preemptible kernel without
+//! CONFIG_PREEMPT_COUNT `rcu_read_lock()` is only a compiler barrier; the
+//! thread-local counter here costs a little more.
 
 use super::{Registered, SchemeInfo};
 use crate::error::{BuildError, PinError};
@@ -42,18 +49,19 @@ use std::sync::Arc;
 
 /// `PFN_SECTION_SHIFT` on x86-64: 128 MiB sections of 4 KiB pages.
 pub const PFN_SECTION_SHIFT: u32 = 15;
-/// `SECTIONS_PER_ROOT`: a page of 16-byte `struct mem_section`s.
-const SECTIONS_PER_ROOT: usize = 256;
-/// `page_ext_size` in 32-bit words: 8 bytes of `flags`, 4 of the counter.
-const ENTRY_WORDS: usize = 3;
-/// The counter's word in an entry (`ops->offset` 8).
-const COUNT_WORD: usize = 2;
+/// `SECTIONS_PER_ROOT`: a page of 32-byte `struct mem_section`s (with
+/// `page_ext` and its pad, include/linux/mmzone.h v6.12).
+const SECTIONS_PER_ROOT: usize = 128;
+/// `page_ext_size` in 32-bit words: the counter alone (no shared flags).
+const ENTRY_WORDS: usize = 1;
+/// The counter's word in an entry (`ops->offset` 0).
+const COUNT_WORD: usize = 0;
 
 /// Registry entry.
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "exact",
-    mirrors: "baseline: a 32-bit counter per page in page_ext (12-byte entries)",
-    source: "the rejected \"add a field to struct page\" baseline, built as a `page_ext` client (mm/page_ext.c, v6.12): a 32-bit counter in each page's 12-byte `page_ext` entry, found through `mem_section` under RCU",
+    mirrors: "baseline: a 32-bit counter per page as a page_ext client",
+    source: "the rejected \"add a field to struct page\" baseline, built as a `page_ext` client (mm/page_ext.c, v6.12): a 32-bit counter per page in `page_ext` (no shared flags: 4-byte entries), found through `mem_section` under RCU",
     exactness: Exactness::Exact,
     bytes_per_page: 4 * ENTRY_WORDS,
     struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
@@ -99,7 +107,7 @@ pub struct Exact {
 }
 
 impl Exact {
-    /// Over `memmap`, or the allocation error when its 12 bytes per page
+    /// Over `memmap`, or the allocation error when its 4 bytes per page
     /// cannot be had (under `ulimit -v`, say), so a harness can report the
     /// cell as not measured instead of aborting.
     pub fn try_new(memmap: Arc<MemMap>) -> Result<Self, TryReserveError> {

@@ -13,9 +13,9 @@
 //! not isolate. What it does, per page returned by gup:
 //! - `struct page`: `unsigned long dma_pinned_flags; atomic_t
 //!   dma_pinned_count;` in a union with `lru` (here `lru[0]` and `lru[1]`);
-//!   `PAGE_DMA_PINNED` (0x2) and `PAGE_DMA_PINNED_WAS_LRU` (0x4) are atomic
-//!   `set_bit`/`clear_bit`/`test_bit` on `dma_pinned_flags` (bit 0 is
-//!   PageTail's);
+//!   `PAGE_DMA_PINNED` (0x2UL) and `PAGE_DMA_PINNED_WAS_LRU` (0x4UL) are
+//!   passed as bit numbers to atomic `set_bit`/`clear_bit`/`test_bit` on
+//!   `dma_pinned_flags`, so they are bits 2 and 4 (bit 0 is PageTail's);
 //! - pin (`pin_page_for_dma()`, after gup took its reference), under
 //!   `spin_lock(zone_gup_lock(zone))`, a new per-node `pinned_dma_lock`
 //!   in `pglist_data`: if `PageDmaPinned`, `atomic_inc(count)`; otherwise
@@ -71,10 +71,17 @@ pub const INFO: SchemeInfo = SchemeInfo {
     max_pins_per_page: (i32::MAX - 2) as u32,
 };
 
-/// `PAGE_DMA_PINNED`: bit 1 of `dma_pinned_flags` (`lru.next`).
-pub const PAGE_DMA_PINNED: u64 = 0x2;
-/// `PAGE_DMA_PINNED_WAS_LRU`: bit 2.
-pub const PAGE_DMA_PINNED_WAS_LRU: u64 = 0x4;
+/// What `set_bit(PAGE_DMA_PINNED, …)` sets: the RFC defined
+/// `PAGE_DMA_PINNED` as 0x2UL and passed it to `set_bit()` as a bit
+/// number, so bit 2 (mask 0x4), not the bit 1 its comment meant.
+pub const PAGE_DMA_PINNED: u64 = 1 << 0x2;
+/// `PAGE_DMA_PINNED_WAS_LRU` (0x4UL) as a bit number: bit 4 (mask 0x10).
+pub const PAGE_DMA_PINNED_WAS_LRU: u64 = 1 << 0x4;
+
+/// `dma_pinned_count` is an `atomic_t` over the low half of `lru.prev`
+/// (x86-64 is little-endian): the high half keeps whatever pointer was
+/// there.
+const COUNT_MASK: u64 = 0xffff_ffff;
 
 /// The November 2018 page-flag RFC.
 pub struct Flag {
@@ -122,8 +129,11 @@ impl Flag {
             head.lru[0]
                 .fetch_or(PAGE_DMA_PINNED_WAS_LRU, Ordering::Relaxed);
         }
-        // Relaxed: atomic_set(). Overwrites lru.prev whatever list it was on.
-        head.lru[1].store(count, Ordering::Relaxed);
+        // Relaxed: atomic_set() of the low 32 bits (a load and a store: no
+        // one else writes the count of an unpinned page). Overwrites half of
+        // lru.prev whatever list the page was on.
+        let prev = head.lru[1].load(Ordering::Relaxed);
+        head.lru[1].store((prev & !COUNT_MASK) | count, Ordering::Relaxed);
         // Relaxed: set_bit(); the barrier after it orders it on the fast
         // path. Overwrites lru.next's bit 1 whatever list it was on.
         head.lru[0].fetch_or(PAGE_DMA_PINNED, Ordering::Relaxed);
@@ -140,18 +150,21 @@ impl Flag {
         }
         // SeqCst: atomic_dec_and_test() is fully ordered. A decrement from
         // zero is refused (the model's check of an unbalanced unpin).
-        let left = head
+        let left = (head
             .lru[1]
-            .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |c| c.checked_sub(count))
+            .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |c| {
+                (c & COUNT_MASK >= count).then(|| c - count)
+            })
             .map_err(|_| PinError::NotPinned(folio.head))?
-            - count;
+            - count)
+            & COUNT_MASK;
         if left != 0 {
             return Ok(());
         }
         let nid = head.nid();
         let _gup = self.zone_gup_lock[nid as usize].lock();
         // Relaxed under the lock: a pinner's atomic_inc is under it too.
-        if head.lru[1].load(Ordering::Relaxed) == 0 {
+        if head.lru[1].load(Ordering::Relaxed) & COUNT_MASK == 0 {
             let was = head
                 .lru[0]
                 .fetch_and(!(PAGE_DMA_PINNED | PAGE_DMA_PINNED_WAS_LRU), Ordering::Relaxed);
@@ -209,7 +222,8 @@ impl PinScheme for Flag {
         let head = self.memmap.head_page(folio);
         // Relaxed: a check of the model's, so an unbalanced unpin changes
         // nothing (the RFC would have hit VM_BUG_ON_PAGE).
-        if !Self::page_dma_pinned(head) || head.lru[1].load(Ordering::Relaxed) < u64::from(refs) {
+        let count = head.lru[1].load(Ordering::Relaxed) & COUNT_MASK;
+        if !Self::page_dma_pinned(head) || count < u64::from(refs) {
             return Err(PinError::NotPinned(folio.head));
         }
         for count in entries(folio, refs) {
@@ -236,7 +250,7 @@ impl PinScheme for Flag {
             return Some(0);
         }
         // Relaxed under the lock.
-        Some(head.lru[1].load(Ordering::Relaxed) as u32)
+        Some((head.lru[1].load(Ordering::Relaxed) & COUNT_MASK) as u32)
     }
 
     /// The per-node gup locks (a `spinlock_t` in `pglist_data` in the RFC;

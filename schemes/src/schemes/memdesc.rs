@@ -15,8 +15,9 @@
 //! have a pincount and folio_has_pincount() would essentially always
 //! return "true"." No code exists yet; this is that design, built the way
 //! gup-fast would have to use it:
-//! - per page: an 8-byte `memdesc` word, `MEMDESC_TYPE_FOLIO` in bits 0..4,
-//!   the descriptor's address above;
+//! - per page: an 8-byte `memdesc` word, the type in bits 0-3 (1 file folio,
+//!   2 anonymous folio: gup-fast accepts both), the descriptor's address
+//!   above;
 //! - per folio: a [`FolioDesc`] (the fields of today's `struct folio` that
 //!   describe the folio as a whole, 80 bytes), allocated on the folio's
 //!   node, holding `_refcount`, `_mapcount` and `_pincount`;
@@ -66,8 +67,11 @@ pub const INFO: SchemeInfo = SchemeInfo {
     max_pins_per_page: (i32::MAX - 1) as u32,
 };
 
-/// `MEMDESC_TYPE_FOLIO` in the low four bits of a memdesc word.
-pub const MEMDESC_TYPE_FOLIO: u64 = 1;
+/// Memdesc type 1 (kernelnewbies Memdescs): a file folio (`struct folio`).
+pub const MEMDESC_TYPE_FILE: u64 = 1;
+/// Memdesc type 2: an anonymous folio (`struct anon_folio`), what gup
+/// mostly pins; the model's pages are anonymous.
+pub const MEMDESC_TYPE_ANON: u64 = 2;
 const MEMDESC_TYPE_MASK: u64 = 0xf;
 
 /// A separately allocated folio: the fields of today's `struct folio` that
@@ -155,7 +159,7 @@ impl Memdesc {
         let mut words = Vec::new();
         words.try_reserve_exact(n)?;
         for (d, f) in descs.iter().zip(&folios) {
-            let word = (d as *const FolioDesc as u64) | MEMDESC_TYPE_FOLIO;
+            let word = (d as *const FolioDesc as u64) | MEMDESC_TYPE_ANON;
             words.extend((0..f.nr_pages()).map(|_| AtomicU64::new(word)));
         }
         Ok(Self {
@@ -171,7 +175,9 @@ impl Memdesc {
     /// unsafe code is needed.
     #[inline]
     fn desc_of(&self, word: u64) -> Option<&FolioDesc> {
-        if word & MEMDESC_TYPE_MASK != MEMDESC_TYPE_FOLIO {
+        // gup pins file and anonymous folios alike: two types to accept.
+        let kind = word & MEMDESC_TYPE_MASK;
+        if kind != MEMDESC_TYPE_ANON && kind != MEMDESC_TYPE_FILE {
             return None;
         }
         let base = self.descs.as_ptr() as u64;
@@ -361,7 +367,7 @@ mod tests {
         assert_eq!(s.folio(Pfn(1024)), Err(PinError::NoPage(Pfn(1024))));
         assert_eq!(s.tracking_bytes(), 513 * 80);
         // A word of another type is no folio's.
-        s.memdesc[5].store(0x4, Ordering::Relaxed);
+        s.memdesc[5].store(0x4, Ordering::Relaxed); // type 4: slab
         assert!(s.folio(Pfn(5)).is_err() && s.pin(Pfn(5), GupPath::Fast).is_err());
     }
 }
