@@ -175,10 +175,7 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
             over.map_or("-".into(), |c| format!("{:.2}", c.ns_per_page)),
             mixed
                 .and_then(|c| c.isolation)
-                .map_or("-".into(), |i| format!(
-                    "{}/{} of {}",
-                    i.false_negatives, i.lru_lost, i.isolated
-                )),
+                .map_or("-".into(), |i| i.short()),
         );
     }
 }

@@ -328,9 +328,7 @@ fn isolation_text(run: &Run, c: &Cell) -> String {
                 && m.numa.placement == c.numa.placement
         })
         .and_then(|m| m.isolation)
-        .map_or("-".into(), |i| {
-            format!("{}/{} of {}", i.false_negatives, i.lru_lost, i.isolated)
-        })
+        .map_or("-".into(), |i| i.short())
 }
 
 /// Bytes of tracking per page of memmap, for model cells.

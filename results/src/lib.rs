@@ -387,6 +387,16 @@ pub struct Isolation {
     pub lru_lost: u64,
 }
 
+impl Isolation {
+    /// `false negatives/lost of isolated`, as the report and summary print it.
+    pub fn short(&self) -> String {
+        format!(
+            "{}/{} of {}",
+            self.false_negatives, self.lru_lost, self.isolated
+        )
+    }
+}
+
 /// Where a cell ran.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NumaPlacement {

@@ -73,7 +73,9 @@ impl Exactness {
 /// does around them (the mm flag, the locks of the slow path, the vmstat
 /// counters, PG_referenced, the walk in folio runs) is the provided
 /// methods' (see `gup`), the same for every scheme; a scheme does not
-/// override them.
+/// override them. A design that keeps the refcount or the folio elsewhere
+/// than `struct page` (`memdesc`) overrides `folio`, `ref_count`, `get` and
+/// `put`, which say where.
 pub trait PinScheme: Send + Sync {
     /// What the registry knows of the scheme.
     fn info(&self) -> &'static SchemeInfo;
