@@ -10,8 +10,8 @@ use std::path::PathBuf;
 /// timing, placement of the threads, the output file.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// 1 and nproc threads, 40 rounds per cell: the whole sweep in under
-    /// a minute on 2 cores.
+    /// 1 and nproc threads, 40 rounds per cell: the whole sweep in about
+    /// 70 s on 2 cores.
     #[arg(long)]
     pub quick: bool,
     /// Thread counts, comma-separated (default: 1..=CPUs of the CPU node;
