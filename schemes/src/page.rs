@@ -221,6 +221,17 @@ impl RefCount<'_> {
         }
     }
 
+    /// `try_grab_folio()`'s `WARN_ON_ONCE(folio_ref_count() <= 0)` read
+    /// (and `try_get_page()`'s), then [`RefCount::add`]: the slow path's
+    /// reference on a folio known live.
+    #[inline]
+    pub fn add_live(&self, nr: i32) -> Result<i32, RefError> {
+        match self.get() {
+            c if c <= 0 => Err(RefError::NotLive(c)),
+            _ => self.add(nr),
+        }
+    }
+
     /// `folio_put_refs()` without the freeing: drops `nr`, returns the new
     /// count.
     #[inline]
@@ -268,6 +279,12 @@ impl Page {
     #[inline]
     pub fn ref_add(&self, nr: i32) -> Result<i32, RefError> {
         self.refcount().add(nr)
+    }
+
+    /// [`RefCount::add_live`].
+    #[inline]
+    pub fn ref_add_live(&self, nr: i32) -> Result<i32, RefError> {
+        self.refcount().add_live(nr)
     }
 
     /// `folio_put_refs()` ([`RefCount::put`]).

@@ -14,7 +14,7 @@
 use crate::error::{BatchPinError, PinError};
 use crate::gup;
 use crate::memmap::{Folio, MemMap};
-use crate::page::{Pfn, RefError};
+use crate::page::{Pfn, RefCount, RefError};
 use crate::schemes::SchemeInfo;
 
 /// Which gup path takes the pin.
@@ -74,8 +74,8 @@ impl Exactness {
 /// counters, PG_referenced, the walk in folio runs) is the provided
 /// methods' (see `gup`), the same for every scheme; a scheme does not
 /// override them. A design that keeps the refcount or the folio elsewhere
-/// than `struct page` (`memdesc`) overrides `folio`, `ref_count`, `get` and
-/// `put`, which say where.
+/// than `struct page` (`memdesc`) overrides `folio` and `refcount`, which
+/// say where; `ref_count`, `get` and `put` follow.
 pub trait PinScheme: Send + Sync {
     /// What the registry knows of the scheme.
     fn info(&self) -> &'static SchemeInfo;
@@ -114,11 +114,17 @@ pub trait PinScheme: Send + Sync {
         self.memmap().folio(pfn)
     }
 
-    /// `folio_ref_count()` of `pfn`'s folio, wherever the design keeps it
-    /// (the head page's `_refcount` by default); `None` past the memmap.
+    /// `folio->_refcount`, wherever the design keeps it (the head page's
+    /// by default).
+    #[inline]
+    fn refcount(&self, folio: Folio) -> Result<RefCount<'_>, PinError> {
+        Ok(self.memmap().head_page(folio).refcount())
+    }
+
+    /// `folio_ref_count()` of `pfn`'s folio; `None` past the memmap.
     fn ref_count(&self, pfn: Pfn) -> Option<i32> {
         let folio = self.folio(pfn).ok()?;
-        Some(self.memmap().head_page(folio).ref_count())
+        self.refcount(folio).ok().map(|r| r.get())
     }
 
     /// The registry name, e.g. `"bias"`.
@@ -194,23 +200,18 @@ pub trait PinScheme: Send + Sync {
     /// 0)` read, then `page_ref_inc()` (one `lock inc`, unordered).
     #[inline]
     fn get(&self, pfn: Pfn) -> Result<(), PinError> {
-        let memmap = self.memmap();
         let folio = self.folio(pfn)?;
-        let head = memmap.head_page(folio);
-        match head.ref_count() {
-            c if c <= 0 => Err(RefError::NotLive(c)),
-            _ => head.ref_add(1),
-        }
-        .map(|_| ())
-        .map_err(|e| ref_error(folio, 1, e))
+        self.refcount(folio)?
+            .add_live(1)
+            .map(|_| ())
+            .map_err(|e| ref_error(folio, 1, e))
     }
 
     /// `put_page()`: drops an ordinary reference.
     #[inline]
     fn put(&self, pfn: Pfn) -> Result<(), PinError> {
-        let memmap = self.memmap();
         let folio = self.folio(pfn)?;
-        memmap.head_page(folio).put_refs(1);
+        self.refcount(folio)?.put(1);
         Ok(())
     }
 }
@@ -257,10 +258,7 @@ pub(crate) fn grab_refs(
     let head = memmap.head_page(folio);
     let r = match path {
         GupPath::Fast => head.ref_try_add(nr),
-        GupPath::Slow => match head.ref_count() {
-            c if c <= 0 => Err(RefError::NotLive(c)),
-            _ => head.ref_add(nr),
-        },
+        GupPath::Slow => head.ref_add_live(nr),
     };
     r.map(|_| ()).map_err(|e| ref_error(folio, refs, e))
 }

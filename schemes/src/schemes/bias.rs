@@ -120,15 +120,7 @@ impl PinScheme for Bias {
             GupPath::Fast => head.ref_try_add(total),
             // try_grab_page(): the WARN_ON_ONCE(count <= 0) read, then
             // page_ref_add(BIAS).
-            GupPath::Slow => match head.ref_count() {
-                c if c <= 0 => {
-                    return Err(PinError::NotLive {
-                        pfn: folio.head,
-                        refcount: c,
-                    })
-                }
-                _ => head.ref_add(total),
-            },
+            GupPath::Slow => head.ref_add_live(total),
         }
         .map(|_| ())
         .map_err(|e| ref_error(folio, refs, e))

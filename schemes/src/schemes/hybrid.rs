@@ -86,16 +86,10 @@ impl Hybrid {
                 smp_mb__after_atomic();
                 Ok(())
             }
-            GupPath::Slow => match head.ref_count() {
-                c if c <= 0 => Err(PinError::NotLive {
-                    pfn: folio.head,
-                    refcount: c,
-                }),
-                _ => head
-                    .ref_add(total)
-                    .map(|_| ())
-                    .map_err(|e| ref_error(folio, refs, e)),
-            },
+            GupPath::Slow => head
+                .ref_add_live(total)
+                .map(|_| ())
+                .map_err(|e| ref_error(folio, refs, e)),
         }
     }
 }

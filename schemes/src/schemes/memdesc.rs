@@ -51,7 +51,7 @@
 use super::{Registered, SchemeInfo};
 use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
-use crate::page::{Pfn, RefCount, RefError};
+use crate::page::{Pfn, RefCount};
 use crate::scheme::{ref_error, refs_i32, Exactness, GupPath, PinScheme};
 use crate::sync::{smp_mb__after_atomic, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -272,15 +272,9 @@ impl PinScheme for Memdesc {
                     });
                 }
             }
-            GupPath::Slow => match refcount.get() {
-                c if c <= 0 => {
-                    return Err(PinError::NotLive {
-                        pfn: folio.head,
-                        refcount: c,
-                    })
-                }
-                _ => refcount.add(nr).map(|_| ()).map_err(|e| ref_error(folio, refs, e))?,
-            },
+            GupPath::Slow => {
+                refcount.add_live(nr).map_err(|e| ref_error(folio, refs, e))?;
+            }
         }
         // Relaxed: atomic_add(); ordered by the barrier on the fast path.
         desc._pincount.fetch_add(nr, Ordering::Relaxed);
@@ -317,26 +311,11 @@ impl PinScheme for Memdesc {
             .map(|d| d._pincount.load(Ordering::Relaxed) as u32)
     }
 
-    fn ref_count(&self, pfn: Pfn) -> Option<i32> {
-        self.desc(pfn).map(|d| RefCount(&d._refcount).get())
-    }
-
-    fn get(&self, pfn: Pfn) -> Result<(), PinError> {
-        let desc = self.desc(pfn).ok_or(PinError::NoPage(pfn))?;
-        let folio = desc.folio();
-        let refcount = RefCount(&desc._refcount);
-        match refcount.get() {
-            c if c <= 0 => Err(RefError::NotLive(c)),
-            _ => refcount.add(1),
-        }
-        .map(|_| ())
-        .map_err(|e| ref_error(folio, 1, e))
-    }
-
-    fn put(&self, pfn: Pfn) -> Result<(), PinError> {
-        let desc = self.desc(pfn).ok_or(PinError::NoPage(pfn))?;
-        RefCount(&desc._refcount).put(1);
-        Ok(())
+    /// The descriptor's `_refcount`.
+    #[inline]
+    fn refcount(&self, folio: Folio) -> Result<RefCount<'_>, PinError> {
+        let desc = self.desc(folio.head).ok_or(PinError::NoPage(folio.head))?;
+        Ok(RefCount(&desc._refcount))
     }
 
     /// The folio descriptors (the memdesc words are `bytes_per_page`).
