@@ -433,7 +433,7 @@ pub fn memory(runs: &[Run]) -> Option<Titled> {
         let gib = memory_cells(run);
         let mut columns: Vec<String> = shapes.iter().map(|(s, _)| s.short()).collect();
         if gib.is_some() {
-            columns.push("GiB/TiB".into());
+            columns.extend(["GiB/TiB", "peak", "after unpin"].map(String::from));
         }
         groups.push(Group {
             label: run_prefix(runs, run).trim().to_string(),
@@ -464,6 +464,16 @@ pub fn memory(runs: &[Run]) -> Option<Titled> {
                 }
                 if let Some((_, cs)) = &p.gib {
                     cells.push(bpp(cs, &s).map_or("-".into(), |b| num(gib_per_tib(b))));
+                    let c = cs.iter().find(|c| subject(c) == s);
+                    for bytes in [
+                        |c: &Cell| c.tracking_peak_bytes,
+                        |c: &Cell| c.tracking_steady_bytes,
+                    ] {
+                        cells.push(
+                            c.and_then(|c| per_page(c, bytes(c)))
+                                .map_or("-".into(), num),
+                        );
+                    }
                 }
             }
             (s, cells)
@@ -481,8 +491,12 @@ pub fn memory(runs: &[Run]) -> Option<Titled> {
              page x memmap pages + side structures) over the memmap's pages, \
              smallest thread count; a side structure's fixed part weighs most in \
              small memmaps. GiB/TiB: GiB of RAM per TiB of memory (bytes per page \
-             / 4) in the order-0 workload with the largest memmap ({}). struct page \
-             itself costs 64 bytes per page (16 GiB per TiB) in every scheme that \
+             / 4) in the order-0 workload with the largest memmap ({}), with, in \
+             that workload, the high-water mark during the cell (peak, nodes \
+             awaiting an RCU grace period included) and what is left after the \
+             cell's pins were released and every grace period ended (after \
+             unpin): a side tree that frees its nodes falls back to its fixed \
+             part. struct page itself costs 64 bytes per page (16 GiB per TiB) in every scheme that \
              keeps it: the next table counts it.",
             gib_in.join(", ")
         ),
@@ -491,9 +505,56 @@ pub fn memory(runs: &[Run]) -> Option<Titled> {
             groups,
             rows,
         },
-        footnotes: vec![],
+        footnotes: alloc_failures(runs),
         section: "memory".into(),
     })
+}
+
+/// Bytes per page of `bytes` over `c`'s memmap.
+fn per_page(c: &Cell, bytes: Option<u64>) -> Option<f64> {
+    (c.memmap_pages > 0).then(|| bytes.map(|b| b as f64 / c.memmap_pages as f64))?
+}
+
+/// One line per scheme of a `--failslab` run: allocations failed, and
+/// what gup made of them, over all its cells.
+fn alloc_failures(runs: &[Run]) -> Vec<String> {
+    let mut lines = vec![];
+    for run in runs {
+        let Some(every) = run.results.config.failslab else {
+            continue;
+        };
+        let on_fail = run.results.config.on_alloc_fail.as_deref().unwrap_or("?");
+        let all = run
+            .results
+            .cells
+            .iter()
+            .filter(|c| c.alloc_failures.is_some());
+        for s in subjects(all) {
+            let sum = run
+                .results
+                .cells
+                .iter()
+                .filter(|c| subject(c) == s)
+                .filter_map(|c| c.alloc_failures)
+                .fold(pin_results::AllocFailures::default(), |a, b| {
+                    pin_results::AllocFailures {
+                        injected: a.injected + b.injected,
+                        fallbacks: a.fallbacks + b.fallbacks,
+                        failed_pins: a.failed_pins + b.failed_pins,
+                    }
+                });
+            if sum.injected > 0 {
+                lines.push(format!(
+                    "{}failslab (every {every} atomic allocation, gup on failure: {on_fail}): {s}: {} failed, {} gup-fast calls fell back, {} pin calls failed",
+                    run_prefix(runs, run),
+                    sum.injected,
+                    sum.fallbacks,
+                    sum.failed_pins
+                ));
+            }
+        }
+    }
+    lines
 }
 
 /// The cells memory cost is read from: model cells of the order-0 shape

@@ -221,6 +221,14 @@ pub struct Config {
     /// NR_FOLL_PIN_* diffs fold into the shared counters, by node id.
     #[serde(default)]
     pub vmstat_threshold: std::collections::BTreeMap<u32, i32>,
+    /// Model runs: failslab's interval (`--failslab N`: every N-th
+    /// allocation that cannot sleep fails); `null` when off.
+    #[serde(default)]
+    pub failslab: Option<u32>,
+    /// Model runs with `--failslab`: what gup does when a pin's record
+    /// cannot be allocated, `fail` or `slow-path` (`--on-alloc-fail`).
+    #[serde(default)]
+    pub on_alloc_fail: Option<String>,
 }
 
 /// One measurement: a subject (a scheme, or `noop`) running one workload at
@@ -304,6 +312,19 @@ pub struct Cell {
     /// kernel cells.
     #[serde(default)]
     pub metadata_bytes: Option<u64>,
+    /// Model cells: the most bytes of pin tracking held at once during the
+    /// cell (side structures' high-water mark, nodes waiting for an RCU
+    /// grace period included); `null` for calibration and kernel cells.
+    #[serde(default)]
+    pub tracking_peak_bytes: Option<u64>,
+    /// Model cells: bytes of pin tracking after the cell released its pins
+    /// and the grace periods of every freed node ended: the steady state.
+    #[serde(default)]
+    pub tracking_steady_bytes: Option<u64>,
+    /// Model cells run with `--failslab`: allocations failed and what gup
+    /// made of them; `null` otherwise.
+    #[serde(default)]
+    pub alloc_failures: Option<AllocFailures>,
     /// Pages in the memmap.
     pub memmap_pages: usize,
     /// Bytes of `struct page` in the memmap.
@@ -395,6 +416,17 @@ impl Isolation {
             self.false_negatives, self.lru_lost, self.isolated
         )
     }
+}
+
+/// Side-structure allocations failslab failed in a cell, and what gup did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocFailures {
+    /// Allocations failed.
+    pub injected: u64,
+    /// gup-fast calls finished on the slow path after a failure.
+    pub fallbacks: u64,
+    /// Pin calls that failed with -ENOMEM.
+    pub failed_pins: u64,
 }
 
 /// Where a cell ran.
@@ -666,6 +698,9 @@ pub mod sample {
             max_pins: None,
             tracking_bytes: 0,
             metadata_bytes: Some(64),
+            tracking_peak_bytes: Some(0),
+            tracking_steady_bytes: Some(0),
+            alloc_failures: None,
             memmap_pages: 1,
             memmap_bytes: 64,
             memmap_rss_bytes: Some(4096),
@@ -745,6 +780,8 @@ pub mod sample {
                 numa: vec!["local".into()],
                 has_pinned_write: Some("test-then-set".into()),
                 vmstat_threshold: Default::default(),
+                failslab: None,
+                on_alloc_fail: None,
             },
             notes: vec![],
             fingerprint: Some(Fingerprint {

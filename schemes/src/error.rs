@@ -30,6 +30,10 @@ pub enum PinError {
     /// keep an exact count can tell).
     #[error("pfn {0} is not pinned")]
     NotPinned(Pfn),
+    /// Recording the pin needed memory that could not be allocated
+    /// (-ENOMEM from a GFP_ATOMIC allocation).
+    #[error("pfn {0}: no memory to record the pin")]
+    NoMemory(Pfn),
 }
 
 /// A batch pin failed part-way; every pin it took was released.

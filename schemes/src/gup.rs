@@ -33,6 +33,7 @@ use crate::error::{BatchPinError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::{pg, Pfn, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER};
 use crate::scheme::{GupPath, PinScheme};
+use crate::slab::OnAllocFail;
 use crate::sync::Ordering;
 use crate::vmstat::NodeStatItem;
 
@@ -90,15 +91,30 @@ pub(crate) fn pin_user_pages<S: PinScheme + ?Sized>(
     if s.foll_pin() {
         memmap.mm().set_has_pinned();
     }
-    let _mmap_lock = (path == GupPath::Slow).then(|| memmap.mm().mmap_read_lock());
+    // One read-side section for the call, where the scheme's side structure
+    // is read locklessly (gup-fast's interrupts-off section is one).
+    let _rcu = s.rcu_read_lock();
+    let mut path = path;
+    let mut _mmap_lock = (path == GupPath::Slow).then(|| memmap.mm().mmap_read_lock());
     for run in FolioRuns::pin(s, pfns) {
         let failed = match run {
-            Ok((index, folio, nr)) => grab_run(s, pfns[index], folio, nr as u32, path)
-                .err()
-                .map(|cause| BatchPinError { index, cause }),
+            Ok((index, folio, nr)) => {
+                let mut r = grab_run(s, pfns[index], folio, nr as u32, path);
+                if path == GupPath::Fast && fall_back(memmap, &r) {
+                    // gup_fast_fallback(): the rest of the call on the slow
+                    // path, under mmap_read_lock().
+                    path = GupPath::Slow;
+                    _mmap_lock = Some(memmap.mm().mmap_read_lock());
+                    r = grab_run(s, pfns[index], folio, nr as u32, path);
+                }
+                r.err().map(|cause| BatchPinError { index, cause })
+            }
             Err(e) => Some(e),
         };
         if let Some(e) = failed {
+            if matches!(e.cause, PinError::NoMemory(_)) {
+                memmap.failslab().count_failed_pin();
+            }
             // The entries before the failed one were all pinned by us and
             // are valid, so releasing them cannot fail.
             let _ = unpin_user_pages(s, &pfns[..e.index]);
@@ -106,6 +122,18 @@ pub(crate) fn pin_user_pages<S: PinScheme + ?Sized>(
         }
     }
     Ok(pfns.len())
+}
+
+/// Whether a gup-fast grab that returned `r` goes on on the slow path: it
+/// ran out of memory, and gup answers that by falling back.
+#[cold]
+fn fall_back(memmap: &MemMap, r: &Result<(), PinError>) -> bool {
+    let fallback = matches!(r, Err(PinError::NoMemory(_)))
+        && memmap.failslab().on_fail() == OnAllocFail::SlowPath;
+    if fallback {
+        memmap.failslab().count_fallback();
+    }
+    fallback
 }
 
 /// One run of `pin_user_pages`: `nr` subpages of `folio` from `first`.
@@ -180,6 +208,7 @@ fn mark_page_accessed(memmap: &MemMap, folio: Folio) {
 /// one put; for FOLL_GET, `put_page()` of each entry (the kernel has no
 /// batched FOLL_GET release). Stops at the first error.
 pub(crate) fn unpin_user_pages<S: PinScheme + ?Sized>(s: &S, pfns: &[Pfn]) -> Result<(), PinError> {
+    let _rcu = s.rcu_read_lock();
     let runs = if s.foll_pin() {
         FolioRuns::unpin(s, pfns)
     } else {

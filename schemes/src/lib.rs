@@ -15,9 +15,10 @@
 //! | `bias` | `_refcount` +1024 | 0 | false positives |
 //! | `hybrid` | bias, or `_pincount` in large folios | 0 | exact for large |
 //! | `flag` | PG_dma_pinned + count in `lru` | 0 | exact, LRU lock |
-//! | `side-tree-locked` | pfn tree, one lock | tree | exact |
-//! | `side-tree-sharded` | pfn tree, lock-free | tree | exact |
-//! | `exact` | +4 B counter per page | 4 B/page | exact |
+//! | `xarray` | XArray per node, `xa_lock` writers, RCU readers | tree | exact |
+//! | `side-tree-sharded` | pfn tree, lock-free, RCU-freed nodes | tree | exact |
+//! | `exact` | +4 B counter per page in `page_ext` | 4 B/page | exact |
+//! | `memdesc` | exact `_pincount` in a separate folio | 8 B/page + folio | exact |
 //!
 //! This crate has no threads, clocks or I/O: the harness (`pinbench`) drives
 //! it. Every scheme passes the same conformance suite (`tests/`).
@@ -29,10 +30,13 @@ pub mod memmap;
 pub mod mm;
 pub mod page;
 pub mod pfn_tree;
+pub mod rcu;
 pub mod scheme;
 pub mod schemes;
+pub mod slab;
 pub mod sync;
 pub mod vmstat;
+pub mod xarray;
 
 pub use error::{BatchPinError, BuildError, MemMapError, PinError};
 pub use gup::FolioRuns;
@@ -41,4 +45,5 @@ pub use mm::{HasPinnedWrite, Mm};
 pub use page::{Page, Pfn, GUP_PIN_COUNTING_BIAS, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, PAGE_SIZE};
 pub use scheme::{Exactness, GupPath, PinScheme};
 pub use schemes::{build, find, with_scheme, Registered, SchemeInfo, SchemeVisitor, SCHEMES};
+pub use slab::{FailSlab, Gfp, OnAllocFail};
 pub use vmstat::{stat_threshold, NodeStatItem, VmStat};

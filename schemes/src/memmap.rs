@@ -14,6 +14,7 @@ use crate::error::{MemMapError, PinError};
 use crate::lru::Lruvec;
 use crate::mm::Mm;
 use crate::page::{pg, Page, Pfn, MAX_FOLIO_ORDER};
+use crate::slab::FailSlab;
 use crate::sync::Ordering;
 use crate::vmstat::{stat_threshold, VmStat};
 use std::ptr::NonNull;
@@ -85,6 +86,8 @@ pub struct MemMap {
     mm: Mm,
     /// The FOLL_PIN node counters.
     vmstat: VmStat,
+    /// Fault injection of the side structures' allocations.
+    failslab: FailSlab,
     /// Keeps the pages alive; never touched after `new`.
     _storage: Box<dyn PageStorage>,
 }
@@ -127,6 +130,7 @@ impl MemMap {
             lruvecs,
             mm: Mm::new(nr_pages),
             vmstat,
+            failslab: FailSlab::default(),
             _storage: storage,
         };
         let pages = memmap.pages();
@@ -219,6 +223,18 @@ impl MemMap {
     #[inline]
     pub fn nid(&self, pfn: Pfn) -> Option<u32> {
         self.page(pfn).map(Page::nid)
+    }
+
+    /// failslab: which of the side structures' allocations fail, and what
+    /// gup does about it.
+    #[inline]
+    pub fn failslab(&self) -> &FailSlab {
+        &self.failslab
+    }
+
+    /// Configures failslab (off by default).
+    pub fn set_failslab(&mut self, failslab: FailSlab) {
+        self.failslab = failslab;
     }
 
     /// The process that maps the pages (its flags, locks, page tables).

@@ -1,20 +1,31 @@
-//! A radix tree of pin counters keyed by pfn, the side structure of both
-//! `side-tree` schemes (shaped like the kernel's XArray: 64 slots a node,
-//! 6 bits of the pfn per level).
+//! A lock-free radix tree of pin counters keyed by pfn, the side structure
+//! of `side-tree-sharded` (XArray-shaped: 64 slots a node, 6 bits of the
+//! pfn per level), which frees its empty nodes.
 //!
-//! Nodes are installed with a CAS and never freed while the tree lives, so
-//! lookups and counter updates need no lock and never sleep: what gup-fast
-//! requires. The price is memory: the tree keeps the nodes covering every
-//! pfn ever pinned (the high-water mark) until it is dropped. Freeing empty
-//! nodes safely under lock-free readers needs RCU (as the XArray uses) or
-//! hazard pointers, which this model leaves out. Insertion allocates, which
-//! in gup-fast would have to be GFP_ATOMIC and could fail; here it cannot.
+//! Nodes are installed with a CAS, counters are atomics in the leaves, and
+//! nothing takes a lock, so pins on different cache lines of counters never
+//! meet. Empty nodes are unlinked and freed after an RCU grace period
+//! ([`crate::rcu`]), which lock-free unlinking makes delicate: every node
+//! has a `live` word, the pins in a leaf or the linked children of an
+//! interior node, with a `DEAD` bit. A pinner adds to `live` unless `DEAD`
+//! (and starts again from the root if it is), then to its counter; an
+//! unpinner takes from its counter, then from `live`, and whoever brings
+//! `live` to 0 may CAS it to `DEAD`, unlink the node, free it after a grace
+//! period and take one from its parent's `live` in turn. So a pin never
+//! lands in a node on its way out, and a dead node holds no pins. The
+//! price, paid in the timed loop: a second atomic per pin and unpin (the
+//! gate), an RCU read-side section per call, and the frees.
 //!
-//! [`PfnTree::bytes`] counts the bytes of every node allocated, so a
-//! scheme's memory per pin is measured from its allocations, not estimated.
+//! Allocation is GFP_ATOMIC (`crate::slab`) and may fail; a node left
+//! empty by a failed pin is unlinked at once.
+//!
+//! Memory is counted from the allocations: nodes live, and those waiting
+//! for a grace period.
 
-use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
-use std::ptr;
+use crate::rcu::Rcu;
+use crate::slab::{CacheStats, FailSlab, Gfp, KmemCache};
+use crate::sync::{cpu_relax, AtomicPtr, AtomicU32, Ordering};
+use std::ptr::{self, NonNull};
 
 /// Bits of the pfn each level consumes (small under loom to keep models small).
 #[cfg(not(loom))]
@@ -23,20 +34,29 @@ const SHIFT: u32 = 6;
 const SHIFT: u32 = 1;
 const SLOTS: usize = 1 << SHIFT;
 const MASK: usize = SLOTS - 1;
+/// Interior levels a walk can record (the root's included).
+const MAX_LEVELS: usize = 12;
+/// `live` of a node being freed: no pin may enter it.
+const DEAD: u32 = 1 << 31;
 
 /// A leaf: the pin counters of `SLOTS` consecutive pfns.
 struct Leaf {
+    /// Pins in the leaf (the sum of `count`), or `DEAD`.
+    live: AtomicU32,
     count: [AtomicU32; SLOTS],
 }
 
 /// An interior node: pointers to `Inner` nodes or, on the last level, `Leaf`s.
 struct Inner {
+    /// Children linked, or `DEAD`.
+    live: AtomicU32,
     slots: [AtomicPtr<u8>; SLOTS],
 }
 
 impl Leaf {
     fn new() -> Self {
         Self {
+            live: AtomicU32::new(0),
             count: std::array::from_fn(|_| AtomicU32::new(0)),
         }
     }
@@ -45,8 +65,50 @@ impl Leaf {
 impl Inner {
     fn new() -> Self {
         Self {
+            live: AtomicU32::new(0),
             slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
+    }
+}
+
+/// Adds `n` to `live` unless the node is dead.
+#[inline]
+fn enter(live: &AtomicU32, n: u32) -> bool {
+    // AcqRel/Acquire: the gate against the killer's CAS to DEAD (one of the
+    // two wins), and Acquire so that a pinner entering a node sees the
+    // killer-free state the node's installer published.
+    live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        (v & DEAD == 0).then_some(v + n)
+    })
+    .is_ok()
+}
+
+/// Why a pin was not recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeError {
+    /// A node could not be allocated (GFP_ATOMIC).
+    NoMemory,
+    /// An unpin of a pfn the tree holds fewer pins of.
+    NotPinned,
+}
+
+/// The interior nodes a walk went through, with the slot it took in each.
+struct Path<'a> {
+    nodes: [(Option<&'a Inner>, usize); MAX_LEVELS],
+    depth: usize,
+}
+
+impl<'a> Path<'a> {
+    fn new() -> Self {
+        Self {
+            nodes: [(None, 0); MAX_LEVELS],
+            depth: 0,
+        }
+    }
+
+    fn push(&mut self, node: &'a Inner, idx: usize) {
+        self.nodes[self.depth] = (Some(node), idx);
+        self.depth += 1;
     }
 }
 
@@ -55,125 +117,293 @@ pub struct PfnTree {
     root: Box<Inner>,
     /// Interior levels below the root before the leaves.
     height: u32,
-    bytes: AtomicUsize,
+    leaves: KmemCache<Leaf>,
+    inners: KmemCache<Inner>,
+    rcu: Rcu,
 }
+
+// SAFETY: nodes are reached from `root` only, changed through atomics, and
+// freed after a grace period once unlinked (see the module doc).
+unsafe impl Send for PfnTree {}
+// SAFETY: as above.
+unsafe impl Sync for PfnTree {}
 
 impl PfnTree {
     /// A tree able to hold pfns below `nr_pages`; allocates only the root.
     pub fn new(nr_pages: usize) -> Self {
-        // Levels of Inner below the root such that root * levels * leaf
-        // covers nr_pages.
         let mut height = 0;
         let mut span = SLOTS * SLOTS;
         while span < nr_pages {
             span = span.saturating_mul(SLOTS);
             height += 1;
         }
+        assert!((height as usize) < MAX_LEVELS, "pfn range too large");
         Self {
             root: Box::new(Inner::new()),
             height,
-            bytes: AtomicUsize::new(std::mem::size_of::<Inner>()),
+            leaves: KmemCache::default(),
+            inners: KmemCache::default(),
+            rcu: Rcu::default(),
         }
     }
 
-    /// Bytes of all nodes allocated so far.
+    /// Bytes of the nodes held now (root included), those awaiting a grace
+    /// period included.
     pub fn bytes(&self) -> usize {
-        // Relaxed: a statistic, read when the caller wants a number.
-        self.bytes.load(Ordering::Relaxed)
+        self.fixed_bytes() + self.leaves.stats().live() + self.inners.stats().live()
     }
 
-    /// The counter of `pfn`; `None` when its leaf was never allocated and
-    /// `create` is false.
+    /// The root and the two caches.
+    fn fixed_bytes(&self) -> usize {
+        std::mem::size_of::<Inner>() + KmemCache::<Leaf>::OVERHEAD + KmemCache::<Inner>::OVERHEAD
+    }
+
+    /// The most `bytes` has been (the two caches' peaks, summed).
+    pub fn peak_bytes(&self) -> usize {
+        self.fixed_bytes() + self.leaves.stats().peak() + self.inners.stats().peak()
+    }
+
+    /// `rcu_barrier()` for the nodes this tree freed.
+    pub fn rcu_barrier(&self, tries: u32) -> bool {
+        let pending = |c: &CacheStats| c.rcu_pending();
+        self.rcu.barrier(tries, || {
+            pending(self.leaves.stats()) + pending(self.inners.stats()) == 0
+        })
+    }
+
+    /// `rcu_read_lock()` for a caller's walk (nested sections are cheap).
     #[inline]
-    pub fn counter(&self, pfn: usize, create: bool) -> Option<&AtomicU32> {
+    pub fn read_lock(&self) -> crate::rcu::ReadGuard {
+        self.rcu.read_lock()
+    }
+
+    /// The pins recorded on `pfn`.
+    #[inline]
+    pub fn count(&self, pfn: usize) -> u32 {
+        let _rcu = self.rcu.read_lock();
+        let mut path = Path::new();
+        // Relaxed: atomic_read() of a counter reached through Acquire loads.
+        self.find(pfn, &mut path)
+            .map_or(0, |leaf| leaf.count[pfn & MASK].load(Ordering::Relaxed))
+    }
+
+    /// The leaf holding `pfn`, if linked, recording the walk in `path`.
+    #[inline]
+    fn find<'a>(&'a self, pfn: usize, path: &mut Path<'a>) -> Option<&'a Leaf> {
         let mut node: &Inner = &self.root;
         let mut level = self.height + 1;
         loop {
             let idx = (pfn >> (SHIFT * level)) & MASK;
-            let slot = &node.slots[idx];
-            // Acquire: pairs with the AcqRel CAS that published the node, so
-            // its initialised contents are visible.
-            let mut child = slot.load(Ordering::Acquire);
+            path.push(node, idx);
+            // Acquire: pairs with the CAS that published the child, so its
+            // initialised contents are visible.
+            let child = node.slots[idx].load(Ordering::Acquire);
             if child.is_null() {
-                if !create {
-                    return None;
-                }
-                child = self.install(slot, level == 1);
+                return None;
             }
+            // SAFETY (both casts): a non-null slot on the last interior
+            // level holds a Leaf, above it an Inner, installed by `install`
+            // and freed only after a grace period our caller's RCU section
+            // holds back.
             if level == 1 {
-                // SAFETY: on the last interior level every non-null slot
-                // points to a Leaf installed by `install`, alive until drop.
-                let leaf = unsafe { &*(child as *const Leaf) };
-                return Some(&leaf.count[pfn & MASK]);
+                return Some(unsafe { &*(child as *const Leaf) });
             }
-            // SAFETY: above the last level every non-null slot points to an
-            // Inner installed by `install`, alive until drop.
             node = unsafe { &*(child as *const Inner) };
             level -= 1;
         }
     }
 
-    /// Allocates the child for an empty slot, or returns the one another
-    /// thread installed first.
-    #[cold]
-    fn install(&self, slot: &AtomicPtr<u8>, leaf: bool) -> *mut u8 {
-        let (new, size) = if leaf {
-            (
-                Box::into_raw(Box::new(Leaf::new())) as *mut u8,
-                std::mem::size_of::<Leaf>(),
-            )
-        } else {
-            (
-                Box::into_raw(Box::new(Inner::new())) as *mut u8,
-                std::mem::size_of::<Inner>(),
-            )
-        };
-        // AcqRel on success: Release publishes the new node's contents;
-        // Acquire on failure: we must see the winner's node contents.
-        match slot.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                // Relaxed: a statistic.
-                self.bytes.fetch_add(size, Ordering::Relaxed);
-                new
+    /// Records `refs` pins on `pfn`, allocating with `gfp`.
+    #[inline]
+    pub fn pin(
+        &self,
+        pfn: usize,
+        refs: u32,
+        gfp: Gfp,
+        failslab: &FailSlab,
+    ) -> Result<(), TreeError> {
+        let _rcu = self.rcu.read_lock();
+        let mut first = true;
+        'walk: loop {
+            if !first {
+                // A node on the path was dying: let its killer unlink it.
+                cpu_relax();
             }
-            Err(winner) => {
-                // SAFETY: `new` came from Box::into_raw above and was never shared.
-                unsafe { free_node(new, leaf) };
-                winner
+            first = false;
+            let mut node: &Inner = &self.root;
+            let mut level = self.height + 1;
+            let mut path = Path::new();
+            loop {
+                let idx = (pfn >> (SHIFT * level)) & MASK;
+                path.push(node, idx);
+                // Acquire: as in `find`.
+                let mut child = node.slots[idx].load(Ordering::Acquire);
+                if child.is_null() {
+                    match self.install(&path, level == 1, gfp, failslab)? {
+                        Some(c) => child = c,
+                        None => continue 'walk,
+                    }
+                }
+                if level == 1 {
+                    // SAFETY: as in `find`.
+                    let leaf = unsafe { &*(child as *const Leaf) };
+                    if !enter(&leaf.live, refs) {
+                        continue 'walk;
+                    }
+                    // Relaxed: an unordered count; `live` above is the gate,
+                    // the caller's barrier orders it before a PTE re-check.
+                    leaf.count[pfn & MASK].fetch_add(refs, Ordering::Relaxed);
+                    return Ok(());
+                }
+                // SAFETY: as in `find`.
+                node = unsafe { &*(child as *const Inner) };
+                level -= 1;
             }
         }
     }
-}
 
-/// # Safety
-/// `p` must come from `Box::into_raw` of a `Leaf` (if `leaf`) or `Inner`,
-/// and no one may use it afterwards.
-unsafe fn free_node(p: *mut u8, leaf: bool) {
-    if leaf {
-        drop(Box::from_raw(p as *mut Leaf));
-    } else {
-        drop(Box::from_raw(p as *mut Inner));
+    /// Takes `refs` pins off `pfn`; a leaf left without pins is freed.
+    #[inline]
+    pub fn unpin(&self, pfn: usize, refs: u32) -> Result<(), TreeError> {
+        let _rcu = self.rcu.read_lock();
+        let mut path = Path::new();
+        let leaf = self.find(pfn, &mut path).ok_or(TreeError::NotPinned)?;
+        // Relaxed: atomic_sub(), checked; `live` below orders the release.
+        leaf.count[pfn & MASK]
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                v.checked_sub(refs)
+            })
+            .map_err(|_| TreeError::NotPinned)?;
+        // AcqRel: the decision to free must see every pin's exit.
+        if leaf.live.fetch_sub(refs, Ordering::AcqRel) == refs {
+            self.kill(&path, &leaf.live, NonNull::from(leaf).cast(), true);
+        }
+        Ok(())
+    }
+
+    /// Installs a child in the empty slot `path` ends at. `None` when the
+    /// parent died meanwhile (walk again).
+    #[cold]
+    fn install(
+        &self,
+        path: &Path<'_>,
+        leaf: bool,
+        gfp: Gfp,
+        failslab: &FailSlab,
+    ) -> Result<Option<*mut u8>, TreeError> {
+        let (Some(parent), idx) = path.nodes[path.depth - 1] else {
+            return Ok(None);
+        };
+        if !enter(&parent.live, 1) {
+            return Ok(None);
+        }
+        let new = if leaf {
+            self.leaves
+                .alloc(failslab, gfp, Leaf::new)
+                .map(NonNull::cast)
+        } else {
+            self.inners
+                .alloc(failslab, gfp, Inner::new)
+                .map(NonNull::cast)
+        };
+        let Some(new) = new else {
+            self.release(path);
+            return Err(TreeError::NoMemory);
+        };
+        // AcqRel on success: Release publishes the new node's contents;
+        // Acquire on failure: we must see the winner's node contents.
+        match parent.slots[idx].compare_exchange(
+            ptr::null_mut(),
+            new.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(Some(new.as_ptr())),
+            Err(winner) => {
+                // SAFETY: `new` was never shared; the winner holds the
+                // parent's `live` for that slot, so ours is not the last.
+                unsafe { self.free_now(new, leaf) };
+                parent.live.fetch_sub(1, Ordering::AcqRel);
+                Ok(Some(winner))
+            }
+        }
+    }
+
+    /// Takes one from the `live` of the node `path` ends at (a child of it
+    /// left); frees it if that was the last and it is not the root.
+    fn release(&self, path: &Path<'_>) {
+        let (Some(node), _) = path.nodes[path.depth - 1] else {
+            return;
+        };
+        // AcqRel: as in `unpin`.
+        if node.live.fetch_sub(1, Ordering::AcqRel) == 1 && path.depth > 1 {
+            let parent = Path {
+                nodes: path.nodes,
+                depth: path.depth - 1,
+            };
+            self.kill(&parent, &node.live, NonNull::from(node).cast(), false);
+        }
+    }
+
+    /// `live` of a node in the slot `path` ends at fell to 0: marks it dead
+    /// unless a pinner entered meanwhile, unlinks it, frees it after a grace
+    /// period and releases its parent.
+    fn kill(&self, path: &Path<'_>, live: &AtomicU32, node: NonNull<u8>, leaf: bool) {
+        // AcqRel: wins or loses against `enter`; the loser sees the other.
+        if live
+            .compare_exchange(0, DEAD, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let (Some(parent), idx) = path.nodes[path.depth - 1] else {
+            return;
+        };
+        // Release: a walker that finds the slot empty installs a new node;
+        // only the killer of a node clears its slot, so a store suffices.
+        parent.slots[idx].store(ptr::null_mut(), Ordering::Release);
+        // SAFETY: unlinked just now, dead so no pin enters it; walkers
+        // already inside are covered by the grace period.
+        unsafe {
+            if leaf {
+                self.leaves.free_rcu(&self.rcu, node.cast());
+            } else {
+                self.inners.free_rcu(&self.rcu, node.cast());
+            }
+        }
+        self.release(path);
+    }
+
+    /// # Safety
+    /// `p` came from this tree's cache of its kind and was never shared.
+    unsafe fn free_now(&self, p: NonNull<u8>, leaf: bool) {
+        if leaf {
+            self.leaves.free(p.cast());
+        } else {
+            self.inners.free(p.cast());
+        }
     }
 }
 
 impl Drop for PfnTree {
     fn drop(&mut self) {
-        fn free_children(node: &Inner, level: u32) {
+        fn free_children(tree: &PfnTree, node: &Inner, level: u32) {
             for slot in &node.slots {
                 // Relaxed: `&mut self` in drop, no other thread is left.
                 let child = slot.load(Ordering::Relaxed);
-                if child.is_null() {
+                let Some(child) = NonNull::new(child) else {
                     continue;
-                }
+                };
                 if level > 1 {
-                    // SAFETY: installed Inner, see `counter`.
-                    free_children(unsafe { &*(child as *const Inner) }, level - 1);
+                    // SAFETY: installed Inner, see `find`.
+                    free_children(tree, unsafe { child.cast::<Inner>().as_ref() }, level - 1);
                 }
-                // SAFETY: installed by `install`, freed once, here.
-                unsafe { free_node(child, level == 1) };
+                // SAFETY: linked, so allocated by the cache of its kind and
+                // not yet freed; freed once, here.
+                unsafe { tree.free_now(child, level == 1) };
             }
         }
-        free_children(&self.root, self.height + 1);
+        free_children(self, &self.root, self.height + 1);
     }
 }
 
@@ -182,23 +412,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_are_per_pfn_and_bytes_count_nodes() {
+    fn counters_are_per_pfn_and_empty_nodes_are_freed() {
+        let f = FailSlab::default();
         let tree = PfnTree::new(1 << 20);
-        let root = std::mem::size_of::<Inner>();
-        assert_eq!(tree.bytes(), root);
-        assert!(tree.counter(12345, false).is_none());
-        tree.counter(12345, true)
-            .expect("created")
-            .fetch_add(3, Ordering::Relaxed);
-        tree.counter(12346, true)
-            .expect("created")
-            .fetch_add(1, Ordering::Relaxed);
-        let c = tree.counter(12345, false).expect("exists");
-        assert_eq!(c.load(Ordering::Relaxed), 3);
-        // 2^20 pfns: root + 2 more interior levels... one leaf for both pfns
-        let leaf = std::mem::size_of::<Leaf>();
+        let (inner, leaf) = (std::mem::size_of::<Inner>(), std::mem::size_of::<Leaf>());
+        let fixed = tree.fixed_bytes();
+        assert_eq!(tree.bytes(), fixed);
+        assert_eq!(tree.count(12345), 0);
+        tree.pin(12345, 3, Gfp::Atomic, &f).expect("pin");
+        tree.pin(12346, 1, Gfp::Atomic, &f).expect("pin");
+        assert_eq!(tree.count(12345), 3);
         assert_eq!(tree.height, 2);
-        assert_eq!(tree.bytes(), root + 2 * root + leaf);
-        assert!(tree.counter(1 << 19, false).is_none());
+        // root + 2 more interior levels + one leaf for both pfns
+        assert_eq!(tree.bytes(), fixed + 2 * inner + leaf);
+        assert_eq!(tree.unpin(12345, 4), Err(TreeError::NotPinned));
+        tree.unpin(12345, 3).expect("unpin");
+        assert_eq!(
+            tree.bytes(),
+            fixed + 2 * inner + leaf,
+            "one pin left in the leaf"
+        );
+        tree.unpin(12346, 1).expect("unpin");
+        assert!(tree.rcu_barrier(10_000));
+        assert_eq!(tree.bytes(), fixed, "every node but the root freed");
+        assert_eq!(tree.peak_bytes(), fixed + 2 * inner + leaf);
+        // And the tree still works over freed ground.
+        tree.pin(12345, 1, Gfp::Atomic, &f).expect("pin again");
+        assert_eq!(tree.count(12345), 1);
+    }
+
+    #[test]
+    fn a_failed_allocation_leaves_no_empty_node() {
+        let tree = PfnTree::new(1 << 20);
+        // The third allocation of the walk (the leaf) fails.
+        let f = FailSlab::new(std::num::NonZeroU32::new(3), crate::slab::OnAllocFail::Fail);
+        assert_eq!(tree.pin(7, 1, Gfp::Atomic, &f), Err(TreeError::NoMemory));
+        assert!(tree.rcu_barrier(10_000));
+        assert_eq!(tree.bytes(), tree.fixed_bytes());
+        assert_eq!(tree.count(7), 0);
     }
 }

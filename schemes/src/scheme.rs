@@ -15,6 +15,7 @@ use crate::error::{BatchPinError, PinError};
 use crate::gup;
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Pfn, RefCount, RefError};
+use crate::rcu::ReadGuard;
 use crate::schemes::SchemeInfo;
 
 /// Which gup path takes the pin.
@@ -106,6 +107,27 @@ pub trait PinScheme: Send + Sync {
     /// Bytes currently held by side structures (trees, tables), counted from
     /// the allocations the scheme made.
     fn tracking_bytes(&self) -> usize;
+
+    /// The most bytes side structures have held (their high-water mark),
+    /// nodes waiting for a grace period included.
+    fn tracking_peak_bytes(&self) -> usize {
+        self.tracking_bytes()
+    }
+
+    /// `rcu_barrier()`: lets the frees waiting for a grace period run, so
+    /// that `tracking_bytes` is the steady state. False if some could not
+    /// (a thread is still inside a read-side section).
+    fn reclaim(&self) -> bool {
+        true
+    }
+
+    /// The read-side section a lock-free side structure needs around its
+    /// walks, held by gup for a whole call (gup-fast's interrupts-off
+    /// section is one). `None` for designs without one.
+    #[inline]
+    fn rcu_read_lock(&self) -> Option<ReadGuard> {
+        None
+    }
 
     /// `page_folio(pfn)`: the folio `pfn` belongs to, found the way the
     /// design finds it (`compound_head` in `struct page` by default).

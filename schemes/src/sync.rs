@@ -14,11 +14,11 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
-    AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
-    AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
 
 pub(crate) use std::sync::atomic::Ordering;
@@ -61,6 +61,16 @@ pub fn smp_mb() {
     }
     #[cfg(all(not(loom), not(target_arch = "x86_64")))]
     std::sync::atomic::fence(Ordering::SeqCst);
+}
+
+/// `cpu_relax()` in a retry loop; under loom, a yield, so the model checker
+/// runs the thread being waited for instead of exploring the spin.
+#[inline(always)]
+pub fn cpu_relax() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
 }
 
 #[cfg(not(loom))]

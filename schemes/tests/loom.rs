@@ -6,7 +6,9 @@
 //!   never reads the page as unpinned, and the counts end exact;
 //! - the page-flag scheme's LRU isolation: concurrent first-pin / last-unpin
 //!   keep the page on the LRU exactly once when unpinned, off it when pinned;
-//! - the lock-free side tree's node installation race;
+//! - the lock-free side tree's node installation race, and its freeing of
+//!   a leaf emptied by one thread while another pins into it;
+//! - the XArray's node deletion and root shrink under a lock-free reader;
 //! - the store-buffering pair gup-fast relies on against
 //!   `folio_try_share_anon_rmap_*()`, for every scheme that tracks pins,
 //!   and a deliberately broken scheme (no barrier) that it must catch.
@@ -140,6 +142,54 @@ fn side_tree_install_race() {
         assert_eq!(s.pin_count(Pfn(2)), Some(1));
         assert_eq!(s.pin_count(Pfn(3)), Some(1));
         assert!(s.tracking_bytes() > idle);
+    });
+}
+
+/// The lock-free side tree frees a leaf whose last pin goes while another
+/// thread pins a neighbour in the same leaf: the pin lands in a live leaf
+/// (the old one, kept, or a new one), never in one on its way out; after
+/// both, unpinning and reclaiming frees every node.
+#[test]
+fn side_tree_free_vs_pin() {
+    model(|| {
+        let s = scheme("side-tree-sharded", 4);
+        let idle = s.tracking_bytes();
+        s.pin(Pfn(2), GupPath::Fast).expect("pin");
+        let unpinner = {
+            let s = s.clone();
+            thread::spawn(move || s.unpin(Pfn(2)).expect("unpin"))
+        };
+        s.pin(Pfn(3), GupPath::Fast).expect("pin");
+        assert!(
+            s.maybe_dma_pinned(Pfn(3)),
+            "a pin into a dying leaf was lost"
+        );
+        unpinner.join().expect("thread");
+        assert_eq!(s.pin_count(Pfn(2)), Some(0));
+        assert_eq!(s.pin_count(Pfn(3)), Some(1));
+        s.unpin(Pfn(3)).expect("unpin");
+        assert!(s.reclaim());
+        assert_eq!(s.tracking_bytes(), idle, "every emptied node freed");
+    });
+}
+
+/// The XArray: a writer erases an entry, deleting its node and shrinking
+/// the root, while a lock-free reader looks up another pinned pfn: the
+/// reader never misses it.
+#[test]
+fn xarray_delete_and_shrink_vs_load() {
+    model(|| {
+        let s = scheme("xarray", 8);
+        s.pin(Pfn(1), GupPath::Fast).expect("pin");
+        s.pin(Pfn(6), GupPath::Fast).expect("pin");
+        let unpinner = {
+            let s = s.clone();
+            thread::spawn(move || s.unpin(Pfn(6)).expect("unpin"))
+        };
+        assert!(s.maybe_dma_pinned(Pfn(1)), "a lookup missed a held pin");
+        unpinner.join().expect("thread");
+        assert!(!s.maybe_dma_pinned(Pfn(6)));
+        assert_eq!(s.pin_count(Pfn(1)), Some(1));
     });
 }
 

@@ -37,12 +37,21 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// What the RCU stand-in (crossbeam-epoch) may keep of its own: this
+/// thread's registration, one queued bag of deferred frees.
+const RCU_SLACK: usize = 4096;
+
 fn live() -> isize {
     LIVE.with(Cell::get)
 }
 
 #[test]
 fn declared_memory_matches_what_the_allocator_saw() {
+    // Registers this thread with the RCU stand-in before anything is
+    // counted.
+    let rcu = pin_schemes::rcu::Rcu::default();
+    rcu.call_rcu(|| ());
+    rcu.barrier(1000, || true);
     for info in SCHEMES {
         let mm = memmap();
         let at_build = live();
@@ -70,6 +79,21 @@ fn declared_memory_matches_what_the_allocator_saw() {
         for &pfn in &pfns {
             s.unpin(pfn).expect("unpin");
         }
+        // Unpinned and reclaimed: side structures are back where they
+        // started, by their own count and by the allocator's.
+        assert!(s.reclaim(), "{}: grace periods end", info.name);
+        assert_eq!(s.tracking_bytes(), idle, "{}: steady state", info.name);
+        assert!(
+            s.tracking_peak_bytes() >= idle + grown,
+            "{}: peak",
+            info.name
+        );
+        let kept = live() - before;
+        assert!(
+            kept.unsigned_abs() <= RCU_SLACK,
+            "{}: {kept} bytes still allocated after reclaim",
+            info.name
+        );
         drop(s);
     }
 }

@@ -8,7 +8,8 @@ use crate::harness::session::{Record, Session};
 use crate::machine::Machine;
 use crate::metrics::counters;
 use clap::Args;
-use pin_schemes::HasPinnedWrite;
+use pin_schemes::{HasPinnedWrite, OnAllocFail};
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 
 /// `pinbench run`.
@@ -38,6 +39,24 @@ pub struct RunArgs {
     /// unconditional write of v5.9-v5.13, which bounced that cache line).
     #[arg(long, default_value = "test-then-set", value_parser = parse_has_pinned_write)]
     pub has_pinned_write: HasPinnedWrite,
+    /// failslab for the side trees' node allocations: every N-th allocation
+    /// that cannot sleep (GFP_NOWAIT, GFP_ATOMIC) fails, as with
+    /// /sys/kernel/debug/failslab/interval=N and ignore-gfp-wait=Y.
+    #[arg(long, value_name = "N")]
+    pub failslab: Option<NonZeroU32>,
+    /// What gup does when a pin cannot be recorded for want of memory:
+    /// slow-path (gup-fast hands the rest of the call to the slow path,
+    /// which reserves memory with GFP_KERNEL first) or fail (-ENOMEM).
+    #[arg(long, requires = "failslab", default_value = "slow-path", value_parser = parse_on_alloc_fail)]
+    pub on_alloc_fail: OnAllocFail,
+}
+
+fn parse_on_alloc_fail(word: &str) -> Result<OnAllocFail, String> {
+    match word {
+        "fail" => Ok(OnAllocFail::Fail),
+        "slow-path" => Ok(OnAllocFail::SlowPath),
+        _ => Err(format!("{word:?} is not one of: fail, slow-path")),
+    }
 }
 
 fn parse_has_pinned_write(word: &str) -> Result<HasPinnedWrite, String> {
@@ -58,6 +77,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         mib: args.mib,
         cold: args.cold,
         has_pinned_write: args.has_pinned_write,
+        failslab: args.failslab,
+        on_alloc_fail: args.on_alloc_fail,
     };
     let plan = plan::plan(&opts, &machine)?;
     let mut record = Record::open(

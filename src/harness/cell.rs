@@ -8,9 +8,12 @@ use super::paired::{run_paired, Params, Shape};
 use super::record::{record, Labels, Memory, Visit};
 use crate::machine::numa::{self, NumaError};
 use crate::workloads::{Layout, Slot, Worker, Workload};
-use pin_results::NumaPlacement;
+use pin_results::{AllocFailures, NumaPlacement};
 use pin_schemes::{with_scheme, SchemeVisitor};
-use pin_schemes::{HasPinnedWrite, MemMap, MemMapError, Page, Pfn, PinScheme};
+use pin_schemes::{
+    FailSlab, HasPinnedWrite, MemMap, MemMapError, OnAllocFail, Page, Pfn, PinScheme,
+};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -102,6 +105,11 @@ pub struct GupModel {
     pub stat_threshold: i8,
     /// How FOLL_PIN calls write MMF_HAS_PINNED (`--has-pinned-write`).
     pub has_pinned_write: HasPinnedWrite,
+    /// failslab's interval for the side structures' allocations
+    /// (`--failslab`), `None` when off.
+    pub failslab: Option<NonZeroU32>,
+    /// What gup does when they fail (`--on-alloc-fail`).
+    pub on_alloc_fail: OnAllocFail,
 }
 
 impl CellSpec {
@@ -146,6 +154,7 @@ fn form_folios(memmap: &mut MemMap, spec: &CellSpec) -> Result<(), MemMapError> 
     memmap
         .mm_mut()
         .set_has_pinned_write(spec.gup.has_pinned_write);
+    memmap.set_failslab(FailSlab::new(spec.gup.failslab, spec.gup.on_alloc_fail));
     let layout = &spec.layout;
     if layout.order == 0 {
         return Ok(());
@@ -193,7 +202,7 @@ struct SchemeRun<'a> {
 }
 
 impl SchemeVisitor for SchemeRun<'_> {
-    type Output = Result<(Vec<super::paired::ThreadOutcome>, u64, Option<u64>), RunError>;
+    type Output = Result<(Vec<super::paired::ThreadOutcome>, SchemeMemory), RunError>;
 
     fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
         let (spec, memmap) = (self.spec, self.memmap);
@@ -204,10 +213,48 @@ impl SchemeVisitor for SchemeRun<'_> {
             |i| -> Box<dyn Worker> { Box::new(Floor::new(memmap, &spec.slot(i))) },
         )
         .map_err(|_| RunError::Thread(spec.label()))?;
+        Ok((out, SchemeMemory::of(scheme, spec)))
+    }
+}
+
+/// A scheme's memory over a cell, read after its workers released every
+/// pin they held.
+#[derive(Clone, Copy, Debug, Default)]
+struct SchemeMemory {
+    /// At the end of the cell, nodes awaiting a grace period included.
+    tracking: u64,
+    /// `struct page` as the design keeps it, plus `tracking`.
+    metadata: Option<u64>,
+    /// The side structures' high-water mark.
+    peak: Option<u64>,
+    /// After `rcu_barrier()`: the steady state.
+    steady: Option<u64>,
+    /// failslab's count, when it was on.
+    failures: Option<AllocFailures>,
+}
+
+impl SchemeMemory {
+    fn of<S: PinScheme>(scheme: &S, spec: &CellSpec) -> Self {
         let nr_pages = spec.layout.nr_pages(spec.threads);
-        let tracking = scheme.bytes_per_page() * nr_pages + scheme.tracking_bytes();
-        let metadata = scheme.info().struct_page_bytes * nr_pages + tracking;
-        Ok((out, tracking as u64, Some(metadata as u64)))
+        let fixed = scheme.bytes_per_page() * nr_pages;
+        let tracking = fixed + scheme.tracking_bytes();
+        let peak = fixed + scheme.tracking_peak_bytes();
+        // Every worker has finished; no thread is inside a read-side
+        // section, so the grace periods can end.
+        let _ = scheme.reclaim();
+        let steady = fixed + scheme.tracking_bytes();
+        let f = scheme.memmap().failslab().stats();
+        Self {
+            tracking: tracking as u64,
+            metadata: Some((scheme.info().struct_page_bytes * nr_pages + tracking) as u64),
+            peak: Some(peak as u64),
+            steady: Some(steady as u64),
+            failures: spec.gup.failslab.map(|_| AllocFailures {
+                injected: f.injected,
+                fallbacks: f.fallbacks,
+                failed_pins: f.failed_pins,
+            }),
+        }
     }
 }
 
@@ -227,7 +274,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
     if !heap_available(heap) {
         return Err(RunError::Heap(heap >> 20));
     }
-    let (outcomes, tracking_bytes, metadata_bytes) = match spec.subject {
+    let (outcomes, mem) = match spec.subject {
         Subject::Scheme(name) => {
             let run = SchemeRun {
                 spec,
@@ -244,13 +291,15 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
                 |i| -> Box<dyn Worker> { Box::new(Floor::new(&memmap, &spec.slot(i))) },
             )
             .map_err(|_| RunError::Thread(spec.label()))?,
-            0,
-            None,
+            SchemeMemory::default(),
         ),
     };
     let memory = Memory {
-        tracking_bytes,
-        metadata_bytes,
+        tracking_bytes: mem.tracking,
+        metadata_bytes: mem.metadata,
+        tracking_peak_bytes: mem.peak,
+        tracking_steady_bytes: mem.steady,
+        alloc_failures: mem.failures,
         memmap_pages: nr_pages,
         memmap_bytes: spec.memmap_bytes(),
         memmap_rss_bytes: numa::resident_bytes(&memmap),
@@ -291,6 +340,8 @@ mod tests {
             gup: GupModel {
                 stat_threshold: 28,
                 has_pinned_write: HasPinnedWrite::TestThenSet,
+                failslab: None,
+                on_alloc_fail: OnAllocFail::SlowPath,
             },
         }
     }

@@ -13,7 +13,8 @@ pub use super::sweep::PlanError;
 use super::sweep::{sweep, unique, Scope, Sweep, SweepOptions};
 use crate::machine::Machine;
 use crate::workloads::{Workload, WORKLOADS};
-use pin_schemes::{HasPinnedWrite, PAGE_SIZE, SCHEMES};
+use pin_schemes::{HasPinnedWrite, OnAllocFail, PAGE_SIZE, SCHEMES};
+use std::num::NonZeroU32;
 
 /// `pinbench run`'s options as given (None = not given).
 #[derive(Clone, Debug, Default)]
@@ -32,6 +33,10 @@ pub struct Options {
     pub cold: bool,
     /// `--has-pinned-write`.
     pub has_pinned_write: HasPinnedWrite,
+    /// `--failslab`.
+    pub failslab: Option<NonZeroU32>,
+    /// `--on-alloc-fail`.
+    pub on_alloc_fail: OnAllocFail,
 }
 
 /// The validated run.
@@ -116,6 +121,8 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
         let gup = GupModel {
             stat_threshold: machine.vmstat_threshold(numa.memmap_node),
             has_pinned_write: opts.has_pinned_write,
+            failslab: opts.failslab,
+            on_alloc_fail: opts.on_alloc_fail,
         };
         thresholds.insert(numa.memmap_node, i32::from(gup.stat_threshold));
         for &t in &sweep.threads {
@@ -169,6 +176,10 @@ pub fn plan(opts: &Options, machine: &Machine) -> Result<Plan, PlanError> {
     );
     config.has_pinned_write = Some(opts.has_pinned_write.as_str().to_string());
     config.vmstat_threshold = thresholds;
+    config.failslab = opts.failslab.map(NonZeroU32::get);
+    config.on_alloc_fail = opts
+        .failslab
+        .map(|_| opts.on_alloc_fail.as_str().to_string());
     Ok(Plan {
         cells,
         sweep,

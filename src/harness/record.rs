@@ -13,7 +13,7 @@
 use super::paired::{ThreadOutcome, Timed};
 use super::worker::Tally;
 use crate::metrics::latency::Latency;
-use pin_results::{Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs};
+use pin_results::{AllocFailures, Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs};
 
 /// What names a cell in the results: the model's cells and the kernel's
 /// fill it in their own terms.
@@ -41,6 +41,12 @@ pub struct Memory {
     /// All page metadata under the scheme's design: what it keeps of
     /// `struct page` plus `tracking_bytes`; `None` for calibration cells.
     pub metadata_bytes: Option<u64>,
+    /// The side structures' high-water mark (plus the per-page bytes).
+    pub tracking_peak_bytes: Option<u64>,
+    /// Tracking bytes after the pins were released and reclaimed.
+    pub tracking_steady_bytes: Option<u64>,
+    /// failslab's count, when it was on.
+    pub alloc_failures: Option<AllocFailures>,
     /// Pages in the memmap.
     pub memmap_pages: usize,
     /// Bytes of `struct page`.
@@ -193,6 +199,17 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     };
     x.tracking_bytes = x.tracking_bytes.max(y.tracking_bytes);
     x.metadata_bytes = both(x.metadata_bytes, y.metadata_bytes, u64::max);
+    x.tracking_peak_bytes = both(x.tracking_peak_bytes, y.tracking_peak_bytes, u64::max);
+    // The steady state is the worst visit's: what reclamation left.
+    x.tracking_steady_bytes = both(x.tracking_steady_bytes, y.tracking_steady_bytes, u64::max);
+    x.alloc_failures = match (x.alloc_failures, y.alloc_failures) {
+        (Some(a), Some(b)) => Some(AllocFailures {
+            injected: a.injected + b.injected,
+            fallbacks: a.fallbacks + b.fallbacks,
+            failed_pins: a.failed_pins + b.failed_pins,
+        }),
+        (a, b) => a.or(b),
+    };
     x.memmap_rss_bytes = both(x.memmap_rss_bytes, y.memmap_rss_bytes, u64::max);
     if y.numa.verified_fraction < x.numa.verified_fraction {
         x.numa = y.numa;
@@ -264,6 +281,9 @@ pub fn record(
         max_pins: tally.max_pins,
         tracking_bytes: memory.tracking_bytes,
         metadata_bytes: memory.metadata_bytes,
+        tracking_peak_bytes: memory.tracking_peak_bytes,
+        tracking_steady_bytes: memory.tracking_steady_bytes,
+        alloc_failures: memory.alloc_failures,
         memmap_pages: memory.memmap_pages,
         memmap_bytes: memory.memmap_bytes,
         memmap_rss_bytes: memory.memmap_rss_bytes,

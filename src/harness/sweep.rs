@@ -146,6 +146,8 @@ impl Sweep {
                 .collect(),
             has_pinned_write: None,
             vmstat_threshold: Default::default(),
+            failslab: None,
+            on_alloc_fail: None,
         }
     }
 

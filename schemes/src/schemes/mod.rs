@@ -58,7 +58,7 @@ macro_rules! for_each_scheme {
             bias::Bias,
             hybrid::Hybrid,
             flag::Flag,
-            side_tree_locked::SideTreeLocked,
+            xarray::XArrayScheme,
             side_tree_sharded::SideTreeSharded,
             exact::Exact,
             memdesc::Memdesc,

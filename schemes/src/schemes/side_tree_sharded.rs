@@ -1,41 +1,44 @@
 //! `side-tree-sharded`: pins recorded outside `struct page` in a lock-free
-//! pfn-keyed radix tree — the best side structure for many CPUs we could
-//! build within gup-fast's rules (no sleeping, no global lock).
+//! pfn-keyed radix tree that frees its empty nodes: the best side structure
+//! for many CPUs we could build within gup-fast's rules (no sleeping, no
+//! lock). This project's design, not a posted one.
 //!
 //! Mirrors: the same 2018-2019 "track pins outside struct page" proposals as
-//! `side-tree-locked`, answering their objection: nodes are installed with
-//! a CAS and counters are atomics in the leaves, so a pin is a lookup plus
-//! one atomic add on a counter that only CPUs pinning pfns within the same
-//! 16-pfn cache line ever touch. The tree is in effect sharded by pfn down
-//! to the cache line, with no lock at all. Shaped like the kernel's XArray
-//! (64-way nodes).
+//! `xarray`, answering their objection to a lock: nodes are installed with
+//! a CAS and counters are atomics in the leaves, so a pin is a walk plus
+//! two atomics in its leaf (the leaf's `live` gate, then the pfn's counter)
+//! that only CPUs pinning pfns of the same 64-pfn leaf ever touch. Empty
+//! nodes are unlinked and freed after an RCU grace period (see pfn_tree.rs);
+//! the RCU read-side section of each gup call, the gate and the frees are
+//! paid in the timed loop.
 //!
 //! Each pin holds `_refcount` (+refs, as gup does) and adds `refs` to the
-//! head pfn's counter; unpin subtracts (a checked CAS, so unbalanced unpins
-//! are refused), then drops the refcount.
+//! head pfn's counter; a fast-path pin then runs `smp_mb__after_atomic()`
+//! (its last atomic is the counter's `lock xadd`). Unpin subtracts (checked,
+//! so unbalanced unpins are refused), then drops the refcount.
 //!
 //! Memory: no bytes in `struct page`; tree nodes counted from their
-//! allocations (`tracking_bytes`): 256 B per 64 pfns pinned at least once,
-//! plus interior nodes. Nodes are kept until the scheme is dropped (no RCU
-//! in this model), so memory tracks the high-water range, not current pins.
+//! allocations (`tracking_bytes`): a 260-byte leaf per 64 pfns pinned now,
+//! plus 520-byte interior nodes, and what waits for a grace period.
 //! Exactness: exact.
 //! Limits: bounded by the i32 refcount (i32::MAX - 1 pins); the first pin in
-//! a new range allocates (GFP_ATOMIC in a kernel, which can fail).
+//! a new range allocates with GFP_ATOMIC, which can fail (`--failslab`).
 
 use super::{Registered, SchemeInfo};
 use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
-use crate::pfn_tree::PfnTree;
+use crate::pfn_tree::{PfnTree, TreeError};
+use crate::rcu::ReadGuard;
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
-use crate::sync::{smp_mb__after_atomic, Ordering};
+use crate::sync::smp_mb__after_atomic;
 use std::sync::Arc;
 
 /// Registry entry.
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "side-tree-sharded",
     mirrors: "pfn-keyed lock-free radix tree (XArray-shaped), this project",
-    source: "the same, built for many CPUs: a lock-free XArray-shaped radix tree of per-pfn atomic counters",
+    source: "this project's answer to the same proposals for many CPUs: a lock-free XArray-shaped radix tree of per-pfn atomic counters, empty nodes freed after RCU",
     exactness: Exactness::Exact,
     bytes_per_page: 0,
     struct_page_bytes: crate::page::STRUCT_PAGE_BYTES,
@@ -74,11 +77,11 @@ impl PinScheme for SideTreeSharded {
     #[inline]
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
         grab_refs(&self.memmap, folio, refs, path)?;
-        if let Some(c) = self.tree.counter(folio.head.0, true) {
-            // Relaxed: an unordered count, ordered before gup-fast's PTE
-            // re-check by the barrier below. Cannot overflow: bounded by
-            // the refcount just checked.
-            c.fetch_add(refs, Ordering::Relaxed);
+        let failslab = self.memmap.failslab();
+        if let Err(e) = self.tree.pin(folio.head.0, refs, failslab.gfp(path), failslab) {
+            debug_assert_eq!(e, TreeError::NoMemory);
+            self.memmap.head_page(folio).put_refs(refs_i32(folio, refs, 1)?);
+            return Err(PinError::NoMemory(folio.head));
         }
         if path == GupPath::Fast {
             smp_mb__after_atomic();
@@ -89,14 +92,10 @@ impl PinScheme for SideTreeSharded {
     #[inline]
     fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
         let nr = refs_i32(folio, refs, 1)?;
-        let c = self
-            .tree
-            .counter(folio.head.0, false)
-            .ok_or(PinError::NotPinned(folio.head))?;
-        // Relaxed: an unordered count (atomic_sub()-style, checked); the
-        // folio_put_refs() after it is fully ordered.
-        c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(refs))
+        self.tree
+            .unpin(folio.head.0, refs)
             .map_err(|_| PinError::NotPinned(folio.head))?;
+        // folio_put_refs() is fully ordered.
         self.memmap.head_page(folio).put_refs(nr);
         Ok(())
     }
@@ -109,18 +108,23 @@ impl PinScheme for SideTreeSharded {
     #[inline]
     fn pin_count(&self, pfn: Pfn) -> Option<u32> {
         let folio = self.memmap.folio(pfn).ok()?;
-        // Relaxed: atomic_read().
-        Some(
-            self.tree
-                .counter(folio.head.0, false)
-                .map_or(0, |c| c.load(Ordering::Relaxed)),
-        )
+        Some(self.tree.count(folio.head.0))
     }
-
 
     fn tracking_bytes(&self) -> usize {
         self.tree.bytes()
     }
 
+    fn tracking_peak_bytes(&self) -> usize {
+        self.tree.peak_bytes()
+    }
 
+    fn reclaim(&self) -> bool {
+        self.tree.rcu_barrier(super::xarray::RCU_BARRIER_TRIES)
+    }
+
+    #[inline]
+    fn rcu_read_lock(&self) -> Option<ReadGuard> {
+        Some(self.tree.read_lock())
+    }
 }
