@@ -17,13 +17,6 @@
 #include <linux/uaccess.h>
 #include "pin_shim.h"
 
-struct pin_shim_file {
-	struct mutex lock;	/* serialises holds; batches need no lock */
-	struct shim_range holds[PIN_SHIM_MAX_HOLDS];
-	unsigned int nr_holds;
-	unsigned long held_pages;
-};
-
 struct shim_clock {
 	u64 sum, min, max;
 };
@@ -45,6 +38,7 @@ static int shim_info(void __user *arg)
 		.max_holds = PIN_SHIM_MAX_HOLDS,
 		.max_held_pages = PIN_SHIM_MAX_HELD_PAGES,
 		.gup_test = shim_serves_gup_test,
+		.nr_twins = PIN_SHIM_NR_TWINS,
 	};
 
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -52,7 +46,9 @@ static int shim_info(void __user *arg)
 
 /*
  * One iteration's get phase: calls of @per_call pages, each timed alone,
- * the non-fast modes taking mmap_read_lock inside the timed region.
+ * the non-fast modes taking mmap_read_lock inside the timed region; with a
+ * twin, the call includes recording each page (the twin's pin), and a
+ * record that finds no memory fails the call with -ENOMEM.
  * Returns the pages taken, all of them or an error with *ret set; on error
  * the caller gives back what was taken.
  */
@@ -77,6 +73,12 @@ static unsigned long batch_get(const struct pin_shim_batch *b,
 			       pages + done);
 		if (locked)
 			mmap_read_unlock(current->mm);
+		if (got > 0 && shim_twin_pin_pages(b->twin, pages + done, got)) {
+			clock_add(clock, ktime_get_ns() - t0);
+			shim_put(pages + done, got, b->mode);
+			*ret = -ENOMEM;
+			break;
+		}
 		clock_add(clock, ktime_get_ns() - t0);
 		if (got > 0)
 			done += got;
@@ -104,6 +106,7 @@ static void batch_put(const struct pin_shim_batch *b, unsigned long nr_pages,
 	for (done = 0; done < nr_pages; done += n) {
 		n = min(per_call, nr_pages - done);
 		t0 = ktime_get_ns();
+		shim_twin_unpin_pages(b->twin, pages + done, n);
 		shim_put(pages + done, n, b->mode);
 		clock_add(clock, ktime_get_ns() - t0);
 		cond_resched();
@@ -121,9 +124,9 @@ static int shim_batch(void __user *arg)
 
 	if (copy_from_user(&b, arg, sizeof(b)))
 		return -EFAULT;
-	if (b.reserved || memchr_inv(b.reserved2, 0, sizeof(b.reserved2)))
+	if (memchr_inv(b.reserved2, 0, sizeof(b.reserved2)))
 		return -EINVAL;
-	ret = shim_check_mode(b.mode);
+	ret = shim_check_mode(b.mode) ?: shim_check_twin(b.twin, b.mode);
 	if (ret)
 		return ret;
 	ret = shim_check_range(b.addr, b.size, &nr_pages);
@@ -141,15 +144,18 @@ static int shim_batch(void __user *arg)
 	b.nr_calls = 0;
 	b.nr_pages = 0;
 	b.nr_not_dma_pinned = 0;
+	b.nr_alloc_failures = 0;
 	for (it = 0; it < b.iterations; it++) {
 		taken = batch_get(&b, nr_pages, per_call, pages, &get, &ret);
 		if (ret) {
+			shim_twin_unpin_pages(b.twin, pages, taken);
 			shim_put(pages, taken, b.mode);
 			break;
 		}
 		/* Untimed, between the phases, as gup_test checks its pins. */
-		b.nr_not_dma_pinned += shim_count_not_dma_pinned(pages, taken,
-								 b.mode);
+		b.nr_not_dma_pinned += b.twin ?
+			shim_twin_count_unpinned(b.twin, pages, taken) :
+			shim_count_not_dma_pinned(pages, taken, b.mode);
 		batch_put(&b, taken, per_call, pages, &put);
 		b.nr_calls += DIV_ROUND_UP(taken, per_call);
 		b.nr_pages += taken;
@@ -160,6 +166,12 @@ static int shim_batch(void __user *arg)
 		cond_resched();
 	}
 	kvfree(pages);
+	if (ret == -ENOMEM && b.twin) {
+		/* The twin found no memory: say so, nothing is left taken. */
+		b.nr_alloc_failures = 1;
+		if (copy_to_user(arg, &b, sizeof(b)))
+			return -EFAULT;
+	}
 	if (ret)
 		return ret;
 
@@ -188,9 +200,7 @@ static int shim_hold(struct pin_shim_file *f, void __user *arg)
 
 	if (copy_from_user(&h, arg, sizeof(h)))
 		return -EFAULT;
-	if (h.reserved)
-		return -EINVAL;
-	ret = shim_check_mode(h.mode);
+	ret = shim_check_mode(h.mode) ?: shim_check_twin(h.twin, h.mode);
 	if (ret)
 		return ret;
 	ret = shim_check_range(h.addr, h.size, &nr_pages);
@@ -205,7 +215,7 @@ static int shim_hold(struct pin_shim_file *f, void __user *arg)
 		goto out;
 	}
 	r = &f->holds[f->nr_holds];
-	ret = shim_take(r, h.addr, nr_pages, h.mode);
+	ret = shim_take(r, h.addr, nr_pages, h.mode, h.twin);
 	if (ret)
 		goto out;
 	f->nr_holds++;
@@ -235,6 +245,10 @@ static long shim_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return shim_batch(uarg);
 	case PIN_SHIM_HOLD:
 		return shim_hold(f, uarg);
+	case PIN_SHIM_LOOKUP:
+		return shim_lookup(f, uarg);
+	case PIN_SHIM_TWIN_STATS:
+		return shim_twin_stats(uarg);
 	case PIN_SHIM_UNHOLD:
 		if (mutex_lock_killable(&f->lock))
 			return -EINTR;

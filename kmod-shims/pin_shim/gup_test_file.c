@@ -177,7 +177,7 @@ static int longterm_start(struct gup_test_file *f, void __user *arg)
 		mode |= PIN_SHIM_MODE_WRITE;
 	if (lt.flags & PIN_LONGTERM_TEST_FLAG_USE_FAST)
 		mode |= PIN_SHIM_MODE_FAST;
-	return shim_take(&f->longterm, lt.addr, nr_pages, mode);
+	return shim_take(&f->longterm, lt.addr, nr_pages, mode, PIN_SHIM_TWIN_NONE);
 }
 
 /* Copies the pinned pages' contents, in order, to the user address given. */

@@ -4,7 +4,8 @@
  * to kernels built without CONFIG_GUP_TEST. For test machines only: any
  * root process can pin up to PIN_SHIM_MAX_HELD_PAGES pages per open file.
  *
- * /dev/pin_shim (0600)          batch.c, always
+ * /dev/pin_shim (0600)          batch.c and lookup.c, always, with the
+ *                               twins (twin.c, twin_*.c)
  * /sys/kernel/debug/gup_test    gup_test_file.c, when the kernel has none
  */
 #include <linux/debugfs.h>
@@ -53,12 +54,18 @@ static void pin_shim_gup_test_init(void)
 
 static int __init pin_shim_init(void)
 {
-	int ret = misc_register(&pin_shim_dev);
+	int ret = shim_twins_init();
 
 	if (ret)
 		return ret;
+	ret = misc_register(&pin_shim_dev);
+	if (ret) {
+		shim_twins_exit();
+		return ret;
+	}
 	pin_shim_gup_test_init();
-	pr_info("pin_shim: /dev/pin_shim ABI %u%s\n", PIN_SHIM_ABI_VERSION,
+	pr_info("pin_shim: /dev/pin_shim ABI %u (twins: xarray, exact)%s\n",
+		PIN_SHIM_ABI_VERSION,
 		shim_serves_gup_test ? ", /sys/kernel/debug/gup_test" : "");
 	return 0;
 }
@@ -67,6 +74,7 @@ static void __exit pin_shim_exit(void)
 {
 	debugfs_remove(gup_test_dentry);
 	misc_deregister(&pin_shim_dev);
+	shim_twins_exit();
 }
 
 module_init(pin_shim_init);

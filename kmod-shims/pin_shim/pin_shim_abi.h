@@ -92,13 +92,43 @@ struct pin_longterm_test {
 
 /* ---- /dev/pin_shim: pinbench's batch ABI ------------------------------ */
 
-#define PIN_SHIM_ABI_VERSION	1
+/*
+ * Version 2 added the twins (PIN_SHIM_TWIN_*: the batch's and the hold's
+ * former reserved words, batch nr_alloc_failures in the first former
+ * reserved2 word, info nr_twins), PIN_SHIM_LOOKUP and PIN_SHIM_TWIN_STATS.
+ * Sizes and offsets did not change: a version 1 caller, which zeroes the
+ * reserved words, gets version 1 behaviour (the kernel's own gup).
+ */
+#define PIN_SHIM_ABI_VERSION	2
 #define PIN_SHIM_IOC_MAGIC	0xB6
 
 #define PIN_SHIM_INFO		_IOR(PIN_SHIM_IOC_MAGIC, 0, struct pin_shim_info)
 #define PIN_SHIM_BATCH		_IOWR(PIN_SHIM_IOC_MAGIC, 1, struct pin_shim_batch)
 #define PIN_SHIM_HOLD		_IOWR(PIN_SHIM_IOC_MAGIC, 2, struct pin_shim_hold)
 #define PIN_SHIM_UNHOLD		_IO(PIN_SHIM_IOC_MAGIC, 3)
+#define PIN_SHIM_LOOKUP		_IOWR(PIN_SHIM_IOC_MAGIC, 4, struct pin_shim_lookup)
+#define PIN_SHIM_TWIN_STATS	_IOWR(PIN_SHIM_IOC_MAGIC, 5, struct pin_shim_twin_stats)
+
+/*
+ * Twins: the alternative pin-tracking designs built in the kernel, each set
+ * against its model in pin-schemes. A twin takes pages with the kernel's own
+ * FOLL_GET (get_user_pages{,_fast}(): the reference a pin holds anyway) and
+ * records the pin in its own structure; its unpin removes the record, then
+ * puts the page. So a twin wants a mode without PIN_SHIM_MODE_PIN (and so
+ * without LONGTERM): anything else is -EINVAL.
+ *
+ * NONE     the kernel's own FOLL_GET or FOLL_PIN, as the mode says (the
+ *          twins of the models plain and hybrid)
+ * XARRAY   an XArray per NUMA node keyed by pfn, a value entry counting the
+ *          pfn's pins; writers under xa_lock_irqsave(), GFP_ATOMIC nodes,
+ *          lock-free xa_load() for maybe_dma_pinned (model: xarray)
+ * EXACT    a 32-bit counter per pfn in a vzalloc_node() array per node,
+ *          atomic_inc() / atomic_dec_return() (model: exact)
+ */
+#define PIN_SHIM_TWIN_NONE	0
+#define PIN_SHIM_TWIN_XARRAY	1
+#define PIN_SHIM_TWIN_EXACT	2
+#define PIN_SHIM_NR_TWINS	3
 
 /*
  * Mode bits. 0 is FOLL_GET through get_user_pages() under mmap_read_lock
@@ -125,7 +155,7 @@ struct pin_shim_info {
 	__u32 max_holds;	/* PIN_SHIM_MAX_HOLDS */
 	__u32 max_held_pages;	/* PIN_SHIM_MAX_HELD_PAGES */
 	__u32 gup_test;		/* 1: this module serves debugfs gup_test */
-	__u32 reserved;		/* 0 */
+	__u32 nr_twins;		/* PIN_SHIM_NR_TWINS (0 from version 1) */
 	__u64 reserved2[4];	/* 0 */
 };
 
@@ -145,7 +175,7 @@ struct pin_shim_batch {
 	__u32 nr_pages_per_call; /* 1..PIN_SHIM_MAX_PAGES */
 	__u32 mode;		/* PIN_SHIM_MODE_* */
 	__u32 iterations;	/* 1..PIN_SHIM_MAX_ITERATIONS */
-	__u32 reserved;		/* 0 */
+	__u32 twin;		/* PIN_SHIM_TWIN_* (version 1: reserved, 0) */
 	/* out */
 	__u64 get_ns;		/* sum over the get/pin calls */
 	__u64 put_ns;		/* sum over the put/unpin calls */
@@ -155,21 +185,56 @@ struct pin_shim_batch {
 	__u64 put_max_ns;
 	__u64 nr_calls;		/* get/pin calls made (as many put/unpin calls) */
 	__u64 nr_pages;		/* pages taken, over all iterations */
-	__u64 nr_not_dma_pinned; /* PIN: pages folio_maybe_dma_pinned() denied */
-	__u64 reserved2[3];	/* in: 0; out: 0 */
+	__u64 nr_not_dma_pinned; /* PIN or a twin: pages maybe_dma_pinned denied */
+	__u64 nr_alloc_failures; /* out: 1 when a twin's record found no memory
+				  * (the call then fails with -ENOMEM, nothing
+				  * taken; TWIN_STATS counts them since load) */
+	__u64 reserved2[2];	/* in: 0; out: 0 */
 };
 
 /*
  * PIN_SHIM_HOLD: get (or pin) [addr, addr + size) and keep it until
  * PIN_SHIM_UNHOLD or until the file is released (which is how a process
- * killed while holding long-term pins gives them back).
+ * killed while holding long-term pins gives them back). With a twin, the
+ * twin records every page and forgets it on release.
  */
 struct pin_shim_hold {
 	__u64 addr;		/* in: page aligned */
 	__u64 size;		/* in: bytes, page aligned */
 	__u32 mode;		/* in: PIN_SHIM_MODE_* */
-	__u32 reserved;		/* in: 0 */
+	__u32 twin;		/* in: PIN_SHIM_TWIN_* (version 1: reserved, 0) */
 	__u64 held_pages;	/* out: pages this file now holds */
+};
+
+/*
+ * PIN_SHIM_LOOKUP: @iterations passes asking @twin's maybe_dma_pinned
+ * (NONE: the kernel's folio_maybe_dma_pinned()) about every page this file
+ * holds, whoever recorded it, timed as a whole: lookups against a populated
+ * structure, and a page held without @twin must answer unpinned.
+ */
+struct pin_shim_lookup {
+	__u32 twin;		/* in: PIN_SHIM_TWIN_* */
+	__u32 iterations;	/* in: 1..PIN_SHIM_MAX_ITERATIONS */
+	__u64 lookup_ns;	/* out: all passes */
+	__u64 nr_pages;		/* out: lookups made */
+	__u64 nr_pinned;	/* out: of those, answered pinned */
+	__u64 reserved[2];	/* in: 0; out: 0 */
+};
+
+/*
+ * PIN_SHIM_TWIN_STATS: what a twin holds now, module-wide (every file).
+ * Memory is the twin's own structure: XARRAY, its xa_nodes (counted by a
+ * walk of every tree, times sizeof(struct xa_node)) plus the arrays; EXACT,
+ * its vmalloc'd counters.
+ */
+struct pin_shim_twin_stats {
+	__u32 twin;		/* in: XARRAY or EXACT */
+	__u32 reserved;		/* in: 0 */
+	__u64 tracking_bytes;	/* out */
+	__u64 nr_entries;	/* out: pfns recorded as pinned */
+	__u64 nr_nodes;		/* out: XARRAY: xa_nodes in the trees; EXACT: 0 */
+	__u64 alloc_failures;	/* out: pins failed for want of memory, since load */
+	__u64 reserved2[2];	/* in: 0; out: 0 */
 };
 
 #endif /* _PIN_SHIM_ABI_H */

@@ -142,7 +142,7 @@ unsigned long shim_count_not_dma_pinned(struct page **pages,
  * whatever was taken is given back and @r is left empty.
  */
 int shim_take(struct shim_range *r, unsigned long addr, unsigned long nr_pages,
-	      unsigned int mode)
+	      unsigned int mode, unsigned int twin)
 {
 	bool locked = !(mode & PIN_SHIM_MODE_FAST);
 	unsigned long done = 0;
@@ -168,6 +168,8 @@ int shim_take(struct shim_range *r, unsigned long addr, unsigned long nr_pages,
 	}
 	if (locked)
 		mmap_read_unlock(current->mm);
+	if (!ret)
+		ret = shim_twin_pin_pages(twin, pages, nr_pages);
 	if (ret) {
 		shim_put(pages, done, mode);
 		kvfree(pages);
@@ -177,6 +179,7 @@ int shim_take(struct shim_range *r, unsigned long addr, unsigned long nr_pages,
 	r->pages = pages;
 	r->nr = nr_pages;
 	r->mode = mode;
+	r->twin = twin;
 	return 0;
 }
 
@@ -184,10 +187,12 @@ int shim_take(struct shim_range *r, unsigned long addr, unsigned long nr_pages,
 void shim_release(struct shim_range *r)
 {
 	if (r->pages) {
+		shim_twin_unpin_pages(r->twin, r->pages, r->nr);
 		shim_put(r->pages, r->nr, r->mode);
 		kvfree(r->pages);
 	}
 	r->pages = NULL;
 	r->nr = 0;
 	r->mode = 0;
+	r->twin = 0;
 }

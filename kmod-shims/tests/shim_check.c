@@ -18,49 +18,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "common.h"
+#include "checks.h"
 
-static int failures;
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("  %s ", ok ? "ok  " : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!ok)
-		failures++;
-}
-
-static int open_or_die(const char *path)
-{
-	int fd = open(path, O_RDWR);
-
-	if (fd < 0)
-		die("open %s: %s", path, strerror(errno));
-	return fd;
-}
-
-/* An anonymous private buffer, every page written once. */
-static char *buffer(size_t size, int advice)
-{
-	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t i;
-
-	if (p == MAP_FAILED)
-		die("mmap %zu: %s", size, strerror(errno));
-	if (advice >= 0)
-		madvise(p, size, advice);
-	for (i = 0; i < size; i += PAGE)
-		p[i] = (char)(i / PAGE);
-	return p;
-}
-
-/* A 2 MiB-aligned buffer for THP. */
 static char *thp_buffer(size_t size)
 {
 	char *p = mmap(NULL, size + (2UL << 20), PROT_READ | PROT_WRITE,
@@ -227,8 +186,8 @@ static void check_batch_answer(const char *what, int ret,
 	check(ret == 0 && b->get_ns && b->put_ns && b->nr_pages == pages &&
 	      b->nr_calls == 4 * ((size / PAGE + 63) / 64) &&
 	      b->get_min_ns <= b->get_max_ns && b->put_min_ns <= b->put_max_ns &&
-	      !b->nr_not_dma_pinned && !b->reserved2[0] && !b->reserved2[1] &&
-	      !b->reserved2[2] && pins_in_flight() == before,
+	      !b->nr_not_dma_pinned && !b->nr_alloc_failures &&
+	      !b->reserved2[0] && !b->reserved2[1] && pins_in_flight() == before,
 	      "BATCH %-18s ret %d pages %llu get %.1f ns/page (call %llu..%llu ns) put %.1f ns/page (call %llu..%llu ns)",
 	      what, ret, (unsigned long long)b->nr_pages,
 	      b->nr_pages ? (double)b->get_ns / b->nr_pages : 0.0,

@@ -16,13 +16,15 @@
  * Inputs are drawn from pools of interesting values: addresses in a
  * writable, a read-only, a PROT_NONE and a shared memfd mapping, in holes,
  * unaligned, in the kernel, at the top of the address space; sizes zero,
- * one byte, a few pages, huge, wrapping; unknown modes, flags and reserved
- * bits; argument pointers that are NULL, unmapped, read-only or straddle a
+ * one byte, a few pages, huge, wrapping; unknown modes, twins, flags and
+ * reserved bits; argument pointers that are NULL, unmapped, read-only or straddle a
  * hole; wrong request numbers. Files are closed and reopened now and then
  * so release runs with holds outstanding.
  *
+ * At the end, with every file closed, no twin may still record a pin.
+ *
  * Prints the number of calls and their errno histogram; exits 1 if the pin
- * count ever disagrees or a call fails with an errno the ABI does not
+ * count ever disagrees, a twin is left holding records, or a call fails with an errno the ABI does not
  * promise, 0 otherwise.
  */
 #define _GNU_SOURCE
@@ -167,6 +169,16 @@ static uint32_t pick_mode(void)
 	}
 }
 
+/* A twin: mostly none or a real one, sometimes past the table or noise. */
+static uint32_t pick_twin(void)
+{
+	switch (pick(10)) {
+	case 0: return PIN_SHIM_NR_TWINS;
+	case 1: return (uint32_t)rnd();
+	default: return pick(PIN_SHIM_NR_TWINS);
+	}
+}
+
 static uint32_t pick_gup_flags(void)
 {
 	switch (pick(6)) {
@@ -185,6 +197,8 @@ union args {
 	struct pin_shim_batch batch;
 	struct pin_shim_hold hold;
 	struct pin_shim_info info;
+	struct pin_shim_lookup lookup;
+	struct pin_shim_twin_stats stats;
 	unsigned char bytes[256];
 };
 
@@ -230,16 +244,29 @@ static void fill(unsigned long cmd, union args *a)
 		a->batch.nr_pages_per_call = pick_u32(16, PIN_SHIM_MAX_PAGES);
 		a->batch.mode = pick_mode();
 		a->batch.iterations = pick_u32(3, PIN_SHIM_MAX_ITERATIONS);
-		a->batch.reserved = pick(10) ? 0 : (uint32_t)rnd();
+		a->batch.twin = pick_twin();
 		if (!pick(10))
-			a->batch.reserved2[pick(3)] = rnd() | 1;
+			a->batch.reserved2[pick(2)] = rnd() | 1;
 		a->batch.get_ns = rnd();			/* ignored on input */
 		break;
 	case PIN_SHIM_HOLD:
 		a->hold.addr = pick_addr();
 		a->hold.size = pick_size();
 		a->hold.mode = pick_mode();
-		a->hold.reserved = pick(10) ? 0 : (uint32_t)rnd();
+		a->hold.twin = pick_twin();
+		break;
+	case PIN_SHIM_LOOKUP:
+		a->lookup.twin = pick_twin();
+		a->lookup.iterations = pick_u32(3, PIN_SHIM_MAX_ITERATIONS);
+		if (a->lookup.iterations > 64)	/* legal, but slow */
+			a->lookup.iterations = 1 + pick(64);
+		if (!pick(10))
+			a->lookup.reserved[pick(2)] = rnd() | 1;
+		break;
+	case PIN_SHIM_TWIN_STATS:
+		a->stats.twin = pick_twin();
+		if (!pick(10))
+			a->stats.reserved = (uint32_t)rnd() | 1;
 		break;
 	}
 }
@@ -251,6 +278,7 @@ static const unsigned long gup_cmds[] = {
 };
 static const unsigned long shim_cmds[] = {
 	PIN_SHIM_INFO, PIN_SHIM_BATCH, PIN_SHIM_HOLD, PIN_SHIM_UNHOLD,
+	PIN_SHIM_LOOKUP, PIN_SHIM_TWIN_STATS,
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -309,7 +337,29 @@ static int errno_allowed(int e)
 	       e == ENOTTY;
 }
 
-static unsigned long bad_pins;
+static unsigned long bad_pins, bad_twins;
+
+/* With every file closed, no twin records a pin. */
+static void expect_twins_idle(void)
+{
+	int fd = reopen(-1, PIN_SHIM_PATH);
+	struct pin_shim_twin_stats st;
+	uint32_t twin;
+
+	for (twin = 1; twin < PIN_SHIM_NR_TWINS; twin++) {
+		memset(&st, 0, sizeof(st));
+		st.twin = twin;
+		if (ioctl(fd, PIN_SHIM_TWIN_STATS, &st))
+			die("TWIN_STATS %u: %s", twin, strerror(errno));
+		if (st.nr_entries || st.nr_nodes) {
+			bad_twins++;
+			printf("twin %u: %llu entries, %llu nodes left\n", twin,
+			       (unsigned long long)st.nr_entries,
+			       (unsigned long long)st.nr_nodes);
+		}
+	}
+	close(fd);
+}
 static long long last;	/* pins in flight after the previous step */
 
 /* The pins in flight must now be @want; @what says after which step. */
@@ -463,6 +513,7 @@ int main(int argc, char **argv)
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 			failed++;
 	expect(calls, "all files closed", base);
+	expect_twins_idle();
 
 	for (j = 0; j < jobs; j++) {
 		ok += tally[j].ok;
@@ -477,7 +528,7 @@ int main(int argc, char **argv)
 		if (n)
 			printf(", %lu %s", n, strerrorname_np(e) ?: "?");
 	}
-	printf("\nshim_fuzz: %lu unexpected errnos, %lu pin-count mismatches, %d processes died\n",
-	       bad_errno, bad_pins, failed);
-	return bad_errno || bad_pins || failed ? 1 : 0;
+	printf("\nshim_fuzz: %lu unexpected errnos, %lu pin-count mismatches, %lu twins left holding, %d processes died\n",
+	       bad_errno, bad_pins, bad_twins, failed);
+	return bad_errno || bad_pins || bad_twins || failed ? 1 : 0;
 }

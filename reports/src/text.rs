@@ -16,6 +16,7 @@ fn all_tables(runs: &[Run]) -> Vec<Titled> {
     t.extend(tables::false_positives(&runs));
     t.extend(tables::memory(&runs));
     t.extend(tables::metadata(&runs));
+    t.extend(crate::calibration::calibration(&runs));
     t.extend(tables::numa(&runs));
     t
 }

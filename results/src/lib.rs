@@ -380,6 +380,36 @@ pub struct KernelCell {
     /// ns per page the kernel itself measured inside its gup calls
     /// (gup_test, pin_shim), without the syscall; `null` for other backends.
     pub in_kernel_ns_per_page: Option<f64>,
+    /// A pin_shim twin's cell: its structure measured in the kernel while
+    /// one thread's buffer was held with it and after release, and a timed
+    /// `maybe_dma_pinned` pass over the held pages; `null` otherwise.
+    #[serde(default)]
+    pub twin: Option<TwinCensus>,
+}
+
+/// What a pin_shim twin's own structure held, read from the module
+/// (`PIN_SHIM_TWIN_STATS`) after the cell, around one untimed hold of a
+/// thread's buffer with the twin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TwinCensus {
+    /// Pages held.
+    pub pages: u64,
+    /// Bytes of the twin's structure before the hold.
+    pub bytes_before: u64,
+    /// While the pages were held.
+    pub bytes_held: u64,
+    /// After they were released: equal to `bytes_before` unless the twin
+    /// leaks.
+    pub bytes_after: u64,
+    /// pfns the twin recorded while the pages were held.
+    pub entries_held: u64,
+    /// xarray: `xa_node`s in its trees while held; exact: 0.
+    pub nodes_held: u64,
+    /// ns per page of the twin's `maybe_dma_pinned` over the held pages
+    /// (`PIN_SHIM_LOOKUP`, in the kernel).
+    pub lookup_ns_per_page: f64,
+    /// Pins the twin failed for want of memory during the cell and census.
+    pub alloc_failures: u64,
 }
 
 /// Consecutive ordinary reference counts that gave the same answers.
@@ -731,6 +761,7 @@ pub mod sample {
             foreign_pins: false,
             expects_pins: true,
             in_kernel_ns_per_page: None,
+            twin: None,
         });
         c
     }

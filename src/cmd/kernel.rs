@@ -94,6 +94,7 @@ fn probe_table() -> String {
     let rows = vec![
         probe::gup_test(&roots, &release),
         probe::shim(&roots),
+        probe::twins(&roots, shim_info),
         probe::io_uring(&roots, || io_uring::IoUring::new(2).map(|_| ())),
         probe::memlock(&roots, raise_memlock()),
         probe::thp(&roots),
@@ -104,6 +105,16 @@ fn probe_table() -> String {
         probe::numa(&roots),
     ];
     probe::render(&release, &rows)
+}
+
+/// The loaded module's ABI version and number of twins.
+fn shim_info() -> std::io::Result<(u32, u32)> {
+    use crate::kernel::device::{Device, FileDevice};
+    use crate::kernel::shim_abi::{PinShimInfo, PIN_SHIM_INFO, PIN_SHIM_PATH};
+    let mut dev = FileDevice::open(std::path::Path::new(PIN_SHIM_PATH))?;
+    let mut info = PinShimInfo::default();
+    dev.ioctl(PIN_SHIM_INFO, (&mut info as *mut PinShimInfo).cast())?;
+    Ok((info.abi_version, info.nr_twins))
 }
 
 fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {

@@ -10,15 +10,20 @@
 //! are where the cell says they are.
 
 use super::buffer::UserBuffer;
+use super::device::FileDevice;
 use super::hugetlb::Backing;
 use super::plan::Job;
+use super::shim::ShimMode;
+use super::shim_abi::{PIN_SHIM_PATH, PIN_SHIM_TWIN_NONE};
+use super::twin::census;
 use super::vmstat::{self, FollPin};
+use super::Backend;
 use super::PinPath;
 use crate::harness::calibration::Floor;
 use crate::harness::paired::{run_paired, Params, Shape, ThreadOutcome};
 use crate::harness::record::{record, Labels, Memory, Visit};
 use crate::workloads::{Slot, Tally, Worker, Workload};
-use pin_results::{KernelCell, NumaPlacement};
+use pin_results::{KernelCell, NumaPlacement, TwinCensus};
 use pin_schemes::MemMap;
 use std::io;
 use std::path::Path;
@@ -230,7 +235,26 @@ pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Visit, 
             foreign: foreign_before || foreign_after || delta.released > delta.acquired,
         })
     });
-    Ok(cell(spec, &outcomes, &shared, count))
+    let twin = twin_census(spec)?;
+    Ok(cell(spec, &outcomes, &shared, count, twin))
+}
+
+/// A shim twin's census after its cell (see `twin.rs`); `None` for every
+/// other path.
+fn twin_census(spec: &KernelSpec<'_>) -> Result<Option<TwinCensus>, KernelCellError> {
+    let job = spec.job;
+    let twin = match job.backend {
+        Backend::Shim => ShimMode::ALL[job.flavour].twin(),
+        _ => PIN_SHIM_TWIN_NONE,
+    };
+    if twin == PIN_SHIM_TWIN_NONE {
+        return Ok(None);
+    }
+    let fail = |e: io::Error| KernelCellError::Path(format!("{}: twin census: {e}", job.name()));
+    let dev = FileDevice::open(Path::new(PIN_SHIM_PATH)).map_err(fail)?;
+    census(dev, twin, spec.buffer_bytes, job.backing)
+        .map(Some)
+        .map_err(fail)
 }
 
 /// The results of a finished kernel visit.
@@ -239,6 +263,7 @@ fn cell(
     outcomes: &[ThreadOutcome],
     shared: &Shared,
     count: Option<PinCount>,
+    twin: Option<TwinCensus>,
 ) -> Visit {
     let delta = count.map(|c| c.delta);
     let job = spec.job;
@@ -279,6 +304,7 @@ fn cell(
         foreign_pins: count.is_some_and(|c| c.foreign),
         expects_pins: job.expects_pins,
         in_kernel_ns_per_page: kernel_ns,
+        twin,
     };
     record(labels, outcomes, Memory::default(), numa, Some(kernel))
 }

@@ -18,6 +18,7 @@ pub mod probe;
 pub mod process_vm;
 pub mod shim;
 pub mod shim_abi;
+pub mod twin;
 pub mod vmstat;
 
 use std::io;

@@ -124,7 +124,7 @@ impl Job {
                 buf,
                 pages_per_call,
                 write,
-            )),
+            )?),
             Backend::IoUring => Box::new(IoUringPath::new(buf, pages_per_call)?),
             Backend::ProcessVm => {
                 let bytes = buf.bytes();

@@ -126,6 +126,40 @@ pub fn shim(roots: &Roots) -> Row {
     )
 }
 
+/// The twins row: the alternative designs (xarray, exact) built in the
+/// kernel live in pin_shim (ABI version 2); `info` asks the loaded module
+/// for its ABI version and number of twins.
+pub fn twins(roots: &Roots, info: impl FnOnce() -> std::io::Result<(u32, u32)>) -> Row {
+    const WHAT: &str = "pin_shim twins";
+    const NEED: &str = "the twins (xarray, exact: the side-tree and per-pfn-counter designs built in the kernel, set against their models in `pinbench report`) live in the pin_shim module";
+    if roots.dev.join("pin_shim").exists() {
+        return match info() {
+            Ok((v, n)) if v >= 2 && n >= 3 => row(WHAT, format!("xarray, exact (ABI version {v})"), true, ""),
+            Ok((v, _)) => row(
+                WHAT,
+                format!("none: the loaded pin_shim speaks ABI version {v}"),
+                false,
+                "rmmod pin_shim, then build and insmod kmod-shims/pin_shim from this tree (ABI version 2)",
+            ),
+            Err(e) => row(WHAT, format!("PIN_SHIM_INFO failed: {e}"), false, "run as root"),
+        };
+    }
+    if !roots.proc.join("modules").exists() {
+        return row(
+            WHAT,
+            format!("unavailable: {NEED}, and this kernel cannot load modules"),
+            false,
+            "boot a kernel with CONFIG_MODULES and its headers, then build and insmod kmod-shims/pin_shim; or run kmod-shims/vm-test, which drives every twin in Debian's kernel under qemu (functional evidence, not timings)",
+        );
+    }
+    row(
+        WHAT,
+        format!("unavailable: {NEED}, which is not loaded"),
+        false,
+        "make -C /lib/modules/$(uname -r)/build M=$PWD/kmod-shims/pin_shim && insmod pin_shim.ko",
+    )
+}
+
 /// The io_uring row: the sysctl, then a real `io_uring_setup`.
 pub fn io_uring(roots: &Roots, setup: impl FnOnce() -> std::io::Result<()>) -> Row {
     let disabled = read(&roots.proc.join("sys/kernel/io_uring_disabled"));
@@ -393,6 +427,13 @@ mod tests {
         assert!(r.found.contains("no module support") && r.fix.contains("vm-test"));
         fs::write(roots.proc.join("modules"), "").expect("write");
         assert!(shim(&roots).fix.contains("insmod"));
+        let t = twins(&roots, || unreachable!("no module"));
+        assert!(t.found.contains("xarray, exact") && t.fix.contains("insmod"));
+        fs::write(roots.dev.join("pin_shim"), "").expect("write");
+        let old = twins(&roots, || Ok((1, 0)));
+        assert!(!old.ok && old.found.contains("ABI version 1") && old.fix.contains("rmmod"));
+        assert!(twins(&roots, || Ok((2, 3))).ok);
+        fs::remove_file(roots.dev.join("pin_shim")).expect("rm");
         fs::write(roots.proc.join("sys/kernel/io_uring_disabled"), "2\n").expect("write");
         let r = io_uring(&roots, || Ok(()));
         assert!(!r.ok && r.fix.contains("io_uring_disabled=0"));

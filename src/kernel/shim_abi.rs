@@ -146,7 +146,7 @@ pub const PIN_LONGTERM_TEST_READ: u32 = iow::<u64>(b'g', 9);
 // ---- /dev/pin_shim: pinbench's batch ABI --------------------------------
 
 /// [`PinShimInfo::abi_version`] of this mirror.
-pub const PIN_SHIM_ABI_VERSION: u32 = 1;
+pub const PIN_SHIM_ABI_VERSION: u32 = 2;
 /// The ioctl type byte of `/dev/pin_shim`.
 pub const PIN_SHIM_IOC_MAGIC: u8 = 0xB6;
 
@@ -190,8 +190,8 @@ pub struct PinShimInfo {
     pub max_held_pages: u32,
     /// 1 if the module serves `/sys/kernel/debug/gup_test`.
     pub gup_test: u32,
-    /// 0.
-    pub reserved: u32,
+    /// [`PIN_SHIM_NR_TWINS`] (0 from ABI version 1).
+    pub nr_twins: u32,
     /// 0.
     pub reserved2: [u64; 4],
 }
@@ -214,8 +214,8 @@ pub struct PinShimBatch {
     pub mode: u32,
     /// In: 1..=[`PIN_SHIM_MAX_ITERATIONS`].
     pub iterations: u32,
-    /// In: 0.
-    pub reserved: u32,
+    /// In: `PIN_SHIM_TWIN_*` (version 1: reserved, 0).
+    pub twin: u32,
     /// Out: sum of the get/pin calls, ns.
     pub get_ns: u64,
     /// Out: sum of the put/unpin calls, ns.
@@ -232,11 +232,14 @@ pub struct PinShimBatch {
     pub nr_calls: u64,
     /// Out: pages taken over all iterations.
     pub nr_pages: u64,
-    /// Out, PIN modes: pages `folio_maybe_dma_pinned()` denied right after
-    /// the pin (a kernel bug if not 0).
+    /// Out, PIN modes or a twin: pages `maybe_dma_pinned` denied right
+    /// after the pin (a bug if not 0).
     pub nr_not_dma_pinned: u64,
+    /// Out: 1 when a twin's record found no memory (the call then fails
+    /// with -ENOMEM, nothing taken).
+    pub nr_alloc_failures: u64,
     /// In: 0; out: 0.
-    pub reserved2: [u64; 3],
+    pub reserved2: [u64; 2],
 }
 
 /// `struct pin_shim_hold`: get or pin a range and keep it until
@@ -250,10 +253,58 @@ pub struct PinShimHold {
     pub size: u64,
     /// In: `PIN_SHIM_MODE_*`.
     pub mode: u32,
-    /// In: 0.
-    pub reserved: u32,
+    /// In: `PIN_SHIM_TWIN_*` (version 1: reserved, 0).
+    pub twin: u32,
     /// Out: pages this file now holds.
     pub held_pages: u64,
+}
+
+/// Twin: none, the kernel's own FOLL_GET or FOLL_PIN as the mode says.
+pub const PIN_SHIM_TWIN_NONE: u32 = 0;
+/// Twin: an XArray per node keyed by pfn, a value entry counting pins.
+pub const PIN_SHIM_TWIN_XARRAY: u32 = 1;
+/// Twin: a 32-bit counter per pfn in a `vzalloc_node()` array per node.
+pub const PIN_SHIM_TWIN_EXACT: u32 = 2;
+/// Twins the module knows, `NONE` included.
+pub const PIN_SHIM_NR_TWINS: u32 = 3;
+
+/// `struct pin_shim_lookup`: `iterations` timed passes asking a twin's
+/// `maybe_dma_pinned` about every page the file holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PinShimLookup {
+    /// In: `PIN_SHIM_TWIN_*`.
+    pub twin: u32,
+    /// In: 1..=[`PIN_SHIM_MAX_ITERATIONS`].
+    pub iterations: u32,
+    /// Out: all passes, ns.
+    pub lookup_ns: u64,
+    /// Out: lookups made.
+    pub nr_pages: u64,
+    /// Out: of those, answered pinned.
+    pub nr_pinned: u64,
+    /// In: 0; out: 0.
+    pub reserved: [u64; 2],
+}
+
+/// `struct pin_shim_twin_stats`: what a twin holds now, module-wide.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PinShimTwinStats {
+    /// In: [`PIN_SHIM_TWIN_XARRAY`] or [`PIN_SHIM_TWIN_EXACT`].
+    pub twin: u32,
+    /// In: 0.
+    pub reserved: u32,
+    /// Out: bytes of the twin's own structure.
+    pub tracking_bytes: u64,
+    /// Out: pfns recorded as pinned.
+    pub nr_entries: u64,
+    /// Out: xarray: `xa_node`s in its trees; exact: 0.
+    pub nr_nodes: u64,
+    /// Out: pins failed for want of memory since the module was loaded.
+    pub alloc_failures: u64,
+    /// In: 0; out: 0.
+    pub reserved2: [u64; 2],
 }
 
 /// Reads the module's [`PinShimInfo`].
@@ -264,6 +315,10 @@ pub const PIN_SHIM_BATCH: u32 = iowr::<PinShimBatch>(PIN_SHIM_IOC_MAGIC, 1);
 pub const PIN_SHIM_HOLD: u32 = iowr::<PinShimHold>(PIN_SHIM_IOC_MAGIC, 2);
 /// Gives back every range this file holds.
 pub const PIN_SHIM_UNHOLD: u32 = io(PIN_SHIM_IOC_MAGIC, 3);
+/// Runs a [`PinShimLookup`].
+pub const PIN_SHIM_LOOKUP: u32 = iowr::<PinShimLookup>(PIN_SHIM_IOC_MAGIC, 4);
+/// Reads a twin's [`PinShimTwinStats`].
+pub const PIN_SHIM_TWIN_STATS: u32 = iowr::<PinShimTwinStats>(PIN_SHIM_IOC_MAGIC, 5);
 
 #[cfg(test)]
 mod tests {
@@ -313,7 +368,7 @@ mod tests {
             off!("pin_shim_info", PinShimInfo, max_holds),
             off!("pin_shim_info", PinShimInfo, max_held_pages),
             off!("pin_shim_info", PinShimInfo, gup_test),
-            off!("pin_shim_info", PinShimInfo, reserved),
+            off!("pin_shim_info", PinShimInfo, nr_twins),
             off!("pin_shim_info", PinShimInfo, reserved2),
             size!("pin_shim_batch", PinShimBatch),
             off!("pin_shim_batch", PinShimBatch, addr),
@@ -321,7 +376,7 @@ mod tests {
             off!("pin_shim_batch", PinShimBatch, nr_pages_per_call),
             off!("pin_shim_batch", PinShimBatch, mode),
             off!("pin_shim_batch", PinShimBatch, iterations),
-            off!("pin_shim_batch", PinShimBatch, reserved),
+            off!("pin_shim_batch", PinShimBatch, twin),
             off!("pin_shim_batch", PinShimBatch, get_ns),
             off!("pin_shim_batch", PinShimBatch, put_ns),
             off!("pin_shim_batch", PinShimBatch, get_min_ns),
@@ -331,13 +386,29 @@ mod tests {
             off!("pin_shim_batch", PinShimBatch, nr_calls),
             off!("pin_shim_batch", PinShimBatch, nr_pages),
             off!("pin_shim_batch", PinShimBatch, nr_not_dma_pinned),
+            off!("pin_shim_batch", PinShimBatch, nr_alloc_failures),
             off!("pin_shim_batch", PinShimBatch, reserved2),
             size!("pin_shim_hold", PinShimHold),
             off!("pin_shim_hold", PinShimHold, addr),
             off!("pin_shim_hold", PinShimHold, size),
             off!("pin_shim_hold", PinShimHold, mode),
-            off!("pin_shim_hold", PinShimHold, reserved),
+            off!("pin_shim_hold", PinShimHold, twin),
             off!("pin_shim_hold", PinShimHold, held_pages),
+            size!("pin_shim_lookup", PinShimLookup),
+            off!("pin_shim_lookup", PinShimLookup, twin),
+            off!("pin_shim_lookup", PinShimLookup, iterations),
+            off!("pin_shim_lookup", PinShimLookup, lookup_ns),
+            off!("pin_shim_lookup", PinShimLookup, nr_pages),
+            off!("pin_shim_lookup", PinShimLookup, nr_pinned),
+            off!("pin_shim_lookup", PinShimLookup, reserved),
+            size!("pin_shim_twin_stats", PinShimTwinStats),
+            off!("pin_shim_twin_stats", PinShimTwinStats, twin),
+            off!("pin_shim_twin_stats", PinShimTwinStats, reserved),
+            off!("pin_shim_twin_stats", PinShimTwinStats, tracking_bytes),
+            off!("pin_shim_twin_stats", PinShimTwinStats, nr_entries),
+            off!("pin_shim_twin_stats", PinShimTwinStats, nr_nodes),
+            off!("pin_shim_twin_stats", PinShimTwinStats, alloc_failures),
+            off!("pin_shim_twin_stats", PinShimTwinStats, reserved2),
             val!(GUP_TEST_MAX_PAGES_TO_DUMP),
             val!(GUP_TEST_FLAG_DUMP_PAGES_USE_PIN),
             val!(PIN_LONGTERM_TEST_FLAG_USE_WRITE),
@@ -366,6 +437,12 @@ mod tests {
             val!(PIN_SHIM_BATCH),
             val!(PIN_SHIM_HOLD),
             val!(PIN_SHIM_UNHOLD),
+            val!(PIN_SHIM_LOOKUP),
+            val!(PIN_SHIM_TWIN_STATS),
+            val!(PIN_SHIM_TWIN_NONE),
+            val!(PIN_SHIM_TWIN_XARRAY),
+            val!(PIN_SHIM_TWIN_EXACT),
+            val!(PIN_SHIM_NR_TWINS),
         ]
     }
 
@@ -405,14 +482,22 @@ mod tests {
         assert_eq!(offset_of!(PinShimBatch, mode), 20);
         assert_eq!(offset_of!(PinShimBatch, iterations), 24);
         assert_eq!(offset_of!(PinShimBatch, get_ns), 32);
+        assert_eq!(offset_of!(PinShimBatch, twin), 28);
         assert_eq!(offset_of!(PinShimBatch, nr_not_dma_pinned), 96);
-        assert_eq!(offset_of!(PinShimBatch, reserved2), 104);
+        assert_eq!(offset_of!(PinShimBatch, nr_alloc_failures), 104);
+        assert_eq!(offset_of!(PinShimBatch, reserved2), 112);
         assert_eq!(size_of::<PinShimHold>(), 32);
         assert_eq!(offset_of!(PinShimHold, held_pages), 24);
         assert_eq!(PIN_SHIM_INFO, 0x8040_b600);
         assert_eq!(PIN_SHIM_BATCH, 0xc080_b601);
         assert_eq!(PIN_SHIM_HOLD, 0xc020_b602);
         assert_eq!(PIN_SHIM_UNHOLD, 0x0000_b603);
+        // Version 2 changed no size or offset of version 1's structs.
+        assert_eq!(offset_of!(PinShimHold, twin), 20);
+        assert_eq!(size_of::<PinShimLookup>(), 48);
+        assert_eq!(size_of::<PinShimTwinStats>(), 56);
+        assert_eq!(PIN_SHIM_LOOKUP, 0xc030_b604);
+        assert_eq!(PIN_SHIM_TWIN_STATS, 0xc038_b605);
     }
 
     #[test]

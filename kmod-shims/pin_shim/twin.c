@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * twin.c - the twins' table, and what every caller does with a twin over a
+ * range of pages taken with FOLL_GET: record each, forget each, ask.
+ */
+#include <linux/mm.h>
+#include "pin_shim.h"
+
+/* One line per twin, indexed by PIN_SHIM_TWIN_*; NONE has no ops. */
+static const struct shim_twin_ops *const shim_twins[PIN_SHIM_NR_TWINS] = {
+	[PIN_SHIM_TWIN_XARRAY] = &shim_twin_xarray,
+	[PIN_SHIM_TWIN_EXACT] = &shim_twin_exact,
+};
+
+const struct shim_twin_ops *shim_twin(unsigned int twin)
+{
+	return twin < PIN_SHIM_NR_TWINS ? shim_twins[twin] : NULL;
+}
+
+/* A twin takes its pages with FOLL_GET: no PIN (and so no LONGTERM). */
+int shim_check_twin(u32 twin, u32 mode)
+{
+	if (twin >= PIN_SHIM_NR_TWINS)
+		return -EINVAL;
+	if (twin != PIN_SHIM_TWIN_NONE && (mode & PIN_SHIM_MODE_PIN))
+		return -EINVAL;
+	return 0;
+}
+
+int shim_twins_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < PIN_SHIM_NR_TWINS; i++) {
+		if (!shim_twins[i])
+			continue;
+		ret = shim_twins[i]->init();
+		if (ret) {
+			while (i--)
+				if (shim_twins[i])
+					shim_twins[i]->exit();
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void shim_twins_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < PIN_SHIM_NR_TWINS; i++)
+		if (shim_twins[i])
+			shim_twins[i]->exit();
+}
+
+/*
+ * Records a pin of each page; all or nothing: on -ENOMEM the pins already
+ * recorded are forgotten. The kernel's own pins (NONE) need nothing.
+ */
+int shim_twin_pin_pages(unsigned int twin, struct page **pages,
+			unsigned long nr_pages)
+{
+	const struct shim_twin_ops *ops = shim_twin(twin);
+	unsigned long i;
+	int ret;
+
+	if (!ops)
+		return 0;
+	for (i = 0; i < nr_pages; i++) {
+		ret = ops->pin(pages[i]);
+		if (ret) {
+			shim_twin_unpin_pages(twin, pages, i);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void shim_twin_unpin_pages(unsigned int twin, struct page **pages,
+			   unsigned long nr_pages)
+{
+	const struct shim_twin_ops *ops = shim_twin(twin);
+	unsigned long i;
+
+	if (!ops)
+		return;
+	for (i = 0; i < nr_pages; i++)
+		ops->unpin(pages[i]);
+}
+
+/* NONE: the kernel's folio_maybe_dma_pinned(). */
+bool shim_twin_maybe_dma_pinned(unsigned int twin, struct page *page)
+{
+	const struct shim_twin_ops *ops = shim_twin(twin);
+
+	if (!ops)
+		return folio_maybe_dma_pinned(page_folio(page));
+	return ops->maybe_dma_pinned(page);
+}
+
+/* Pages a twin does not answer pinned (each should be). */
+unsigned long shim_twin_count_unpinned(unsigned int twin, struct page **pages,
+				       unsigned long nr_pages)
+{
+	unsigned long i, bad = 0;
+
+	for (i = 0; i < nr_pages; i++)
+		bad += !shim_twin_maybe_dma_pinned(twin, pages[i]);
+	return bad;
+}
