@@ -55,7 +55,7 @@ static int shim_info(void __user *arg)
 static unsigned long batch_get(const struct pin_shim_batch *b,
 			       unsigned long nr_pages, unsigned long per_call,
 			       struct page **pages, struct shim_clock *clock,
-			       int *ret)
+			       int *ret, bool *twin_failed)
 {
 	bool locked = !(b->mode & PIN_SHIM_MODE_FAST);
 	unsigned long done = 0, n;
@@ -76,6 +76,7 @@ static unsigned long batch_get(const struct pin_shim_batch *b,
 		if (got > 0 && shim_twin_pin_pages(b->twin, pages + done, got)) {
 			clock_add(clock, ktime_get_ns() - t0);
 			shim_put(pages + done, got, b->mode);
+			*twin_failed = true;
 			*ret = -ENOMEM;
 			break;
 		}
@@ -118,6 +119,7 @@ static int shim_batch(void __user *arg)
 	struct shim_clock get = { .min = U64_MAX }, put = { .min = U64_MAX };
 	struct pin_shim_batch b;
 	unsigned long nr_pages, per_call, taken;
+	bool twin_failed = false;
 	struct page **pages;
 	u32 it;
 	int ret;
@@ -146,7 +148,8 @@ static int shim_batch(void __user *arg)
 	b.nr_not_dma_pinned = 0;
 	b.nr_alloc_failures = 0;
 	for (it = 0; it < b.iterations; it++) {
-		taken = batch_get(&b, nr_pages, per_call, pages, &get, &ret);
+		taken = batch_get(&b, nr_pages, per_call, pages, &get, &ret,
+				  &twin_failed);
 		if (ret) {
 			shim_twin_unpin_pages(b.twin, pages, taken);
 			shim_put(pages, taken, b.mode);
@@ -166,7 +169,7 @@ static int shim_batch(void __user *arg)
 		cond_resched();
 	}
 	kvfree(pages);
-	if (ret == -ENOMEM && b.twin) {
+	if (twin_failed) {
 		/* The twin found no memory: say so, nothing is left taken. */
 		b.nr_alloc_failures = 1;
 		if (copy_to_user(arg, &b, sizeof(b)))

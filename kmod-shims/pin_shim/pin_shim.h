@@ -52,6 +52,7 @@ extern const struct shim_twin_ops shim_twin_exact;
 
 /* twin.c: the table, and the per-range helpers every caller uses */
 const struct shim_twin_ops *shim_twin(unsigned int twin);
+bool shim_twin_should_fail(void);
 int shim_check_twin(u32 twin, u32 mode);
 int shim_twins_init(void);
 void shim_twins_exit(void);

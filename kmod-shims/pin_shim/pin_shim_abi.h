@@ -224,8 +224,11 @@ struct pin_shim_lookup {
 /*
  * PIN_SHIM_TWIN_STATS: what a twin holds now, module-wide (every file).
  * Memory is the twin's own structure: XARRAY, its xa_nodes (counted by a
- * walk of every tree, times sizeof(struct xa_node)) plus the arrays; EXACT,
- * its vmalloc'd counters.
+ * walk of every tree, times sizeof(struct xa_node)) plus the arrays, not
+ * counting empty nodes a store that failed for want of memory left linked
+ * (no entry leads to them; the next store there reuses them); EXACT, its
+ * vmalloc'd counters. alloc_failures includes the failures injected with
+ * the module parameter twin_fail_every.
  */
 struct pin_shim_twin_stats {
 	__u32 twin;		/* in: XARRAY or EXACT */

@@ -3,8 +3,29 @@
  * twin.c - the twins' table, and what every caller does with a twin over a
  * range of pages taken with FOLL_GET: record each, forget each, ask.
  */
+#include <linux/atomic.h>
+#include <linux/moduleparam.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include "pin_shim.h"
+
+/*
+ * Fault injection for the twins' failure paths, on kernels without
+ * failslab (Debian's cloud kernels): every Nth twin pin fails as if its
+ * memory could not be had (-ENOMEM, counted by the twin). 0: never.
+ */
+static unsigned int twin_fail_every;
+module_param(twin_fail_every, uint, 0644);
+MODULE_PARM_DESC(twin_fail_every,
+		 "fail every Nth twin pin with -ENOMEM, for tests (default 0: never)");
+static atomic_t twin_pins = ATOMIC_INIT(0);
+
+bool shim_twin_should_fail(void)
+{
+	unsigned int every = READ_ONCE(twin_fail_every);
+
+	return every && (unsigned int)atomic_inc_return(&twin_pins) % every == 0;
+}
 
 /* One line per twin, indexed by PIN_SHIM_TWIN_*; NONE has no ops. */
 static const struct shim_twin_ops *const shim_twins[PIN_SHIM_NR_TWINS] = {
@@ -74,6 +95,8 @@ int shim_twin_pin_pages(unsigned int twin, struct page **pages,
 			shim_twin_unpin_pages(twin, pages, i);
 			return ret;
 		}
+		if (!((i + 1) % 4096))
+			cond_resched();
 	}
 	return 0;
 }
@@ -86,8 +109,11 @@ void shim_twin_unpin_pages(unsigned int twin, struct page **pages,
 
 	if (!ops)
 		return;
-	for (i = 0; i < nr_pages; i++)
+	for (i = 0; i < nr_pages; i++) {
 		ops->unpin(pages[i]);
+		if (!((i + 1) % 4096))
+			cond_resched();
+	}
 }
 
 /* NONE: the kernel's folio_maybe_dma_pinned(). */

@@ -48,6 +48,10 @@ static int twin_xarray_pin(struct page *page)
 	unsigned long pfn = page_to_pfn(page), flags, pins;
 	void *old;
 
+	if (shim_twin_should_fail()) {
+		atomic64_inc(&shim_xa_alloc_failures);
+		return -ENOMEM;
+	}
 	xa_lock_irqsave(xa, flags);
 	pins = xa_to_value(xa_load(xa, pfn) ?: xa_mk_value(0));
 	old = __xa_store(xa, pfn, xa_mk_value(pins + 1), GFP_ATOMIC);
@@ -92,7 +96,10 @@ static bool twin_xarray_maybe_dma_pinned(struct page *page)
  * The nodes of one tree, counted under its lock by walking its entries in
  * index order: each node is first met from its lowest entry, so a node is
  * counted when an entry's ancestor at some height differs from the last
- * entry's.
+ * entry's. After a leaf node is counted the walk skips to the next one,
+ * so it costs O(nodes), not O(entries), with interrupts off. Nodes a
+ * failed __xa_store() left linked and empty (xas_create() links each level
+ * before allocating the next) hold no entry and are not seen.
  */
 static unsigned long xa_count_nodes(struct xarray *xa)
 {
@@ -112,6 +119,8 @@ static unsigned long xa_count_nodes(struct xarray *xa)
 			last[h] = node;
 			nodes++;
 		}
+		if (xas.xa_node && (xas.xa_index | XA_CHUNK_MASK) != ULONG_MAX)
+			xas_set(&xas, (xas.xa_index | XA_CHUNK_MASK) + 1);
 	}
 	xa_unlock_irqrestore(xa, flags);
 	return nodes;

@@ -9,9 +9,12 @@
  *   shim_twins hold MIB TWIN  holds MIB with TWIN until killed
  *   shim_twins quiet          exit 0 iff no twin records a pin or holds a node
  *   shim_twins failslab       fails the xarray twin's node allocations with
- *                             the kernel's failslab (radix_tree_node only):
- *                             the pin must fail cleanly; exit 4 where the
- *                             kernel has no failslab
+ *                             the kernel's failslab (radix_tree_node only,
+ *                             this task only): the pin must fail cleanly;
+ *                             exit 4 where the kernel has no failslab
+ *
+ * `check` also injects failures with the module's twin_fail_every
+ * parameter (every twin, both ABIs): a failed record must leave nothing.
  *
  * One verdict line per check; exit 1 on any FAIL.
  */
@@ -35,6 +38,16 @@ static struct pin_shim_twin_stats stats(int fd, unsigned int twin)
 	if (ioctl(fd, PIN_SHIM_TWIN_STATS, &st))
 		die("TWIN_STATS %u: %s", twin, strerror(errno));
 	return st;
+}
+
+/* A twin's entries, read through a file of its own. */
+static unsigned long long stats_entries(unsigned int twin)
+{
+	int fd = open_or_die(PIN_SHIM_PATH);
+	unsigned long long n = stats(fd, twin).nr_entries;
+
+	close(fd);
+	return n;
 }
 
 static struct pin_shim_lookup lookup(int fd, unsigned int twin)
@@ -99,7 +112,9 @@ static void check_hold(int fd, const char *name, unsigned int twin, char *p,
 	held = stats(fd, twin);
 	l = lookup(fd, twin);
 	check(ret == 0 && held.nr_entries == base.nr_entries + pages &&
-	      held.tracking_bytes >= base.tracking_bytes &&
+	      (twin != PIN_SHIM_TWIN_XARRAY ||
+	       (held.nr_nodes >= base.nr_nodes + pages / 64 &&
+		held.tracking_bytes > base.tracking_bytes)) &&
 	      l.nr_pages == 3 * pages && l.nr_pinned == l.nr_pages,
 	      "HOLD %s %lu pages: %llu entries, %llu bytes (%llu nodes), lookup %.1f ns/page, %llu of %llu pinned",
 	      name, pages, (unsigned long long)held.nr_entries,
@@ -125,6 +140,77 @@ static void check_hold(int fd, const char *name, unsigned int twin, char *p,
 	      name, (unsigned long long)l.nr_pinned,
 	      (unsigned long long)l.nr_pages);
 	ioctl(fd, PIN_SHIM_UNHOLD);
+}
+
+/* Two files hold the same pages with the twin: two pins per pfn. Closing
+ * one leaves every page pinned once, the entries unchanged. */
+static void check_two_pins(const char *name, unsigned int twin, char *p,
+			   size_t size)
+{
+	int a = open_or_die(PIN_SHIM_PATH), b = open_or_die(PIN_SHIM_PATH);
+	struct pin_shim_twin_stats base = stats(a, twin), both, one;
+	unsigned long pages = size / PAGE;
+	struct pin_shim_lookup l;
+	int ra, rb;
+
+	ra = hold(a, p, size, PIN_SHIM_MODE_FAST, twin);
+	rb = hold(b, p, size, PIN_SHIM_MODE_FAST, twin);
+	both = stats(a, twin);
+	close(b);
+	one = stats(a, twin);
+	l = lookup(a, twin);
+	check(ra == 0 && rb == 0 && both.nr_entries == base.nr_entries + pages &&
+	      one.nr_entries == both.nr_entries && l.nr_pinned == l.nr_pages &&
+	      l.nr_pages == 3 * pages,
+	      "%s counts two pins per pfn: %llu entries with two files, %llu after closing one, %llu of %llu still pinned",
+	      name, (unsigned long long)both.nr_entries,
+	      (unsigned long long)one.nr_entries,
+	      (unsigned long long)l.nr_pinned, (unsigned long long)l.nr_pages);
+	close(a);
+	check(stats_entries(twin) == base.nr_entries,
+	      "%s: closing the other file forgets the last pins", name);
+}
+
+#define FAIL_EVERY "/sys/module/pin_shim/parameters/twin_fail_every"
+
+static int write_file(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fputs(value, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* Every 50th twin pin fails: BATCH and HOLD fail cleanly, nothing left. */
+static void check_injected(int fd, const char *name, unsigned int twin,
+			   char *p, size_t size)
+{
+	struct pin_shim_twin_stats before = stats(fd, twin), after;
+	struct pin_shim_batch b = {
+		.addr = (uintptr_t)p, .size = size, .nr_pages_per_call = 64,
+		.iterations = 1, .mode = PIN_SHIM_MODE_FAST, .twin = twin,
+	};
+	long long pins = pins_in_flight();
+	int rb, rh;
+
+	if (write_file(FAIL_EVERY, "50")) {
+		check(0, "%s: cannot write %s: %s", name, FAIL_EVERY, strerror(errno));
+		return;
+	}
+	rb = ioctl(fd, PIN_SHIM_BATCH, &b) ? -errno : 0;
+	rh = hold(fd, p, size, PIN_SHIM_MODE_FAST, twin);
+	write_file(FAIL_EVERY, "0");
+	after = stats(fd, twin);
+	check(rb == -ENOMEM && b.nr_alloc_failures == 1 && rh == -ENOMEM &&
+	      after.alloc_failures >= before.alloc_failures + 2 &&
+	      after.nr_entries == before.nr_entries && pins_in_flight() == pins,
+	      "%s with every 50th pin failing: BATCH %d, HOLD %d, %llu failures counted, %llu entries left",
+	      name, rb, rh,
+	      (unsigned long long)(after.alloc_failures - before.alloc_failures),
+	      (unsigned long long)after.nr_entries);
 }
 
 static void check_refusals(int fd, char *p)
@@ -173,6 +259,8 @@ static int check_twins(void)
 	for (i = 0; i < sizeof(twins) / sizeof(twins[0]); i++) {
 		check_batch(fd, twins[i].name, twins[i].twin, p, size);
 		check_hold(fd, twins[i].name, twins[i].twin, p, size);
+		check_two_pins(twins[i].name, twins[i].twin, p, size);
+		check_injected(fd, twins[i].name, twins[i].twin, p, size);
 	}
 	check_refusals(fd, p);
 	close(fd);
@@ -221,17 +309,6 @@ static int quiet(void)
 	return busy;
 }
 
-static int write_file(const char *path, const char *value)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fputs(value, f) >= 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 #define FAILSLAB "/sys/kernel/debug/failslab/"
 
 /* Every radix_tree_node allocation that cannot sleep fails, for a moment. */
@@ -255,6 +332,8 @@ static int failslab(void)
 	}
 	before = stats(fd, PIN_SHIM_TWIN_XARRAY);
 	if (write_file("/sys/kernel/slab/radix_tree_node/failslab", "1") ||
+	    write_file(FAILSLAB "task-filter", "Y") ||
+	    write_file("/proc/self/make-it-fail", "1") ||
 	    write_file(FAILSLAB "cache-filter", "Y") ||
 	    write_file(FAILSLAB "ignore-gfp-wait", "Y") ||
 	    write_file(FAILSLAB "interval", "1") ||
