@@ -237,7 +237,9 @@ struct pin_shim_twin_stats {
 	__u64 nr_entries;	/* out: pfns recorded as pinned */
 	__u64 nr_nodes;		/* out: XARRAY: xa_nodes in the trees; EXACT: 0 */
 	__u64 alloc_failures;	/* out: pins failed for want of memory, since load */
-	__u64 reserved2[2];	/* in: 0; out: 0 */
+	__u64 pfns_covered;	/* out: EXACT: pfns its arrays cover (its bytes do
+				 * not grow with pins); XARRAY: 0 */
+	__u64 reserved2[1];	/* in: 0; out: 0 */
 };
 
 #endif /* _PIN_SHIM_ABI_H */

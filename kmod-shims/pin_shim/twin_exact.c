@@ -108,13 +108,17 @@ static bool twin_exact_maybe_dma_pinned(struct page *page)
 
 static void twin_exact_stats(struct pin_shim_twin_stats *st)
 {
-	u64 bytes = 0;
+	u64 bytes = 0, pfns = 0;
 	int nid;
 
-	for (nid = 0; nid < MAX_NUMNODES; nid++)
-		if (shim_exact[nid].count)
-			bytes += shim_exact[nid].nr * sizeof(atomic_t);
+	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		if (!shim_exact[nid].count)
+			continue;
+		bytes += shim_exact[nid].nr * sizeof(atomic_t);
+		pfns += shim_exact[nid].nr;
+	}
 	st->tracking_bytes = bytes;
+	st->pfns_covered = pfns;
 	st->nr_entries = atomic64_read(&shim_exact_entries);
 	st->nr_nodes = 0;
 	st->alloc_failures = atomic64_read(&shim_exact_failures);

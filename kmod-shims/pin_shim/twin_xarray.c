@@ -137,6 +137,7 @@ static void twin_xarray_stats(struct pin_shim_twin_stats *st)
 	st->tracking_bytes = nodes * sizeof(struct xa_node) + sizeof(shim_xa);
 	st->nr_entries = atomic64_read(&shim_xa_entries);
 	st->alloc_failures = atomic64_read(&shim_xa_alloc_failures);
+	st->pfns_covered = 0;
 }
 
 const struct shim_twin_ops shim_twin_xarray = {

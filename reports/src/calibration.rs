@@ -67,9 +67,7 @@ pub fn calibration(runs: &[Run]) -> Option<Titled> {
                 _ => "-".into(),
             },
             model_bytes.map_or("-".into(), num),
-            census.map_or("-".into(), |t| {
-                num((t.bytes_held.saturating_sub(t.bytes_before)) as f64 / t.pages.max(1) as f64)
-            }),
+            census.map_or("-".into(), |t| num(t.bytes_per_page())),
             census.map_or("-".into(), |t| {
                 if t.bytes_after == t.bytes_before {
                     "yes".into()
@@ -93,8 +91,9 @@ pub fn calibration(runs: &[Run]) -> Option<Titled> {
              kernel = twin - {KERNEL_BASE} [{SHIM}] (same run; hybrid's twin is the \
              kernel's own FOLL_PIN); kernel/model near 1 means the model prices the \
              design as the kernel does. B/page: the model's side-structure peak over \
-             its memmap; the twin's structure while one thread's buffer was held with \
-             it, read in the kernel; freed: back to its size before the hold; lookup: \
+             its memmap; the twin's structure read in the kernel while one thread's \
+             buffer was held with it (what the hold added per page held, or a fixed \
+             structure's bytes over the pfns it covers); freed: back to its size before the hold; lookup: \
              the twin's maybe_dma_pinned over the held pages, in the kernel.",
             if emulated {
                 "EMULATED: functional evidence only, not a calibration of timings. "
@@ -144,39 +143,57 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_twin_is_set_against_its_model() {
-        // sample cells: x floor = ns / 10
-        let model = run(
-            "A",
-            vec![
-                cell("plain", "private", 1, 15.0, 1e7),
-                cell("xarray", "private", 1, 45.0, 1e7),
-                cell("hybrid", "private", 1, 25.0, 1e7),
-            ],
-            false,
-        );
-        let mut twin = kernel_cell("shim", "xarray", 1, 80.0, 1e7);
-        if let Some(k) = twin.kernel.as_mut() {
-            k.twin = Some(TwinCensus {
+    fn census(c: &mut Cell, t: TwinCensus) {
+        if let Some(k) = c.kernel.as_mut() {
+            k.twin = Some(t);
+        }
+    }
+
+    /// The guest's kernel run: FOLL_GET, FOLL_PIN and both twins.
+    fn kernel_run() -> Run {
+        let mut xarray = kernel_cell("shim", "xarray", 1, 80.0, 1e7);
+        census(
+            &mut xarray,
+            TwinCensus {
                 pages: 512,
                 bytes_before: 100,
                 bytes_held: 100 + 9 * 576,
                 bytes_after: 100,
                 lookup_ns_per_page: 7.5,
                 ..Default::default()
-            });
-        }
-        let kernel = run(
-            "B",
-            vec![
-                kernel_cell("shim", "get-fast", 1, 20.0, 1e7),
-                kernel_cell("shim", "pin-fast", 1, 30.0, 1e7),
-                twin,
-            ],
-            true,
+            },
         );
-        let t = calibration(&[model, kernel]).expect("table");
+        // exact: a fixed array of 4 bytes per pfn it covers.
+        let mut exact = kernel_cell("shim", "exact", 1, 25.0, 1e7);
+        census(
+            &mut exact,
+            TwinCensus {
+                pages: 512,
+                bytes_before: 4000,
+                bytes_held: 4000,
+                bytes_after: 4000,
+                pfns_covered: 1000,
+                ..Default::default()
+            },
+        );
+        let cells = vec![
+            kernel_cell("shim", "get-fast", 1, 20.0, 1e7),
+            kernel_cell("shim", "pin-fast", 1, 30.0, 1e7),
+            xarray,
+            exact,
+        ];
+        run("B", cells, true)
+    }
+
+    #[test]
+    fn each_twin_is_set_against_its_model() {
+        // sample cells: x floor = ns / 10
+        let mut cells = vec![
+            cell("plain", "private", 1, 15.0, 1e7),
+            cell("xarray", "private", 1, 45.0, 1e7),
+            cell("hybrid", "private", 1, 25.0, 1e7),
+        ];
+        let t = calibration(&[run("A", cells.clone(), false), kernel_run()]).expect("table");
         let rows = &t.table.rows;
         let (_, xa) = rows
             .iter()
@@ -187,11 +204,22 @@ mod tests {
         assert_eq!(xa[..3], ["3.00", "6.00", "2.00"]);
         assert_eq!(xa[4..], ["10.12", "yes", "7.50"]);
         assert!(rows.iter().any(|(l, _)| l.starts_with("hybrid / pin-fast")));
-        assert!(
-            !rows.iter().any(|(l, _)| l.starts_with("exact")),
-            "no exact cells: no row"
-        );
+        // No exact model cell: no exact row.
+        assert!(!rows.iter().any(|(l, _)| l.starts_with("exact")));
         assert!(t.about.starts_with("EMULATED"), "{}", t.about);
+
+        cells.push(cell("exact", "private", 1, 20.0, 1e7));
+        let t = calibration(&[run("A", cells, false), kernel_run()]).expect("table");
+        let (_, ex) = t
+            .table
+            .rows
+            .iter()
+            .find(|(l, _)| l.starts_with("exact"))
+            .expect("row");
+        assert_eq!(
+            ex[4], "4.00",
+            "a fixed array: its bytes over the pfns it covers"
+        );
     }
 
     #[test]

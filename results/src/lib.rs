@@ -408,8 +408,24 @@ pub struct TwinCensus {
     /// ns per page of the twin's `maybe_dma_pinned` over the held pages
     /// (`PIN_SHIM_LOOKUP`, in the kernel).
     pub lookup_ns_per_page: f64,
-    /// Pins the twin failed for want of memory during the cell and census.
+    /// Pins the twin failed for want of memory since the module was loaded.
     pub alloc_failures: u64,
+    /// pfns a fixed structure covers (exact's arrays: its bytes do not grow
+    /// with pins); 0 for a structure that grows with them (xarray).
+    #[serde(default)]
+    pub pfns_covered: u64,
+}
+
+impl TwinCensus {
+    /// The twin's bytes per 4 KiB page: a fixed structure over the pfns it
+    /// covers, a growing one by what the hold added per page held.
+    pub fn bytes_per_page(&self) -> f64 {
+        if self.pfns_covered > 0 {
+            self.bytes_held as f64 / self.pfns_covered as f64
+        } else {
+            self.bytes_held.saturating_sub(self.bytes_before) as f64 / self.pages.max(1) as f64
+        }
+    }
 }
 
 /// Consecutive ordinary reference counts that gave the same answers.

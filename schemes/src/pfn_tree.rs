@@ -24,7 +24,7 @@
 
 use crate::rcu::Rcu;
 use crate::slab::{CacheStats, FailSlab, Gfp, KmemCache};
-use crate::sync::{cpu_relax, AtomicPtr, AtomicU32, Ordering};
+use crate::sync::{cpu_relax, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::ptr::{self, NonNull};
 
 /// Bits of the pfn each level consumes (small under loom to keep models small).
@@ -37,26 +37,27 @@ const MASK: usize = SLOTS - 1;
 /// Interior levels a walk can record (the root's included).
 const MAX_LEVELS: usize = 12;
 /// `live` of a node being freed: no pin may enter it.
-const DEAD: u32 = 1 << 31;
+const DEAD: u64 = 1 << 63;
 
 /// A leaf: the pin counters of `SLOTS` consecutive pfns.
 struct Leaf {
-    /// Pins in the leaf (the sum of `count`), or `DEAD`.
-    live: AtomicU32,
+    /// Pins in the leaf (the sum of `count`: up to 64 x 2^31, so 64 bits),
+    /// or `DEAD`.
+    live: AtomicU64,
     count: [AtomicU32; SLOTS],
 }
 
 /// An interior node: pointers to `Inner` nodes or, on the last level, `Leaf`s.
 struct Inner {
-    /// Children linked, or `DEAD`.
-    live: AtomicU32,
+    /// Children linked (and installers in flight), or `DEAD`.
+    live: AtomicU64,
     slots: [AtomicPtr<u8>; SLOTS],
 }
 
 impl Leaf {
     fn new() -> Self {
         Self {
-            live: AtomicU32::new(0),
+            live: AtomicU64::new(0),
             count: std::array::from_fn(|_| AtomicU32::new(0)),
         }
     }
@@ -65,22 +66,39 @@ impl Leaf {
 impl Inner {
     fn new() -> Self {
         Self {
-            live: AtomicU32::new(0),
+            live: AtomicU64::new(0),
             slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
     }
 }
 
-/// Adds `n` to `live` unless the node is dead.
+/// What `enter` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entered {
+    /// `n` added.
+    Yes,
+    /// The node is dead: walk again.
+    Dead,
+    /// Adding `n` would reach the DEAD bit (cannot happen while every
+    /// counter is bounded by its page's refcount; refused, not wrapped).
+    Full,
+}
+
+/// Adds `n` to `live` unless the node is dead or the sum would reach DEAD.
 #[inline]
-fn enter(live: &AtomicU32, n: u32) -> bool {
+fn enter(live: &AtomicU64, n: u64) -> Entered {
     // AcqRel/Acquire: the gate against the killer's CAS to DEAD (one of the
     // two wins), and Acquire so that a pinner entering a node sees the
     // killer-free state the node's installer published.
-    live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-        (v & DEAD == 0).then_some(v + n)
-    })
-    .is_ok()
+    match live.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        (v & DEAD == 0)
+            .then(|| v.checked_add(n).filter(|&s| s < DEAD))
+            .flatten()
+    }) {
+        Ok(_) => Entered::Yes,
+        Err(v) if v & DEAD != 0 => Entered::Dead,
+        Err(_) => Entered::Full,
+    }
 }
 
 /// Why a pin was not recorded.
@@ -90,6 +108,8 @@ pub enum TreeError {
     NoMemory,
     /// An unpin of a pfn the tree holds fewer pins of.
     NotPinned,
+    /// The leaf's pins would reach the DEAD bit.
+    Overflow,
 }
 
 /// The interior nodes a walk went through, with the slot it took in each.
@@ -247,8 +267,10 @@ impl PfnTree {
                 if level == 1 {
                     // SAFETY: as in `find`.
                     let leaf = unsafe { &*(child as *const Leaf) };
-                    if !enter(&leaf.live, refs) {
-                        continue 'walk;
+                    match enter(&leaf.live, u64::from(refs)) {
+                        Entered::Yes => {}
+                        Entered::Dead => continue 'walk,
+                        Entered::Full => return Err(TreeError::Overflow),
                     }
                     // Relaxed: an unordered count; `live` above is the gate,
                     // the caller's barrier orders it before a PTE re-check.
@@ -275,7 +297,7 @@ impl PfnTree {
             })
             .map_err(|_| TreeError::NotPinned)?;
         // AcqRel: the decision to free must see every pin's exit.
-        if leaf.live.fetch_sub(refs, Ordering::AcqRel) == refs {
+        if leaf.live.fetch_sub(u64::from(refs), Ordering::AcqRel) == u64::from(refs) {
             self.kill(&path, &leaf.live, NonNull::from(leaf).cast(), true);
         }
         Ok(())
@@ -294,7 +316,9 @@ impl PfnTree {
         let (Some(parent), idx) = path.nodes[path.depth - 1] else {
             return Ok(None);
         };
-        if !enter(&parent.live, 1) {
+        // An interior node counts at most SLOTS children plus installers
+        // in flight: never Full.
+        if enter(&parent.live, 1) != Entered::Yes {
             return Ok(None);
         }
         let new = if leaf {
@@ -320,10 +344,11 @@ impl PfnTree {
         ) {
             Ok(_) => Ok(Some(new.as_ptr())),
             Err(winner) => {
-                // SAFETY: `new` was never shared; the winner holds the
-                // parent's `live` for that slot, so ours is not the last.
+                // SAFETY: `new` was never shared.
                 unsafe { self.free_now(new, leaf) };
-                parent.live.fetch_sub(1, Ordering::AcqRel);
+                // Ours may be the last count: the winner's child can have
+                // been emptied and killed since. Release as any child does.
+                self.release(path);
                 Ok(Some(winner))
             }
         }
@@ -348,7 +373,7 @@ impl PfnTree {
     /// `live` of a node in the slot `path` ends at fell to 0: marks it dead
     /// unless a pinner entered meanwhile, unlinks it, frees it after a grace
     /// period and releases its parent.
-    fn kill(&self, path: &Path<'_>, live: &AtomicU32, node: NonNull<u8>, leaf: bool) {
+    fn kill(&self, path: &Path<'_>, live: &AtomicU64, node: NonNull<u8>, leaf: bool) {
         // AcqRel: wins or loses against `enter`; the loser sees the other.
         if live
             .compare_exchange(0, DEAD, Ordering::AcqRel, Ordering::Relaxed)

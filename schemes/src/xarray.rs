@@ -426,8 +426,11 @@ impl XaLocked<'_> {
             let Some(child) = to_node(n.slots[0].load(Ordering::Relaxed)) else {
                 return;
             };
-            // RCU_INIT_POINTER: the child is already published.
-            self.xa.xa_head.store(mk_node(child), Ordering::Relaxed);
+            // Release where the kernel has RCU_INIT_POINTER(): its readers
+            // rely on address dependencies, which Rust's model does not
+            // give, so a reader's Acquire load must pair with a Release
+            // to see the child's contents (a plain mov on x86 either way).
+            self.xa.xa_head.store(mk_node(child), Ordering::Release);
             n.add_count(-1, 0);
             // SAFETY: unlinked from xa_head; readers already inside it still
             // find the child through slot 0 until the grace period ends.

@@ -303,8 +303,11 @@ pub struct PinShimTwinStats {
     pub nr_nodes: u64,
     /// Out: pins failed for want of memory since the module was loaded.
     pub alloc_failures: u64,
+    /// Out: exact: pfns its arrays cover (its bytes do not grow with
+    /// pins); xarray: 0.
+    pub pfns_covered: u64,
     /// In: 0; out: 0.
-    pub reserved2: [u64; 2],
+    pub reserved2: [u64; 1],
 }
 
 /// Reads the module's [`PinShimInfo`].
@@ -408,6 +411,7 @@ mod tests {
             off!("pin_shim_twin_stats", PinShimTwinStats, nr_entries),
             off!("pin_shim_twin_stats", PinShimTwinStats, nr_nodes),
             off!("pin_shim_twin_stats", PinShimTwinStats, alloc_failures),
+            off!("pin_shim_twin_stats", PinShimTwinStats, pfns_covered),
             off!("pin_shim_twin_stats", PinShimTwinStats, reserved2),
             val!(GUP_TEST_MAX_PAGES_TO_DUMP),
             val!(GUP_TEST_FLAG_DUMP_PAGES_USE_PIN),

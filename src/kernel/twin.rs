@@ -79,6 +79,7 @@ pub fn census<D: Device>(
         nodes_held: held.nr_nodes,
         lookup_ns_per_page: lookup.lookup_ns as f64 / lookup.nr_pages.max(1) as f64,
         alloc_failures: after.alloc_failures,
+        pfns_covered: held.pfns_covered,
     })
 }
 

@@ -18,7 +18,7 @@
 //! so unbalanced unpins are refused), then drops the refcount.
 //!
 //! Memory: no bytes in `struct page`; tree nodes counted from their
-//! allocations (`tracking_bytes`): a 260-byte leaf per 64 pfns pinned now,
+//! allocations (`tracking_bytes`): a 264-byte leaf per 64 pfns pinned now,
 //! plus 520-byte interior nodes, and what waits for a grace period.
 //! Exactness: exact.
 //! Limits: bounded by the i32 refcount (i32::MAX - 1 pins); the first pin in
@@ -79,9 +79,14 @@ impl PinScheme for SideTreeSharded {
         grab_refs(&self.memmap, folio, refs, path)?;
         let failslab = self.memmap.failslab();
         if let Err(e) = self.tree.pin(folio.head.0, refs, failslab.gfp(path), failslab) {
-            debug_assert_eq!(e, TreeError::NoMemory);
             self.memmap.head_page(folio).put_refs(refs_i32(folio, refs, 1)?);
-            return Err(PinError::NoMemory(folio.head));
+            return Err(match e {
+                TreeError::Overflow => PinError::Overflow {
+                    pfn: folio.head,
+                    refs,
+                },
+                TreeError::NoMemory | TreeError::NotPinned => PinError::NoMemory(folio.head),
+            });
         }
         if path == GupPath::Fast {
             smp_mb__after_atomic();
