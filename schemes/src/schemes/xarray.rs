@@ -42,7 +42,7 @@ use crate::page::Pfn;
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
 use crate::sync::smp_mb;
 use crate::slab::KmemCache;
-use crate::xarray::{XArray, XaError, XaNode};
+use crate::xarray::{XArray, XaNode};
 use std::sync::Arc;
 
 /// Registry entry.
@@ -123,12 +123,11 @@ impl PinScheme for XArrayScheme {
 
     fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
         let nr = refs_i32(folio, refs, 1)?;
-        match self.tree(folio).lock().sub(folio.head.0, u64::from(refs)) {
-            Ok(_) => {}
-            Err(XaError::Underflow | XaError::NoMemory) => {
-                return Err(PinError::NotPinned(folio.head))
-            }
-        }
+        // Only Underflow: a sub allocates nothing.
+        self.tree(folio)
+            .lock()
+            .sub(folio.head.0, u64::from(refs))
+            .map_err(|_| PinError::NotPinned(folio.head))?;
         self.memmap.head_page(folio).put_refs(nr);
         Ok(())
     }
