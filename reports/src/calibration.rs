@@ -55,10 +55,6 @@ pub fn calibration(runs: &[Run]) -> Option<Titled> {
             continue;
         }
         let census = find(runs, SHIM, twin).and_then(|c| c.kernel.as_ref()?.twin);
-        let model_bytes = find(runs, MODEL, model).and_then(|c| {
-            let peak = c.tracking_peak_bytes?;
-            (c.memmap_pages > 0).then(|| peak as f64 / c.memmap_pages as f64)
-        });
         let cells = vec![
             m.map_or("-".into(), num),
             k.map_or("-".into(), num),
@@ -66,7 +62,6 @@ pub fn calibration(runs: &[Run]) -> Option<Titled> {
                 (Some(k), Some(m)) if m.abs() > f64::EPSILON => num(k / m),
                 _ => "-".into(),
             },
-            model_bytes.map_or("-".into(), num),
             census.map_or("-".into(), |t| num(t.bytes_per_page())),
             census.map_or("-".into(), |t| {
                 if t.bytes_after == t.bytes_before {
@@ -90,11 +85,12 @@ pub fn calibration(runs: &[Run]) -> Option<Titled> {
              4 KiB pages, fewest threads: model = scheme - {MODEL_BASE} (same run), \
              kernel = twin - {KERNEL_BASE} [{SHIM}] (same run; hybrid's twin is the \
              kernel's own FOLL_PIN); kernel/model near 1 means the model prices the \
-             design as the kernel does. B/page: the model's side-structure peak over \
-             its memmap; the twin's structure read in the kernel while one thread's \
-             buffer was held with it (what the hold added per page held, or a fixed \
-             structure's bytes over the pfns it covers); freed: back to its size before the hold; lookup: \
-             the twin's maybe_dma_pinned over the held pages, in the kernel.",
+             design as the kernel does. twin B/page: the twin's structure read in \
+             the kernel while one thread's buffer was held with it (what the hold \
+             added per page held, or a fixed structure's bytes over the pfns it \
+             covers; the models' memory is in the memory tables above); freed: back \
+             to its size before the hold; lookup: the twin's maybe_dma_pinned over \
+             the held pages, in the kernel.",
             if emulated {
                 "EMULATED: functional evidence only, not a calibration of timings. "
             } else {
@@ -109,7 +105,6 @@ pub fn calibration(runs: &[Run]) -> Option<Titled> {
                     "model",
                     "kernel",
                     "kernel/model",
-                    "model B/page",
                     "twin B/page",
                     "freed",
                     "lookup ns",
@@ -202,7 +197,7 @@ mod tests {
         // xarray: model 4.5 - 1.5 = 3, kernel 8 - 2 = 6, ratio 2; the twin
         // held 9 nodes over 512 pages and freed them.
         assert_eq!(xa[..3], ["3.00", "6.00", "2.00"]);
-        assert_eq!(xa[4..], ["10.12", "yes", "7.50"]);
+        assert_eq!(xa[3..], ["10.12", "yes", "7.50"]);
         assert!(rows.iter().any(|(l, _)| l.starts_with("hybrid / pin-fast")));
         // No exact model cell: no exact row.
         assert!(!rows.iter().any(|(l, _)| l.starts_with("exact")));
@@ -217,7 +212,7 @@ mod tests {
             .find(|(l, _)| l.starts_with("exact"))
             .expect("row");
         assert_eq!(
-            ex[4], "4.00",
+            ex[3], "4.00",
             "a fixed array: its bytes over the pfns it covers"
         );
     }
