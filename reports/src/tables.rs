@@ -536,13 +536,7 @@ fn alloc_failures(runs: &[Run]) -> Vec<String> {
                 .iter()
                 .filter(|c| subject(c) == s)
                 .filter_map(|c| c.alloc_failures)
-                .fold(pin_results::AllocFailures::default(), |a, b| {
-                    pin_results::AllocFailures {
-                        injected: a.injected + b.injected,
-                        fallbacks: a.fallbacks + b.fallbacks,
-                        failed_pins: a.failed_pins + b.failed_pins,
-                    }
-                });
+                .fold(pin_results::AllocFailures::default(), |a, b| a + b);
             if sum.injected > 0 {
                 lines.push(format!(
                     "{}failslab (every {every} atomic allocation, gup on failure: {on_fail}): {s}: {} failed, {} gup-fast calls fell back, {} pin calls failed",

@@ -475,6 +475,19 @@ pub struct AllocFailures {
     pub failed_pins: u64,
 }
 
+impl std::ops::Add for AllocFailures {
+    type Output = Self;
+
+    /// The counts of two visits or cells together.
+    fn add(self, o: Self) -> Self {
+        Self {
+            injected: self.injected + o.injected,
+            fallbacks: self.fallbacks + o.fallbacks,
+            failed_pins: self.failed_pins + o.failed_pins,
+        }
+    }
+}
+
 /// Where a cell ran.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NumaPlacement {

@@ -143,7 +143,7 @@ fn derive(cell: &mut Cell) {
     cell.disturbed_rounds = mask.iter().filter(|q| !**q).count();
 }
 
-fn both(a: Option<u64>, b: Option<u64>, f: fn(u64, u64) -> u64) -> Option<u64> {
+fn both<T>(a: Option<T>, b: Option<T>, f: fn(T, T) -> T) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(f(a, b)),
         (a, b) => a.or(b),
@@ -202,14 +202,7 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     x.tracking_peak_bytes = both(x.tracking_peak_bytes, y.tracking_peak_bytes, u64::max);
     // The steady state is the worst visit's: what reclamation left.
     x.tracking_steady_bytes = both(x.tracking_steady_bytes, y.tracking_steady_bytes, u64::max);
-    x.alloc_failures = match (x.alloc_failures, y.alloc_failures) {
-        (Some(a), Some(b)) => Some(AllocFailures {
-            injected: a.injected + b.injected,
-            fallbacks: a.fallbacks + b.fallbacks,
-            failed_pins: a.failed_pins + b.failed_pins,
-        }),
-        (a, b) => a.or(b),
-    };
+    x.alloc_failures = both(x.alloc_failures, y.alloc_failures, |a, b| a + b);
     x.memmap_rss_bytes = both(x.memmap_rss_bytes, y.memmap_rss_bytes, u64::max);
     if y.numa.verified_fraction < x.numa.verified_fraction {
         x.numa = y.numa;
