@@ -326,7 +326,7 @@ fn unmatched(base: &[Run], new: &[Run]) -> String {
             let rows: Vec<String> = only
                 .iter()
                 .filter(|k| k.section() == section)
-                // Kept whole on a line: `side-tree-locked 2T`.
+                // Kept whole on a line: `side-tree-sharded 2T`.
                 .map(|k| k.row().replace(' ', "\u{1}"))
                 .collect();
             let line = format!("{section}: {}", rows.join(", "));

@@ -37,7 +37,7 @@ use std::sync::Arc;
 /// Registry entry.
 pub const INFO: SchemeInfo = SchemeInfo {
     name: "side-tree-sharded",
-    mirrors: "pfn-keyed lock-free radix tree (XArray-shaped), this project",
+    mirrors: "pfn-keyed lock-free radix tree (XArray-shaped), RCU-freed nodes, this project",
     source: "this project's answer to the same proposals for many CPUs: a lock-free XArray-shaped radix tree of per-pfn atomic counters, empty nodes freed after RCU",
     exactness: Exactness::Exact,
     bytes_per_page: 0,
