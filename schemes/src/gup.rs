@@ -100,7 +100,10 @@ pub(crate) fn pin_user_pages<S: PinScheme + ?Sized>(
         let failed = match run {
             Ok((index, folio, nr)) => {
                 let mut r = grab_run(s, pfns[index], folio, nr as u32, path);
-                if path == GupPath::Fast && fall_back(memmap, &r) {
+                if path == GupPath::Fast
+                    && matches!(r, Err(PinError::NoMemory(_)))
+                    && fall_back(memmap)
+                {
                     // gup_fast_fallback(): the rest of the call on the slow
                     // path, under mmap_read_lock().
                     path = GupPath::Slow;
@@ -124,12 +127,12 @@ pub(crate) fn pin_user_pages<S: PinScheme + ?Sized>(
     Ok(pfns.len())
 }
 
-/// Whether a gup-fast grab that returned `r` goes on on the slow path: it
-/// ran out of memory, and gup answers that by falling back.
+/// Whether a gup-fast grab that ran out of memory goes on on the slow
+/// path (gup answers failures by falling back). Out of line: the hot loop
+/// only tests the grab's result.
 #[cold]
-fn fall_back(memmap: &MemMap, r: &Result<(), PinError>) -> bool {
-    let fallback = matches!(r, Err(PinError::NoMemory(_)))
-        && memmap.failslab().on_fail() == OnAllocFail::SlowPath;
+fn fall_back(memmap: &MemMap) -> bool {
+    let fallback = memmap.failslab().on_fail() == OnAllocFail::SlowPath;
     if fallback {
         memmap.failslab().count_fallback();
     }
