@@ -284,3 +284,21 @@ pub(crate) fn grab_refs(
     };
     r.map(|_| ()).map_err(|e| ref_error(folio, refs, e))
 }
+
+/// [`grab_refs`], then `record` the pin in the scheme's own structure; if
+/// recording fails (a side structure out of memory), the reference is
+/// dropped again, so the folio is exactly as it was.
+#[inline]
+pub(crate) fn grab_refs_and_record(
+    memmap: &MemMap,
+    folio: Folio,
+    refs: u32,
+    path: GupPath,
+    record: impl FnOnce() -> Result<(), PinError>,
+) -> Result<(), PinError> {
+    let nr = refs_i32(folio, refs, 1)?;
+    grab_refs(memmap, folio, refs, path)?;
+    record().inspect_err(|_| {
+        memmap.head_page(folio).put_refs(nr);
+    })
+}

@@ -30,7 +30,7 @@ use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::pfn_tree::{PfnTree, TreeError};
 use crate::rcu::ReadGuard;
-use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
+use crate::scheme::{grab_refs_and_record, refs_i32, Exactness, GupPath, PinScheme};
 use crate::sync::smp_mb__after_atomic;
 use std::sync::Arc;
 
@@ -76,18 +76,18 @@ impl PinScheme for SideTreeSharded {
 
     #[inline]
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
-        grab_refs(&self.memmap, folio, refs, path)?;
         let failslab = self.memmap.failslab();
-        if let Err(e) = self.tree.pin(folio.head.0, refs, failslab.gfp(path), failslab) {
-            self.memmap.head_page(folio).put_refs(refs_i32(folio, refs, 1)?);
-            return Err(match e {
-                TreeError::Overflow => PinError::Overflow {
-                    pfn: folio.head,
-                    refs,
-                },
-                TreeError::NoMemory | TreeError::NotPinned => PinError::NoMemory(folio.head),
-            });
-        }
+        grab_refs_and_record(&self.memmap, folio, refs, path, || {
+            self.tree
+                .pin(folio.head.0, refs, failslab.gfp(path), failslab)
+                .map_err(|e| match e {
+                    TreeError::Overflow => PinError::Overflow {
+                        pfn: folio.head,
+                        refs,
+                    },
+                    TreeError::NoMemory | TreeError::NotPinned => PinError::NoMemory(folio.head),
+                })
+        })?;
         if path == GupPath::Fast {
             smp_mb__after_atomic();
         }

@@ -39,7 +39,7 @@ use super::{Registered, SchemeInfo};
 use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
-use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
+use crate::scheme::{grab_refs_and_record, refs_i32, Exactness, GupPath, PinScheme};
 use crate::sync::smp_mb;
 use crate::slab::KmemCache;
 use crate::xarray::{XArray, XaNode};
@@ -102,19 +102,15 @@ impl PinScheme for XArrayScheme {
     }
 
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
-        grab_refs(&self.memmap, folio, refs, path)?;
         let failslab = self.memmap.failslab();
-        let stored = self.tree(folio).lock().add(
-            folio.head.0,
-            u64::from(refs),
-            failslab.gfp(path),
-            failslab,
-        );
-        if stored.is_err() {
-            // Only NoMemory: an add has nothing to underflow.
-            self.memmap.head_page(folio).put_refs(refs_i32(folio, refs, 1)?);
-            return Err(PinError::NoMemory(folio.head));
-        }
+        grab_refs_and_record(&self.memmap, folio, refs, path, || {
+            self.tree(folio)
+                .lock()
+                .add(folio.head.0, u64::from(refs), failslab.gfp(path), failslab)
+                .map(|_| ())
+                // Only NoMemory: an add has nothing to underflow.
+                .map_err(|_| PinError::NoMemory(folio.head))
+        })?;
         if path == GupPath::Fast {
             smp_mb();
         }
