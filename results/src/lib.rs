@@ -8,30 +8,22 @@
 //! renamed into place, so a reader never sees half a file.
 
 mod estimate;
+mod quiet;
 mod validate;
 
 pub use estimate::{Estimate, NOISY_HALF_WIDTH};
+pub use quiet::{quiet_probes, QuietProbe, MIN_QUIET_ROUNDS, QUIET_PROBE};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 use thiserror::Error;
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A cell whose threads got less CPU time than this share of their elapsed
 /// time was disturbed by other load on the machine.
 pub const DISTURBED_CPU_SHARE: f64 = 0.95;
-
-/// A round whose floor slice ran more than this much slower than the
-/// cell's fast floor slices (their 10th percentile, so one freak slice does
-/// not set the bar) was measured while something outside the
-/// process slowed the machine (on a shared VM: load on an SMT sibling),
-/// which shifts the subject's cost by a different factor than the floor's,
-/// so pairing cannot cancel it. Such rounds are set aside (and counted).
-/// Measured on the 2-core EPYC VM: quiet floor slices 12.4 to 13.6 ns/page,
-/// disturbed ones 14.8 to 17.5, in the same cells.
-pub const DISTURBED_FLOOR: f64 = 0.15;
 
 /// A results file could not be written or read.
 #[derive(Debug, Error)]
@@ -88,6 +80,12 @@ pub struct Results {
     /// that measured none).
     #[serde(default)]
     pub fingerprint: Option<Fingerprint>,
+    /// The clock probe of a quiet machine, per thread count: the 5th
+    /// percentile of every round's probe in the run's cells of that many
+    /// threads. A round is quiet when its probe is within [`QUIET_PROBE`] of
+    /// it ([`Pairs::quiet`]).
+    #[serde(default)]
+    pub quiet_probe_ns: Vec<QuietProbe>,
     /// The measurements.
     pub cells: Vec<Cell>,
 }
@@ -273,11 +271,16 @@ pub struct Cell {
     /// The CI half-width of `x_floor` (or of `scaling`) passes 2% of its
     /// median.
     pub noisy: bool,
-    /// Rounds set aside as disturbed (their floor slice ran more than
-    /// [`DISTURBED_FLOOR`] slower than the cell's fastest); the figures
-    /// above come from the other rounds.
+    /// Rounds set aside because the machine was busy in them (their clock
+    /// probe ran more than [`QUIET_PROBE`] slower than the run's quiet
+    /// probe); the figures above come from the other rounds.
     #[serde(default)]
     pub disturbed_rounds: usize,
+    /// Fewer than [`MIN_QUIET_ROUNDS`] of the cell's rounds were quiet: its
+    /// figures are over all rounds, mostly of a busy machine, and are not
+    /// comparable with a quiet cell's.
+    #[serde(default)]
+    pub busy: bool,
     /// Task-clock of the measured threads over their elapsed time; below
     /// [`DISTURBED_CPU_SHARE`] other load shared their CPUs.
     pub cpu_share: Option<f64>,
@@ -550,35 +553,13 @@ pub struct Pairs {
     /// The one-thread slices' pages/s (thread 0 alone); `null` where the
     /// cell has no scaling.
     pub solo_pages_per_sec: Option<Vec<f64>>,
+    /// The clock probe at the start of each round: the slowest thread's ns
+    /// (`null` in files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_ns: Option<Vec<f64>>,
 }
 
 impl Pairs {
-    /// Whether each round was quiet: its floor slice no more than
-    /// [`DISTURBED_FLOOR`] slower than the 10th percentile of the cell's
-    /// floor slices, and (multi-thread cells) its thread-0-alone slice no
-    /// more than that slower than the 90th percentile of those, so that a
-    /// disturbed lone slice does not inflate the round's scaling.
-    pub fn quiet(&self) -> Vec<bool> {
-        let floor_fast = quantile(&self.floor_ns_per_page, 0.1);
-        let solo_fast = self.solo_pages_per_sec.as_ref().map(|s| quantile(s, 0.9));
-        self.floor_ns_per_page
-            .iter()
-            .enumerate()
-            .map(|(i, &f)| {
-                let solo_ok = match (&self.solo_pages_per_sec, solo_fast) {
-                    (Some(s), Some(fast)) => s[i] * (1.0 + DISTURBED_FLOOR) >= fast,
-                    _ => true,
-                };
-                f <= floor_fast * (1.0 + DISTURBED_FLOOR) && solo_ok
-            })
-            .collect()
-    }
-
-    /// The quiet rounds' values of `xs` (one per round).
-    pub fn quiet_only(&self, xs: &[f64]) -> Vec<f64> {
-        Self::keep(xs, &self.quiet())
-    }
-
     /// The values of `xs` (one per round) whose round `mask` keeps.
     pub fn keep(xs: &[f64], mask: &[bool]) -> Vec<f64> {
         xs.iter()
@@ -680,15 +661,6 @@ impl Results {
     }
 }
 
-/// The `q` quantile (0 to 1, nearest rank below) of the positive values of
-/// `xs`; infinity when there are none.
-fn quantile(xs: &[f64], q: f64) -> f64 {
-    let mut v: Vec<f64> = xs.iter().copied().filter(|x| *x > 0.0).collect();
-    v.sort_by(f64::total_cmp);
-    let i = ((v.len() as f64 - 1.0) * q).floor().max(0.0) as usize;
-    v.get(i).copied().unwrap_or(f64::INFINITY)
-}
-
 /// Just the version of a results file.
 #[derive(Deserialize)]
 struct Version {
@@ -733,6 +705,7 @@ pub mod sample {
             scaling: (threads > 1).then(|| estimate(threads as f64 * 0.95)),
             noisy: false,
             disturbed_rounds: 0,
+            busy: false,
             cpu_share: Some(1.0),
             latency_ns: LatencyNs {
                 p50: 1,
@@ -768,6 +741,7 @@ pub mod sample {
                 floor_ns_per_page: vec![FLOOR_NS],
                 pages_per_sec: vec![pps],
                 solo_pages_per_sec: (threads > 1).then(|| vec![pps / (threads as f64 * 0.95)]),
+                probe_ns: None,
             },
         }
     }
@@ -853,6 +827,10 @@ pub mod sample {
                 },
                 end: None,
             }),
+            quiet_probe_ns: vec![QuietProbe {
+                threads: 1,
+                ns: 3100.0,
+            }],
             cells,
         }
     }
@@ -927,32 +905,5 @@ mod tests {
             .filter(|k| !section.contains(&format!("`{k}`")))
             .collect();
         assert!(missing.is_empty(), "README lacks {missing:?}");
-    }
-
-    #[test]
-    fn rounds_with_a_slow_floor_are_not_quiet() {
-        // Ten quiet rounds at 12.5 ns and two disturbed at 15.5 (24% slower).
-        let mut floor = vec![12.5; 10];
-        floor.extend([15.5, 15.5]);
-        let p = Pairs {
-            subject_ns_per_page: floor.iter().map(|f| f * 2.0).collect(),
-            floor_ns_per_page: floor,
-            pages_per_sec: vec![1.0; 12],
-            solo_pages_per_sec: None,
-        };
-        let q = p.quiet();
-        assert_eq!(q.iter().filter(|q| **q).count(), 10);
-        assert!(!q[10] && !q[11]);
-        assert_eq!(p.quiet_only(&p.floor_ns_per_page), vec![12.5; 10]);
-        // A slow lone slice (thread 0 disturbed) is set aside too.
-        let mut solo = vec![100.0; 12];
-        solo[3] = 70.0;
-        let p = Pairs {
-            solo_pages_per_sec: Some(solo),
-            ..p
-        };
-        let q = p.quiet();
-        assert!(!q[3] && q[4]);
-        assert_eq!(q.iter().filter(|q| **q).count(), 9);
     }
 }

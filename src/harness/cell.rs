@@ -369,9 +369,16 @@ mod tests {
             .iter()
             .chain(&p.floor_ns_per_page)
             .all(|&x| x > 0.0));
+        assert_eq!(p.probe_ns.as_ref().map(Vec::len), Some(6));
         // The headline figures are the estimates of the kept pairs' quiet
-        // rounds; the set-aside ones are counted.
-        let quiet = |xs: &[f64]| p.quiet_only(xs);
+        // rounds (all of them in a busy cell); the set-aside ones are
+        // counted.
+        let probes = pin_results::quiet_probes(std::slice::from_ref(&cell));
+        let mut mask = p.quiet(pin_results::QuietProbe::of(&probes, 2));
+        if cell.busy {
+            mask.fill(true);
+        }
+        let quiet = |xs: &[f64]| pin_results::Pairs::keep(xs, &mask);
         assert_eq!(
             Some(cell.x_floor),
             pin_results::Estimate::of(&quiet(&p.x_floor()))
@@ -381,7 +388,7 @@ mod tests {
             p.scaling()
                 .and_then(|s| pin_results::Estimate::of(&quiet(&s)))
         );
-        let kept = p.quiet().iter().filter(|q| **q).count();
+        let kept = mask.iter().filter(|q| **q).count();
         assert_eq!(kept + cell.disturbed_rounds, 6);
         assert!(cell.ns_per_page > 0.0 && cell.floor_ns_per_page > 0.0 && cell.pages_per_sec > 0.0);
         assert!(cell.latency_ns.p50 > 0 && cell.latency_ns.max >= cell.latency_ns.p99);

@@ -1,14 +1,15 @@
 //! The harness: what a cell is ([`cell`]), how `pinbench run`'s options
 //! become cells ([`plan`]), the paired runner that times them and the
 //! [`Worker`] trait it drives ([`paired`], [`worker`]), the reference
-//! workers every cell is read against ([`calibration`]), the machine's
-//! fingerprint ([`fingerprint`]), turning measurements into results
+//! workers every cell is read against ([`calibration`]), the per-round clock probe
+//! ([`clock_probe`]), the machine's fingerprint ([`fingerprint`]), turning measurements into results
 //! ([`record`]), and what every measuring command does around its cells
 //! ([`session`]: signals, progress, the results file). [`sweep`] checks the
 //! threads, placements and slicing both `run` and `kernel` sweep.
 
 pub mod calibration;
 pub mod cell;
+pub mod clock_probe;
 pub mod fingerprint;
 pub mod output;
 pub mod paired;

@@ -13,11 +13,14 @@
 //! the subject on thread 0 alone while the others wait at the next barrier,
 //! for paired thread scaling. Rounds alternate the order of their slices
 //! (ABBA: subject-floor, then floor-subject), so neither side always runs
-//! first after a barrier. `warmup` rounds are thrown away.
+//! first after a barrier. `warmup` rounds are thrown away. Every round
+//! starts with the clock probe on every thread ([`super::clock_probe`]),
+//! which says which state the machine was in.
 //!
 //! Per-call latency and perf counters cover the subject's slices of the
 //! measured rounds only.
 
+use super::clock_probe::clock_probe;
 use super::worker::{Tally, Worker};
 use crate::machine::numa::bind_thread;
 use crate::metrics::counters::{Availability, ThreadCounters};
@@ -86,6 +89,8 @@ pub struct ThreadRounds {
     pub floor: Vec<Timed>,
     /// Solo slices (empty when the cell has none; zeros on threads > 0).
     pub solo: Vec<Timed>,
+    /// ns of the clock probe at the start of each measured round.
+    pub probe: Vec<u64>,
 }
 
 /// One thread's measurements.
@@ -228,6 +233,12 @@ impl ThreadRun<'_> {
         let mut rounds = ThreadRounds::default();
         for r in 0..params.warmup + params.pairs {
             let measured = r >= params.warmup;
+            // Before the round's first barrier: in the gap every thread
+            // leaves there anyway, not inside a slice.
+            let probe = clock_probe();
+            if measured {
+                rounds.probe.push(probe);
+            }
             for &kind in round(r, self.shape.solo) {
                 self.meet();
                 let t = match kind {

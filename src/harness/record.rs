@@ -13,7 +13,10 @@
 use super::paired::{ThreadOutcome, Timed};
 use super::worker::Tally;
 use crate::metrics::latency::Latency;
-use pin_results::{AllocFailures, Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs};
+use pin_results::{
+    quiet_probes, AllocFailures, Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs,
+    QuietProbe, MIN_QUIET_ROUNDS,
+};
 
 /// What names a cell in the results: the model's cells and the kernel's
 /// fill it in their own terms.
@@ -78,6 +81,24 @@ fn pages_per_sec(
     pages as f64 / (ns.max(1) as f64 / 1e9)
 }
 
+/// Per round, the slowest thread's value of a probe (every thread,
+/// measured or not, shares the round's machine state); `None` if a thread
+/// lacks it.
+fn slowest(
+    outcomes: &[ThreadOutcome],
+    rounds: usize,
+    pick: fn(&ThreadOutcome) -> &[u64],
+) -> Option<Vec<f64>> {
+    if outcomes.is_empty() || outcomes.iter().any(|o| pick(o).len() != rounds) {
+        return None;
+    }
+    Some(
+        (0..rounds)
+            .map(|r| outcomes.iter().map(|o| pick(o)[r]).max().unwrap_or(0) as f64)
+            .collect(),
+    )
+}
+
 /// The raw per-round values of the measured threads.
 pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
     let measured: Vec<&ThreadOutcome> = outcomes.iter().filter(|o| o.measured).collect();
@@ -101,6 +122,7 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
                 .map(|r| pages_per_sec(&[zero], r, |o| &o.rounds.solo))
                 .collect()
         }),
+        probe_ns: slowest(outcomes, rounds, |o| &o.rounds.probe),
     }
 }
 
@@ -128,19 +150,46 @@ pub struct Visit {
     pub latency: Latency,
 }
 
-/// Sets the figures derived from `cell.pairs`, over its quiet rounds:
-/// medians, estimates, noisy, and how many rounds were set aside.
-fn derive(cell: &mut Cell) {
+/// Sets the figures derived from `cell.pairs` over its quiet rounds, as
+/// judged against the quiet probe `quiet_ns`: medians, estimates, noisy,
+/// how many rounds were set aside; or over all rounds, marked busy, when
+/// fewer than [`MIN_QUIET_ROUNDS`] were quiet.
+pub fn derive(cell: &mut Cell, quiet_ns: Option<f64>) {
     let p = &cell.pairs;
-    let mask = p.quiet();
-    let quiet = |xs: &[f64]| Pairs::keep(xs, &mask);
-    cell.ns_per_page = median(&quiet(&p.subject_ns_per_page));
-    cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
-    cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
-    cell.x_floor = or_zero(Estimate::of(&quiet(&p.x_floor())));
-    cell.scaling = p.scaling().and_then(|s| Estimate::of(&quiet(&s)));
+    let mut mask = p.quiet(quiet_ns);
+    let quiet = mask.iter().filter(|q| **q).count();
+    cell.busy = quiet < MIN_QUIET_ROUNDS.min(mask.len());
+    if cell.busy {
+        mask.fill(true);
+    }
+    let kept = |xs: &[f64]| Pairs::keep(xs, &mask);
+    cell.ns_per_page = median(&kept(&p.subject_ns_per_page));
+    cell.floor_ns_per_page = median(&kept(&p.floor_ns_per_page));
+    cell.pages_per_sec = median(&kept(&p.pages_per_sec));
+    cell.x_floor = or_zero(Estimate::of(&kept(&p.x_floor())));
+    cell.scaling = p.scaling().and_then(|s| Estimate::of(&kept(&s)));
     cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());
     cell.disturbed_rounds = mask.iter().filter(|q| !**q).count();
+}
+
+/// Finds the run's quiet probes in `cells` and derives every cell's figures
+/// against them: a round's state is judged by the whole run, so a cell
+/// that never saw the machine quiet is not judged by its own best.
+pub fn derive_all(cells: &mut [Cell]) -> Vec<QuietProbe> {
+    let probes = quiet_probes(cells);
+    for c in cells.iter_mut() {
+        let q = QuietProbe::of(&probes, c.threads);
+        derive(c, q);
+    }
+    probes
+}
+
+/// Per-round values of two visits one after the other; none unless both
+/// have them.
+fn chain(a: Option<Vec<f64>>, b: Option<Vec<f64>>) -> Option<Vec<f64>> {
+    let (mut a, b) = (a?, b?);
+    a.extend(b);
+    Some(a)
 }
 
 fn both<T>(a: Option<T>, b: Option<T>, f: fn(T, T) -> T) -> Option<T> {
@@ -166,17 +215,14 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
         .extend(y.pairs.subject_ns_per_page);
     x.pairs.floor_ns_per_page.extend(y.pairs.floor_ns_per_page);
     x.pairs.pages_per_sec.extend(y.pairs.pages_per_sec);
-    x.pairs.solo_pages_per_sec = match (
+    x.pairs.solo_pages_per_sec = chain(
         x.pairs.solo_pages_per_sec.take(),
         y.pairs.solo_pages_per_sec,
-    ) {
-        (Some(mut s), Some(t)) => {
-            s.extend(t);
-            Some(s)
-        }
-        _ => None,
-    };
-    derive(x);
+    );
+    x.pairs.probe_ns = chain(x.pairs.probe_ns.take(), y.pairs.probe_ns);
+    // Provisional, against the cell's own quiet probe: the session derives
+    // every cell again against the run's ([`derive_all`]).
+    derive_all(std::slice::from_mut(x));
     x.latency_ns = a.latency.quantiles();
     x.counters = x.counters.sum(y.counters);
     x.cpu_share = match (x.cpu_share, y.cpu_share) {
@@ -260,6 +306,7 @@ pub fn record(
         pages_per_sec: 0.0,
         noisy: false,
         disturbed_rounds: 0,
+        busy: false,
         x_floor: or_zero(None),
         scaling: None,
         cpu_share: c.task_clock_ns.map(|t| t as f64 / subject_ns.max(1) as f64),
@@ -282,7 +329,7 @@ pub fn record(
         memmap_rss_bytes: memory.memmap_rss_bytes,
         pairs,
     };
-    derive(&mut cell);
+    derive_all(std::slice::from_mut(&mut cell));
     Visit { cell, latency }
 }
 
@@ -296,12 +343,15 @@ mod tests {
     }
 
     fn outcome(subject: Vec<Timed>, floor: Vec<Timed>, solo: Vec<Timed>) -> ThreadOutcome {
+        // A quiet machine: every round's probe alike.
+        let probe = vec![3000; subject.len()];
         ThreadOutcome {
             measured: true,
             rounds: ThreadRounds {
                 subject,
                 floor,
                 solo,
+                probe,
             },
             latency: Latency::new(),
             counters: Counters::default(),

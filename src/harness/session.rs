@@ -8,11 +8,11 @@
 
 use super::fingerprint;
 use super::output::{Destination, Saved};
-use super::record::{merge, Visit};
+use super::record::{derive_all, merge, Visit};
 use crate::machine::host;
 use crate::metrics::counters::Availability;
 use indicatif::{ProgressBar, ProgressStyle};
-use pin_results::{Cell, Config, Fingerprint, Metadata, Results, SCHEMA_VERSION};
+use pin_results::{Cell, Config, Fingerprint, Metadata, QuietProbe, Results, SCHEMA_VERSION};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +30,8 @@ pub struct Measured {
     pub partial: bool,
     /// The machine's state before and after.
     pub fingerprint: Option<Fingerprint>,
+    /// The run's quiet clock probes, which judged every round.
+    pub quiet_probe_ns: Vec<QuietProbe>,
 }
 
 /// The fingerprint on the first CPU this process may use.
@@ -137,6 +139,7 @@ impl Session {
             config: record.config.clone(),
             notes: notes.to_vec(),
             fingerprint: measured.fingerprint,
+            quiet_probe_ns: measured.quiet_probe_ns.clone(),
             cells: measured.cells.clone(),
         }
     }
@@ -159,6 +162,7 @@ impl Session {
             cells: Vec::new(),
             partial: true,
             fingerprint: take_fingerprint().map(|start| Fingerprint { start, end: None }),
+            quiet_probe_ns: Vec::new(),
         };
         let bar = ProgressBar::new((specs.len() * visits) as u64).with_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} cell visits, {elapsed} {msg}")
@@ -192,6 +196,7 @@ impl Session {
                     }
                 }
                 m.cells = merged.iter().flatten().map(|v| v.cell.clone()).collect();
+                m.quiet_probe_ns = derive_all(&mut m.cells);
                 if let Err(e) = record.out.checkpoint(&self.results(record, notes, &m)) {
                     bar.suspend(|| say_err(&format!("pinbench: checkpoint not written: {e}")));
                 }
