@@ -17,7 +17,7 @@
 use crate::runs::{subject, Run, Shape};
 use crate::stats::welch_p;
 use crate::table::{ascii, num, wrap, Group, Table, WIDTH};
-use pin_results::{Cell, Estimate, Fingerprint};
+use pin_results::{Cell, Estimate, Fingerprint, QuietProbe, QUIET_PROBE};
 use std::fmt::Write;
 
 /// Which cell of one run matches which of another.
@@ -61,25 +61,36 @@ enum Ratio {
 }
 
 impl Ratio {
-    fn of(self, c: &Cell) -> Option<(Estimate, Vec<f64>)> {
+    /// The estimate of `c` (of run `r`) and the per-round values it came
+    /// from (its quiet rounds).
+    fn of(self, (r, c): (&Run, &Cell)) -> Option<(Estimate, Vec<f64>)> {
         match self {
-            Ratio::XFloor => (c.x_floor.n > 0).then(|| (c.x_floor, c.pairs.x_floor())),
-            Ratio::Scaling => Some((c.scaling?, c.pairs.scaling()?)),
+            Ratio::XFloor => {
+                (c.x_floor.n > 0).then(|| (c.x_floor, r.results.kept(c, &c.pairs.x_floor())))
+            }
+            Ratio::Scaling => Some((c.scaling?, r.results.kept(c, &c.pairs.scaling()?))),
         }
     }
 }
 
-/// The cells of `key` in every run of a side that has it.
-fn side<'a>(runs: &'a [Run], key: &Key) -> Vec<&'a Cell> {
-    runs.iter()
-        .filter_map(|r| r.results.cells.iter().find(|c| Key::of(c) == *key))
-        .collect()
+/// The cells of `key` in every run of a side that has it, with their run;
+/// busy cells only where the side has no other.
+fn side<'a>(runs: &'a [Run], key: &Key) -> Vec<(&'a Run, &'a Cell)> {
+    let all: Vec<(&Run, &Cell)> = runs
+        .iter()
+        .filter_map(|r| Some((r, r.results.cells.iter().find(|c| Key::of(c) == *key)?)))
+        .collect();
+    if all.iter().all(|(_, c)| c.busy) {
+        return all;
+    }
+    all.into_iter().filter(|(_, c)| !c.busy).collect()
 }
 
-/// One ratio's comparison: base, new, change and its mark.
-fn metric(base: &[&Cell], new: &[&Cell], ratio: Ratio) -> [String; 4] {
-    let b: Vec<(Estimate, Vec<f64>)> = base.iter().filter_map(|c| ratio.of(c)).collect();
-    let n: Vec<(Estimate, Vec<f64>)> = new.iter().filter_map(|c| ratio.of(c)).collect();
+/// One ratio's comparison: base, new, change and its mark ([`BUSY`] when a
+/// side has only busy cells: its ratio is another machine state's).
+fn metric(base: &[(&Run, &Cell)], new: &[(&Run, &Cell)], ratio: Ratio) -> [String; 4] {
+    let b: Vec<(Estimate, Vec<f64>)> = base.iter().filter_map(|&rc| ratio.of(rc)).collect();
+    let n: Vec<(Estimate, Vec<f64>)> = new.iter().filter_map(|&rc| ratio.of(rc)).collect();
     let medians = |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.median).collect::<Vec<_>>();
     let (bm, nm) = (medians(&b), medians(&n));
     let (Some(bc), Some(nc)) = (Estimate::of(&bm), Estimate::of(&nm)) else {
@@ -95,7 +106,10 @@ fn metric(base: &[&Cell], new: &[&Cell], ratio: Ratio) -> [String; 4] {
             |s: &[(Estimate, Vec<f64>)]| s.iter().flat_map(|(_, v)| v.clone()).collect::<Vec<_>>();
         (welch_p(&pairs(&b), &pairs(&n)), within(&b).max(within(&n)))
     };
-    let verdict = if change.abs() <= noise {
+    let busy = |s: &[(&Run, &Cell)]| !s.is_empty() && s.iter().all(|(_, c)| c.busy);
+    let verdict = if busy(base) || busy(new) {
+        BUSY.to_string()
+    } else if change.abs() <= noise {
         WITHIN_NOISE.to_string()
     } else {
         crate::stats::mark(p).to_string()
@@ -110,6 +124,8 @@ fn metric(base: &[&Cell], new: &[&Cell], ratio: Ratio) -> [String; 4] {
 
 /// Mark of a change smaller than the noise.
 pub const WITHIN_NOISE: &str = "~";
+/// Mark of a comparison with a side measured only on a busy machine.
+pub const BUSY: &str = "busy";
 
 /// max/min - 1 of positive values; 0 for fewer than two.
 pub fn spread(xs: &[f64]) -> f64 {
@@ -180,6 +196,7 @@ pub fn warnings(base: &[Run], new: &[Run]) -> Vec<String> {
         }
     }
     w.extend(fingerprint_warnings(&all));
+    w.extend(probe_warnings(&all));
     w.into_iter().map(|s| crate::table::clean(&s)).collect()
 }
 
@@ -209,6 +226,31 @@ fn fingerprint_warnings(all: &[(&str, &Run)]) -> Vec<String> {
                     r0.source,
                     num(f.median),
                     num(f0.median)
+                ));
+            }
+        }
+    }
+    w
+}
+
+/// Runs whose quiet clock probes differ: a quiet round of one is not a
+/// quiet round of the other.
+fn probe_warnings(all: &[(&str, &Run)]) -> Vec<String> {
+    let mut w = vec![];
+    let Some((_, r0)) = all.first() else {
+        return w;
+    };
+    for (label, r) in &all[1..] {
+        for q in &r.results.quiet_probe_ns {
+            let Some(q0) = QuietProbe::of(&r0.results.quiet_probe_ns, q.threads) else {
+                continue;
+            };
+            if (q.ns / q0 - 1.0).abs() > QUIET_PROBE {
+                w.push(format!(
+                    "{label} run {} was made in another machine state than {} (quiet clock \
+                     probe at {} thread(s) {:.0} ns against {q0:.0} ns): a change may be the \
+                     machine, not the code",
+                    r.source, r0.source, q.threads, q.ns
                 ));
             }
         }
@@ -267,7 +309,9 @@ fn legend(nb: usize, nn: usize) -> String {
         "x floor: ns/page over the floor's in adjacent slices over the same pages, \
          median (over runs: the median of the runs' medians); x 1T: pages/s of all \
          threads over thread 0 alone. Change: new / base - 1. {test} ** p < 0.01, \
-         * p < 0.05, ? too few values to test."
+         * p < 0.05, ? too few values to test. Busy cells (too few rounds on a quiet \
+         machine) are left out where a side has others; {BUSY}: a side has only busy \
+         cells, whose ratios are another machine state's."
     )
 }
 
@@ -386,6 +430,39 @@ mod tests {
         assert!(exact.contains("+20.0% **"), "{exact}");
         let plain = row(&text, "plain 1T");
         assert!(plain.contains("+0.0% ~"), "{plain}");
+    }
+
+    #[test]
+    fn busy_cells_are_left_out_and_a_side_of_only_busy_cells_is_marked() {
+        let quiet = |m: f64| run("q", vec![cell("plain", 1, &[m; 6])]);
+        let mut busy = cell("plain", 1, &[2.0; 6]);
+        busy.busy = true;
+        let busy = run("busy", vec![busy]);
+        let base = [quiet(1.50), quiet(1.51), quiet(1.52)];
+        // One busy run of three: left out, the quiet two agree with base.
+        let text = compare(&base, &[quiet(1.51), busy.clone(), quiet(1.51)]);
+        let plain = row(&text, "plain 1T");
+        assert!(plain.contains("+0.0% ~"), "{plain}");
+        // Only busy runs: their ratio is shown, and marked, never judged.
+        let text = compare(&base, &[busy.clone(), busy]);
+        let plain = row(&text, "plain 1T");
+        assert!(plain.contains("+32.5% busy"), "{plain}");
+    }
+
+    #[test]
+    fn runs_with_another_quiet_probe_are_warned_about() {
+        let a = run("a", vec![cell("plain", 1, &[1.5; 6])]);
+        let mut b = a.clone();
+        b.source = "b.json".into();
+        let same = compare(std::slice::from_ref(&a), std::slice::from_ref(&b));
+        assert!(!same.contains("quiet clock probe"), "{same}");
+        b.results.quiet_probe_ns[0].ns = 3600.0;
+        let text = compare(std::slice::from_ref(&a), std::slice::from_ref(&b));
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("b.json was made in another machine state than a.json (quiet clock probe at 1 thread(s) 3600 ns against 3100 ns)"),
+            "{text}"
+        );
     }
 
     #[test]

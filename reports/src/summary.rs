@@ -70,6 +70,9 @@ pub fn render(r: &Results) -> String {
     if let Some(f) = r.fingerprint {
         let _ = writeln!(out, "{}", fingerprint_line(&f));
     }
+    if let Some(line) = probe_line(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let groups = distinct(
         r.cells
             .iter()
@@ -81,7 +84,7 @@ pub fn render(r: &Results) -> String {
         let _ = writeln!(
             out,
             "\nx floor (median +- 95% CI half-width of paired slices), {threads} thread(s), \
-             memmap {numa}; * = CI wider than +-2%"
+             memmap {numa}; * = CI wider than +-2%; # = busy (too few rounds on a quiet machine)"
         );
         let _ = write!(out, "{:<28}", "subject");
         for col in &cols {
@@ -91,8 +94,9 @@ pub fn render(r: &Results) -> String {
         for s in &names {
             let _ = write!(out, "{:<28}", clean(s));
             for col in &cols {
-                let text =
-                    find(r, s, col, *threads, numa).map_or("-".into(), |c| short(&c.x_floor));
+                let text = find(r, s, col, *threads, numa).map_or("-".into(), |c| {
+                    format!("{}{}", short(&c.x_floor), if c.busy { "#" } else { "" })
+                });
                 let _ = write!(out, " {text:>13}");
             }
             let _ = writeln!(out);
@@ -121,6 +125,24 @@ fn fingerprint_line(f: &Fingerprint) -> String {
             ""
         }
     )
+}
+
+/// `quiet clock probe: 3104 ns (1T), 3115 ns (2T); 3 of 130 cells busy`.
+fn probe_line(r: &Results) -> Option<String> {
+    if r.quiet_probe_ns.is_empty() {
+        return None;
+    }
+    let probes: Vec<String> = r
+        .quiet_probe_ns
+        .iter()
+        .map(|q| format!("{:.0} ns ({}T)", q.ns, q.threads))
+        .collect();
+    let busy = r.cells.iter().filter(|c| c.busy).count();
+    Some(format!(
+        "quiet clock probe: {}; {busy} of {} cells busy",
+        probes.join(", "),
+        r.cells.len()
+    ))
 }
 
 /// What each scheme got wrong or refused, at the first thread count.
@@ -312,6 +334,9 @@ pub fn across(runs: &[Run]) -> String {
                 .map_or("no fingerprint".into(), |f| fingerprint_line(&f)),
             if r.results.partial { ", PARTIAL" } else { "" }
         );
+        if let Some(line) = probe_line(&r.results) {
+            let _ = writeln!(out, "    {line}");
+        }
         for n in &r.results.notes {
             let _ = writeln!(out, "    note: {}", clean(n));
         }
@@ -323,7 +348,8 @@ pub fn across(runs: &[Run]) -> String {
         out,
         "\nmedian over runs of each run's median; spread = max/min - 1 over runs; \
          CI = widest within-run 95% CI (high/low - 1); ! = spread wider than CI: \
-         the runs disagree by more than one run can show"
+         the runs disagree by more than one run can show; a run where the cell was \
+         busy (too few rounds on a quiet machine) is left out where others are not"
     );
     let _ = writeln!(
         out,
@@ -333,10 +359,16 @@ pub fn across(runs: &[Run]) -> String {
     let keys = distinct(runs.iter().flat_map(|r| r.results.cells.iter().map(key)));
     let mut worst: Option<(f64, String)> = None;
     for k in &keys {
-        let cells: Vec<&Cell> = runs
+        let all: Vec<&Cell> = runs
             .iter()
             .filter_map(|r| r.results.cells.iter().find(|c| key(c) == *k))
             .collect();
+        let busy = all.iter().filter(|c| c.busy).count();
+        let cells: Vec<&Cell> = if busy < all.len() {
+            all.iter().copied().filter(|c| !c.busy).collect()
+        } else {
+            all.clone()
+        };
         let name = format!("{} {} {}T {}", clean(&k.0), k.1, k.2, k.3);
         let xf = spread_of(cells.iter().filter(|c| c.x_floor.n > 0).map(|c| c.x_floor));
         let sc = spread_of(cells.iter().filter_map(|c| c.scaling));
@@ -345,13 +377,17 @@ pub fn across(runs: &[Run]) -> String {
                 worst = Some((s, name.clone()));
             }
         }
+        let runs_note = match busy {
+            0 => format!("{} runs", all.len()),
+            b if b == all.len() => format!("{b} runs, all busy"),
+            b => format!("{} runs, {b} busy left out", all.len()),
+        };
         let _ = writeln!(
             out,
-            "{:<40} {}  {} ({} runs)",
+            "{:<40} {}  {} ({runs_note})",
             name,
             spread_cols(xf),
             spread_cols(sc),
-            cells.len()
         );
     }
     if let Some((s, name)) = worst {
@@ -468,5 +504,36 @@ mod tests {
             s.contains("widest run-to-run spread of x floor: 4.0% (bias private 1T local)"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn busy_runs_are_left_out_of_the_spread_and_counted() {
+        let runs: Vec<Run> = [(15.0, false), (15.3, false), (30.0, true)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(ns, busy))| {
+                let mut c = cell("bias", "private", 1, ns, 1e8);
+                c.busy = busy;
+                Run {
+                    label: ["A", "B", "C"][i].into(),
+                    source: format!("r{i}.json"),
+                    results: results(vec![c]),
+                }
+            })
+            .collect();
+        let s = across(&runs);
+        let row = s.lines().find(|l| l.starts_with("bias")).expect("row");
+        // The busy 3.0 is left out: 1.50 and 1.53, spread 2.0%.
+        assert!(
+            row.contains("2.0%") && row.contains("(3 runs, 1 busy left out)"),
+            "{row}"
+        );
+        assert!(
+            s.contains("quiet clock probe: 3100 ns (1T); 1 of 1 cells busy"),
+            "{s}"
+        );
+        // One run's own summary marks the busy cell.
+        let one = render(&runs[2].results);
+        assert!(one.contains("3.00+-0.03#"), "{one}");
     }
 }

@@ -25,6 +25,8 @@ pub struct Titled {
 pub const NOISY: char = '*';
 /// Mark of a disturbed cell (cpu_share below 0.95).
 pub const DISTURBED: char = '!';
+/// Mark of a busy cell (too few rounds on a quiet machine).
+pub const BUSY: char = '#';
 
 fn run_prefix(runs: &[Run], run: &Run) -> String {
     if runs.len() > 1 {
@@ -78,13 +80,17 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
     let all: Vec<&Cell> = runs.iter().flat_map(|r| of_shape(r, &shape)).collect();
     let noisy = all.iter().any(|c| c.noisy);
     let disturbed = all.iter().any(|c| c.disturbed());
+    let busy = all.iter().any(|c| c.busy);
     let mark = |c: &Cell| {
         let mut m = String::new();
-        if noisy {
-            m.push(if c.noisy { NOISY } else { ' ' });
-        }
-        if disturbed {
-            m.push(if c.disturbed() { DISTURBED } else { ' ' });
+        for (any, this, mark) in [
+            (noisy, c.noisy, NOISY),
+            (disturbed, c.disturbed(), DISTURBED),
+            (busy, c.busy, BUSY),
+        ] {
+            if any {
+                m.push(if this { mark } else { ' ' });
+            }
         }
         m
     };
@@ -158,6 +164,16 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
             "{DISTURBED} disturbed: the measured threads were on a CPU for less than 95% \
              of their elapsed time (cpu_share): other load shared the CPUs, so the \
              timing is suspect."
+        ));
+    }
+    if busy {
+        footnotes.push(format!(
+            "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (their \
+             clock probe within {:.0}% of the run's quiet probe), so its figures are over \
+             all rounds, mostly of a busy machine, and not comparable with a quiet cell's; \
+             re-run it.",
+            pin_results::MIN_QUIET_ROUNDS,
+            pin_results::QUIET_PROBE * 100.0
         ));
     }
     Titled {

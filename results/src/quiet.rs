@@ -88,6 +88,27 @@ impl Pairs {
     }
 }
 
+impl Cell {
+    /// The rounds its figures come from: the quiet ones against
+    /// `quiet_ns`, or every round of a busy cell.
+    pub fn kept_rounds(&self, quiet_ns: Option<f64>) -> Vec<bool> {
+        let mut mask = self.pairs.quiet(quiet_ns);
+        if self.busy {
+            mask.fill(true);
+        }
+        mask
+    }
+}
+
+impl crate::Results {
+    /// The per-round values `xs` of `cell` (one of this run's) that its
+    /// figures come from.
+    pub fn kept(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
+        let q = QuietProbe::of(&self.quiet_probe_ns, cell.threads);
+        Pairs::keep(xs, &cell.kept_rounds(q))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -374,10 +374,7 @@ mod tests {
         // rounds (all of them in a busy cell); the set-aside ones are
         // counted.
         let probes = pin_results::quiet_probes(std::slice::from_ref(&cell));
-        let mut mask = p.quiet(pin_results::QuietProbe::of(&probes, 2));
-        if cell.busy {
-            mask.fill(true);
-        }
+        let mask = cell.kept_rounds(pin_results::QuietProbe::of(&probes, 2));
         let quiet = |xs: &[f64]| pin_results::Pairs::keep(xs, &mask);
         assert_eq!(
             Some(cell.x_floor),

@@ -155,13 +155,10 @@ pub struct Visit {
 /// how many rounds were set aside; or over all rounds, marked busy, when
 /// fewer than [`MIN_QUIET_ROUNDS`] were quiet.
 pub fn derive(cell: &mut Cell, quiet_ns: Option<f64>) {
+    let quiet = cell.pairs.quiet(quiet_ns).iter().filter(|q| **q).count();
+    cell.busy = quiet < MIN_QUIET_ROUNDS.min(cell.pairs.subject_ns_per_page.len());
+    let mask = cell.kept_rounds(quiet_ns);
     let p = &cell.pairs;
-    let mut mask = p.quiet(quiet_ns);
-    let quiet = mask.iter().filter(|q| **q).count();
-    cell.busy = quiet < MIN_QUIET_ROUNDS.min(mask.len());
-    if cell.busy {
-        mask.fill(true);
-    }
     let kept = |xs: &[f64]| Pairs::keep(xs, &mask);
     cell.ns_per_page = median(&kept(&p.subject_ns_per_page));
     cell.floor_ns_per_page = median(&kept(&p.floor_ns_per_page));
