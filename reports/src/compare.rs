@@ -17,7 +17,7 @@
 use crate::runs::{subject, Run, Shape};
 use crate::stats::welch_p;
 use crate::table::{ascii, num, wrap, Group, Table, WIDTH};
-use pin_results::{Cell, Estimate, Fingerprint, QuietProbe, QUIET_PROBE};
+use pin_results::{Cell, Estimate, Fingerprint, QUIET_PROBE};
 use std::fmt::Write;
 
 /// Which cell of one run matches which of another.
@@ -242,7 +242,7 @@ fn probe_warnings(all: &[(&str, &Run)]) -> Vec<String> {
     };
     for (label, r) in &all[1..] {
         for q in &r.results.quiet_probe_ns {
-            let Some(q0) = QuietProbe::of(&r0.results.quiet_probe_ns, q.threads) else {
+            let Some(q0) = r0.results.yardsticks().for_threads(q.threads).quiet_ns else {
                 continue;
             };
             if (q.ns / q0 - 1.0).abs() > QUIET_PROBE {

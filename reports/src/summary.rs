@@ -127,20 +127,27 @@ fn fingerprint_line(f: &Fingerprint) -> String {
     )
 }
 
-/// `quiet clock probe: 3104 ns (1T), 3115 ns (2T); 3 of 130 cells busy`.
+/// `quiet clock probe: 3104 ns (1T), 3115 ns (2T); contention probe:
+/// 16400 ns (2T); 3 of 130 cells busy`.
 fn probe_line(r: &Results) -> Option<String> {
     if r.quiet_probe_ns.is_empty() {
         return None;
     }
-    let probes: Vec<String> = r
-        .quiet_probe_ns
-        .iter()
-        .map(|q| format!("{:.0} ns ({}T)", q.ns, q.threads))
-        .collect();
+    let list = |v: &[pin_results::ProbeNs]| {
+        v.iter()
+            .map(|q| format!("{:.0} ns ({}T)", q.ns, q.threads))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let contention = if r.contention_probe_ns.is_empty() {
+        String::new()
+    } else {
+        format!("; contention probe: {}", list(&r.contention_probe_ns))
+    };
     let busy = r.cells.iter().filter(|c| c.busy).count();
     Some(format!(
-        "quiet clock probe: {}; {busy} of {} cells busy",
-        probes.join(", "),
+        "quiet clock probe: {}{contention}; {busy} of {} cells busy",
+        list(&r.quiet_probe_ns),
         r.cells.len()
     ))
 }

@@ -121,6 +121,7 @@ fn hostile() -> Results {
         let mut k = sample::kernel_cell("io-uring", "register-buffers", t, 55.5, 1e7);
         k.noisy = t % 2 == 0;
         k.cpu_share = Some(if t % 3 == 0 { 0.5 } else { 1.0 });
+        k.busy = t == 1;
         cells.push(k);
     }
     let mut r = sample::results(cells);
@@ -153,6 +154,7 @@ fn report_txt_is_ascii_within_80_columns_whatever_the_input() {
     assert!(txt.contains("register-buffers [io-uring]"), "{txt}");
     assert!(txt.contains("* noisy:"), "{txt}");
     assert!(txt.contains("! disturbed:"), "{txt}");
+    assert!(txt.contains("# busy:"), "{txt}");
     assert!(txt.contains("12 threads"), "{txt}");
     let svg = text(&files, "throughput-private-A.svg");
     assert!(svg.contains("register-buffers [io-uring]"), "legend");

@@ -12,7 +12,7 @@ mod quiet;
 mod validate;
 
 pub use estimate::{Estimate, NOISY_HALF_WIDTH};
-pub use quiet::{quiet_probes, QuietProbe, MIN_QUIET_ROUNDS, QUIET_PROBE};
+pub use quiet::{ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_PROBE};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -85,7 +85,12 @@ pub struct Results {
     /// threads. A round is quiet when its probe is within [`QUIET_PROBE`] of
     /// it ([`Pairs::quiet`]).
     #[serde(default)]
-    pub quiet_probe_ns: Vec<QuietProbe>,
+    pub quiet_probe_ns: Vec<ProbeNs>,
+    /// The contention probe's median per thread count (multi-thread cells):
+    /// a round whose probe took less than [`CONCURRENT`] of it did not run
+    /// its threads together.
+    #[serde(default)]
+    pub contention_probe_ns: Vec<ProbeNs>,
     /// The measurements.
     pub cells: Vec<Cell>,
 }
@@ -273,7 +278,9 @@ pub struct Cell {
     pub noisy: bool,
     /// Rounds set aside because the machine was busy in them (their clock
     /// probe ran more than [`QUIET_PROBE`] slower than the run's quiet
-    /// probe); the figures above come from the other rounds.
+    /// probe) or their threads did not run together (their contention probe
+    /// under [`CONCURRENT`] of the run's median); the figures above come
+    /// from the other rounds.
     #[serde(default)]
     pub disturbed_rounds: usize,
     /// Fewer than [`MIN_QUIET_ROUNDS`] of the cell's rounds were quiet: its
@@ -557,6 +564,11 @@ pub struct Pairs {
     /// (`null` in files written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_ns: Option<Vec<f64>>,
+    /// The contention probe after it (every thread's locked adds on one
+    /// shared line, started together): the slowest thread's ns; `null` in
+    /// 1-thread cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contention_ns: Option<Vec<f64>>,
 }
 
 impl Pairs {
@@ -742,6 +754,7 @@ pub mod sample {
                 pages_per_sec: vec![pps],
                 solo_pages_per_sec: (threads > 1).then(|| vec![pps / (threads as f64 * 0.95)]),
                 probe_ns: None,
+                contention_ns: None,
             },
         }
     }
@@ -827,10 +840,11 @@ pub mod sample {
                 },
                 end: None,
             }),
-            quiet_probe_ns: vec![QuietProbe {
+            quiet_probe_ns: vec![ProbeNs {
                 threads: 1,
                 ns: 3100.0,
             }],
+            contention_probe_ns: vec![],
             cells,
         }
     }

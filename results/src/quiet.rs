@@ -12,6 +12,16 @@
 //! is quiet when its probe is within [`QUIET_PROBE`] of that. Measured on
 //! the 2-vCPU Xeon VM: quiet probes 3100 to 3130 ns, busy ones 3600 to
 //! 4400, in the same cells.
+//!
+//! A cell of several threads has a second state of its own: whether the
+//! host ran its vCPUs at the same time. After the clock probe its threads
+//! start together and do the same locked adds on one shared line
+//! (`Pairs::contention_ns`): 14 to 20 us here while the line bounces
+//! between two cores, 6 to 10 us in the rounds where the host ran both
+//! vCPUs on one CPU in turn, and in those rounds `flag` on 2 threads cost
+//! 10.6x the floor, its 1-thread figure, against 61x. A round whose
+//! contention probe took less than [`CONCURRENT`] of the run's median for
+//! its thread count did not run its threads together and is set aside.
 
 use crate::{Cell, Pairs};
 use serde::{Deserialize, Serialize};
@@ -20,79 +30,121 @@ use serde::{Deserialize, Serialize};
 /// probe was measured on a busy machine.
 pub const QUIET_PROBE: f64 = 0.05;
 
+/// A multi-thread round whose contention probe took less than this share
+/// of the run's median did not run its threads at the same time.
+pub const CONCURRENT: f64 = 0.5;
+
 /// A cell with fewer quiet rounds than this (or than its rounds, if fewer)
 /// is reported over all its rounds and marked busy: fewer than 8 ratios
 /// give no 95% interval of their median narrower than their range.
 pub const MIN_QUIET_ROUNDS: usize = 8;
 
-/// The quiet probe of the cells of one thread count.
+/// A probe's yardstick for the cells of one thread count.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct QuietProbe {
+pub struct ProbeNs {
     /// Threads of the cells.
     pub threads: usize,
-    /// The 5th percentile of their rounds' probes, ns.
+    /// ns.
     pub ns: f64,
 }
 
-/// The run's quiet probes: per thread count (ascending), the 5th
-/// percentile of the probes of every round of every cell with that many
-/// threads; none for cells without probes.
-pub fn quiet_probes(cells: &[Cell]) -> Vec<QuietProbe> {
+/// What judges one cell's rounds: the run's quiet clock probe and median
+/// contention probe for the cell's thread count (`None`: not judged by it).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Yardstick {
+    /// The quiet clock probe.
+    pub quiet_ns: Option<f64>,
+    /// The median contention probe.
+    pub contention_ns: Option<f64>,
+}
+
+/// The run's yardsticks, per thread count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Yardsticks {
+    /// Quiet clock probes: the 5th percentile of the rounds' probes.
+    pub quiet: Vec<ProbeNs>,
+    /// Median contention probes (multi-thread cells only).
+    pub contention: Vec<ProbeNs>,
+}
+
+impl Yardsticks {
+    /// From every round of `cells`.
+    pub fn of(cells: &[Cell]) -> Self {
+        Self {
+            quiet: per_threads(cells, 0.05, |p| p.probe_ns.as_deref()),
+            contention: per_threads(cells, 0.5, |p| p.contention_ns.as_deref()),
+        }
+    }
+
+    /// Those for cells of `threads`.
+    pub fn for_threads(&self, threads: usize) -> Yardstick {
+        let of = |v: &[ProbeNs]| v.iter().find(|p| p.threads == threads).map(|p| p.ns);
+        Yardstick {
+            quiet_ns: of(&self.quiet),
+            contention_ns: of(&self.contention),
+        }
+    }
+}
+
+/// Per thread count (ascending), the `q` quantile (nearest rank below) of
+/// the values `pick` finds in the rounds of the cells with that many
+/// threads; none where no cell has them.
+fn per_threads(cells: &[Cell], q: f64, pick: fn(&Pairs) -> Option<&[f64]>) -> Vec<ProbeNs> {
     let mut threads: Vec<usize> = cells.iter().map(|c| c.threads).collect();
     threads.sort_unstable();
     threads.dedup();
     threads
         .into_iter()
         .filter_map(|t| {
-            let mut probes: Vec<f64> = cells
+            let mut xs: Vec<f64> = cells
                 .iter()
                 .filter(|c| c.threads == t)
-                .filter_map(|c| c.pairs.probe_ns.as_ref())
+                .filter_map(|c| pick(&c.pairs))
                 .flatten()
                 .copied()
                 .filter(|x| x.is_finite() && *x > 0.0)
                 .collect();
-            if probes.is_empty() {
+            if xs.is_empty() {
                 return None;
             }
-            probes.sort_by(f64::total_cmp);
-            let i = ((probes.len() - 1) as f64 * 0.05).floor() as usize;
-            Some(QuietProbe {
+            xs.sort_by(f64::total_cmp);
+            let i = ((xs.len() - 1) as f64 * q).floor() as usize;
+            Some(ProbeNs {
                 threads: t,
-                ns: probes[i],
+                ns: xs[i],
             })
         })
         .collect()
 }
 
-impl QuietProbe {
-    /// The quiet probe for `threads` among `probes`.
-    pub fn of(probes: &[QuietProbe], threads: usize) -> Option<f64> {
-        probes.iter().find(|p| p.threads == threads).map(|p| p.ns)
-    }
-}
-
 impl Pairs {
-    /// Whether each round ran on a quiet machine: its probe within
-    /// [`QUIET_PROBE`] of `quiet_ns`. Every round is quiet when either is
-    /// missing (a file from before the probe).
-    pub fn quiet(&self, quiet_ns: Option<f64>) -> Vec<bool> {
+    /// Whether each round ran on a quiet machine: its clock probe within
+    /// [`QUIET_PROBE`] of the quiet one, and (several threads) its
+    /// contention probe at least [`CONCURRENT`] of the median. A probe or
+    /// yardstick that is missing (a file from before the probes) judges
+    /// nothing.
+    pub fn quiet(&self, y: Yardstick) -> Vec<bool> {
         let n = self.subject_ns_per_page.len();
-        match (&self.probe_ns, quiet_ns) {
-            (Some(probe), Some(q)) => probe
-                .iter()
-                .map(|p| *p <= q * (1.0 + QUIET_PROBE))
-                .collect(),
-            _ => vec![true; n],
+        let mut mask = vec![true; n];
+        if let (Some(probe), Some(q)) = (&self.probe_ns, y.quiet_ns) {
+            for (m, p) in mask.iter_mut().zip(probe) {
+                *m &= *p <= q * (1.0 + QUIET_PROBE);
+            }
         }
+        if let (Some(probe), Some(c)) = (&self.contention_ns, y.contention_ns) {
+            for (m, p) in mask.iter_mut().zip(probe) {
+                *m &= *p >= c * CONCURRENT;
+            }
+        }
+        mask
     }
 }
 
 impl Cell {
-    /// The rounds its figures come from: the quiet ones against
-    /// `quiet_ns`, or every round of a busy cell.
-    pub fn kept_rounds(&self, quiet_ns: Option<f64>) -> Vec<bool> {
-        let mut mask = self.pairs.quiet(quiet_ns);
+    /// The rounds its figures come from: the quiet ones by `y`, or every
+    /// round of a busy cell.
+    pub fn kept_rounds(&self, y: Yardstick) -> Vec<bool> {
+        let mut mask = self.pairs.quiet(y);
         if self.busy {
             mask.fill(true);
         }
@@ -101,11 +153,19 @@ impl Cell {
 }
 
 impl crate::Results {
+    /// The run's yardsticks as recorded.
+    pub fn yardsticks(&self) -> Yardsticks {
+        Yardsticks {
+            quiet: self.quiet_probe_ns.clone(),
+            contention: self.contention_probe_ns.clone(),
+        }
+    }
+
     /// The per-round values `xs` of `cell` (one of this run's) that its
     /// figures come from.
     pub fn kept(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
-        let q = QuietProbe::of(&self.quiet_probe_ns, cell.threads);
-        Pairs::keep(xs, &cell.kept_rounds(q))
+        let y = self.yardsticks().for_threads(cell.threads);
+        Pairs::keep(xs, &cell.kept_rounds(y))
     }
 }
 
@@ -113,6 +173,13 @@ impl crate::Results {
 mod tests {
     use super::*;
     use crate::sample;
+
+    fn quiet_only(quiet_ns: f64) -> Yardstick {
+        Yardstick {
+            quiet_ns: Some(quiet_ns),
+            contention_ns: None,
+        }
+    }
 
     #[test]
     fn rounds_with_a_slow_probe_are_not_quiet() {
@@ -123,38 +190,53 @@ mod tests {
         probe[0] = 3300.0; // 6% slower: busy
         probe[n - 1] = 3250.0; // 4.8%: still quiet
         c.pairs.probe_ns = Some(probe);
-        let q = c.pairs.quiet(Some(3100.0));
+        let q = c.pairs.quiet(quiet_only(3100.0));
         assert!(!q[0] && q[n - 1]);
         assert_eq!(q.iter().filter(|q| **q).count(), n - 1);
-        // Without a reference, or without probes, nothing is set aside.
-        assert!(c.pairs.quiet(None).iter().all(|q| *q));
+        // Without a yardstick, or without probes, nothing is set aside.
+        assert!(c.pairs.quiet(Yardstick::default()).iter().all(|q| *q));
         c.pairs.probe_ns = None;
-        assert!(c.pairs.quiet(Some(3100.0)).iter().all(|q| *q));
+        assert!(c.pairs.quiet(quiet_only(3100.0)).iter().all(|q| *q));
+        // A busy cell keeps every round.
+        c.pairs.probe_ns = Some(vec![9000.0; n]);
+        c.busy = true;
+        assert!(c.kept_rounds(quiet_only(3100.0)).iter().all(|q| *q));
     }
 
     #[test]
-    fn the_quiet_probe_is_the_fifth_percentile_per_thread_count() {
+    fn rounds_whose_threads_did_not_run_together_are_set_aside() {
+        let mut c = sample::cell("plain", "private", 2, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![1.0; 3];
+        c.pairs.probe_ns = Some(vec![3100.0; 3]);
+        c.pairs.contention_ns = Some(vec![16_000.0, 7_000.0, 9_000.0]);
+        let y = Yardstick {
+            quiet_ns: Some(3100.0),
+            contention_ns: Some(16_000.0),
+        };
+        // 7 us is under half the median: the vCPUs took turns.
+        assert_eq!(c.pairs.quiet(y), vec![true, false, true]);
+    }
+
+    #[test]
+    fn yardsticks_are_per_thread_count() {
         let mut one = sample::cell("plain", "private", 1, 1.0, 1.0);
         let mut two = sample::cell("plain", "private", 2, 1.0, 1.0);
         // 100 probes 3000..3099 on one thread; the 5th percentile is 3004.
         one.pairs.probe_ns = Some((0..100).map(|i| 3000.0 + f64::from(i)).collect());
         two.pairs.probe_ns = Some(vec![4000.0; 3]);
+        two.pairs.contention_ns = Some(vec![15_000.0, 17_000.0, 16_000.0]);
         let bare = sample::cell("bias", "private", 1, 1.0, 1.0);
-        let q = quiet_probes(&[two, bare, one]);
+        let y = Yardsticks::of(&[two, bare, one]);
+        let at = |threads, ns| ProbeNs { threads, ns };
+        assert_eq!(y.quiet, vec![at(1, 3004.0), at(2, 4000.0)]);
+        assert_eq!(y.contention, vec![at(2, 16_000.0)]);
         assert_eq!(
-            q,
-            vec![
-                QuietProbe {
-                    threads: 1,
-                    ns: 3004.0
-                },
-                QuietProbe {
-                    threads: 2,
-                    ns: 4000.0
-                },
-            ]
+            y.for_threads(2),
+            Yardstick {
+                quiet_ns: Some(4000.0),
+                contention_ns: Some(16_000.0)
+            }
         );
-        assert_eq!(QuietProbe::of(&q, 2), Some(4000.0));
-        assert_eq!(QuietProbe::of(&q, 3), None);
+        assert_eq!(y.for_threads(3), Yardstick::default());
     }
 }

@@ -48,7 +48,8 @@ fn cell(c: &Cell) -> Result<(), String> {
         let same = p.floor_ns_per_page.len() == n
             && p.pages_per_sec.len() == n
             && p.solo_pages_per_sec.as_ref().is_none_or(|s| s.len() == n)
-            && p.probe_ns.as_ref().is_none_or(|s| s.len() == n);
+            && p.probe_ns.as_ref().is_none_or(|s| s.len() == n)
+            && p.contention_ns.as_ref().is_none_or(|s| s.len() == n);
         if !same {
             return Err("pairs: its lists differ in length".into());
         }

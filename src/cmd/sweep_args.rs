@@ -10,8 +10,8 @@ use std::path::PathBuf;
 /// timing, placement of the threads, the output file.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// 1 and nproc threads, 40 rounds per cell: the whole sweep in about
-    /// 70 s on 2 cores.
+    /// 1 and nproc threads, 40 rounds per cell in 6 visits: the whole
+    /// sweep in under a minute on 2 cores.
     #[arg(long)]
     pub quick: bool,
     /// Thread counts, comma-separated (default: 1..=CPUs of the CPU node;
@@ -34,7 +34,7 @@ pub struct SweepArgs {
     pub slice_ms: Option<u64>,
     /// Visits per cell: its rounds are measured in this many parts, one per
     /// pass over all cells, so every cell sees the same mix of the
-    /// machine's states (default 8).
+    /// machine's states (default 8; 6 with --quick).
     #[arg(long)]
     pub visits: Option<usize>,
     /// Run the threads on this NUMA node's CPUs.

@@ -373,8 +373,9 @@ mod tests {
         // The headline figures are the estimates of the kept pairs' quiet
         // rounds (all of them in a busy cell); the set-aside ones are
         // counted.
-        let probes = pin_results::quiet_probes(std::slice::from_ref(&cell));
-        let mask = cell.kept_rounds(pin_results::QuietProbe::of(&probes, 2));
+        assert_eq!(p.contention_ns.as_ref().map(Vec::len), Some(6));
+        let y = pin_results::Yardsticks::of(std::slice::from_ref(&cell));
+        let mask = cell.kept_rounds(y.for_threads(2));
         let quiet = |xs: &[f64]| pin_results::Pairs::keep(xs, &mask);
         assert_eq!(
             Some(cell.x_floor),

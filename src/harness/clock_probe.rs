@@ -23,6 +23,44 @@ pub fn clock_probe() -> u64 {
     locked_adds(&AtomicU64::new(0))
 }
 
+/// What the threads of a cell share for [`contention_probe`]: the line they
+/// hit, and a count of arrivals that starts them together. Each alone in
+/// its cache lines (128 bytes: the adjacent-line prefetcher pairs lines).
+#[derive(Default)]
+pub struct SharedLine {
+    line: Padded,
+    arrived: Padded,
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded(AtomicU64);
+
+/// ns of the probe's locked adds on a line every thread of the cell hits
+/// at once: whether the host ran the vCPUs together (the line bounces
+/// between CPUs) or in turn (each thread finds it in its own cache). Round
+/// `round` (counted from 0, the same on every thread) starts when all
+/// `threads` have arrived: a spin, since a futex wake-up lags by longer
+/// than the probe lasts.
+pub fn contention_probe(shared: &SharedLine, threads: usize, round: usize) -> u64 {
+    // Relaxed: the count only gates the start; nothing is published by it.
+    shared.arrived.0.fetch_add(1, Ordering::Relaxed);
+    let all = (round as u64 + 1) * threads as u64;
+    while shared.arrived.0.load(Ordering::Relaxed) < all {
+        std::hint::spin_loop();
+    }
+    locked_adds(&shared.line.0)
+}
+
+impl SharedLine {
+    /// Lets every later [`contention_probe`] start at once: a thread that
+    /// panicked will never arrive, and its peers must not spin for it.
+    pub fn release_all(&self) {
+        // Relaxed: as in `contention_probe`.
+        self.arrived.0.fetch_add(1 << 62, Ordering::Relaxed);
+    }
+}
+
 #[inline(never)]
 fn locked_adds(line: &AtomicU64) -> u64 {
     let line = black_box(line);

@@ -20,7 +20,7 @@
 //! Per-call latency and perf counters cover the subject's slices of the
 //! measured rounds only.
 
-use super::clock_probe::clock_probe;
+use super::clock_probe::{clock_probe, contention_probe, SharedLine};
 use super::worker::{Tally, Worker};
 use crate::machine::numa::bind_thread;
 use crate::metrics::counters::{Availability, ThreadCounters};
@@ -91,6 +91,8 @@ pub struct ThreadRounds {
     pub solo: Vec<Timed>,
     /// ns of the clock probe at the start of each measured round.
     pub probe: Vec<u64>,
+    /// ns of the contention probe after it (empty in 1-thread cells).
+    pub contention: Vec<u64>,
 }
 
 /// One thread's measurements.
@@ -160,6 +162,7 @@ where
     F: Fn(usize) -> Box<dyn Worker + 'a> + Sync,
 {
     let barrier = Barrier::new(shape.threads);
+    let line = SharedLine::default();
     // Every thread meets every slice's barrier, and one more at the end.
     let meetings: usize = (0..params.warmup + params.pairs)
         .map(|r| round(r, shape.solo).len())
@@ -168,7 +171,7 @@ where
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..shape.threads)
             .map(|index| {
-                let (barrier, subject, floor) = (&barrier, &subject, &floor);
+                let (barrier, subject, floor, line) = (&barrier, &subject, &floor, &line);
                 let cpu = shape.cpus[index % shape.cpus.len()];
                 s.spawn(move || {
                     // Unbound, the thread still runs; the placement recorded
@@ -181,6 +184,7 @@ where
                             shape,
                             params,
                             barrier,
+                            line,
                             met: &mut met,
                         };
                         thread.run(subject(index), floor(index))
@@ -188,6 +192,7 @@ where
                     // A panicking worker still meets the others at every
                     // remaining barrier, so the cell fails instead of hanging.
                     if body.is_err() {
+                        line.release_all();
                         for _ in met..meetings {
                             barrier.wait();
                         }
@@ -212,6 +217,7 @@ struct ThreadRun<'b> {
     shape: Shape<'b>,
     params: &'b Params,
     barrier: &'b Barrier,
+    line: &'b SharedLine,
     met: &'b mut usize,
 }
 
@@ -236,8 +242,11 @@ impl ThreadRun<'_> {
             // Before the round's first barrier: in the gap every thread
             // leaves there anyway, not inside a slice.
             let probe = clock_probe();
+            let threads = self.shape.threads;
+            let contention = (threads > 1).then(|| contention_probe(self.line, threads, r));
             if measured {
                 rounds.probe.push(probe);
+                rounds.contention.extend(contention);
             }
             for &kind in round(r, self.shape.solo) {
                 self.meet();

@@ -14,8 +14,8 @@ use super::paired::{ThreadOutcome, Timed};
 use super::worker::Tally;
 use crate::metrics::latency::Latency;
 use pin_results::{
-    quiet_probes, AllocFailures, Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs,
-    QuietProbe, MIN_QUIET_ROUNDS,
+    AllocFailures, Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs, Yardstick,
+    Yardsticks, MIN_QUIET_ROUNDS,
 };
 
 /// What names a cell in the results: the model's cells and the kernel's
@@ -123,6 +123,9 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
                 .collect()
         }),
         probe_ns: slowest(outcomes, rounds, |o| &o.rounds.probe),
+        contention_ns: (outcomes.len() > 1)
+            .then(|| slowest(outcomes, rounds, |o| &o.rounds.contention))
+            .flatten(),
     }
 }
 
@@ -151,13 +154,13 @@ pub struct Visit {
 }
 
 /// Sets the figures derived from `cell.pairs` over its quiet rounds, as
-/// judged against the quiet probe `quiet_ns`: medians, estimates, noisy,
-/// how many rounds were set aside; or over all rounds, marked busy, when
-/// fewer than [`MIN_QUIET_ROUNDS`] were quiet.
-pub fn derive(cell: &mut Cell, quiet_ns: Option<f64>) {
-    let quiet = cell.pairs.quiet(quiet_ns).iter().filter(|q| **q).count();
+/// judged by `y`: medians, estimates, noisy, how many rounds were set
+/// aside; or over all rounds, marked busy, when fewer than
+/// [`MIN_QUIET_ROUNDS`] were quiet.
+pub fn derive(cell: &mut Cell, y: Yardstick) {
+    let quiet = cell.pairs.quiet(y).iter().filter(|q| **q).count();
     cell.busy = quiet < MIN_QUIET_ROUNDS.min(cell.pairs.subject_ns_per_page.len());
-    let mask = cell.kept_rounds(quiet_ns);
+    let mask = cell.kept_rounds(y);
     let p = &cell.pairs;
     let kept = |xs: &[f64]| Pairs::keep(xs, &mask);
     cell.ns_per_page = median(&kept(&p.subject_ns_per_page));
@@ -169,16 +172,15 @@ pub fn derive(cell: &mut Cell, quiet_ns: Option<f64>) {
     cell.disturbed_rounds = mask.iter().filter(|q| !**q).count();
 }
 
-/// Finds the run's quiet probes in `cells` and derives every cell's figures
-/// against them: a round's state is judged by the whole run, so a cell
-/// that never saw the machine quiet is not judged by its own best.
-pub fn derive_all(cells: &mut [Cell]) -> Vec<QuietProbe> {
-    let probes = quiet_probes(cells);
+/// Finds the run's yardsticks in `cells` and derives every cell's figures
+/// by them: a round's state is judged by the whole run, so a cell that
+/// never saw the machine quiet is not judged by its own best.
+pub fn derive_all(cells: &mut [Cell]) -> Yardsticks {
+    let y = Yardsticks::of(cells);
     for c in cells.iter_mut() {
-        let q = QuietProbe::of(&probes, c.threads);
-        derive(c, q);
+        derive(c, y.for_threads(c.threads));
     }
-    probes
+    y
 }
 
 /// Per-round values of two visits one after the other; none unless both
@@ -217,6 +219,7 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
         y.pairs.solo_pages_per_sec,
     );
     x.pairs.probe_ns = chain(x.pairs.probe_ns.take(), y.pairs.probe_ns);
+    x.pairs.contention_ns = chain(x.pairs.contention_ns.take(), y.pairs.contention_ns);
     // Provisional, against the cell's own quiet probe: the session derives
     // every cell again against the run's ([`derive_all`]).
     derive_all(std::slice::from_mut(x));
@@ -349,6 +352,7 @@ mod tests {
                 floor,
                 solo,
                 probe,
+                contention: Vec::new(),
             },
             latency: Latency::new(),
             counters: Counters::default(),

@@ -12,7 +12,7 @@ use super::record::{derive_all, merge, Visit};
 use crate::machine::host;
 use crate::metrics::counters::Availability;
 use indicatif::{ProgressBar, ProgressStyle};
-use pin_results::{Cell, Config, Fingerprint, Metadata, QuietProbe, Results, SCHEMA_VERSION};
+use pin_results::{Cell, Config, Fingerprint, Metadata, Results, Yardsticks, SCHEMA_VERSION};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,8 +30,8 @@ pub struct Measured {
     pub partial: bool,
     /// The machine's state before and after.
     pub fingerprint: Option<Fingerprint>,
-    /// The run's quiet clock probes, which judged every round.
-    pub quiet_probe_ns: Vec<QuietProbe>,
+    /// The run's probe yardsticks, which judged every round.
+    pub yardsticks: Yardsticks,
 }
 
 /// The fingerprint on the first CPU this process may use.
@@ -139,7 +139,8 @@ impl Session {
             config: record.config.clone(),
             notes: notes.to_vec(),
             fingerprint: measured.fingerprint,
-            quiet_probe_ns: measured.quiet_probe_ns.clone(),
+            quiet_probe_ns: measured.yardsticks.quiet.clone(),
+            contention_probe_ns: measured.yardsticks.contention.clone(),
             cells: measured.cells.clone(),
         }
     }
@@ -162,7 +163,7 @@ impl Session {
             cells: Vec::new(),
             partial: true,
             fingerprint: take_fingerprint().map(|start| Fingerprint { start, end: None }),
-            quiet_probe_ns: Vec::new(),
+            yardsticks: Yardsticks::default(),
         };
         let bar = ProgressBar::new((specs.len() * visits) as u64).with_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} cell visits, {elapsed} {msg}")
@@ -196,7 +197,7 @@ impl Session {
                     }
                 }
                 m.cells = merged.iter().flatten().map(|v| v.cell.clone()).collect();
-                m.quiet_probe_ns = derive_all(&mut m.cells);
+                m.yardsticks = derive_all(&mut m.cells);
                 if let Err(e) = record.out.checkpoint(&self.results(record, notes, &m)) {
                     bar.suspend(|| say_err(&format!("pinbench: checkpoint not written: {e}")));
                 }
