@@ -68,7 +68,7 @@ impl Ratio {
             Ratio::XFloor => {
                 (c.x_floor.n > 0).then(|| (c.x_floor, r.results.kept(c, &c.pairs.x_floor())))
             }
-            Ratio::Scaling => Some((c.scaling?, r.results.kept(c, &c.pairs.scaling()?))),
+            Ratio::Scaling => Some((c.scaling?, r.results.kept_solo(c, &c.pairs.scaling()?))),
         }
     }
 }

@@ -569,6 +569,10 @@ pub struct Pairs {
     /// 1-thread cells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contention_ns: Option<Vec<f64>>,
+    /// The clock probe thread 0 ran at the start of its solo slice, ns;
+    /// `null` where the cell has no scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solo_probe_ns: Option<Vec<f64>>,
 }
 
 impl Pairs {
@@ -755,6 +759,7 @@ pub mod sample {
                 solo_pages_per_sec: (threads > 1).then(|| vec![pps / (threads as f64 * 0.95)]),
                 probe_ns: None,
                 contention_ns: None,
+                solo_probe_ns: None,
             },
         }
     }

@@ -138,13 +138,37 @@ impl Pairs {
         }
         mask
     }
+
+    /// [`Pairs::quiet`], and thread 0's probe at the start of its solo
+    /// slice within [`QUIET_PROBE`] of the quiet one: while the other
+    /// threads wait their vCPUs idle, and a host that hands an idle vCPU's
+    /// core to another tenant slows the lone thread (here by half, which
+    /// made `x 1T` read 3.0 on 2 CPUs). The rounds a cell's `scaling`
+    /// comes from.
+    pub fn quiet_solo(&self, y: Yardstick) -> Vec<bool> {
+        let mut mask = self.quiet(y);
+        if let (Some(probe), Some(q)) = (&self.solo_probe_ns, y.quiet_ns) {
+            for (m, p) in mask.iter_mut().zip(probe) {
+                *m &= *p <= q * (1.0 + QUIET_PROBE);
+            }
+        }
+        mask
+    }
 }
 
 impl Cell {
     /// The rounds its figures come from: the quiet ones by `y`, or every
     /// round of a busy cell.
     pub fn kept_rounds(&self, y: Yardstick) -> Vec<bool> {
-        let mut mask = self.pairs.quiet(y);
+        self.all_if_busy(self.pairs.quiet(y))
+    }
+
+    /// The rounds its `scaling` comes from ([`Pairs::quiet_solo`]).
+    pub fn kept_solo_rounds(&self, y: Yardstick) -> Vec<bool> {
+        self.all_if_busy(self.pairs.quiet_solo(y))
+    }
+
+    fn all_if_busy(&self, mut mask: Vec<bool>) -> Vec<bool> {
         if self.busy {
             mask.fill(true);
         }
@@ -162,10 +186,16 @@ impl crate::Results {
     }
 
     /// The per-round values `xs` of `cell` (one of this run's) that its
-    /// figures come from.
+    /// `x_floor` comes from.
     pub fn kept(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
         let y = self.yardsticks().for_threads(cell.threads);
         Pairs::keep(xs, &cell.kept_rounds(y))
+    }
+
+    /// Those its `scaling` comes from.
+    pub fn kept_solo(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
+        let y = self.yardsticks().for_threads(cell.threads);
+        Pairs::keep(xs, &cell.kept_solo_rounds(y))
     }
 }
 
@@ -214,6 +244,11 @@ mod tests {
             contention_ns: Some(16_000.0),
         };
         // 7 us is under half the median: the vCPUs took turns.
+        assert_eq!(c.pairs.quiet(y), vec![true, false, true]);
+        // Thread 0 slow in its solo slice: that round's scaling is set
+        // aside, its x floor is not.
+        c.pairs.solo_probe_ns = Some(vec![3100.0, 3100.0, 4000.0]);
+        assert_eq!(c.pairs.quiet_solo(y), vec![true, false, false]);
         assert_eq!(c.pairs.quiet(y), vec![true, false, true]);
     }
 

@@ -49,7 +49,8 @@ fn cell(c: &Cell) -> Result<(), String> {
             && p.pages_per_sec.len() == n
             && p.solo_pages_per_sec.as_ref().is_none_or(|s| s.len() == n)
             && p.probe_ns.as_ref().is_none_or(|s| s.len() == n)
-            && p.contention_ns.as_ref().is_none_or(|s| s.len() == n);
+            && p.contention_ns.as_ref().is_none_or(|s| s.len() == n)
+            && p.solo_probe_ns.as_ref().is_none_or(|s| s.len() == n);
         if !same {
             return Err("pairs: its lists differ in length".into());
         }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// timing, placement of the threads, the output file.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// 1 and nproc threads, 40 rounds per cell in 6 visits: the whole
+    /// 1 and nproc threads, 40 rounds per cell in 5 visits: the whole
     /// sweep in under a minute on 2 cores.
     #[arg(long)]
     pub quick: bool,
@@ -34,7 +34,7 @@ pub struct SweepArgs {
     pub slice_ms: Option<u64>,
     /// Visits per cell: its rounds are measured in this many parts, one per
     /// pass over all cells, so every cell sees the same mix of the
-    /// machine's states (default 8; 6 with --quick).
+    /// machine's states (default 8; 5 with --quick).
     #[arg(long)]
     pub visits: Option<usize>,
     /// Run the threads on this NUMA node's CPUs.

@@ -93,6 +93,8 @@ pub struct ThreadRounds {
     pub probe: Vec<u64>,
     /// ns of the contention probe after it (empty in 1-thread cells).
     pub contention: Vec<u64>,
+    /// ns of the clock probe thread 0 runs at the start of its solo slices.
+    pub solo_probe: Vec<u64>,
 }
 
 /// One thread's measurements.
@@ -253,7 +255,14 @@ impl ThreadRun<'_> {
                 let t = match kind {
                     Slice::Floor => timed_loop(&mut *floor, &mut floor_latency, params.slice),
                     Slice::Solo if self.index != 0 => Timed::default(),
-                    Slice::Subject | Slice::Solo => {
+                    Slice::Solo | Slice::Subject => {
+                        if kind == Slice::Solo && measured {
+                            // The others wait at the next barrier, their
+                            // vCPUs idle: what the host does with an idle
+                            // vCPU's core shows here, not in the round's
+                            // first probe.
+                            rounds.solo_probe.push(clock_probe());
+                        }
                         if measured {
                             counters.enable();
                         }

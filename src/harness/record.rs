@@ -122,6 +122,8 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
                 .map(|r| pages_per_sec(&[zero], r, |o| &o.rounds.solo))
                 .collect()
         }),
+        solo_probe_ns: solo
+            .and_then(|zero| slowest(std::slice::from_ref(zero), rounds, |o| &o.rounds.solo_probe)),
         probe_ns: slowest(outcomes, rounds, |o| &o.rounds.probe),
         contention_ns: (outcomes.len() > 1)
             .then(|| slowest(outcomes, rounds, |o| &o.rounds.contention))
@@ -158,16 +160,21 @@ pub struct Visit {
 /// aside; or over all rounds, marked busy, when fewer than
 /// [`MIN_QUIET_ROUNDS`] were quiet.
 pub fn derive(cell: &mut Cell, y: Yardstick) {
-    let quiet = cell.pairs.quiet(y).iter().filter(|q| **q).count();
-    cell.busy = quiet < MIN_QUIET_ROUNDS.min(cell.pairs.subject_ns_per_page.len());
+    let p = &cell.pairs;
+    let enough =
+        |mask: Vec<bool>| mask.iter().filter(|q| **q).count() >= MIN_QUIET_ROUNDS.min(mask.len());
+    cell.busy = !enough(p.quiet(y)) || (p.solo_pages_per_sec.is_some() && !enough(p.quiet_solo(y)));
     let mask = cell.kept_rounds(y);
+    let solo_mask = cell.kept_solo_rounds(y);
     let p = &cell.pairs;
     let kept = |xs: &[f64]| Pairs::keep(xs, &mask);
     cell.ns_per_page = median(&kept(&p.subject_ns_per_page));
     cell.floor_ns_per_page = median(&kept(&p.floor_ns_per_page));
     cell.pages_per_sec = median(&kept(&p.pages_per_sec));
     cell.x_floor = or_zero(Estimate::of(&kept(&p.x_floor())));
-    cell.scaling = p.scaling().and_then(|s| Estimate::of(&kept(&s)));
+    cell.scaling = p
+        .scaling()
+        .and_then(|s| Estimate::of(&Pairs::keep(&s, &solo_mask)));
     cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());
     cell.disturbed_rounds = mask.iter().filter(|q| !**q).count();
 }
@@ -220,6 +227,7 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     );
     x.pairs.probe_ns = chain(x.pairs.probe_ns.take(), y.pairs.probe_ns);
     x.pairs.contention_ns = chain(x.pairs.contention_ns.take(), y.pairs.contention_ns);
+    x.pairs.solo_probe_ns = chain(x.pairs.solo_probe_ns.take(), y.pairs.solo_probe_ns);
     // Provisional, against the cell's own quiet probe: the session derives
     // every cell again against the run's ([`derive_all`]).
     derive_all(std::slice::from_mut(x));
@@ -345,6 +353,7 @@ mod tests {
     fn outcome(subject: Vec<Timed>, floor: Vec<Timed>, solo: Vec<Timed>) -> ThreadOutcome {
         // A quiet machine: every round's probe alike.
         let probe = vec![3000; subject.len()];
+        let solo_rounds = solo.len();
         ThreadOutcome {
             measured: true,
             rounds: ThreadRounds {
@@ -353,6 +362,7 @@ mod tests {
                 solo,
                 probe,
                 contention: Vec::new(),
+                solo_probe: vec![3000; solo_rounds],
             },
             latency: Latency::new(),
             counters: Counters::default(),

@@ -177,10 +177,10 @@ const DEFAULT_WARMUP: usize = 2;
 /// cancel; eight visits spread over the run let every cell see the same mix
 /// and give each a chance of quiet rounds.
 const DEFAULT_VISITS: usize = 8;
-/// `--quick`: 6, to keep the whole sweep within a minute on 2 cores (a
+/// `--quick`: 5, to keep the whole sweep within a minute on 2 cores (a
 /// visit costs its cell about 30 ms of building and warm-up: 8 visits took
 /// 64 s, 4 took 49 s, on the 2-vCPU VM).
-const QUICK_VISITS: usize = 6;
+const QUICK_VISITS: usize = 5;
 const MAX_VISITS: u64 = 1_000;
 /// Bounds that keep a run finite and its arithmetic in range.
 const MAX_PAIRS: u64 = 100_000;

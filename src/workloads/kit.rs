@@ -6,7 +6,7 @@
 //! allocates nothing and reads no clock (the runner reads one per call).
 
 pub use crate::harness::{Tally, Worker};
-use pin_schemes::{GupPath, Pfn, PinScheme};
+use pin_schemes::{GupPath, Pfn, PinError, PinScheme};
 
 /// Successive windows of `n` entries over a fixed array, wrapping; the last
 /// window of a pass may be shorter.
@@ -187,6 +187,34 @@ impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
     }
 }
 
+/// Attempts of a setup pin refused for want of memory (`--failslab` with
+/// `--on-alloc-fail fail`): failslab fails every N-th allocation, so the
+/// next attempt succeeds for any N > 1.
+pub const SETUP_RETRIES: usize = 64;
+
+/// Pins `pfn`, retrying a refusal for want of memory.
+fn pin_retrying<S: PinScheme + ?Sized>(scheme: &S, pfn: Pfn) -> bool {
+    for _ in 0..SETUP_RETRIES {
+        match scheme.pin(pfn, GupPath::Fast) {
+            Ok(()) => return true,
+            Err(PinError::NoMemory(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Refuses to build a workload whose ground truth counts pins that were
+/// not taken: its false negatives would be the harness's.
+pub fn all_held(workload: &str, refused: u64) {
+    assert!(
+        refused == 0,
+        "{workload}: {refused} of its held pins were refused (for want of memory after \
+         {SETUP_RETRIES} attempts: --failslab 1 with --on-alloc-fail fail?), so its \
+         ground truth would be wrong"
+    );
+}
+
 /// Pins and ordinary references a workload holds for the whole cell (an
 /// RDMA registration, a page mapped by many processes), and a worker that
 /// releases them when it finishes.
@@ -198,7 +226,10 @@ pub struct Holding<'a, S: ?Sized, W> {
 }
 
 impl<'a, S: PinScheme + ?Sized, W: Worker> Holding<'a, S, W> {
-    /// Pins each of `pins` once (those refused are counted and not held),
+    /// Pins each of `pins` once (a pin refused for want of memory is
+    /// retried, up to [`SETUP_RETRIES`] times, as a driver setting up a
+    /// long-term registration would; those still refused are counted and
+    /// not held),
     /// takes `n` ordinary references on each `(pfn, n)` of `refs`, then
     /// builds the inner worker with the references actually taken.
     pub fn new(
@@ -210,9 +241,10 @@ impl<'a, S: PinScheme + ?Sized, W: Worker> Holding<'a, S, W> {
         let mut held = Vec::with_capacity(pins.len());
         let mut refused = 0;
         for &pfn in pins {
-            match scheme.pin(pfn, GupPath::Fast) {
-                Ok(()) => held.push(pfn),
-                Err(_) => refused += 1,
+            if pin_retrying(scheme, pfn) {
+                held.push(pfn);
+            } else {
+                refused += 1;
             }
         }
         let taken: Vec<(Pfn, u32)> = refs

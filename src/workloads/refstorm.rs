@@ -7,7 +7,7 @@
 //! unpinned pages as pinned once `1 + k >= GUP_PIN_COUNTING_BIAS`; the cell
 //! records how many pages were wrong and the smallest `k` that fooled it.
 
-use super::kit::{Holding, Scan, Worker};
+use super::kit::{all_held, Holding, Scan, Worker};
 use super::{Layout, Slot};
 use pin_schemes::{Pfn, PinScheme};
 
@@ -39,9 +39,10 @@ pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn 
         .map(|(i, &p)| (p, (i / 2) as u32))
         .collect();
     let n = slot.layout.pages_per_call;
-    let (w, _) = Holding::new(scheme, &pins, &refs, |taken| {
+    let (w, refused) = Holding::new(scheme, &pins, &refs, |taken| {
         let counts = taken.iter().map(|&(_, k)| k).collect();
         Scan::new(scheme, pfns, truth, counts, n)
     });
+    all_held("refstorm", refused);
     Box::new(w)
 }
