@@ -260,10 +260,11 @@ fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
             failed.push(name.clone());
         }
         scaled.push(format!(
-            "{} {:.2}x{}",
+            "{} {:.2}x{}{}",
             clean(&name),
             s.median,
-            if exempt { " (exempt)" } else { "" }
+            if exempt { " (exempt)" } else { "" },
+            if c.busy { " (busy)" } else { "" }
         ));
     }
     if scaled.is_empty() {

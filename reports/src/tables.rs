@@ -64,19 +64,28 @@ pub fn workloads(runs: &[Run]) -> Vec<Titled> {
         .collect()
 }
 
-fn workload(runs: &[Run], shape: Shape) -> Titled {
-    fn of_shape<'a>(r: &'a Run, shape: &Shape) -> Vec<&'a Cell> {
-        r.results.cells.iter().filter(|c| shape.holds(c)).collect()
-    }
-    // Column groups: every run, thread count and placement it has.
-    let mut keys: Vec<(&Run, usize, String, bool)> = vec![];
+/// Column groups: every run, thread count and placement it has (and
+/// whether the run has several placements).
+fn column_keys<'a>(
+    runs: &'a [Run],
+    of_shape: impl Fn(&'a Run) -> Vec<&'a Cell>,
+) -> Vec<(&'a Run, usize, String, bool)> {
+    let mut keys = vec![];
     for run in runs {
-        let cells = of_shape(run, &shape);
+        let cells = of_shape(run);
         let places = distinct(cells.iter().map(|c| c.numa.placement.clone()));
         let mut tp = distinct(cells.iter().map(|c| (c.threads, c.numa.placement.clone())));
         tp.sort_by_key(|(t, p)| (*t, places.iter().position(|q| q == p)));
         keys.extend(tp.into_iter().map(|(t, p)| (run, t, p, places.len() > 1)));
     }
+    keys
+}
+
+fn workload(runs: &[Run], shape: Shape) -> Titled {
+    fn of_shape<'a>(r: &'a Run, shape: &Shape) -> Vec<&'a Cell> {
+        r.results.cells.iter().filter(|c| shape.holds(c)).collect()
+    }
+    let keys = column_keys(runs, |r| of_shape(r, &shape));
     let all: Vec<&Cell> = runs.iter().flat_map(|r| of_shape(r, &shape)).collect();
     let noisy = all.iter().any(|c| c.noisy);
     let disturbed = all.iter().any(|c| c.disturbed());
@@ -153,29 +162,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
         })
         .collect();
     let mut footnotes = crate::findings::split_fix_price(&all);
-    if noisy {
-        footnotes.push(format!(
-            "{NOISY} noisy: the 95% confidence interval of x floor (or x 1T) is wider \
-             than +-2% of its median; differences smaller than it mean nothing."
-        ));
-    }
-    if disturbed {
-        footnotes.push(format!(
-            "{DISTURBED} disturbed: the measured threads were on a CPU for less than 95% \
-             of their elapsed time (cpu_share): other load shared the CPUs, so the \
-             timing is suspect."
-        ));
-    }
-    if busy {
-        footnotes.push(format!(
-            "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (their \
-             clock probe within {:.0}% of the run's quiet probe), so its figures are over \
-             all rounds, mostly of a busy machine, and not comparable with a quiet cell's; \
-             re-run it.",
-            pin_results::MIN_QUIET_ROUNDS,
-            pin_results::QUIET_PROBE * 100.0
-        ));
-    }
+    footnotes.extend(mark_notes(noisy, disturbed, busy));
     Titled {
         heading: format!("{} ({} pages per call)", shape.name(), shape.pages_per_call),
         about: format!(
@@ -696,4 +683,34 @@ pub fn numa(runs: &[Run]) -> Option<Titled> {
         footnotes: vec![],
         section: "numa".into(),
     })
+}
+
+/// What the marks a table uses mean.
+fn mark_notes(noisy: bool, disturbed: bool, busy: bool) -> Vec<String> {
+    let mut notes = Vec::new();
+    if noisy {
+        notes.push(format!(
+            "{NOISY} noisy: the 95% confidence interval of x floor (or x 1T) is wider \
+             than +-2% of its median; differences smaller than it mean nothing."
+        ));
+    }
+    if disturbed {
+        notes.push(format!(
+            "{DISTURBED} disturbed: the measured threads were on a CPU for less than 95% \
+             of their elapsed time (cpu_share): other load shared the CPUs, so the \
+             timing is suspect."
+        ));
+    }
+    if busy {
+        notes.push(format!(
+            "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (the \
+             clock probe within {:.0}% of the run's quiet probe; with several threads, \
+             the threads run together by the contention probe, and for x 1T thread 0 \
+             quiet in its solo slice), so its figures are over all rounds, mostly of a \
+             busy machine, and not comparable with a quiet cell's; re-run it.",
+            pin_results::MIN_QUIET_ROUNDS,
+            pin_results::QUIET_PROBE * 100.0
+        ));
+    }
+    notes
 }

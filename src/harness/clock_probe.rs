@@ -1,21 +1,24 @@
-//! The clock probe: a few microseconds of dependent integer arithmetic that
-//! every thread runs at the start of every round, timed.
+//! The probes that say which state the machine was in during a round
+//! ([`pin_results::Pairs::quiet`]).
 //!
-//! Why: the shared VMs pinbench runs on flip, for seconds to minutes,
-//! between a quiet state and a busy one (another tenant on the host core's
-//! SMT sibling, or a lower clock) in which compute-bound code runs up to
-//! twice as slow and the floor's locked adds only a quarter slower. Pairing
-//! cancels drift within a state, not the change of state, so a ratio
-//! measured in the busy state differs from the quiet one. The probe's time
-//! depends on the core's speed alone (no memory, no atomics, no branches
-//! the predictor can miss), the same in every cell, so it says which state
-//! each round ran in ([`pin_results::Pairs::quiet`]).
+//! The shared VMs pinbench runs on flip, for seconds to minutes, between a
+//! quiet state and a busy one (another tenant on the host core's SMT
+//! sibling, most likely) in which a locked add costs 20 to 40% more, code
+//! that hits one hot line up to twice as much, and the floor's walk a
+//! quarter more. Pairing cancels drift within a state, not the change of
+//! state. The clock probe, 512 locked adds on a line of the thread's own,
+//! is the same in every cell, so one yardstick judges the whole run. A
+//! dependent multiply chain was tried first and read the same in both
+//! states: the busy state costs a core its locked operations, not its
+//! clock. The contention probe says whether the host ran a cell's vCPUs
+//! at the same time.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Locked adds of the probe: some 5 us on a quiet core.
+/// Locked adds of the probe: about 3.1 us on a quiet core of the 2-vCPU
+/// Xeon VM, 3.6 to 4.4 on a busy one.
 const STEPS: u32 = 512;
 
 /// ns the probe took on this thread now, on a line of its own.
@@ -30,6 +33,7 @@ pub fn clock_probe() -> u64 {
 pub struct SharedLine {
     line: Padded,
     arrived: Padded,
+    released: AtomicBool,
 }
 
 #[repr(align(128))]
@@ -46,7 +50,8 @@ pub fn contention_probe(shared: &SharedLine, threads: usize, round: usize) -> u6
     // Relaxed: the count only gates the start; nothing is published by it.
     shared.arrived.0.fetch_add(1, Ordering::Relaxed);
     let all = (round as u64 + 1) * threads as u64;
-    while shared.arrived.0.load(Ordering::Relaxed) < all {
+    while shared.arrived.0.load(Ordering::Relaxed) < all && !shared.released.load(Ordering::Relaxed)
+    {
         std::hint::spin_loop();
     }
     locked_adds(&shared.line.0)
@@ -57,7 +62,7 @@ impl SharedLine {
     /// panicked will never arrive, and its peers must not spin for it.
     pub fn release_all(&self) {
         // Relaxed: as in `contention_probe`.
-        self.arrived.0.fetch_add(1 << 62, Ordering::Relaxed);
+        self.released.store(true, Ordering::Relaxed);
     }
 }
 

@@ -165,9 +165,10 @@ where
 {
     let barrier = Barrier::new(shape.threads);
     let line = SharedLine::default();
-    // Every thread meets every slice's barrier, and one more at the end.
+    // Every thread meets at every round's probes and every slice's
+    // barrier, and once more at the end.
     let meetings: usize = (0..params.warmup + params.pairs)
-        .map(|r| round(r, shape.solo).len())
+        .map(|r| 1 + round(r, shape.solo).len())
         .sum::<usize>()
         + 1;
     std::thread::scope(|s| {
@@ -241,8 +242,10 @@ impl ThreadRun<'_> {
         let mut rounds = ThreadRounds::default();
         for r in 0..params.warmup + params.pairs {
             let measured = r >= params.warmup;
-            // Before the round's first barrier: in the gap every thread
-            // leaves there anyway, not inside a slice.
+            // All threads start the round's probes together, after the
+            // last slice of the one before (a thread that sat out a solo
+            // slice waits here, asleep, not spinning beside thread 0).
+            self.meet();
             let probe = clock_probe();
             let threads = self.shape.threads;
             let contention = (threads > 1).then(|| contention_probe(self.line, threads, r));

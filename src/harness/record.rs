@@ -15,7 +15,7 @@ use super::worker::Tally;
 use crate::metrics::latency::Latency;
 use pin_results::{
     AllocFailures, Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs, Yardstick,
-    Yardsticks, MIN_QUIET_ROUNDS,
+    Yardsticks,
 };
 
 /// What names a cell in the results: the model's cells and the kernel's
@@ -156,14 +156,12 @@ pub struct Visit {
 }
 
 /// Sets the figures derived from `cell.pairs` over its quiet rounds, as
-/// judged by `y`: medians, estimates, noisy, how many rounds were set
-/// aside; or over all rounds, marked busy, when fewer than
-/// [`MIN_QUIET_ROUNDS`] were quiet.
+/// judged by `y` (`scaling` over those whose solo slice was quiet too):
+/// medians, estimates, noisy, how many rounds were set aside; each over all
+/// rounds, and the cell marked busy, when fewer than [`MIN_QUIET_ROUNDS`]
+/// were quiet.
 pub fn derive(cell: &mut Cell, y: Yardstick) {
-    let p = &cell.pairs;
-    let enough =
-        |mask: Vec<bool>| mask.iter().filter(|q| **q).count() >= MIN_QUIET_ROUNDS.min(mask.len());
-    cell.busy = !enough(p.quiet(y)) || (p.solo_pages_per_sec.is_some() && !enough(p.quiet_solo(y)));
+    cell.busy = cell.judged_busy(y);
     let mask = cell.kept_rounds(y);
     let solo_mask = cell.kept_solo_rounds(y);
     let p = &cell.pairs;

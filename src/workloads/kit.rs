@@ -188,8 +188,9 @@ impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
 }
 
 /// Attempts of a setup pin refused for want of memory (`--failslab` with
-/// `--on-alloc-fail fail`): failslab fails every N-th allocation, so the
-/// next attempt succeeds for any N > 1.
+/// `--on-alloc-fail fail`): failslab fails every N-th allocation, so for
+/// N > 1 a retry soon gets through, whatever other threads allocate in
+/// between. Each refused attempt still counts in `alloc_failures`.
 pub const SETUP_RETRIES: usize = 64;
 
 /// Pins `pfn`, retrying a refusal for want of memory.
