@@ -97,14 +97,20 @@ fn metric(base: &[(&Run, &Cell)], new: &[(&Run, &Cell)], ratio: Ratio) -> [Strin
         return ["-".into(), "-".into(), "-".into(), String::new()];
     };
     let change = nc.median / bc.median - 1.0;
+    // No run resolves a change finer than its own CI, however close a few
+    // runs' medians happen to fall.
+    let within =
+        |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.half_width()).fold(0.0, f64::max);
+    let resolution = within(&b).max(within(&n));
     let (p, noise) = if b.len() >= 2 && n.len() >= 2 {
-        (welch_p(&bm, &nm), spread(&bm).max(spread(&nm)))
+        (
+            welch_p(&bm, &nm),
+            spread(&bm).max(spread(&nm)).max(resolution),
+        )
     } else {
-        let within =
-            |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.half_width()).fold(0.0, f64::max);
         let pairs =
             |s: &[(Estimate, Vec<f64>)]| s.iter().flat_map(|(_, v)| v.clone()).collect::<Vec<_>>();
-        (welch_p(&pairs(&b), &pairs(&n)), within(&b).max(within(&n)))
+        (welch_p(&pairs(&b), &pairs(&n)), resolution)
     };
     let busy = |s: &[(&Run, &Cell)]| !s.is_empty() && s.iter().all(|(_, c)| c.busy);
     let verdict = if busy(base) || busy(new) {
@@ -295,7 +301,8 @@ fn legend(nb: usize, nn: usize) -> String {
         format!(
             "Welch's t-test over the runs' medians ({nb} base, {nn} new runs): it \
              sees run-to-run noise. {WITHIN_NOISE}: the change is within the larger \
-             run-to-run spread (max/min - 1 of one side's medians)."
+             run-to-run spread (max/min - 1 of one side's medians) or within a run's \
+             95% CI half-width."
         )
     } else {
         format!(
@@ -430,6 +437,23 @@ mod tests {
         assert!(exact.contains("+20.0% **"), "{exact}");
         let plain = row(&text, "plain 1T");
         assert!(plain.contains("+0.0% ~"), "{plain}");
+    }
+
+    #[test]
+    fn a_change_inside_a_runs_ci_is_within_noise_however_close_the_runs() {
+        // Three runs a side, each side's medians 0.1% apart, 1% between
+        // the sides: significant by the runs alone, but each run's CI is
+        // +-3%, so no run could resolve it.
+        let wide = |m: f64| {
+            run(
+                "w",
+                vec![cell("plain", 1, &[m * 0.97, m, m, m, m, m * 1.03])],
+            )
+        };
+        let b = [wide(1.500), wide(1.501), wide(1.502)];
+        let n = [wide(1.515), wide(1.516), wide(1.517)];
+        let plain = row(&compare(&b, &n), "plain 1T").to_string();
+        assert!(plain.contains("+1.0% ~"), "{plain}");
     }
 
     #[test]
