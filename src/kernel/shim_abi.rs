@@ -328,27 +328,33 @@ mod tests {
     use super::*;
     use std::mem::{offset_of, size_of};
 
+    macro_rules! off {
+        ($c:literal, $t:ty, $f:ident) => {
+            (
+                concat!("offsetof(struct ", $c, ", ", stringify!($f), ")"),
+                offset_of!($t, $f) as u64,
+            )
+        };
+    }
+    macro_rules! size {
+        ($c:literal, $t:ty) => {
+            (concat!("sizeof(struct ", $c, ")"), size_of::<$t>() as u64)
+        };
+    }
+    macro_rules! val {
+        ($n:ident) => {
+            (stringify!($n), $n as u64)
+        };
+    }
+
     /// Every number the ABI fixes, named by the C expression that yields
     /// it, with the value the Rust mirror gives.
     fn abi_table() -> Vec<(&'static str, u64)> {
-        macro_rules! off {
-            ($c:literal, $t:ty, $f:ident) => {
-                (
-                    concat!("offsetof(struct ", $c, ", ", stringify!($f), ")"),
-                    offset_of!($t, $f) as u64,
-                )
-            };
-        }
-        macro_rules! size {
-            ($c:literal, $t:ty) => {
-                (concat!("sizeof(struct ", $c, ")"), size_of::<$t>() as u64)
-            };
-        }
-        macro_rules! val {
-            ($n:ident) => {
-                (stringify!($n), $n as u64)
-            };
-        }
+        [layouts(), constants()].concat()
+    }
+
+    /// The structs' sizes and offsets.
+    fn layouts() -> Vec<(&'static str, u64)> {
         vec![
             size!("gup_test", GupTest),
             off!("gup_test", GupTest, get_delta_usec),
@@ -413,6 +419,12 @@ mod tests {
             off!("pin_shim_twin_stats", PinShimTwinStats, alloc_failures),
             off!("pin_shim_twin_stats", PinShimTwinStats, pfns_covered),
             off!("pin_shim_twin_stats", PinShimTwinStats, reserved2),
+        ]
+    }
+
+    /// The constants.
+    fn constants() -> Vec<(&'static str, u64)> {
+        vec![
             val!(GUP_TEST_MAX_PAGES_TO_DUMP),
             val!(GUP_TEST_FLAG_DUMP_PAGES_USE_PIN),
             val!(PIN_LONGTERM_TEST_FLAG_USE_WRITE),
