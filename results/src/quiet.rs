@@ -124,18 +124,13 @@ impl Pairs {
     /// yardstick that is missing (a file from before the probes) judges
     /// nothing.
     pub fn quiet(&self, y: Yardstick) -> Vec<bool> {
-        let n = self.subject_ns_per_page.len();
-        let mut mask = vec![true; n];
-        if let (Some(probe), Some(q)) = (&self.probe_ns, y.quiet_ns) {
-            for (m, p) in mask.iter_mut().zip(probe) {
-                *m &= *p <= q * (1.0 + QUIET_PROBE);
-            }
-        }
-        if let (Some(probe), Some(c)) = (&self.contention_ns, y.contention_ns) {
-            for (m, p) in mask.iter_mut().zip(probe) {
-                *m &= *p >= c * CONCURRENT;
-            }
-        }
+        let mut mask = vec![true; self.subject_ns_per_page.len()];
+        and_each(&mut mask, &self.probe_ns, y.quiet_ns, |p, q| {
+            p <= q * (1.0 + QUIET_PROBE)
+        });
+        and_each(&mut mask, &self.contention_ns, y.contention_ns, |p, c| {
+            p >= c * CONCURRENT
+        });
         mask
     }
 
@@ -148,35 +143,58 @@ impl Pairs {
     /// probe of all the cell's threads probing at once, which read 0.3%
     /// slower here: negligible against the 5% margin.
     pub fn quiet_solo(&self, y: Yardstick) -> Vec<bool> {
-        let mut mask = self.quiet(y);
-        if let (Some(probe), Some(q)) = (&self.solo_probe_ns, y.quiet_ns) {
-            for (m, p) in mask.iter_mut().zip(probe) {
-                *m &= *p <= q * (1.0 + QUIET_PROBE);
-            }
-        }
-        mask
+        self.solo_of(self.quiet(y), y)
+    }
+
+    /// `quiet` (this cell's [`Pairs::quiet`]) narrowed by the solo probes.
+    fn solo_of(&self, mut quiet: Vec<bool>, y: Yardstick) -> Vec<bool> {
+        and_each(&mut quiet, &self.solo_probe_ns, y.quiet_ns, |p, q| {
+            p <= q * (1.0 + QUIET_PROBE)
+        });
+        quiet
     }
 }
 
+/// Clears each round of `mask` whose probe fails `ok` against the
+/// yardstick; a missing probe or yardstick clears nothing.
+fn and_each(
+    mask: &mut [bool],
+    probes: &Option<Vec<f64>>,
+    yardstick: Option<f64>,
+    ok: fn(f64, f64) -> bool,
+) {
+    if let (Some(probes), Some(y)) = (probes, yardstick) {
+        for (m, p) in mask.iter_mut().zip(probes) {
+            *m &= ok(*p, y);
+        }
+    }
+}
+
+/// The rounds a cell's figures come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    /// Those of every figure but `scaling`: the quiet rounds, or every
+    /// round when fewer than [`MIN_QUIET_ROUNDS`] were quiet.
+    pub rounds: Vec<bool>,
+    /// Those of `scaling` ([`Pairs::quiet_solo`]), or every round when too
+    /// few were quiet so.
+    pub solo_rounds: Vec<bool>,
+    /// Whether either fell back to every round: the cell's figures, or its
+    /// scaling, are mostly a busy machine's.
+    pub busy: bool,
+}
+
 impl Cell {
-    /// The rounds its figures but `scaling` come from: the quiet ones by
-    /// `y`, or every round when fewer than [`MIN_QUIET_ROUNDS`] were.
-    pub fn kept_rounds(&self, y: Yardstick) -> Vec<bool> {
-        all_if_few(self.pairs.quiet(y))
-    }
-
-    /// The rounds its `scaling` comes from ([`Pairs::quiet_solo`]), or
-    /// every round when too few were quiet so.
-    pub fn kept_solo_rounds(&self, y: Yardstick) -> Vec<bool> {
-        all_if_few(self.pairs.quiet_solo(y))
-    }
-
-    /// Whether either set of its rounds fell back to every round: its
-    /// figures, or its scaling, are mostly a busy machine's.
-    pub fn judged_busy(&self, y: Yardstick) -> bool {
-        let few = |m: Vec<bool>| too_few(&m);
-        few(self.pairs.quiet(y))
-            || (self.pairs.solo_pages_per_sec.is_some() && few(self.pairs.quiet_solo(y)))
+    /// The rounds its figures come from, judged by `y`.
+    pub fn kept(&self, y: Yardstick) -> Kept {
+        let quiet = self.pairs.quiet(y);
+        let solo = self.pairs.solo_of(quiet.clone(), y);
+        let busy = too_few(&quiet) || (self.pairs.solo_pages_per_sec.is_some() && too_few(&solo));
+        Kept {
+            rounds: all_if_few(quiet),
+            solo_rounds: all_if_few(solo),
+            busy,
+        }
     }
 }
 
@@ -204,13 +222,13 @@ impl crate::Results {
     /// `x_floor` comes from.
     pub fn kept(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
         let y = self.yardsticks().for_threads(cell.threads);
-        Pairs::keep(xs, &cell.kept_rounds(y))
+        Pairs::keep(xs, &cell.kept(y).rounds)
     }
 
     /// Those its `scaling` comes from.
     pub fn kept_solo(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
         let y = self.yardsticks().for_threads(cell.threads);
-        Pairs::keep(xs, &cell.kept_solo_rounds(y))
+        Pairs::keep(xs, &cell.kept(y).solo_rounds)
     }
 }
 
@@ -244,10 +262,11 @@ mod tests {
         assert!(c.pairs.quiet(quiet_only(3100.0)).iter().all(|q| *q));
         // A cell with too few quiet rounds keeps every round, and is busy.
         c.pairs.probe_ns = Some(vec![9000.0; n]);
-        assert!(c.kept_rounds(quiet_only(3100.0)).iter().all(|q| *q));
-        assert!(c.judged_busy(quiet_only(3100.0)));
+        let kept = c.kept(quiet_only(3100.0));
+        assert!(kept.rounds.iter().all(|q| *q));
+        assert!(kept.busy);
         c.pairs.probe_ns = Some(vec![3100.0; n]);
-        assert!(!c.judged_busy(quiet_only(3100.0)));
+        assert!(!c.kept(quiet_only(3100.0)).busy);
     }
 
     #[test]

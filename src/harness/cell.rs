@@ -375,8 +375,9 @@ mod tests {
         // counted.
         assert_eq!(p.contention_ns.as_ref().map(Vec::len), Some(6));
         let y = pin_results::Yardsticks::of(std::slice::from_ref(&cell));
-        let mask = cell.kept_rounds(y.for_threads(2));
-        let solo_mask = cell.kept_solo_rounds(y.for_threads(2));
+        let kept = cell.kept(y.for_threads(2));
+        let (mask, solo_mask) = (kept.rounds, kept.solo_rounds);
+        assert_eq!(cell.busy, kept.busy);
         let quiet = |xs: &[f64]| pin_results::Pairs::keep(xs, &mask);
         assert_eq!(
             Some(cell.x_floor),

@@ -161,9 +161,9 @@ pub struct Visit {
 /// rounds, and the cell marked busy, when fewer than [`MIN_QUIET_ROUNDS`]
 /// were quiet.
 pub fn derive(cell: &mut Cell, y: Yardstick) {
-    cell.busy = cell.judged_busy(y);
-    let mask = cell.kept_rounds(y);
-    let solo_mask = cell.kept_solo_rounds(y);
+    let kept = cell.kept(y);
+    cell.busy = kept.busy;
+    let (mask, solo_mask) = (kept.rounds, kept.solo_rounds);
     let p = &cell.pairs;
     let kept = |xs: &[f64]| Pairs::keep(xs, &mask);
     cell.ns_per_page = median(&kept(&p.subject_ns_per_page));
