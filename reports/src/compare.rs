@@ -80,10 +80,7 @@ fn side<'a>(runs: &'a [Run], key: &Key) -> Vec<(&'a Run, &'a Cell)> {
         .iter()
         .filter_map(|r| Some((r, r.results.cells.iter().find(|c| Key::of(c) == *key)?)))
         .collect();
-    if all.iter().all(|(_, c)| c.busy) {
-        return all;
-    }
-    all.into_iter().filter(|(_, c)| !c.busy).collect()
+    crate::runs::quiet_unless_all_busy(all, |(_, c)| c)
 }
 
 /// One ratio's comparison: base, new, change and its mark ([`BUSY`] when a

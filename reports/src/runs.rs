@@ -111,6 +111,16 @@ pub fn is_calibration(c: &Cell) -> bool {
     c.backend == MODEL && c.subject == "noop"
 }
 
+/// One cell's measurements across runs, without the busy ones (too few
+/// rounds on a quiet machine) unless every one is busy: a busy cell's
+/// ratios are another machine state's.
+pub fn quiet_unless_all_busy<T>(cells: Vec<T>, cell: impl Fn(&T) -> &Cell) -> Vec<T> {
+    if cells.iter().all(|t| cell(t).busy) {
+        return cells;
+    }
+    cells.into_iter().filter(|t| !cell(t).busy).collect()
+}
+
 /// Which table a cell belongs to: its workload and the shape of its calls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shape {

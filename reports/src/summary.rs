@@ -372,11 +372,7 @@ pub fn across(runs: &[Run]) -> String {
             .filter_map(|r| r.results.cells.iter().find(|c| key(c) == *k))
             .collect();
         let busy = all.iter().filter(|c| c.busy).count();
-        let cells: Vec<&Cell> = if busy < all.len() {
-            all.iter().copied().filter(|c| !c.busy).collect()
-        } else {
-            all.clone()
-        };
+        let cells = crate::runs::quiet_unless_all_busy(all.clone(), |c| c);
         let name = format!("{} {} {}T {}", clean(&k.0), k.1, k.2, k.3);
         let xf = spread_of(cells.iter().filter(|c| c.x_floor.n > 0).map(|c| c.x_floor));
         let sc = spread_of(cells.iter().filter_map(|c| c.scaling));
