@@ -253,8 +253,13 @@ fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
     for c in r.cells.iter().filter(|c| {
         c.workload == "private" && c.threads == 2 && c.numa.placement == numa && !is_calibration(c)
     }) {
-        let Some(s) = c.scaling else { continue };
         let name = subject(c);
+        let Some(s) = c.scaling else {
+            if c.scaling_withheld() {
+                scaled.push(format!("{} busy (withheld)", clean(&name)));
+            }
+            continue;
+        };
         let exempt = SCALING_EXEMPT.contains(&name.as_str());
         if !exempt && s.median < SCALING_TARGET {
             failed.push(name.clone());

@@ -27,6 +27,8 @@ pub const NOISY: char = '*';
 pub const DISTURBED: char = '!';
 /// Mark of a busy cell (too few rounds on a quiet machine).
 pub const BUSY: char = '#';
+/// What the x 1T column shows for a scaling measured but withheld.
+pub const WITHHELD: &str = "busy";
 
 fn run_prefix(runs: &[Run], run: &Run) -> String {
     if runs.len() > 1 {
@@ -90,6 +92,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
     let noisy = all.iter().any(|c| c.noisy);
     let disturbed = all.iter().any(|c| c.disturbed());
     let busy = all.iter().any(|c| c.busy);
+    let withheld = all.iter().any(|c| c.scaling_withheld());
     let mark = |c: &Cell| {
         let mut m = String::new();
         for (any, this, mark) in [
@@ -150,10 +153,12 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
                         None => vec!["-".into(), "-".into(), "-".into()],
                     };
                     if *t > 1 {
-                        v.push(
-                            c.and_then(|c| c.scaling.as_ref())
+                        v.push(match c {
+                            Some(c) if c.scaling_withheld() => WITHHELD.into(),
+                            c => c
+                                .and_then(|c| c.scaling.as_ref())
                                 .map_or("-".into(), estimate),
-                        );
+                        });
                     }
                     v
                 })
@@ -162,7 +167,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
         })
         .collect();
     let mut footnotes = crate::findings::split_fix_price(&all);
-    footnotes.extend(mark_notes(noisy, disturbed, busy));
+    footnotes.extend(mark_notes(noisy, disturbed, busy, withheld));
     Titled {
         heading: format!("{} ({} pages per call)", shape.name(), shape.pages_per_call),
         about: format!(
@@ -686,7 +691,7 @@ pub fn numa(runs: &[Run]) -> Option<Titled> {
 }
 
 /// What the marks a table uses mean.
-fn mark_notes(noisy: bool, disturbed: bool, busy: bool) -> Vec<String> {
+fn mark_notes(noisy: bool, disturbed: bool, busy: bool, withheld: bool) -> Vec<String> {
     let mut notes = Vec::new();
     if noisy {
         notes.push(format!(
@@ -705,11 +710,19 @@ fn mark_notes(noisy: bool, disturbed: bool, busy: bool) -> Vec<String> {
         notes.push(format!(
             "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (the \
              clock probe within {:.0}% of the run's quiet probe; with several threads, \
-             the threads run together by the contention probe, and for x 1T thread 0 \
-             quiet in its solo slice), so its figures are over all rounds, mostly of a \
-             busy machine, and not comparable with a quiet cell's; re-run it.",
+             the threads run together by the contention probe), so its figures are \
+             over all rounds, mostly of a busy machine, and not comparable with a \
+             quiet cell's; re-run it.",
             pin_results::MIN_QUIET_ROUNDS,
             pin_results::QUIET_PROBE * 100.0
+        ));
+    }
+    if withheld {
+        notes.push(format!(
+            "x 1T {WITHHELD}: fewer than {} rounds were quiet with thread 0 quiet in \
+             its solo slice too; a host that gives an idle vCPU's core away slows the \
+             lone thread, so no scaling is given; re-run it.",
+            pin_results::MIN_QUIET_ROUNDS
         ));
     }
     notes

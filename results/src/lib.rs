@@ -7,6 +7,7 @@
 //! Files are written to a temporary file in the destination directory and
 //! renamed into place, so a reader never sees half a file.
 
+pub mod derive;
 mod estimate;
 mod quiet;
 mod validate;
@@ -19,7 +20,11 @@ use std::path::Path;
 use thiserror::Error;
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
+
+/// The earlier version [`Results::read`] still reads: it kept every round,
+/// and its figures are derived again by the current rules.
+pub const REDERIVED_VERSION: u32 = 4;
 
 /// A cell whose threads got less CPU time than this share of their elapsed
 /// time was disturbed by other load on the machine.
@@ -654,21 +659,31 @@ impl Results {
         })?;
         // The version first: a file of another version fails to parse on
         // some renamed field, which would hide the real reason.
-        if let Ok(v) = serde_json::from_str::<Version>(&text) {
-            if v.schema_version != SCHEMA_VERSION {
+        let version = serde_json::from_str::<Version>(&text).map(|v| v.schema_version);
+        if let Ok(v) = version {
+            if v != SCHEMA_VERSION && v != REDERIVED_VERSION {
                 return Err(ResultsError::Invalid {
                     path: path.display().to_string(),
                     why: format!(
-                        "schema_version {}: this pinbench reads version {SCHEMA_VERSION} only",
-                        v.schema_version
+                        "schema_version {v}: this pinbench reads versions \
+                         {REDERIVED_VERSION} and {SCHEMA_VERSION}"
                     ),
                 });
             }
         }
-        let r: Results = serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
+        let mut r: Results = serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
             path: path.display().to_string(),
             source,
         })?;
+        if version.is_ok_and(|v| v == REDERIVED_VERSION) {
+            r.schema_version = SCHEMA_VERSION;
+            r.derive_again();
+            r.notes.push(format!(
+                "written as schema_version {REDERIVED_VERSION}: its figures were derived again \
+                 from its rounds by version {SCHEMA_VERSION}'s rules (one quiet probe for every \
+                 thread count; scaling withheld where too few solo slices were quiet)"
+            ));
+        }
         validate::check(&r).map_err(|why| ResultsError::Invalid {
             path: path.display().to_string(),
             why,
@@ -886,6 +901,46 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
         let text = std::fs::read_to_string(&dest).expect("text");
         assert!(text.contains("\"cycles\": null"), "{text}");
+    }
+
+    #[test]
+    fn a_version_4_file_is_derived_again_and_others_are_refused() {
+        let mut one = sample::cell("plain", "private", 1, 4.0, 2.5e8);
+        let mut two = sample::cell("plain", "private", 2, 4.0, 2.5e8);
+        let n = 8;
+        for c in [&mut one, &mut two] {
+            c.pairs.subject_ns_per_page = vec![4.0; n];
+            c.pairs.floor_ns_per_page = vec![2.0; n];
+            c.pairs.pages_per_sec = vec![2.5e8; n];
+            c.pairs.solo_pages_per_sec = None;
+        }
+        one.pairs.probe_ns = Some(vec![3100.0; n]);
+        // Schema 4 judged these by their own 5th percentile: quiet.
+        two.pairs.probe_ns = Some(vec![3700.0; n]);
+        let mut r = sample::results(vec![one, two]);
+        r.schema_version = REDERIVED_VERSION;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v4.json");
+        let write = |r: &Results| {
+            std::fs::write(&path, serde_json::to_string(r).expect("json")).expect("write")
+        };
+        write(&r);
+        let read = Results::read(&path).expect("a version 4 file is read");
+        assert_eq!(read.schema_version, SCHEMA_VERSION);
+        assert!(read.notes.iter().any(|n| n.contains("derived again")));
+        let busy: Vec<bool> = read.cells.iter().map(|c| c.busy).collect();
+        assert_eq!(
+            busy,
+            vec![false, true],
+            "2 threads judged by 1 thread's quiet probe"
+        );
+        assert_eq!(read.cells[0].x_floor.median, 2.0);
+        for v in [3, 6] {
+            r.schema_version = v;
+            write(&r);
+            let e = Results::read(&path).expect_err("refused").to_string();
+            assert!(e.contains(&format!("schema_version {v}")), "{e}");
+        }
     }
 
     #[test]

@@ -8,10 +8,14 @@
 //! change of state: a ratio measured while busy is another number. Every
 //! round therefore starts with a clock probe on every thread (512 locked
 //! adds on a line of its own, `Pairs::probe_ns`); the run's quiet probe is
-//! the 5th percentile over its cells of the same thread count, and a round
-//! is quiet when its probe is within [`QUIET_PROBE`] of that. Measured on
-//! the 2-vCPU Xeon VM: quiet probes 3100 to 3130 ns, busy ones 3600 to
-//! 4400, in the same cells.
+//! the lowest of the 5th percentiles of each thread count's rounds, and a
+//! round is quiet when its probe is within [`QUIET_PROBE`] of that.
+//! Measured on the 2-vCPU Xeon VM: quiet probes 3100 to 3130 ns, busy ones
+//! 3600 to 4400, in the same cells. One yardstick for every thread count,
+//! because a probe is one core's locked adds whatever the cell: a 2-thread
+//! round is as slow as its slower thread, and on a day when one vCPU or the
+//! other was always busy the 2-thread rounds' own 5th percentile was a busy
+//! probe (3446 ns against 3112 at 1 thread), which judged busy rounds quiet.
 //!
 //! A cell of several threads has a second state of its own: whether the
 //! host ran its vCPUs at the same time. After the clock probe its threads
@@ -61,17 +65,24 @@ pub struct Yardstick {
 /// The run's yardsticks, per thread count.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Yardsticks {
-    /// Quiet clock probes: the 5th percentile of the rounds' probes.
+    /// Quiet clock probes: the lowest 5th percentile of any thread count's
+    /// rounds' probes, listed for each thread count it judges.
     pub quiet: Vec<ProbeNs>,
     /// Median contention probes (multi-thread cells only).
     pub contention: Vec<ProbeNs>,
 }
 
 impl Yardsticks {
-    /// From every round of `cells`.
+    /// From every round of `cells`: each thread count's quiet probe is the
+    /// lowest of their 5th percentiles (see the module's doc).
     pub fn of(cells: &[Cell]) -> Self {
+        let mut quiet = per_threads(cells, 0.05, |p| p.probe_ns.as_deref());
+        let lowest = quiet.iter().map(|p| p.ns).min_by(f64::total_cmp);
+        if let Some(lowest) = lowest {
+            quiet.iter_mut().for_each(|p| p.ns = lowest);
+        }
         Self {
-            quiet: per_threads(cells, 0.05, |p| p.probe_ns.as_deref()),
+            quiet,
             contention: per_threads(cells, 0.5, |p| p.contention_ns.as_deref()),
         }
     }
@@ -176,11 +187,13 @@ pub struct Kept {
     /// Those of every figure but `scaling`: the quiet rounds, or every
     /// round when fewer than [`MIN_QUIET_ROUNDS`] were quiet.
     pub rounds: Vec<bool>,
-    /// Those of `scaling` ([`Pairs::quiet_solo`]), or every round when too
-    /// few were quiet so.
-    pub solo_rounds: Vec<bool>,
-    /// Whether either fell back to every round: the cell's figures, or its
-    /// scaling, are mostly a busy machine's.
+    /// Those of `scaling` ([`Pairs::quiet_solo`]); none when fewer than
+    /// [`MIN_QUIET_ROUNDS`] were quiet so: a lone thread on a busy machine
+    /// is slowed by the host, not by the scheme, and its scaling (2.86 on
+    /// 2 CPUs, measured) would be no figure at all, so it is withheld.
+    pub solo_rounds: Option<Vec<bool>>,
+    /// Whether `rounds` fell back to every round: the cell's figures are
+    /// mostly a busy machine's.
     pub busy: bool,
 }
 
@@ -189,12 +202,17 @@ impl Cell {
     pub fn kept(&self, y: Yardstick) -> Kept {
         let quiet = self.pairs.quiet(y);
         let solo = self.pairs.solo_of(quiet.clone(), y);
-        let busy = too_few(&quiet) || (self.pairs.solo_pages_per_sec.is_some() && too_few(&solo));
         Kept {
+            busy: too_few(&quiet),
+            solo_rounds: (!too_few(&solo)).then_some(solo),
             rounds: all_if_few(quiet),
-            solo_rounds: all_if_few(solo),
-            busy,
         }
+    }
+
+    /// Whether its scaling was measured but withheld: too few of its solo
+    /// slices ran on a quiet machine ([`Kept::solo_rounds`]).
+    pub fn scaling_withheld(&self) -> bool {
+        self.threads > 1 && self.pairs.solo_pages_per_sec.is_some() && self.scaling.is_none()
     }
 }
 
@@ -225,10 +243,12 @@ impl crate::Results {
         Pairs::keep(xs, &cell.kept(y).rounds)
     }
 
-    /// Those its `scaling` comes from.
+    /// Those its `scaling` comes from (none where it was withheld).
     pub fn kept_solo(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
         let y = self.yardsticks().for_threads(cell.threads);
-        Pairs::keep(xs, &cell.kept(y).solo_rounds)
+        cell.kept(y)
+            .solo_rounds
+            .map_or_else(Vec::new, |mask| Pairs::keep(xs, &mask))
     }
 }
 
@@ -289,25 +309,60 @@ mod tests {
     }
 
     #[test]
-    fn yardsticks_are_per_thread_count() {
+    fn the_lowest_quiet_probe_judges_every_thread_count() {
         let mut one = sample::cell("plain", "private", 1, 1.0, 1.0);
         let mut two = sample::cell("plain", "private", 2, 1.0, 1.0);
         // 100 probes 3000..3099 on one thread; the 5th percentile is 3004.
         one.pairs.probe_ns = Some((0..100).map(|i| 3000.0 + f64::from(i)).collect());
+        // Two threads that were never quiet at once: their own 5th
+        // percentile would be a busy probe.
         two.pairs.probe_ns = Some(vec![4000.0; 3]);
         two.pairs.contention_ns = Some(vec![15_000.0, 17_000.0, 16_000.0]);
         let bare = sample::cell("bias", "private", 1, 1.0, 1.0);
-        let y = Yardsticks::of(&[two, bare, one]);
+        let y = Yardsticks::of(&[two.clone(), bare, one]);
         let at = |threads, ns| ProbeNs { threads, ns };
-        assert_eq!(y.quiet, vec![at(1, 3004.0), at(2, 4000.0)]);
+        assert_eq!(y.quiet, vec![at(1, 3004.0), at(2, 3004.0)]);
         assert_eq!(y.contention, vec![at(2, 16_000.0)]);
         assert_eq!(
             y.for_threads(2),
             Yardstick {
-                quiet_ns: Some(4000.0),
+                quiet_ns: Some(3004.0),
                 contention_ns: Some(16_000.0)
             }
         );
         assert_eq!(y.for_threads(3), Yardstick::default());
+        // So its rounds are busy, not quiet among themselves.
+        assert!(two.pairs.quiet(y.for_threads(2)).iter().all(|q| !q));
+        // A run of 2-thread cells only has its own.
+        let alone = Yardsticks::of(std::slice::from_ref(&two));
+        assert_eq!(alone.quiet, vec![at(2, 4000.0)]);
+    }
+
+    #[test]
+    fn scaling_is_withheld_when_too_few_solo_slices_were_quiet() {
+        let n = 10;
+        let mut c = sample::cell("plain", "private", 2, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![1.0; n];
+        c.pairs.floor_ns_per_page = vec![1.0; n];
+        c.pairs.pages_per_sec = vec![2.0; n];
+        c.pairs.solo_pages_per_sec = Some(vec![1.0; n]);
+        c.pairs.probe_ns = Some(vec![3100.0; n]);
+        // Thread 0 slow alone in 3 rounds: 7 quiet, under MIN_QUIET_ROUNDS.
+        let mut solo = vec![3100.0; n];
+        solo[..3].fill(4000.0);
+        c.pairs.solo_probe_ns = Some(solo);
+        let kept = c.kept(quiet_only(3100.0));
+        assert!(!kept.busy, "x floor's rounds are all quiet");
+        assert_eq!(kept.solo_rounds, None);
+        crate::derive::derive(&mut c, quiet_only(3100.0));
+        assert_eq!(c.scaling, None);
+        assert!(c.scaling_withheld() && !c.busy);
+        // One more quiet solo slice and it is given, from those 8.
+        if let Some(s) = c.pairs.solo_probe_ns.as_mut() {
+            s[2] = 3100.0;
+        }
+        crate::derive::derive(&mut c, quiet_only(3100.0));
+        assert_eq!(c.scaling.map(|s| s.n), Some(8));
+        assert!(!c.scaling_withheld());
     }
 }

@@ -383,11 +383,14 @@ mod tests {
             Some(cell.x_floor),
             pin_results::Estimate::of(&quiet(&p.x_floor()))
         );
-        assert_eq!(
-            cell.scaling,
-            p.scaling()
-                .and_then(|s| pin_results::Estimate::of(&pin_results::Pairs::keep(&s, &solo_mask)))
-        );
+        // Scaling from the rounds quiet in thread 0's solo slice too, or
+        // withheld when too few were.
+        let scaling = match (p.scaling(), solo_mask) {
+            (Some(s), Some(m)) => pin_results::Estimate::of(&pin_results::Pairs::keep(&s, &m)),
+            _ => None,
+        };
+        assert_eq!(cell.scaling, scaling);
+        assert_eq!(cell.scaling_withheld(), scaling.is_none());
         let kept = mask.iter().filter(|q| **q).count();
         assert_eq!(kept + cell.disturbed_rounds, 6);
         assert!(cell.ns_per_page > 0.0 && cell.floor_ns_per_page > 0.0 && cell.pages_per_sec > 0.0);

@@ -13,10 +13,9 @@
 use super::paired::{ThreadOutcome, Timed};
 use super::worker::Tally;
 use crate::metrics::latency::Latency;
-use pin_results::{
-    AllocFailures, Cell, Counters, Estimate, KernelCell, NumaPlacement, Pairs, Yardstick,
-    Yardsticks,
-};
+pub use pin_results::derive::derive_all;
+use pin_results::derive::or_zero;
+use pin_results::{AllocFailures, Cell, Counters, KernelCell, NumaPlacement, Pairs};
 
 /// What names a cell in the results: the model's cells and the kernel's
 /// fill it in their own terms.
@@ -131,21 +130,6 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
     }
 }
 
-/// The median of `xs`, 0 for none.
-fn median(xs: &[f64]) -> f64 {
-    Estimate::of(xs).map_or(0.0, |e| e.median)
-}
-
-/// A ratio no round produced (no pages measured): recorded as 0 in [0, 0].
-fn or_zero(e: Option<Estimate>) -> Estimate {
-    e.unwrap_or(Estimate {
-        median: 0.0,
-        ci_low: 0.0,
-        ci_high: 0.0,
-        n: 0,
-    })
-}
-
 /// One visit of a cell: its results so far and its latency histogram (so
 /// visits merge into true quantiles).
 pub struct Visit {
@@ -153,39 +137,6 @@ pub struct Visit {
     pub cell: Cell,
     /// Per-call latency of the subject's slices.
     pub latency: Latency,
-}
-
-/// Sets the figures derived from `cell.pairs` over its quiet rounds, as
-/// judged by `y` (`scaling` over those whose solo slice was quiet too):
-/// medians, estimates, noisy, how many rounds were set aside; each over all
-/// rounds, and the cell marked busy, when fewer than [`MIN_QUIET_ROUNDS`]
-/// were quiet.
-pub fn derive(cell: &mut Cell, y: Yardstick) {
-    let kept = cell.kept(y);
-    cell.busy = kept.busy;
-    let (mask, solo_mask) = (kept.rounds, kept.solo_rounds);
-    let p = &cell.pairs;
-    let kept = |xs: &[f64]| Pairs::keep(xs, &mask);
-    cell.ns_per_page = median(&kept(&p.subject_ns_per_page));
-    cell.floor_ns_per_page = median(&kept(&p.floor_ns_per_page));
-    cell.pages_per_sec = median(&kept(&p.pages_per_sec));
-    cell.x_floor = or_zero(Estimate::of(&kept(&p.x_floor())));
-    cell.scaling = p
-        .scaling()
-        .and_then(|s| Estimate::of(&Pairs::keep(&s, &solo_mask)));
-    cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());
-    cell.disturbed_rounds = mask.iter().filter(|q| !**q).count();
-}
-
-/// Finds the run's yardsticks in `cells` and derives every cell's figures
-/// by them: a round's state is judged by the whole run, so a cell that
-/// never saw the machine quiet is not judged by its own best.
-pub fn derive_all(cells: &mut [Cell]) -> Yardsticks {
-    let y = Yardsticks::of(cells);
-    for c in cells.iter_mut() {
-        derive(c, y.for_threads(c.threads));
-    }
-    y
 }
 
 /// Per-round values of two visits one after the other; none unless both

@@ -1,0 +1,66 @@
+//! A cell's figures from its rounds: which rounds ran on a quiet machine
+//! ([`crate::quiet`]), then medians and 95% intervals of what they measured.
+//! Every figure of a cell besides the raw `pairs` is derived here, so a file
+//! of an earlier schema that kept its rounds can be derived again by the
+//! current rules ([`crate::Results::read`]).
+
+use crate::{Cell, Estimate, Pairs, Results, Yardstick, Yardsticks};
+
+/// The median of `xs`, 0 for none.
+fn median(xs: &[f64]) -> f64 {
+    Estimate::of(xs).map_or(0.0, |e| e.median)
+}
+
+/// A ratio no round produced (no pages measured): recorded as 0 in [0, 0].
+pub fn or_zero(e: Option<Estimate>) -> Estimate {
+    e.unwrap_or(Estimate {
+        median: 0.0,
+        ci_low: 0.0,
+        ci_high: 0.0,
+        n: 0,
+    })
+}
+
+/// Sets the figures derived from `cell.pairs` over its quiet rounds, as
+/// judged by `y`: medians, estimates, noisy, how many rounds were set
+/// aside; each over all rounds, and the cell marked busy, when fewer than
+/// [`crate::MIN_QUIET_ROUNDS`] were quiet. `scaling` comes from the rounds
+/// whose solo slice was quiet too, and is withheld (`None`) when too few
+/// were.
+pub fn derive(cell: &mut Cell, y: Yardstick) {
+    let kept = cell.kept(y);
+    cell.busy = kept.busy;
+    let p = &cell.pairs;
+    let quiet = |xs: &[f64]| Pairs::keep(xs, &kept.rounds);
+    cell.ns_per_page = median(&quiet(&p.subject_ns_per_page));
+    cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
+    cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
+    cell.x_floor = or_zero(Estimate::of(&quiet(&p.x_floor())));
+    cell.scaling = match (p.scaling(), &kept.solo_rounds) {
+        (Some(s), Some(mask)) => Estimate::of(&Pairs::keep(&s, mask)),
+        _ => None,
+    };
+    cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());
+    cell.disturbed_rounds = kept.rounds.iter().filter(|q| !**q).count();
+}
+
+/// Finds the run's yardsticks in `cells` and derives every cell's figures
+/// by them: a round's state is judged by the whole run, so a cell that
+/// never saw the machine quiet is not judged by its own best.
+pub fn derive_all(cells: &mut [Cell]) -> Yardsticks {
+    let y = Yardsticks::of(cells);
+    for c in cells.iter_mut() {
+        derive(c, y.for_threads(c.threads));
+    }
+    y
+}
+
+impl Results {
+    /// Derives every cell's figures and the run's yardsticks again from the
+    /// rounds, by the current rules.
+    pub fn derive_again(&mut self) {
+        let y = derive_all(&mut self.cells);
+        self.quiet_probe_ns = y.quiet;
+        self.contention_probe_ns = y.contention;
+    }
+}
