@@ -218,6 +218,10 @@ pub struct Config {
     /// the run (1 in files of runs before visits).
     #[serde(default = "one")]
     pub visits: usize,
+    /// Further visits, at most, to each cell still short of quiet rounds
+    /// after its visits (0 in files from before them).
+    #[serde(default)]
+    pub revisits: usize,
     /// NUMA placements swept.
     pub numa: Vec<String>,
     /// Model runs: how FOLL_PIN calls write MMF_HAS_PINNED
@@ -844,6 +848,7 @@ pub mod sample {
                 warmup: 1,
                 slice_ms: 2,
                 visits: 4,
+                revisits: 2,
                 numa: vec!["local".into()],
                 has_pinned_write: Some("test-then-set".into()),
                 vmstat_threshold: Default::default(),

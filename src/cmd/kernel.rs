@@ -158,7 +158,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     let mut checks = Checks::default();
     let measured = session.run_cells(
         &plan.jobs,
-        plan.sweep.visits,
+        plan.sweep.visits(),
         Job::name,
         |job| {
             let make = |buf| job.path(buf, args.sweep.pages_per_call, args.write, &dio);

@@ -96,7 +96,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let params = plan.sweep.params(avail);
     let measured = session.run_cells(
         &plan.cells,
-        plan.sweep.visits,
+        plan.sweep.visits(),
         |spec| spec.label(),
         |spec| cell::run_cell(spec, &params).map_err(|e| e.to_string()),
         &mut notes,

@@ -37,6 +37,12 @@ pub struct SweepArgs {
     /// machine's states (default 8; 5 with --quick).
     #[arg(long)]
     pub visits: Option<usize>,
+    /// Further visits, at most, to each cell still short of quiet rounds
+    /// after its visits (busy, or its x 1T withheld); each adds the rounds
+    /// of a visit (default: half of --visits; 2 with --quick, none started
+    /// after 55 s). 0 turns them off.
+    #[arg(long)]
+    pub revisits: Option<usize>,
     /// Run the threads on this NUMA node's CPUs.
     #[arg(long)]
     pub cpu_node: Option<u32>,
@@ -63,6 +69,7 @@ impl SweepArgs {
             warmup: self.warmup,
             slice_ms: self.slice_ms,
             visits: self.visits,
+            revisits: self.revisits,
             cpu_node: self.cpu_node,
             numa: self.numa.clone(),
             memory_node,

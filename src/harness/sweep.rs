@@ -7,6 +7,7 @@
 
 use super::cell::Numa;
 use super::paired::Params;
+use super::session::Visits;
 use crate::machine::Machine;
 use crate::metrics::counters::Availability;
 use pin_results::Config;
@@ -78,6 +79,8 @@ pub struct SweepOptions {
     pub slice_ms: Option<u64>,
     /// `--visits`.
     pub visits: Option<usize>,
+    /// `--revisits`.
+    pub revisits: Option<usize>,
     /// `--cpu-node`.
     pub cpu_node: Option<u32>,
     /// `--numa`.
@@ -103,6 +106,10 @@ pub struct Sweep {
     /// Visits per cell: its rounds are measured in this many parts, spread
     /// over the run.
     pub visits: usize,
+    /// Further visits, at most, to the cells still short of quiet rounds.
+    pub revisits: usize,
+    /// `--quick`: no revisit starts after this much of the run.
+    pub revisit_until: Option<Duration>,
     /// Lines about what was left out.
     pub notes: Vec<String>,
 }
@@ -139,6 +146,7 @@ impl Sweep {
             warmup: self.warmup,
             slice_ms: self.slice_ms,
             visits: self.visits,
+            revisits: self.revisits,
             numa: self
                 .placements
                 .iter()
@@ -148,6 +156,15 @@ impl Sweep {
             vmstat_threshold: Default::default(),
             failslab: None,
             on_alloc_fail: None,
+        }
+    }
+
+    /// How often the session visits each cell.
+    pub fn visits(&self) -> Visits {
+        Visits {
+            passes: self.visits,
+            revisits: self.revisits,
+            until: self.revisit_until,
         }
     }
 
@@ -181,6 +198,15 @@ const DEFAULT_VISITS: usize = 8;
 /// visit costs its cell about 30 ms of building and warm-up: 8 visits took
 /// 64 s, 4 took 49 s, on the 2-vCPU VM).
 const QUICK_VISITS: usize = 5;
+/// Revisits: a cell still short of quiet rounds after its visits (busy, or
+/// its scaling withheld) is visited again, up to half as many times more,
+/// each time adding its share of rounds: the machine's busy spells last
+/// seconds to minutes, and a later visit may find it quiet.
+const DEFAULT_REVISITS_PER_VISIT: f64 = 0.5;
+/// `--quick`: 2 revisits, none started after 55 s, so the sweep still
+/// ends within a minute.
+const QUICK_REVISITS: usize = 2;
+const QUICK_REVISIT_UNTIL: Duration = Duration::from_secs(55);
 const MAX_VISITS: u64 = 1_000;
 /// Bounds that keep a run finite and its arithmetic in range.
 const MAX_PAIRS: u64 = 100_000;
@@ -225,6 +251,7 @@ pub fn sweep(opts: &SweepOptions, machine: &Machine) -> Result<Sweep, PlanError>
     }
     let threads = threads(opts, cpus.len(), cpu_node)?;
     let (pairs, warmup, slice_ms, visits) = timing(opts)?;
+    let revisits = revisits(opts, visits)?;
     let mut notes = Vec::new();
     let mut placements = Vec::new();
     for (placement, node) in nodes(opts, machine, cpu_node, &mut notes)? {
@@ -247,6 +274,8 @@ pub fn sweep(opts: &SweepOptions, machine: &Machine) -> Result<Sweep, PlanError>
         warmup,
         slice_ms,
         visits,
+        revisits,
+        revisit_until: opts.quick.then_some(QUICK_REVISIT_UNTIL),
         notes,
     })
 }
@@ -309,6 +338,18 @@ fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64, usize), PlanError> 
         }
     }
     Ok((pairs, warmup, slice_ms, visits))
+}
+
+/// `--revisits`, or its default.
+fn revisits(opts: &SweepOptions, visits: usize) -> Result<usize, PlanError> {
+    match opts.revisits {
+        Some(r) if r as u64 > MAX_VISITS => {
+            Err(PlanError::TooLarge("--revisits", r as u64, MAX_VISITS))
+        }
+        Some(r) => Ok(r),
+        None if opts.quick => Ok(QUICK_REVISITS),
+        None => Ok((visits as f64 * DEFAULT_REVISITS_PER_VISIT).floor() as usize),
+    }
 }
 
 /// (placement, memory node) of every placement swept.
