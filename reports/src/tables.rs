@@ -83,6 +83,29 @@ fn column_keys<'a>(
     keys
 }
 
+/// One group's columns of a row: ns/page with its marks, x floor,
+/// Mpages/s, and with several threads x 1T; `-` where the run lacks the
+/// cell.
+fn row_cells(c: Option<&Cell>, threads: usize, mark: &impl Fn(&Cell) -> String) -> Vec<String> {
+    let mut v = match c {
+        Some(c) => vec![
+            format!("{}{}", num(c.ns_per_page), mark(c)),
+            estimate(&c.x_floor),
+            num(c.pages_per_sec / 1e6),
+        ],
+        None => vec!["-".into(), "-".into(), "-".into()],
+    };
+    if threads > 1 {
+        v.push(match c {
+            Some(c) if c.scaling_withheld() => WITHHELD.into(),
+            c => c
+                .and_then(|c| c.scaling.as_ref())
+                .map_or("-".into(), estimate),
+        });
+    }
+    v
+}
+
 fn workload(runs: &[Run], shape: Shape) -> Titled {
     fn of_shape<'a>(r: &'a Run, shape: &Shape) -> Vec<&'a Cell> {
         r.results.cells.iter().filter(|c| shape.holds(c)).collect()
@@ -144,23 +167,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
                             && c.threads == *t
                             && c.numa.placement == *p
                     });
-                    let mut v = match c {
-                        Some(c) => vec![
-                            format!("{}{}", num(c.ns_per_page), mark(c)),
-                            estimate(&c.x_floor),
-                            num(c.pages_per_sec / 1e6),
-                        ],
-                        None => vec!["-".into(), "-".into(), "-".into()],
-                    };
-                    if *t > 1 {
-                        v.push(match c {
-                            Some(c) if c.scaling_withheld() => WITHHELD.into(),
-                            c => c
-                                .and_then(|c| c.scaling.as_ref())
-                                .map_or("-".into(), estimate),
-                        });
-                    }
-                    v
+                    row_cells(c, *t, &mark)
                 })
                 .collect();
             (s, cells)
