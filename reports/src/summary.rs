@@ -255,7 +255,7 @@ fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
     }) {
         let name = subject(c);
         let Some(s) = c.scaling else {
-            if c.scaling_withheld() {
+            if c.scaling_withheld {
                 scaled.push(format!("{} busy (withheld)", clean(&name)));
             }
             continue;

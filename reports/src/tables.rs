@@ -97,7 +97,7 @@ fn row_cells(c: Option<&Cell>, threads: usize, mark: &impl Fn(&Cell) -> String) 
     };
     if threads > 1 {
         v.push(match c {
-            Some(c) if c.scaling_withheld() => WITHHELD.into(),
+            Some(c) if c.scaling_withheld => WITHHELD.into(),
             c => c
                 .and_then(|c| c.scaling.as_ref())
                 .map_or("-".into(), estimate),
@@ -115,7 +115,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
     let noisy = all.iter().any(|c| c.noisy);
     let disturbed = all.iter().any(|c| c.disturbed());
     let busy = all.iter().any(|c| c.busy);
-    let withheld = all.iter().any(|c| c.scaling_withheld());
+    let withheld = all.iter().any(|c| c.scaling_withheld);
     let mark = |c: &Cell| {
         let mut m = String::new();
         for (any, this, mark) in [

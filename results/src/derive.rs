@@ -36,7 +36,9 @@ pub fn derive(cell: &mut Cell, y: Yardstick) {
     cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
     cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
     cell.x_floor = or_zero(Estimate::of(&quiet(&p.x_floor())));
-    cell.scaling = match (p.scaling(), &kept.solo_rounds) {
+    let scaling = p.scaling();
+    cell.scaling_withheld = scaling.is_some() && kept.solo_rounds.is_none();
+    cell.scaling = match (scaling, &kept.solo_rounds) {
         (Some(s), Some(mask)) => Estimate::of(&Pairs::keep(&s, mask)),
         _ => None,
     };

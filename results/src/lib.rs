@@ -297,6 +297,11 @@ pub struct Cell {
     /// comparable with a quiet cell's.
     #[serde(default)]
     pub busy: bool,
+    /// Several threads with a solo slice, but fewer than
+    /// [`MIN_QUIET_ROUNDS`] rounds quiet in it too: `scaling` is withheld
+    /// (`null`), not absent.
+    #[serde(default)]
+    pub scaling_withheld: bool,
     /// Task-clock of the measured threads over their elapsed time; below
     /// [`DISTURBED_CPU_SHARE`] other load shared their CPUs.
     pub cpu_share: Option<f64>,
@@ -684,8 +689,9 @@ impl Results {
             r.derive_again();
             r.notes.push(format!(
                 "written as schema_version {REDERIVED_VERSION}: its figures were derived again \
-                 from its rounds by version {SCHEMA_VERSION}'s rules (one quiet probe for every \
-                 thread count; scaling withheld where too few solo slices were quiet)"
+                 from its rounds by version {SCHEMA_VERSION}'s rules (each thread count's quiet \
+                 probe capped at 5% over the lowest; scaling withheld where too few solo \
+                 slices were quiet)"
             ));
         }
         validate::check(&r).map_err(|why| ResultsError::Invalid {
@@ -741,6 +747,7 @@ pub mod sample {
             noisy: false,
             disturbed_rounds: 0,
             busy: false,
+            scaling_withheld: false,
             cpu_share: Some(1.0),
             latency_ns: LatencyNs {
                 p50: 1,

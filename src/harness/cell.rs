@@ -384,13 +384,18 @@ mod tests {
             pin_results::Estimate::of(&quiet(&p.x_floor()))
         );
         // Scaling from the rounds quiet in thread 0's solo slice too, or
-        // withheld when too few were.
-        let scaling = match (p.scaling(), solo_mask) {
-            (Some(s), Some(m)) => pin_results::Estimate::of(&pin_results::Pairs::keep(&s, &m)),
-            _ => None,
-        };
-        assert_eq!(cell.scaling, scaling);
-        assert_eq!(cell.scaling_withheld(), scaling.is_none());
+        // withheld when fewer than MIN_QUIET_ROUNDS (here all 6) were.
+        let solo_quiet = p
+            .quiet_solo(y.for_threads(2))
+            .iter()
+            .filter(|q| **q)
+            .count();
+        assert_eq!(cell.scaling_withheld, solo_quiet < 6);
+        assert_eq!(cell.scaling.is_none(), cell.scaling_withheld);
+        if let (Some(s), Some(m)) = (p.scaling(), solo_mask) {
+            let kept = pin_results::Pairs::keep(&s, &m);
+            assert_eq!(cell.scaling.map(|e| e.n), Some(kept.len()));
+        }
         let kept = mask.iter().filter(|q| **q).count();
         assert_eq!(kept + cell.disturbed_rounds, 6);
         assert!(cell.ns_per_page > 0.0 && cell.floor_ns_per_page > 0.0 && cell.pages_per_sec > 0.0);

@@ -264,6 +264,7 @@ pub fn record(
         noisy: false,
         disturbed_rounds: 0,
         busy: false,
+        scaling_withheld: false,
         x_floor: or_zero(None),
         scaling: None,
         cpu_share: c.task_clock_ns.map(|t| t as f64 / subject_ns.max(1) as f64),

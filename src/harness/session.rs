@@ -108,7 +108,7 @@ impl Progress {
         let measured = self.merged.iter().enumerate().filter(|(_, v)| v.is_some());
         measured
             .zip(&self.m.cells)
-            .filter(|(_, c)| c.busy || c.scaling_withheld())
+            .filter(|(_, c)| c.busy || c.scaling_withheld)
             .map(|((i, _), _)| i)
             .collect()
     }
