@@ -58,6 +58,11 @@ fn bad_input_exits_2_naming_the_value_and_leaves_the_output_alone() {
             "--memmap-node 99",
         ),
         (vec!["run", "--threads", "x", "-o", o], "'x'"),
+        (
+            vec!["run", "--revisits", "99999", "-o", o],
+            "--revisits 99999: at most 7684",
+        ),
+        (vec!["run", "--revisits", "-1", "-o", o], "'-1'"),
     ];
     for (args, needle) in cases {
         pinbench()

@@ -91,7 +91,7 @@ fn metric(base: &[(&Run, &Cell)], new: &[(&Run, &Cell)], ratio: Ratio) -> [Strin
     let medians = |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.median).collect::<Vec<_>>();
     let (bm, nm) = (medians(&b), medians(&n));
     let (Some(bc), Some(nc)) = (Estimate::of(&bm), Estimate::of(&nm)) else {
-        return ["-".into(), "-".into(), "-".into(), String::new()];
+        return unpaired(ratio, [(base, &bm), (new, &nm)]);
     };
     let change = nc.median / bc.median - 1.0;
     // No run resolves a change finer than its own CI, however close a few
@@ -122,6 +122,34 @@ fn metric(base: &[(&Run, &Cell)], new: &[(&Run, &Cell)], ratio: Ratio) -> [Strin
         num(nc.median),
         format!("{:+.1}%", change * 100.0),
         verdict,
+    ]
+}
+
+/// A side's cells of one key, with their runs.
+type Side<'a, 'b> = &'a [(&'b Run, &'b Cell)];
+
+/// One ratio's comparison where a side has no value: [`BUSY`] for a side
+/// whose every x 1T was withheld (too few quiet solo slices), with the
+/// verdict [`BUSY`]; `-` for one that has no such ratio.
+fn unpaired(ratio: Ratio, sides: [(Side, &Vec<f64>); 2]) -> [String; 4] {
+    let withheld = |s: Side| {
+        matches!(ratio, Ratio::Scaling)
+            && !s.is_empty()
+            && s.iter().all(|(_, c)| c.scaling_withheld)
+    };
+    let shown = |(s, medians): (Side, &Vec<f64>)| {
+        if withheld(s) {
+            BUSY.to_string()
+        } else {
+            Estimate::of(medians).map_or("-".into(), |e| num(e.median))
+        }
+    };
+    let any = sides.iter().any(|(s, _)| withheld(s));
+    [
+        shown(sides[0]),
+        shown(sides[1]),
+        "-".into(),
+        if any { BUSY.into() } else { String::new() },
     ]
 }
 
@@ -468,6 +496,32 @@ mod tests {
         let text = compare(&base, &[busy.clone(), busy]);
         let plain = row(&text, "plain 1T");
         assert!(plain.contains("+32.5% busy"), "{plain}");
+    }
+
+    #[test]
+    fn a_side_whose_scaling_was_withheld_reads_busy_not_absent() {
+        let two = |withheld: bool| {
+            let mut c = cell("plain", 2, &[1.5; 6]);
+            c.scaling = (!withheld).then(|| Estimate::of(&[1.9; 6])).flatten();
+            c.pairs.solo_pages_per_sec = Some(vec![1e8; 6]);
+            c.pairs.pages_per_sec = vec![1.9e8; 6];
+            c.scaling_withheld = withheld;
+            run("r", vec![c])
+        };
+        let text = compare(&[two(false)], &[two(true)]);
+        let plain = row(&text, "plain 2T");
+        let cols: Vec<&str> = plain.split_whitespace().collect();
+        // x floor compared as ever; x 1T: 1.90 against busy, marked.
+        assert_eq!(
+            cols[cols.len() - 4..],
+            ["1.90", "busy", "-", "busy"],
+            "{plain}"
+        );
+        // Without solo slices at all, x 1T is absent, not busy.
+        let mut none = two(false);
+        none.results.cells[0].scaling = None;
+        let text = compare(std::slice::from_ref(&none), &[none.clone()]);
+        assert!(!row(&text, "plain 2T").contains("busy"), "{text}");
     }
 
     #[test]

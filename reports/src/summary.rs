@@ -128,7 +128,7 @@ fn fingerprint_line(f: &Fingerprint) -> String {
 }
 
 /// `quiet clock probe: 3104 ns (1T), 3115 ns (2T); contention probe:
-/// 16400 ns (2T); 3 of 130 cells busy`.
+/// 16400 ns (2T); 3 of 130 cells busy, 2 with x 1T withheld`.
 fn probe_line(r: &Results) -> Option<String> {
     if r.quiet_probe_ns.is_empty() {
         return None;
@@ -145,8 +145,12 @@ fn probe_line(r: &Results) -> Option<String> {
         format!("; contention probe: {}", list(&r.contention_probe_ns))
     };
     let busy = r.cells.iter().filter(|c| c.busy).count();
+    let withheld = match r.cells.iter().filter(|c| c.scaling_withheld).count() {
+        0 => String::new(),
+        w => format!(", {w} with x 1T withheld"),
+    };
     Some(format!(
-        "quiet clock probe: {}{contention}; {busy} of {} cells busy",
+        "quiet clock probe: {}{contention}; {busy} of {} cells busy{withheld}",
         list(&r.quiet_probe_ns),
         r.cells.len()
     ))
@@ -250,6 +254,7 @@ pub fn checks(r: &Results) -> Vec<String> {
 fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
     let mut scaled = Vec::new();
     let mut failed = Vec::new();
+    let mut withheld = 0;
     for c in r.cells.iter().filter(|c| {
         c.workload == "private" && c.threads == 2 && c.numa.placement == numa && !is_calibration(c)
     }) {
@@ -257,6 +262,7 @@ fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
         let Some(s) = c.scaling else {
             if c.scaling_withheld {
                 scaled.push(format!("{} busy (withheld)", clean(&name)));
+                withheld += 1;
             }
             continue;
         };
@@ -280,10 +286,11 @@ fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
     let mut lines = vec![format!(
         "  private 2T vs 1T pages/s (paired): target >= {SCALING_TARGET}x for all but {} (one lock per node)   {}",
         SCALING_EXEMPT.join(", "),
-        if failed.is_empty() {
-            "met".to_string()
-        } else {
-            format!("NOT MET: {}", failed.join(", "))
+        match (failed.is_empty(), withheld) {
+            (false, _) => format!("NOT MET: {}", failed.join(", ")),
+            (true, 0) => "met".to_string(),
+            (true, w) if w == scaled.len() => "NOT JUDGED: every x 1T withheld (busy)".into(),
+            (true, w) => format!("met by those measured; {w} withheld (busy)"),
         }
     )];
     for chunk in scaled.chunks(4) {
@@ -386,11 +393,15 @@ pub fn across(runs: &[Run]) -> String {
                 worst = Some((s, name.clone()));
             }
         }
-        let runs_note = match busy {
+        let mut runs_note = match busy {
             0 => format!("{} runs", all.len()),
             b if b == all.len() => format!("{b} runs, all busy"),
             b => format!("{} runs, {b} busy left out", all.len()),
         };
+        match cells.iter().filter(|c| c.scaling_withheld).count() {
+            0 => {}
+            w => runs_note.push_str(&format!(", x 1T withheld in {w}")),
+        }
         let _ = writeln!(
             out,
             "{:<40} {}  {} ({runs_note})",
@@ -465,6 +476,34 @@ mod tests {
         assert!(c.contains("xarray 1.90x (exempt)"), "{c}");
         // sample cells scale 0.95 x threads
         assert!(c.contains("plain 1.90x"), "{c}");
+    }
+
+    #[test]
+    fn a_withheld_scaling_is_named_and_never_counted_as_met() {
+        let withheld = |name| {
+            let mut c = cell(name, "private", 2, 20.0, 1.0e8);
+            c.scaling = None;
+            c.scaling_withheld = true;
+            c
+        };
+        let r = results(vec![withheld("plain"), withheld("bias")]);
+        let c = checks(&r).join("\n");
+        assert!(c.contains("NOT JUDGED: every x 1T withheld (busy)"), "{c}");
+        assert!(c.contains("plain busy (withheld)"), "{c}");
+        let r = results(vec![
+            withheld("plain"),
+            cell("bias", "private", 2, 20.0, 1.0e8),
+        ]);
+        let c = checks(&r).join("\n");
+        assert!(
+            c.contains("met by those measured; 1 withheld (busy)"),
+            "{c}"
+        );
+        assert!(
+            render(&r).contains("0 of 2 cells busy, 1 with x 1T withheld"),
+            "{}",
+            render(&r)
+        );
     }
 
     #[test]

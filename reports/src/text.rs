@@ -74,13 +74,16 @@ fn facts(run: &Run) -> Vec<(&'static str, String)> {
         (
             "run",
             format!(
-                "{}, {:.1} s, {} cells, {} rounds of {} ms slices (+{} warm-up) per cell{}",
+                "{}, {:.1} s, {} cells, {} rounds of {} ms slices per cell in {} visits (+{} \
+                 warm-up each; up to {} revisits to cells short of quiet rounds){}",
                 m.start_time,
                 m.duration_s,
                 r.cells.len(),
                 c.pairs,
                 c.slice_ms,
+                c.visits,
                 c.warmup,
+                c.revisits,
                 if r.partial {
                     "; PARTIAL: interrupted, only finished cells"
                 } else {

@@ -4,7 +4,8 @@
 //! workers every cell is read against ([`calibration`]), the per-round clock probe
 //! ([`clock_probe`]), the machine's fingerprint ([`fingerprint`]), turning measurements into results
 //! ([`record`]), and what every measuring command does around its cells
-//! ([`session`]: signals, progress, the results file). [`sweep`] checks the
+//! ([`session`]: signals, the results file; [`visits`]: passes, revisits,
+//! progress). [`sweep`] checks the
 //! threads, placements and slicing both `run` and `kernel` sweep.
 
 pub mod calibration;
@@ -17,6 +18,7 @@ pub mod plan;
 pub mod record;
 pub mod session;
 pub mod sweep;
+pub mod visits;
 pub mod worker;
 
 pub use worker::{Tally, Worker};

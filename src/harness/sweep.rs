@@ -7,7 +7,7 @@
 
 use super::cell::Numa;
 use super::paired::Params;
-use super::session::Visits;
+use super::visits::Visits;
 use crate::machine::Machine;
 use crate::metrics::counters::Availability;
 use pin_results::Config;
@@ -198,11 +198,12 @@ const DEFAULT_VISITS: usize = 8;
 /// visit costs its cell about 30 ms of building and warm-up: 8 visits took
 /// 64 s, 4 took 49 s, on the 2-vCPU VM).
 const QUICK_VISITS: usize = 5;
-/// Revisits: a cell still short of quiet rounds after its visits (busy, or
-/// its scaling withheld) is visited again, up to half as many times more,
-/// each time adding its share of rounds: the machine's busy spells last
-/// seconds to minutes, and a later visit may find it quiet.
-const DEFAULT_REVISITS_PER_VISIT: f64 = 0.5;
+// Revisits: a cell still short of quiet rounds after its visits (busy, or
+// its scaling withheld) is visited again, by default up to half as many
+// times more (`visits / 2`), each time adding its share of rounds: the
+// machine's busy spells last seconds to minutes, and a later visit may find
+// it quiet. None by default on an emulated machine, whose timings are no
+// evidence.
 /// `--quick`: 2 revisits, none started after 55 s, so the sweep still
 /// ends within a minute.
 const QUICK_REVISITS: usize = 2;
@@ -251,7 +252,8 @@ pub fn sweep(opts: &SweepOptions, machine: &Machine) -> Result<Sweep, PlanError>
     }
     let threads = threads(opts, cpus.len(), cpu_node)?;
     let (pairs, warmup, slice_ms, visits) = timing(opts)?;
-    let revisits = revisits(opts, visits)?;
+    let emulated = crate::machine::host::emulated().is_some();
+    let revisits = revisits(opts, pairs, visits, emulated)?;
     let mut notes = Vec::new();
     let mut placements = Vec::new();
     for (placement, node) in nodes(opts, machine, cpu_node, &mut notes)? {
@@ -340,16 +342,26 @@ fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64, usize), PlanError> 
     Ok((pairs, warmup, slice_ms, visits))
 }
 
-/// `--revisits`, or its default.
-fn revisits(opts: &SweepOptions, visits: usize) -> Result<usize, PlanError> {
-    match opts.revisits {
-        Some(r) if r as u64 > MAX_VISITS => {
-            Err(PlanError::TooLarge("--revisits", r as u64, MAX_VISITS))
-        }
-        Some(r) => Ok(r),
-        None if opts.quick => Ok(QUICK_REVISITS),
-        None => Ok((visits as f64 * DEFAULT_REVISITS_PER_VISIT).floor() as usize),
+/// `--revisits`, or its default; refused if a cell revisited every time
+/// could measure more than `MAX_PAIRS` rounds.
+fn revisits(
+    opts: &SweepOptions,
+    pairs: usize,
+    visits: usize,
+    emulated: bool,
+) -> Result<usize, PlanError> {
+    let r = match opts.revisits {
+        Some(r) => r,
+        None if emulated => 0,
+        None if opts.quick => QUICK_REVISITS,
+        None => visits / 2,
+    };
+    let per_visit = pairs.div_ceil(visits.max(1)) as u64;
+    if pairs as u64 + r as u64 * per_visit > MAX_PAIRS {
+        let room = MAX_PAIRS.saturating_sub(pairs as u64) / per_visit.max(1);
+        return Err(PlanError::TooLarge("--revisits", r as u64, room));
     }
+    Ok(r)
 }
 
 /// (placement, memory node) of every placement swept.
@@ -385,4 +397,33 @@ fn nodes(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisits_default_to_half_the_visits_and_are_bounded() {
+        let opts = |quick, revisits| SweepOptions {
+            quick,
+            revisits,
+            ..Default::default()
+        };
+        assert_eq!(revisits(&opts(false, None), 100, 8, false), Ok(4));
+        assert_eq!(revisits(&opts(false, None), 100, 5, false), Ok(2));
+        assert_eq!(
+            revisits(&opts(true, None), 40, 5, false),
+            Ok(QUICK_REVISITS)
+        );
+        // Emulated: timings are no evidence, nothing to revisit for.
+        assert_eq!(revisits(&opts(false, None), 100, 8, true), Ok(0));
+        assert_eq!(revisits(&opts(false, Some(3)), 100, 8, true), Ok(3));
+        // 100 rounds in 8 visits of 13: at most (100000 - 100) / 13 more.
+        assert_eq!(revisits(&opts(false, Some(7684)), 100, 8, false), Ok(7684));
+        assert_eq!(
+            revisits(&opts(false, Some(7685)), 100, 8, false),
+            Err(PlanError::TooLarge("--revisits", 7685, 7684))
+        );
+    }
 }
