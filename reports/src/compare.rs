@@ -85,7 +85,9 @@ fn side<'a>(runs: &'a [Run], key: &Key) -> Vec<(&'a Run, &'a Cell)> {
 
 /// One ratio's comparison: base, new, change and its mark ([`BUSY`] when a
 /// side has only busy cells: its ratio is another machine state's).
-fn metric(base: &[(&Run, &Cell)], new: &[(&Run, &Cell)], ratio: Ratio) -> [String; 4] {
+/// `several`: a side was given several runs, so a verdict must see
+/// run-to-run noise: where busy runs left a side with one, there is none.
+fn metric(base: Side, new: Side, ratio: Ratio, several: bool) -> [String; 4] {
     let b: Vec<(Estimate, Vec<f64>)> = base.iter().filter_map(|&rc| ratio.of(rc)).collect();
     let n: Vec<(Estimate, Vec<f64>)> = new.iter().filter_map(|&rc| ratio.of(rc)).collect();
     let medians = |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.median).collect::<Vec<_>>();
@@ -104,6 +106,11 @@ fn metric(base: &[(&Run, &Cell)], new: &[(&Run, &Cell)], ratio: Ratio) -> [Strin
             welch_p(&bm, &nm),
             spread(&bm).max(spread(&nm)).max(resolution),
         )
+    } else if several {
+        // One run's pairs cannot show the run-to-run noise the user asked
+        // to see: no test (same build, this judged a contended 2-thread
+        // cell `**`).
+        (None, resolution)
     } else {
         let pairs =
             |s: &[(Estimate, Vec<f64>)]| s.iter().flat_map(|(_, v)| v.clone()).collect::<Vec<_>>();
@@ -341,9 +348,10 @@ fn legend(nb: usize, nn: usize) -> String {
         "x floor: ns/page over the floor's in adjacent slices over the same pages, \
          median (over runs: the median of the runs' medians); x 1T: pages/s of all \
          threads over thread 0 alone. Change: new / base - 1. {test} ** p < 0.01, \
-         * p < 0.05, ? too few values to test. Busy cells (too few rounds on a quiet \
-         machine) are left out where a side has others; {BUSY}: a side has only busy \
-         cells, whose ratios are another machine state's."
+         * p < 0.05, ? too few values to test (with several runs a side: fewer than \
+         two quiet runs on a side). Busy cells (too few rounds on a quiet machine) are \
+         left out where a side has others; {BUSY}: a side has only busy cells, whose \
+         ratios are another machine state's."
     )
 }
 
@@ -353,8 +361,9 @@ fn section_table(base: &[Run], new: &[Run], keys: &[Key], section: &str) -> Tabl
         .filter(|k| k.section() == section)
         .map(|k| {
             let (b, n) = (side(base, k), side(new, k));
-            let mut cells = metric(&b, &n, Ratio::XFloor).to_vec();
-            cells.extend(metric(&b, &n, Ratio::Scaling));
+            let several = base.len() > 1 || new.len() > 1;
+            let mut cells = metric(&b, &n, Ratio::XFloor, several).to_vec();
+            cells.extend(metric(&b, &n, Ratio::Scaling, several));
             (k.row(), cells)
         })
         .collect();
@@ -492,6 +501,20 @@ mod tests {
         let text = compare(&base, &[quiet(1.51), busy.clone(), quiet(1.51)]);
         let plain = row(&text, "plain 1T");
         assert!(plain.contains("+0.0% ~"), "{plain}");
+        // Busy runs leave one quiet run a side: a change past its CI is not
+        // tested by that run's pairs, which cannot see run-to-run noise.
+        let far = |m: f64| {
+            run(
+                "q",
+                vec![cell("plain", 1, &[m * 0.99, m, m, m, m, m * 1.01])],
+            )
+        };
+        let text = compare(
+            &[far(1.5), busy.clone(), busy.clone()],
+            &[far(1.8), busy.clone(), busy.clone()],
+        );
+        let plain = row(&text, "plain 1T");
+        assert!(plain.contains("+20.0% ?"), "{plain}");
         // Only busy runs: their ratio is shown, and marked, never judged.
         let text = compare(&base, &[busy.clone(), busy]);
         let plain = row(&text, "plain 1T");

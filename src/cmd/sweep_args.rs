@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// timing, placement of the threads, the output file.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// 1 and nproc threads, 40 rounds per cell in 5 visits: the whole
+    /// 1 and nproc threads, 40 rounds per cell in 4 visits: the whole
     /// sweep in under a minute on 2 cores.
     #[arg(long)]
     pub quick: bool,
@@ -34,13 +34,13 @@ pub struct SweepArgs {
     pub slice_ms: Option<u64>,
     /// Visits per cell: its rounds are measured in this many parts, one per
     /// pass over all cells, so every cell sees the same mix of the
-    /// machine's states (default 8; 5 with --quick).
+    /// machine's states (default 8; 4 with --quick).
     #[arg(long)]
     pub visits: Option<usize>,
     /// Further visits, at most, to each cell still short of quiet rounds
     /// after its visits (busy, or its x 1T withheld); each adds the rounds
     /// of a visit (default: half of --visits; 2 with --quick, none started
-    /// after 55 s). 0 turns them off.
+    /// after 53 s). 0 turns them off.
     #[arg(long)]
     pub revisits: Option<usize>,
     /// Run the threads on this NUMA node's CPUs.

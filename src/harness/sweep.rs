@@ -194,20 +194,21 @@ const DEFAULT_WARMUP: usize = 2;
 /// cancel; eight visits spread over the run let every cell see the same mix
 /// and give each a chance of quiet rounds.
 const DEFAULT_VISITS: usize = 8;
-/// `--quick`: 5, to keep the whole sweep within a minute on 2 cores (a
-/// visit costs its cell about 30 ms of building and warm-up: 8 visits took
-/// 64 s, 4 took 49 s, on the 2-vCPU VM).
-const QUICK_VISITS: usize = 5;
+/// `--quick`: 4, to keep the whole sweep within a minute on 2 cores with
+/// room for revisits (a visit costs its cell about 30 ms of building and
+/// warm-up: 8 visits took 64 s, 4 took 49 s on the 2-vCPU VM on a quiet
+/// day; 5 took 54 to 57 s on a busy one, once 60).
+const QUICK_VISITS: usize = 4;
 // Revisits: a cell still short of quiet rounds after its visits (busy, or
 // its scaling withheld) is visited again, by default up to half as many
 // times more (`visits / 2`), each time adding its share of rounds: the
 // machine's busy spells last seconds to minutes, and a later visit may find
 // it quiet. None by default on an emulated machine, whose timings are no
 // evidence.
-/// `--quick`: 2 revisits, none started after 55 s, so the sweep still
+/// `--quick`: 2 revisits, none started after 53 s, so the sweep still
 /// ends within a minute.
 const QUICK_REVISITS: usize = 2;
-const QUICK_REVISIT_UNTIL: Duration = Duration::from_secs(55);
+const QUICK_REVISIT_UNTIL: Duration = Duration::from_secs(53);
 const MAX_VISITS: u64 = 1_000;
 /// Bounds that keep a run finite and its arithmetic in range.
 const MAX_PAIRS: u64 = 100_000;
