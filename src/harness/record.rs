@@ -13,7 +13,7 @@
 use super::paired::{ThreadOutcome, Timed};
 use super::worker::Tally;
 use crate::metrics::latency::Latency;
-pub use pin_results::derive::derive_all;
+use pin_results::derive::derive_all;
 use pin_results::derive::or_zero;
 use pin_results::{AllocFailures, Cell, Counters, KernelCell, NumaPlacement, Pairs};
 

@@ -5,9 +5,10 @@
 //! After every visit the cells are merged, judged again against the whole
 //! run's yardsticks, and checkpointed.
 
-use super::record::{derive_all, merge, Visit};
+use super::record::{merge, Visit};
 use super::session::{say_err, take_fingerprint, Measured, Record, Session};
 use indicatif::{ProgressBar, ProgressStyle};
+use pin_results::derive::derive_all;
 use pin_results::{Fingerprint, Yardsticks};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
