@@ -8,7 +8,7 @@ use crate::harness::session::{Record, Session};
 use crate::kernel::cell::{run_kernel_cell, KernelSpec, MakePath};
 use crate::kernel::io_uring::raise_memlock;
 use crate::kernel::plan::{self, Job, Options};
-use crate::kernel::{hugetlb, probe};
+use crate::kernel::{hugetlb_pool, probe};
 use crate::machine::{host, Machine};
 use crate::metrics::counters;
 use clap::Args;
@@ -98,7 +98,12 @@ fn probe_table() -> String {
         probe::io_uring(&roots, || io_uring::IoUring::new(2).map(|_| ())),
         probe::memlock(&roots, raise_memlock()),
         probe::thp(&roots),
-        probe::hugetlb(&roots),
+        probe::hugetlb(&roots, {
+            let place = hugetlb_pool::Place::system();
+            let mut l = hugetlb_pool::repair(&place);
+            l.extend(hugetlb_pool::holders(&place));
+            l
+        }),
         probe::direct_io(&roots),
         probe::foll_pin_counters(&roots),
         perf,
@@ -135,10 +140,12 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     };
     let dio = opts.dio.source();
     let mut plan = plan::plan(&opts, &machine, plan::missing)?;
-    let _pools = hugetlb::reserve_for(
-        std::path::Path::new(hugetlb::SYSFS_HUGEPAGES),
+    let buffer_bytes = plan.buffer_bytes;
+    crate::harness::session::at_abort(hugetlb_pool::release_all);
+    let _pools = hugetlb_pool::reserve_for(
+        &hugetlb_pool::Place::system(),
         &mut plan.jobs,
-        plan.buffer_bytes,
+        |job| job.hugetlb_pages(buffer_bytes),
         &mut plan.sweep.notes,
     );
     let mut record = Record::open(

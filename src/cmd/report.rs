@@ -17,7 +17,9 @@ pub struct ReportArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Directory for report.txt, report.md and the plots (SVG and PNG);
-    /// created if missing, files of an older report replaced.
+    /// created if missing. An existing one is replaced only if it holds
+    /// nothing but an older report's files (listed in its
+    /// .pinbench-report) or files of the names this report writes.
     #[arg(short = 'o', long)]
     pub output: PathBuf,
     /// TrueType font for the PNGs' text (default: DejaVu Sans, from the
@@ -29,13 +31,6 @@ pub struct ReportArgs {
 /// `pinbench report FILE... -o DIR`.
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let runs = read_runs(&args.files)?;
-    if args.output.exists() && !args.output.is_dir() {
-        return Err(BadInput(format!(
-            "-o {}: exists and is not a directory",
-            args.output.display()
-        ))
-        .into());
-    }
     // A font named on the command line is input; the default one missing
     // is the machine's problem (exit 1, with the package to install).
     font::load(args.font.as_deref()).map_err(|e| -> anyhow::Error {
@@ -45,7 +40,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     let files = pin_reports::report(&runs)?;
-    output::prepare_dir(&args.output).map_err(|e| BadInput(e.to_string()))?;
+    output::prepare_dir(&args.output, &files).map_err(|e| BadInput(e.to_string()))?;
     if let Some(kept) = output::write_all(&args.output, &files)? {
         eprintln!(
             "pinbench: files that are no report's were found beside the older report: kept in {}",

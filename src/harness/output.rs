@@ -6,24 +6,30 @@
 //! - A destination that exists and is not a regular file (a device, a FIFO,
 //!   a directory) is refused; an existing results file is replaced only
 //!   with `--force`, and never by a run that measured nothing.
-//! - The results are written to `.NAME.pinbench-tmp` beside the destination
-//!   after every cell (a checkpoint, marked partial), under an exclusive
-//!   `flock` that a second writer of the same name is refused on. The last
-//!   write renames it into place; without `--force` with
+//! - The results are checkpointed after every cell visit (marked partial)
+//!   into `.NAME.pinbench-tmp` beside the destination, under an exclusive
+//!   `flock` on `.NAME.pinbench-lock` that a second writer of the same name
+//!   is refused on. Each checkpoint is written beside the last
+//!   (`.NAME.pinbench-next`), synced and renamed over it, so a failed write
+//!   (a full disk) leaves the last good checkpoint whole. The last write
+//!   renames the results into place; without `--force` with
 //!   `renameat2(RENAME_NOREPLACE)`, so a file that appeared meanwhile is
-//!   kept and the results take a fresh name instead. A checkpoint left by an
-//!   aborted run (second Ctrl-C, SIGKILL, a panic) is found by the next run
-//!   of the same name and kept as `NAME.aborted-<time>.json`.
+//!   kept and the results take a fresh name instead.
+//! - A checkpoint left by an aborted run (second Ctrl-C, SIGKILL, a panic)
+//!   is found by the next run of the same name, or, for the default
+//!   `pinbench-<time>.json` names, by the next run with a default name in
+//!   that directory, and kept as `NAME.aborted-<time>.json`.
 //! - If the destination cannot be written at the end (disk full, directory
 //!   removed), the results go to the system's temporary directory and the
-//!   user is told where.
+//!   user is told where; where that fails too, the user is told how many
+//!   cells the last checkpoint holds, read back from it, never more.
 //! - New files get the umask's mode, like other tools; a replaced file
 //!   keeps its own.
 
 use crate::machine::host;
 use pin_results::Results;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, Write};
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -48,10 +54,18 @@ pub enum Destination {
 /// A file destination.
 pub struct FileDest {
     dest: PathBuf,
+    /// The last good checkpoint.
     tmp_path: PathBuf,
-    tmp: File,
+    /// Where the next checkpoint is written before it replaces the last.
+    next_path: PathBuf,
+    lock_path: PathBuf,
+    /// Held (flock) while the run lasts.
+    _lock: File,
     force: bool,
     stamp: String,
+    /// Where the results go when the destination fails (the system's
+    /// temporary directory).
+    rescue_dir: PathBuf,
     /// The checkpoint was renamed or removed: nothing to clean up.
     done: bool,
 }
@@ -59,11 +73,13 @@ pub struct FileDest {
 impl Drop for FileDest {
     /// A run that ends without committing (an error) removes its checkpoint
     /// only if it holds no results; measured cells stay for the next run to
-    /// keep.
+    /// keep. The lock file goes while it is still held.
     fn drop(&mut self) {
-        if !self.done && self.tmp.metadata().is_ok_and(|m| m.len() == 0) {
+        if !self.done && std::fs::metadata(&self.tmp_path).is_ok_and(|m| m.len() == 0) {
             let _ = std::fs::remove_file(&self.tmp_path);
         }
+        let _ = std::fs::remove_file(&self.next_path);
+        let _ = std::fs::remove_file(&self.lock_path);
     }
 }
 
@@ -74,8 +90,9 @@ pub enum Saved {
     Stdout,
     /// At the destination asked for.
     AsAsked(PathBuf),
-    /// Elsewhere, and why.
-    Elsewhere(PathBuf, String),
+    /// Elsewhere, why, and how many cells the file holds (read back from
+    /// it: a checkpoint may hold fewer than the run measured).
+    Elsewhere(PathBuf, String, usize),
     /// Nowhere: every place failed, and why.
     Lost(String),
 }
@@ -97,6 +114,7 @@ impl Destination {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .collect();
+        let given_default = given.is_none();
         let dest = given.unwrap_or_else(|| PathBuf::from(format!("pinbench-{stamp}.json")));
         if dest.as_os_str() == "-" {
             return Ok(Destination::Stdout);
@@ -132,14 +150,21 @@ impl Destination {
             _ => PathBuf::from("."),
         };
         check_free_space(&dest, &dir)?;
-        let tmp_path = dir.join(format!(".{name}.pinbench-tmp"));
-        let tmp = lock_checkpoint(&dest, &tmp_path, &stamp)?;
+        if given_default {
+            keep_stale_default_checkpoints(&dir, &stamp);
+        }
+        let at = |what: &str| dir.join(format!(".{name}.pinbench-{what}"));
+        let (tmp_path, next_path, lock_path) = (at("tmp"), at("next"), at("lock"));
+        let lock = lock_checkpoint(&dest, &lock_path, &tmp_path, &stamp)?;
         Ok(Destination::File(FileDest {
             dest,
             tmp_path,
-            tmp,
+            next_path,
+            lock_path,
+            _lock: lock,
             force,
             stamp,
+            rescue_dir: std::env::temp_dir(),
             done: false,
         }))
     }
@@ -148,7 +173,7 @@ impl Destination {
     pub fn checkpoint(&mut self, results: &Results) -> io::Result<()> {
         match self {
             Destination::Stdout => Ok(()),
-            Destination::File(f) => write_into(&mut f.tmp, results),
+            Destination::File(f) => f.checkpoint(results),
         }
     }
 
@@ -165,7 +190,9 @@ impl Destination {
                 Some(if ok {
                     Saved::Stdout
                 } else {
-                    rescue(results, "standard output could not be written", "stdout")
+                    let why = "standard output could not be written";
+                    rescue(&std::env::temp_dir(), results, why, "stdout")
+                        .unwrap_or_else(Saved::Lost)
                 })
             }
             Destination::File(f) => f.commit(results),
@@ -181,8 +208,8 @@ impl FileDest {
             let _ = std::fs::remove_file(&self.tmp_path);
             return None;
         }
-        if let Err(e) = write_into(&mut self.tmp, results).and_then(|()| self.set_mode()) {
-            let why = format!("writing {}: {e}", self.tmp_path.display());
+        if let Err(e) = self.checkpoint(results).and_then(|()| self.set_mode()) {
+            let why = format!("writing {}: {e}", self.next_path.display());
             return Some(self.rescue(results, &why));
         }
         let placed = if self.force {
@@ -207,6 +234,7 @@ impl FileDest {
                             "{} appeared during the run and was kept",
                             self.dest.display()
                         ),
+                        results.cells.len(),
                     )),
                     Err(e) => Some(self.rescue(results, &e.to_string())),
                 }
@@ -218,18 +246,44 @@ impl FileDest {
         }
     }
 
+    /// Writes `results` beside the last checkpoint and renames it over
+    /// that: a failure leaves the last checkpoint as it was.
+    fn checkpoint(&mut self, results: &Results) -> io::Result<()> {
+        let _writing = WRITING.lock();
+        let written = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&self.next_path)
+            .and_then(|mut f| write_into(&mut f, results))
+            .and_then(|()| std::fs::rename(&self.next_path, &self.tmp_path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&self.next_path);
+        }
+        written
+    }
+
     /// The results saved in the temporary directory; the checkpoint is
-    /// removed only once they are, else it is where they stay.
+    /// removed only once they are, else it is where they stay, claimed to
+    /// hold only the cells it is read back to hold.
     fn rescue(&self, results: &Results, why: &str) -> Saved {
-        match rescue(results, why, &self.stamp) {
-            Saved::Lost(all) if self.tmp_path.exists() => Saved::Elsewhere(
-                self.tmp_path.clone(),
-                format!("{all}; the checkpoint holds them"),
-            ),
-            saved => {
+        match rescue(&self.rescue_dir, results, why, &self.stamp) {
+            Ok(saved) => {
                 let _ = std::fs::remove_file(&self.tmp_path);
                 saved
             }
+            Err(all) => match Results::read(&self.tmp_path) {
+                Ok(kept) if !kept.cells.is_empty() => {
+                    let n = kept.cells.len();
+                    Saved::Elsewhere(
+                        self.tmp_path.clone(),
+                        format!("{all}; the last checkpoint holds {n} of the cells"),
+                        n,
+                    )
+                }
+                _ => Saved::Lost(all),
+            },
         }
     }
 
@@ -239,8 +293,7 @@ impl FileDest {
             Ok(m) if self.force => m.permissions().mode() & 0o7777,
             _ => 0o666 & !umask(),
         };
-        self.tmp
-            .set_permissions(std::fs::Permissions::from_mode(mode))
+        std::fs::set_permissions(&self.tmp_path, std::fs::Permissions::from_mode(mode))
     }
 }
 
@@ -255,11 +308,8 @@ pub fn abort_after_write(code: i32) -> ! {
     std::process::exit(code)
 }
 
-/// Truncates `f` and writes `results` into it, synced.
+/// Writes `results` into the empty file `f`, synced.
 fn write_into(f: &mut File, results: &Results) -> io::Result<()> {
-    let _writing = WRITING.lock();
-    f.set_len(0)?;
-    f.rewind()?;
     let mut w = io::BufWriter::new(&mut *f);
     serde_json::to_writer_pretty(&mut w, results)?;
     w.write_all(b"\n")?;
@@ -277,9 +327,10 @@ fn sibling(dest: &Path, tag: &str) -> PathBuf {
 }
 
 /// The results, saved in the system's temporary directory after the
-/// destination failed.
-fn rescue(results: &Results, why: &str, stamp: &str) -> Saved {
-    let path = std::env::temp_dir().join(format!(
+/// destination failed; `Err(why)` when they could not be, with nothing
+/// left there.
+fn rescue(dir: &Path, results: &Results, why: &str, stamp: &str) -> Result<Saved, String> {
+    let path = dir.join(format!(
         "pinbench-rescued-{stamp}-{}.json",
         std::process::id()
     ));
@@ -290,8 +341,11 @@ fn rescue(results: &Results, why: &str, stamp: &str) -> Saved {
         .open(&path)
         .and_then(|mut f| write_into(&mut f, results));
     match saved {
-        Ok(()) => Saved::Elsewhere(path, why.to_string()),
-        Err(e) => Saved::Lost(format!("{why}; and {}: {e}", path.display())),
+        Ok(()) => Ok(Saved::Elsewhere(path, why.to_string(), results.cells.len())),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(format!("{why}; and {}: {e}", path.display()))
+        }
     }
 }
 
@@ -321,64 +375,122 @@ fn check_free_space(dest: &Path, dir: &Path) -> Result<(), OutputError> {
     Ok(())
 }
 
-/// Opens and locks the checkpoint. The lock is checked to be on the file
-/// at `tmp_path` (another run may have renamed it into place meanwhile).
-/// A non-empty checkpoint is an aborted run's, unless it is a results file
-/// with no cells: it is kept as `NAME.aborted-<time>.json` (unreadable
-/// ones too: a half-written file still holds measurements worth a look).
-fn lock_checkpoint(dest: &Path, tmp_path: &Path, stamp: &str) -> Result<File, OutputError> {
-    let cannot = |e: io::Error| bad(dest, format!("cannot write {}: {e}", tmp_path.display()));
+/// Takes the run's lock on `lock_path` (`flock`, checked to be on the file
+/// now at that path: an ending run removes it). A non-empty checkpoint at
+/// `tmp_path` is then an aborted run's, unless it is a results file with
+/// no cells: it is kept as `NAME.aborted-<time>.json` (unreadable ones
+/// too: a half-written file still holds measurements worth a look).
+fn lock_checkpoint(
+    dest: &Path,
+    lock_path: &Path,
+    tmp_path: &Path,
+    stamp: &str,
+) -> Result<File, OutputError> {
+    let lock = take_lock(lock_path).map_err(|e| match e {
+        Locked::Held => bad(
+            dest,
+            format!(
+                "another pinbench is writing it (lock on {})",
+                lock_path.display()
+            ),
+        ),
+        Locked::Failed(e) => bad(dest, format!("cannot lock {}: {e}", lock_path.display())),
+    })?;
+    keep_stale(dest, tmp_path, stamp).map_err(|e| {
+        bad(
+            dest,
+            format!("cannot keep the stale {}: {e}", tmp_path.display()),
+        )
+    })?;
+    Ok(lock)
+}
+
+/// Why a lock was not taken.
+enum Locked {
+    /// Another process holds it.
+    Held,
+    /// The lock file could not be made or locked.
+    Failed(io::Error),
+}
+
+/// An exclusive `flock` on the file at `path`, made if missing.
+fn take_lock(path: &Path) -> Result<File, Locked> {
     for _ in 0..4 {
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(tmp_path)
-            .map_err(cannot)?;
+            .open(path)
+            .map_err(Locked::Failed)?;
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                return Err(bad(
-                    dest,
-                    format!(
-                        "another pinbench is writing it (lock on {})",
-                        tmp_path.display()
-                    ),
-                ));
-            }
-            return Err(bad(
-                dest,
-                format!("cannot lock {}: {e}", tmp_path.display()),
-            ));
+            return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                Locked::Held
+            } else {
+                Locked::Failed(e)
+            });
         }
-        if !same_file(&f, tmp_path) {
-            continue; // renamed away between open and flock: try again
-        }
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut f, &mut text);
-        let empty_run = serde_json::from_str::<Results>(&text).is_ok_and(|r| r.cells.is_empty());
-        if text.is_empty() || empty_run {
-            f.set_len(0).map_err(cannot)?;
+        if same_file(&f, path) {
             return Ok(f);
         }
-        let kept = sibling(dest, &format!("aborted-{stamp}"));
-        rename_noreplace(tmp_path, &kept).map_err(|e| {
-            bad(
-                dest,
-                format!("cannot keep the stale {}: {e}", tmp_path.display()),
-            )
-        })?;
-        let _ = writeln!(
-            io::stderr(),
-            "pinbench: an earlier run of {} was aborted: what it wrote is kept in {}",
-            dest.display(),
-            kept.display()
-        );
+        // Removed by the run that held it between our open and flock.
     }
-    Err(bad(dest, "its checkpoint keeps changing under us"))
+    Err(Locked::Failed(io::Error::other(
+        "it keeps changing under us",
+    )))
+}
+
+/// Keeps an aborted run's checkpoint at `tmp_path` as
+/// `NAME.aborted-<stamp>.json` beside `dest`, saying so; an empty one, or
+/// one with no cells, is removed.
+fn keep_stale(dest: &Path, tmp_path: &Path, stamp: &str) -> io::Result<()> {
+    let text = match std::fs::read_to_string(tmp_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        // Not text: still a half-written file worth keeping.
+        Err(_) => String::from("?"),
+    };
+    let empty_run = serde_json::from_str::<Results>(&text).is_ok_and(|r| r.cells.is_empty());
+    if text.is_empty() || empty_run {
+        return std::fs::remove_file(tmp_path);
+    }
+    let kept = sibling(dest, &format!("aborted-{stamp}"));
+    rename_noreplace(tmp_path, &kept)?;
+    let _ = writeln!(
+        io::stderr(),
+        "pinbench: an earlier run of {} was aborted: what it wrote is kept in {}",
+        dest.display(),
+        kept.display()
+    );
+    Ok(())
+}
+
+/// Keeps the checkpoints of aborted runs with default names
+/// (`.pinbench-<time>.json.pinbench-tmp`) in `dir`: no later run has their
+/// name. A checkpoint whose lock is held belongs to a run still going.
+fn keep_stale_default_checkpoints(dir: &Path, stamp: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(dest_name) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".pinbench-tmp"))
+            .filter(|n| n.starts_with("pinbench-") && n.ends_with(".json"))
+        else {
+            continue;
+        };
+        let lock_path = dir.join(format!(".{dest_name}.pinbench-lock"));
+        if let Ok(_lock) = take_lock(&lock_path) {
+            let _ = keep_stale(&dir.join(dest_name), &e.path(), stamp);
+            let _ = std::fs::remove_file(dir.join(format!(".{dest_name}.pinbench-next")));
+            let _ = std::fs::remove_file(&lock_path);
+        }
+    }
 }
 
 /// Whether the open file `f` is the one now at `path`.
@@ -495,7 +607,7 @@ mod tests {
         assert!(e.to_string().contains("another pinbench"), "{e}");
         std::fs::write(&dest, "written meanwhile").expect("write");
         match first.commit(&results(1)) {
-            Some(Saved::Elsewhere(p, why)) => {
+            Some(Saved::Elsewhere(p, why, 1)) => {
                 assert!(Results::read(&p).is_ok(), "{p:?}");
                 assert!(why.contains("appeared"), "{why}");
             }
@@ -523,6 +635,67 @@ mod tests {
             .err()
             .expect("device refused");
         assert!(e.to_string().contains("a device"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_checkpoint_leaves_the_last_whole_and_no_claim_outruns_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("r.json");
+        let d = Destination::open(Some(dest.clone()), false, SystemTime::now()).expect("open");
+        let Destination::File(mut f) = d else {
+            panic!("a file destination")
+        };
+        f.checkpoint(&results(2)).expect("first checkpoint");
+        // The next write fails part way (a directory where it goes stands
+        // for a full disk): the last checkpoint is untouched.
+        std::fs::create_dir(&f.next_path).expect("mkdir");
+        assert!(f.checkpoint(&results(3)).is_err());
+        let tmp = f.tmp_path.clone();
+        assert_eq!(Results::read(&tmp).expect("whole").cells.len(), 2);
+        // The end: the destination and the rescue directory fail too. The
+        // run is told the checkpoint holds 2 of its 3 cells, and no empty
+        // rescue file is left behind.
+        // A path under a regular file fails for root too.
+        std::fs::write(dir.path().join("full"), "").expect("write");
+        f.rescue_dir = dir.path().join("full/tmp");
+        let saved = Destination::File(f).commit(&results(3));
+        match saved {
+            Some(Saved::Elsewhere(p, why, 2)) => {
+                assert_eq!(p, tmp);
+                assert!(why.contains("holds 2 of the cells"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_aborted_default_name_run_is_kept_by_the_next_default_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stale = dir
+            .path()
+            .join(".pinbench-20261206T201500Z.json.pinbench-tmp");
+        let text = serde_json::to_string(&results(2)).expect("json");
+        std::fs::write(&stale, text).expect("write");
+        // A run still going with another default name keeps its own.
+        let live = Destination::open(
+            Some(dir.path().join("pinbench-20261206T201600Z.json")),
+            false,
+            SystemTime::now(),
+        )
+        .expect("live");
+        let Destination::File(mut live) = live else {
+            panic!("a file destination")
+        };
+        live.checkpoint(&results(1)).expect("checkpoint");
+        keep_stale_default_checkpoints(dir.path(), "NOW");
+        let kept = aborted(dir.path());
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(
+            kept[0].file_name().to_string_lossy(),
+            "pinbench-20261206T201500Z.aborted-NOW.json"
+        );
+        assert!(!stale.exists());
+        assert!(live.tmp_path.exists());
     }
 
     #[test]

@@ -68,6 +68,24 @@ impl Record {
     }
 }
 
+/// What must be undone even when a second signal ends the process without
+/// running destructors (a hugetlb pool grown for the run).
+static AT_ABORT: std::sync::Mutex<Vec<fn()>> = std::sync::Mutex::new(Vec::new());
+
+/// Runs `undo` if the session is aborted.
+pub fn at_abort(undo: fn()) {
+    if let Ok(mut hooks) = AT_ABORT.lock() {
+        hooks.push(undo);
+    }
+}
+
+fn run_at_abort() {
+    let hooks = AT_ABORT.lock().map(|h| h.clone()).unwrap_or_default();
+    for undo in hooks {
+        undo();
+    }
+}
+
 /// One measuring session.
 pub struct Session {
     /// Wall-clock start, for the metadata.
@@ -87,6 +105,7 @@ impl Session {
             let handler = move || {
                 if stop.swap(true, Ordering::Relaxed) {
                     say_err("\npinbench: aborted; the finished cells stay in the checkpoint beside the results file, kept by the next run of the same name");
+                    run_at_abort();
                     super::output::abort_after_write(130);
                 }
                 say_err("\npinbench: interrupted, stopping after this cell (again to abort)");
@@ -200,7 +219,14 @@ impl Session {
                 ));
                 ExitCode::FAILURE
             }
-            Some(Saved::Elsewhere(p, why)) => {
+            Some(Saved::Elsewhere(p, why, held)) if held < n => {
+                say_err(&format!(
+                    "pinbench: {why}: {held} of the {n} cells{partial} are saved, in {}; the others are lost",
+                    p.display()
+                ));
+                ExitCode::FAILURE
+            }
+            Some(Saved::Elsewhere(p, why, _)) => {
                 say_err(&format!(
                     "pinbench: {why}: the {n} cells{partial} were saved to {}",
                     p.display()

@@ -59,6 +59,9 @@ pub enum PlanError {
     /// A `--thp` word.
     #[error("--thp '{0}': expected off, on, hugetlb or hugetlb-1g")]
     Thp(String),
+    /// A `--dio-file` that direct-io cannot read, or that would not pin.
+    #[error("--dio-file {0}: {1}")]
+    DioFile(String, String),
     /// The memory would not fit.
     #[error("{0}: the cells need {1} MiB but MemAvailable is {2} MiB")]
     Memory(String, u64, u64),

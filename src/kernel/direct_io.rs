@@ -8,8 +8,10 @@
 //! `uring-read` (one `IORING_OP_READ` submitted and reaped). The source is
 //! a file or block device the user names (`--dio-file`, read only), by
 //! default a scratch file of the buffer's size in the output's directory,
-//! written once, opened `O_DIRECT` and unlinked at once so nothing is left
-//! behind. The time includes the device's: the figure bounds the pin path's
+//! made without a name (`O_TMPFILE`, else unlinked before it is written) so
+//! that nothing is left behind whenever the process dies, written once and
+//! read `O_DIRECT`. Sources on tmpfs or ramfs, whose `O_DIRECT` reads pin
+//! nothing, are refused (`--dio-file`) or skipped (the scratch file). The time includes the device's: the figure bounds the pin path's
 //! cost from above, and `pinbench kernel` says what share of it pinning
 //! (io_uring's register-buffers, same backing) can at most be.
 
@@ -62,20 +64,54 @@ pub struct DirectIoPath {
     ring: Option<IoUring>,
 }
 
-/// A scratch file of `bytes` in `dir`, written once and synced, opened
-/// `O_DIRECT` and already unlinked.
+/// An unnamed file in `dir` (`O_TMPFILE`), or where the filesystem has
+/// none, a named one unlinked before a byte is written: a kill at any
+/// moment leaves nothing behind.
+fn unnamed(dir: &Path) -> io::Result<File> {
+    match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(dir)
+    {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP) | Some(libc::EISDIR)
+            ) =>
+        {
+            let path = dir.join(format!(".pinbench-dio-{}", std::process::id()));
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(f)
+        }
+        made => made,
+    }
+}
+
+/// Sets (`on`) or clears a status flag of an open file (`F_SETFL`).
+fn set_flag(f: &File, flag: libc::c_int, on: bool) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFL) };
+    let flags = if on { flags | flag } else { flags & !flag };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A scratch file of `bytes` in `dir` that has no name from the start,
+/// written once and synced, then read `O_DIRECT`.
 fn scratch(dir: &Path, bytes: usize) -> io::Result<File> {
-    let path = dir.join(format!(
-        ".pinbench-dio-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
     let made = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
+        let mut f = unnamed(dir)?;
         let chunk = vec![0x5au8; 1 << 20];
         let mut left = bytes;
         while left > 0 {
@@ -84,13 +120,73 @@ fn scratch(dir: &Path, bytes: usize) -> io::Result<File> {
             left -= n;
         }
         f.sync_all()?;
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(&path)
+        set_flag(&f, libc::O_DIRECT, true)?;
+        Ok(f)
     })();
-    let _ = std::fs::remove_file(&path);
-    made.map_err(|e| io::Error::new(e.kind(), format!("scratch file in {}: {e}", dir.display())))
+    made.map_err(|e: io::Error| {
+        io::Error::new(e.kind(), format!("scratch file in {}: {e}", dir.display()))
+    })
+}
+
+/// Filesystems whose `O_DIRECT` reads copy from the page cache and pin
+/// nothing (statfs `f_type`: tmpfs, ramfs).
+const NOT_PINNING_FS: [(libc::c_long, &str); 2] = [(0x0102_1994, "tmpfs"), (0x8584_58f6, "ramfs")];
+
+/// The filesystem `path` is on, where its `O_DIRECT` reads pin nothing.
+pub fn not_pinning_fs(path: &Path) -> Option<&'static str> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statfs is plain data; all-zero is a valid value to fill.
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a statfs to fill.
+    if unsafe { libc::statfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    NOT_PINNING_FS
+        .iter()
+        .find(|(magic, _)| s.f_type as libc::c_long == *magic)
+        .map(|(_, name)| *name)
+}
+
+/// Why `--dio-file` cannot be the source, or `None`: it must be a regular
+/// file or a block device (a FIFO would hang `open`), on a filesystem
+/// whose `O_DIRECT` reads pin the buffer.
+pub fn check_named(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let m = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Some(e.to_string()),
+    };
+    if !m.is_file() && !m.file_type().is_block_device() {
+        return Some("is neither a regular file nor a block device".into());
+    }
+    if m.is_file() {
+        if let Some(fs) = not_pinning_fs(path) {
+            return Some(format!(
+                "is on {fs}, whose O_DIRECT reads copy from the page cache and pin nothing"
+            ));
+        }
+    }
+    None
+}
+
+/// Opens the named source `O_DIRECT`, without blocking on what is not a
+/// regular file or a block device (a FIFO swapped in after the check).
+fn open_named(p: &Path) -> io::Result<File> {
+    use std::os::unix::fs::FileTypeExt;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT | libc::O_NONBLOCK)
+        .open(p)?;
+    let t = f.metadata()?.file_type();
+    if !t.is_file() && !t.is_block_device() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "neither a regular file nor a block device",
+        ));
+    }
+    // io_uring would issue IOCB_NOWAIT reads on an O_NONBLOCK file.
+    set_flag(&f, libc::O_NONBLOCK, false)?;
+    Ok(f)
 }
 
 impl DirectIoPath {
@@ -103,13 +199,9 @@ impl DirectIoPath {
     ) -> io::Result<Self> {
         let file = match source {
             Source::Scratch(dir) => scratch(dir, buf.bytes())?,
-            Source::Named(p) => OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_DIRECT)
-                .open(p)
-                .map_err(|e| {
-                    io::Error::new(e.kind(), format!("--dio-file {}: {e}", p.display()))
-                })?,
+            Source::Named(p) => open_named(p).map_err(|e| {
+                io::Error::new(e.kind(), format!("--dio-file {}: {e}", p.display()))
+            })?,
         };
         let file_bytes = size_of(&file)?;
         let per = buf.chunk(0, pages_per_call).1 as u64;

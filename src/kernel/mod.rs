@@ -12,6 +12,7 @@ pub mod device;
 pub mod direct_io;
 pub mod gup_test;
 pub mod hugetlb;
+pub mod hugetlb_pool;
 pub mod io_uring;
 pub mod plan;
 pub mod probe;

@@ -5,7 +5,7 @@
 
 use super::buffer::UserBuffer;
 use super::device::FileDevice;
-use super::direct_io::{DioMode, DirectIoPath, Source};
+use super::direct_io::{self, DioMode, DirectIoPath, Source};
 use super::gup_test::{GupTestCmd, GupTestPath};
 use super::hugetlb::Backing;
 use super::io_uring::IoUringPath;
@@ -50,6 +50,25 @@ pub struct DioSourceOption {
 }
 
 impl DioSourceOption {
+    /// A `--dio-file` that cannot be read or would not pin is bad input;
+    /// a default scratch directory on tmpfs or ramfs is why the backend is
+    /// skipped (`Ok(Some(why))`).
+    pub fn unsuitable(&self) -> Result<Option<String>, PlanError> {
+        match (&self.file, self.source()) {
+            (Some(f), _) => match direct_io::check_named(f) {
+                Some(why) => Err(PlanError::DioFile(f.display().to_string(), why)),
+                None => Ok(None),
+            },
+            (None, Source::Scratch(dir)) => Ok(direct_io::not_pinning_fs(&dir).map(|fs| {
+                format!(
+                    "the scratch file's directory {} is on {fs}, whose O_DIRECT reads pin nothing (name a file elsewhere with --dio-file)",
+                    dir.display()
+                )
+            })),
+            (None, Source::Named(_)) => Ok(None),
+        }
+    }
+
     /// The source the backend reads: `--dio-file`, else a memory-backed
     /// block device where one exists (null_blk, brd: the device's own time
     /// is then small), else a scratch file.
@@ -100,6 +119,19 @@ impl Job {
             self.threads,
             self.numa.placement
         )
+    }
+
+    /// hugetlb pages the cell may hold at once with `buffer_bytes` per
+    /// thread: a buffer per thread, and for `process-vm` its child's too
+    /// (a thread maps its buffer, drops it and forks a child that maps its
+    /// own, while the other threads may still hold theirs).
+    pub fn hugetlb_pages(&self, buffer_bytes: usize) -> u64 {
+        let per_buffer = buffer_bytes.div_ceil(self.backing.page_bytes()) as u64;
+        let buffers = match self.backend {
+            Backend::ProcessVm => 2 * self.threads,
+            _ => self.threads,
+        };
+        buffers as u64 * per_buffer
     }
 
     /// A thread's path over its buffer: what the backend and flavour name.
@@ -244,6 +276,13 @@ pub fn plan(
     }
     if opts.pages_per_call == 0 {
         return Err(PlanError::Zero("--pages-per-call"));
+    }
+    let mut backends = backends;
+    if backends.contains(&Backend::DirectIo) {
+        if let Some(why) = opts.dio.unsuitable()? {
+            backends.retain(|&b| b != Backend::DirectIo);
+            notes.push(format!("direct-io backend skipped: {why}"));
+        }
     }
     let mut sweep = sweep(&opts.sweep, machine)?;
     sweep.notes.splice(0..0, notes);

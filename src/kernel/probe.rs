@@ -255,8 +255,10 @@ pub fn thp(roots: &Roots) -> Row {
     }
 }
 
-/// The hugetlb row: the pools there are, their size and free pages.
-pub fn hugetlb(roots: &Roots) -> Row {
+/// The hugetlb row: the pools there are, their size and free pages, then
+/// `ledger`: what pinbench runs hold or what was repaired
+/// ([`super::hugetlb_pool`]).
+pub fn hugetlb(roots: &Roots, ledger: Vec<String>) -> Row {
     let dir = roots.sys.join("kernel/mm/hugepages");
     let mut pools: Vec<String> = std::fs::read_dir(&dir)
         .into_iter()
@@ -274,6 +276,7 @@ pub fn hugetlb(roots: &Roots) -> Row {
         })
         .collect();
     pools.sort();
+    pools.extend(ledger);
     if pools.is_empty() {
         return row(
             "hugetlb",
@@ -286,7 +289,8 @@ pub fn hugetlb(roots: &Roots) -> Row {
         "hugetlb",
         pools.join("; "),
         true,
-        "pinbench kernel grows a pool for its hugetlb cells (root) and puts it back; \
+        "pinbench kernel grows a pool for its hugetlb cells (root) and puts it back, \
+         after a run that died too (ledger in /run/pinbench); \
          1 GiB pages are best reserved at boot (hugepagesz=1G hugepages=N)",
     )
 }

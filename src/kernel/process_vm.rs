@@ -42,6 +42,8 @@ impl ProcessVmPath {
         let mut addr_pipe = [0; 2];
         // SAFETY: a plain syscall on a local array.
         unsafe { check(libc::pipe2(addr_pipe.as_mut_ptr(), libc::O_CLOEXEC))? };
+        // SAFETY: getpid cannot fail.
+        let parent = unsafe { libc::getpid() };
         // SAFETY: the child only maps memory, writes to a pipe and sleeps
         // until killed; it never returns into code that could touch locks
         // held by other threads of the parent.
@@ -50,7 +52,19 @@ impl ProcessVmPath {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
-            // Child.
+            // Child. It asks to die with its parent before anything that
+            // takes time (mapping gigabytes), then checks that the parent
+            // did not die before it asked: a `kill -9` at any moment leaves
+            // no child holding memory. The signal follows the thread that
+            // forked, which is the one that drops this path.
+            // SAFETY: plain syscalls; _exit runs no destructor of the
+            // parent's state.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+            }
             let (addr, len) = match UserBuffer::with_backing(bytes, backing) {
                 Ok(buf) => {
                     let r = (buf.addr(), buf.bytes());
@@ -63,7 +77,6 @@ impl ProcessVmPath {
             // SAFETY: writing our own stack array, then sleeping; the parent
             // ends us with SIGKILL (and PR_SET_PDEATHSIG if it dies first).
             unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 libc::write(addr_pipe[1], msg.as_ptr() as *const libc::c_void, 16);
                 loop {
                     libc::pause();
