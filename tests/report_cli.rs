@@ -185,3 +185,91 @@ fn bad_input_exits_2_and_writes_nothing() {
             .stderr(contains(names));
     }
 }
+
+/// `good` rewritten by `edit` into `name` beside it.
+fn edited(good: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(good).expect("read")).expect("json");
+    edit(&mut v);
+    let out = good.with_file_name(name);
+    std::fs::write(&out, serde_json::to_vec(&v).expect("json")).expect("write");
+    out
+}
+
+#[test]
+fn hostile_files_are_refused_by_name_or_rendered_without_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let good = tiny_run(d, "good.json");
+    edited(&good, "empty.json", |v| v["cells"] = serde_json::json!([]));
+    edited(&good, "twice.json", |v| {
+        let first = v["cells"][0].clone();
+        v["cells"].as_array_mut().expect("cells").push(first);
+    });
+    let long = edited(&good, "long.json", |v| {
+        v["cells"][1]["subject"] = serde_json::json!("x".repeat(100_000));
+    });
+    let timeout = std::time::Duration::from_secs(60);
+    for (args, needle) in [
+        (vec!["summary", "/dev/zero"], "not a regular file"),
+        (vec!["summary", "good.json", "good.json"], "the same run as"),
+        (vec!["summary", "empty.json"], "holds no cells"),
+        (vec!["compare", "good.json", "empty.json"], "holds no cells"),
+        (vec!["report", "empty.json", "-o", "r"], "holds no cells"),
+        (vec!["summary", "twice.json"], "there twice"),
+    ] {
+        pinbench()
+            .current_dir(d)
+            .args(&args)
+            .timeout(timeout)
+            .assert()
+            .code(2)
+            .stderr(contains(needle));
+    }
+    // A 100,000-character subject is rendered, not a panic.
+    pinbench()
+        .arg("report")
+        .arg(&long)
+        .arg("-o")
+        .arg(d.join("long"))
+        .timeout(timeout)
+        .assert()
+        .success();
+    // A directory of the user's pictures, and the working directory, are
+    // refused and left as they were.
+    let pics = d.join("pics");
+    std::fs::create_dir(&pics).expect("mkdir");
+    std::fs::write(pics.join("holiday-photo.png"), "photo").expect("write");
+    pinbench()
+        .arg("report")
+        .arg(&good)
+        .arg("-o")
+        .arg(&pics)
+        .assert()
+        .code(2)
+        .stderr(contains("holiday-photo.png"));
+    assert_eq!(listing(&pics).len(), 1);
+    let report = d.join("report");
+    pinbench()
+        .arg("report")
+        .arg(&good)
+        .arg("-o")
+        .arg(&report)
+        .assert()
+        .success();
+    pinbench()
+        .current_dir(&report)
+        .args(["report", "../good.json", "-o", "."])
+        .assert()
+        .code(2)
+        .stderr(contains("working directory"));
+    // Its own directory is replaced by the next report, whole.
+    pinbench()
+        .arg("report")
+        .arg(&good)
+        .arg("-o")
+        .arg(&report)
+        .assert()
+        .success();
+    assert!(report.join("report.txt").exists());
+}

@@ -18,10 +18,11 @@ use crate::runs::{subject, Run, Shape};
 use crate::stats::welch_p;
 use crate::table::{ascii, num, wrap, Group, Table, WIDTH};
 use pin_results::{Cell, Estimate, Fingerprint, QUIET_PROBE};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 /// Which cell of one run matches which of another.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Key {
     shape: Shape,
     placement: String,
@@ -73,12 +74,28 @@ impl Ratio {
     }
 }
 
+/// A side's runs, each with its cells by key (built once: a side of large
+/// files is looked up once per key, not searched).
+type Indexed<'a> = Vec<(&'a Run, HashMap<Key, &'a Cell>)>;
+
+fn index(runs: &[Run]) -> Indexed<'_> {
+    runs.iter()
+        .map(|r| {
+            let mut by_key = HashMap::with_capacity(r.results.cells.len());
+            for c in &r.results.cells {
+                by_key.entry(Key::of(c)).or_insert(c);
+            }
+            (r, by_key)
+        })
+        .collect()
+}
+
 /// The cells of `key` in every run of a side that has it, with their run;
 /// busy cells only where the side has no other.
-fn side<'a>(runs: &'a [Run], key: &Key) -> Vec<(&'a Run, &'a Cell)> {
+fn side<'a>(runs: &Indexed<'a>, key: &Key) -> Vec<(&'a Run, &'a Cell)> {
     let all: Vec<(&Run, &Cell)> = runs
         .iter()
-        .filter_map(|r| Some((r, r.results.cells.iter().find(|c| Key::of(c) == *key)?)))
+        .filter_map(|(r, by_key)| Some((*r, *by_key.get(key)?)))
         .collect();
     crate::runs::quiet_unless_all_busy(all, |(_, c)| c)
 }
@@ -310,18 +327,21 @@ pub fn compare(base: &[Run], new: &[Run]) -> String {
     }
     out.push('\n');
     out.push_str(&wrap("", "", &legend(base.len(), new.len()), WIDTH));
-    let keys = crate::runs::distinct(
+    let (bi, ni) = (index(base), index(new));
+    let several = base.len() > 1 || new.len() > 1;
+    let keys: Vec<(String, Key)> = crate::runs::distinct(
         base.iter()
             .flat_map(|r| r.results.cells.iter().map(Key::of))
-            .filter(|k| {
-                new.iter()
-                    .any(|r| r.results.cells.iter().any(|c| Key::of(c) == *k))
-            }),
-    );
-    for section in crate::runs::distinct(keys.iter().map(Key::section)) {
+            .filter(|k| ni.iter().any(|(_, by_key)| by_key.contains_key(k))),
+    )
+    .into_iter()
+    .map(|k| (k.section(), k))
+    .collect();
+    for section in crate::runs::distinct(keys.iter().map(|(s, _)| s.clone())) {
         out.push('\n');
         out.push_str(&wrap("== ", "   ", &section, WIDTH));
-        out.push_str(&section_table(base, new, &keys, &section).text());
+        let these = keys.iter().filter(|(s, _)| *s == section).map(|(_, k)| k);
+        out.push_str(&section_table(&bi, &ni, several, these).text());
     }
     out.push_str(&unmatched(base, new));
     ascii(&out)
@@ -355,13 +375,15 @@ fn legend(nb: usize, nn: usize) -> String {
     )
 }
 
-fn section_table(base: &[Run], new: &[Run], keys: &[Key], section: &str) -> Table {
+fn section_table<'k>(
+    base: &Indexed<'_>,
+    new: &Indexed<'_>,
+    several: bool,
+    keys: impl Iterator<Item = &'k Key>,
+) -> Table {
     let rows = keys
-        .iter()
-        .filter(|k| k.section() == section)
         .map(|k| {
             let (b, n) = (side(base, k), side(new, k));
-            let several = base.len() > 1 || new.len() > 1;
             let mut cells = metric(&b, &n, Ratio::XFloor, several).to_vec();
             cells.extend(metric(&b, &n, Ratio::Scaling, several));
             (k.row(), cells)
@@ -397,7 +419,8 @@ fn unmatched(base: &[Run], new: &[Run]) -> String {
         )
     };
     let (bk, nk) = (keys(base), keys(new));
-    for (label, these, other) in [("base", &bk, &nk), ("new", &nk, &bk)] {
+    let sets: [HashSet<&Key>; 2] = [bk.iter().collect(), nk.iter().collect()];
+    for (label, these, other) in [("base", &bk, &sets[1]), ("new", &nk, &sets[0])] {
         let only: Vec<&Key> = these.iter().filter(|k| !other.contains(k)).collect();
         if only.is_empty() {
             continue;

@@ -122,7 +122,7 @@ pub fn quiet_unless_all_busy<T>(cells: Vec<T>, cell: impl Fn(&T) -> &Cell) -> Ve
 }
 
 /// Which table a cell belongs to: its workload and the shape of its calls.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Shape {
     /// Workload.
     pub workload: String,
@@ -198,14 +198,12 @@ impl Shape {
 }
 
 /// `items` without repeats, in order of first appearance.
-pub fn distinct<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
-    let mut out = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
+pub fn distinct<T: std::hash::Hash + Eq + Clone>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .into_iter()
+        .filter(|i| seen.insert(i.clone()))
+        .collect()
 }
 
 /// Every cell of every run, with its run.

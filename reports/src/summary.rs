@@ -60,11 +60,21 @@ fn short(e: &Estimate) -> String {
 
 /// The summary of one results file.
 pub fn render(r: &Results) -> String {
+    render_with(r, true)
+}
+
+/// The summary a measuring run prints at its end: without the notes, which
+/// the run said on standard error as they arose.
+pub fn render_after_run(r: &Results) -> String {
+    render_with(r, false)
+}
+
+fn render_with(r: &Results, with_notes: bool) -> String {
     let mut out = String::new();
     if r.partial {
         let _ = writeln!(out, "PARTIAL RESULTS: the run was interrupted.");
     }
-    for n in &r.notes {
+    for n in r.notes.iter().filter(|_| with_notes) {
         let _ = writeln!(out, "note: {}", clean(n));
     }
     if let Some(f) = r.fingerprint {
@@ -107,7 +117,10 @@ pub fn render(r: &Results) -> String {
     for line in crate::findings::split_fix_price(&cells) {
         let _ = writeln!(out, "\n{}", clean(&line));
     }
-    let _ = writeln!(out, "\n{}", checks(r).join("\n"));
+    let checks = checks(r);
+    if !checks.is_empty() {
+        let _ = writeln!(out, "\n{}", checks.join("\n"));
+    }
     out
 }
 
@@ -215,12 +228,17 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
     }
 }
 
-/// The harness checks, one line each (more for scaling).
+/// The harness checks, one line each (more for scaling). The targets are
+/// the model's: a file of kernel cells only gets the load warning.
 pub fn checks(r: &Results) -> Vec<String> {
-    let numa = r
+    let Some(numa) = r
         .cells
-        .first()
-        .map_or("local".to_string(), |c| c.numa.placement.clone());
+        .iter()
+        .find(|c| c.backend == pin_results::MODEL)
+        .map(|c| c.numa.placement.clone())
+    else {
+        return disturbed(r);
+    };
     let mut lines = vec!["harness checks (paired ratios measured in this run):".to_string()];
     match find(r, "noop", "private", 1, &numa) {
         Some(n) => lines.push(format!(
@@ -256,7 +274,11 @@ fn scaling_check(r: &Results, numa: &str) -> Vec<String> {
     let mut failed = Vec::new();
     let mut withheld = 0;
     for c in r.cells.iter().filter(|c| {
-        c.workload == "private" && c.threads == 2 && c.numa.placement == numa && !is_calibration(c)
+        c.backend == pin_results::MODEL
+            && c.workload == "private"
+            && c.threads == 2
+            && c.numa.placement == numa
+            && !is_calibration(c)
     }) {
         let name = subject(c);
         let Some(s) = c.scaling else {
@@ -476,6 +498,28 @@ mod tests {
         assert!(c.contains("xarray 1.90x (exempt)"), "{c}");
         // sample cells scale 0.95 x threads
         assert!(c.contains("plain 1.90x"), "{c}");
+    }
+
+    #[test]
+    fn kernel_cells_get_no_model_targets_and_sleeping_paths_no_load_warning() {
+        let mut dio = kernel_cell("direct-io", "pread", 1, 300.0, 1e7);
+        dio.cpu_share = Some(0.3);
+        let mut gup = kernel_cell("gup-test", "pin-fast", 2, 30.0, 1e7);
+        gup.scaling = Some(Estimate {
+            median: 1.0,
+            ci_low: 0.9,
+            ci_high: 1.1,
+            n: 40,
+        });
+        let r = results(vec![dio, gup]);
+        let c = checks(&r).join("\n");
+        assert!(!c.contains("NOT MET") && !c.contains("not measured"), "{c}");
+        assert!(!c.contains("WARNING"), "{c}");
+        let after = render_after_run(&Results {
+            notes: vec!["said once already".into()],
+            ..r
+        });
+        assert!(!after.contains("said once already"), "{after}");
     }
 
     #[test]

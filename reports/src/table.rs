@@ -108,12 +108,12 @@ impl Table {
             if bi > 0 {
                 out.push('\n');
             }
-            let mut heads = format!("{:label_w$}", "");
-            let mut names = format!("{:<label_w$}", self.row_head);
+            let mut heads = " ".repeat(label_w);
+            let mut names = pad(&self.row_head, label_w, true);
             let mut lines: Vec<String> = self
                 .rows
                 .iter()
-                .map(|(l, _)| format!("{l:<label_w$}"))
+                .map(|(l, _)| pad(l, label_w, true))
                 .collect();
             let mut any_label = false;
             // Runs of columns of one group within the block.
@@ -129,18 +129,13 @@ impl Table {
                 let span = run.iter().map(|&c| widths[c]).sum::<usize>() + run.len() - 1;
                 let label: String = g.label.chars().take(span).collect();
                 any_label |= !label.is_empty();
-                heads.push_str(&format!("{:GAP$}{label:>span$}", ""));
+                heads.push_str(&" ".repeat(GAP));
+                heads.push_str(&pad(&label, span, false));
                 for (n, &c) in run.iter().enumerate() {
                     let sep = if n == 0 { " ".repeat(GAP) } else { " ".into() };
                     let w = widths[c];
                     let left = g.align_left.get(cols[c].1).copied().unwrap_or(false);
-                    let fmt = |s: &str| {
-                        if left {
-                            format!("{sep}{s:<w$}")
-                        } else {
-                            format!("{sep}{s:>w$}")
-                        }
-                    };
+                    let fmt = |s: &str| format!("{sep}{}", pad(s, w, left));
                     names.push_str(&fmt(&g.columns[cols[c].1]));
                     for (line, (_, cells)) in lines.iter_mut().zip(&self.rows) {
                         line.push_str(&fmt(cells.get(c).map_or("", |s| s.as_str())));
@@ -275,6 +270,18 @@ pub fn num(x: f64) -> String {
     }
 }
 
+/// `s` padded with spaces to `w` characters, on the right (`left`
+/// aligned) or the left. Not `format!`'s width, which panics past 65535 (a
+/// subject's name in a results file can be any length).
+fn pad(s: &str, w: usize, left: bool) -> String {
+    let fill = " ".repeat(w.saturating_sub(s.chars().count()));
+    if left {
+        format!("{s}{fill}")
+    } else {
+        format!("{fill}{s}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +310,16 @@ mod tests {
                 ("plain".into(), vec!["1.00".into(); 3 * groups]),
             ],
         }
+    }
+
+    #[test]
+    fn a_label_or_value_past_any_format_width_renders() {
+        let mut t = wide(1);
+        t.rows[0].0 = "s".repeat(100_000);
+        t.rows[1].1[0] = "9".repeat(70_000);
+        let text = t.text();
+        assert!(text.contains(&"s".repeat(100_000)));
+        assert!(text.contains(&"9".repeat(70_000)));
     }
 
     #[test]

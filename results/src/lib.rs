@@ -638,10 +638,61 @@ impl Counters {
     }
 }
 
+/// The largest results file read (a long default run writes a few MB; a
+/// hostile one of 200 MB is still read).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// The text of the regular file `path`, refused if it is anything else (a
+/// device such as /dev/zero, a FIFO) or larger than [`MAX_FILE_BYTES`].
+fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut text = String::new();
+    f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("larger than {} MiB", MAX_FILE_BYTES >> 20),
+        ));
+    }
+    Ok(text)
+}
+
+/// Kernel backends whose calls sleep (on the device's I/O): their threads'
+/// CPU share is low by design, not because of other load.
+pub const SLEEPING_BACKENDS: [&str; 1] = ["direct-io"];
+
 impl Cell {
-    /// True when other load took a noticeable share of the cell's CPUs.
+    /// What tells this cell from every other of its run: backend, subject,
+    /// backing, workload, folio order, pages per call, threads, placement.
+    pub fn identity(&self) -> String {
+        format!(
+            "{}/{}{} {} order {} {} pages/call {}T {}",
+            self.backend,
+            self.subject,
+            self.kernel
+                .as_ref()
+                .map_or(String::new(), |k| format!(" [{}]", k.backing)),
+            self.workload,
+            self.folio_order,
+            self.pages_per_call,
+            self.threads,
+            self.numa.placement
+        )
+    }
+
+    /// True when other load took a noticeable share of the cell's CPUs
+    /// (never for a backend whose calls sleep on I/O).
     pub fn disturbed(&self) -> bool {
-        self.cpu_share.is_some_and(|s| s < DISTURBED_CPU_SHARE)
+        !SLEEPING_BACKENDS.contains(&self.backend.as_str())
+            && self.cpu_share.is_some_and(|s| s < DISTURBED_CPU_SHARE)
     }
 }
 
@@ -662,7 +713,7 @@ impl Results {
 
     /// Reads a results file and checks its version and values.
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+        let text = read_text(path).map_err(|source| ResultsError::Read {
             path: path.display().to_string(),
             source,
         })?;

@@ -70,7 +70,15 @@ pub fn check(r: &Results) -> Result<(), String> {
             r.schema_version
         ));
     }
-    r.cells.iter().try_for_each(cell)
+    r.cells.iter().try_for_each(cell)?;
+    let mut seen = std::collections::HashSet::new();
+    match r.cells.iter().find(|c| !seen.insert(c.identity())) {
+        Some(c) => Err(format!(
+            "cell {} is there twice: which to believe?",
+            c.identity()
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -93,8 +101,13 @@ mod tests {
         let mut r = ok.clone();
         r.cells[0].threads = 0;
         assert!(check(&r).is_err_and(|e| e.contains("threads 0")));
-        let mut r = ok;
+        let mut r = ok.clone();
         r.cells[0].pairs.floor_ns_per_page.clear();
         assert!(check(&r).is_err_and(|e| e.contains("differ in length")));
+        let mut r = ok;
+        r.cells.push(r.cells[0].clone());
+        assert!(check(&r).is_err_and(|e| e.contains("there twice")));
+        r.cells[1].threads = 2;
+        assert_eq!(check(&r), Ok(()));
     }
 }

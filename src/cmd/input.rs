@@ -13,16 +13,28 @@ use std::path::PathBuf;
 pub struct BadInput(pub String);
 
 /// Reads every file, labelled `A`, `B`, ..., or names the first that is not
-/// a results file.
+/// a results file, holds no cells, or is a run given before (the same
+/// host, start time and command: the same file twice would read as two
+/// runs that agree perfectly).
 pub fn read_runs(files: &[PathBuf]) -> Result<Vec<Run>, BadInput> {
-    let inputs = files
-        .iter()
-        .map(|p| {
-            Results::read(p)
-                .map(|r| (p.display().to_string(), r))
-                .map_err(|e| BadInput(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut inputs: Vec<(String, Results)> = Vec::with_capacity(files.len());
+    for p in files {
+        let name = p.display().to_string();
+        let r = Results::read(p).map_err(|e| BadInput(e.to_string()))?;
+        if r.cells.is_empty() {
+            return Err(BadInput(format!("{name}: holds no cells")));
+        }
+        let same = |o: &Results| {
+            let (a, b) = (&o.metadata, &r.metadata);
+            (&a.host, &a.start_time, &a.command_line) == (&b.host, &b.start_time, &b.command_line)
+        };
+        if let Some((first, _)) = inputs.iter().find(|(_, o)| same(o)) {
+            return Err(BadInput(format!(
+                "{name}: the same run as {first} (host, start time and command): give each run once"
+            )));
+        }
+        inputs.push((name, r));
+    }
     Ok(Run::label_all(inputs))
 }
 

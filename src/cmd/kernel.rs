@@ -22,8 +22,8 @@ pub struct KernelArgs {
     /// the pin_shim module, io_uring, memlock, THP, perf, NUMA) and exit.
     #[arg(long)]
     pub probe: bool,
-    /// Backends, comma-separated: gup-test, shim, io-uring, process-vm
-    /// (default: every one this machine offers).
+    /// Backends, comma-separated: gup-test, shim, io-uring, process-vm,
+    /// direct-io (default: every one this machine offers).
     #[arg(long, value_delimiter = ',')]
     pub backend: Option<Vec<String>>,
     #[command(flatten)]
@@ -275,5 +275,26 @@ impl Checks {
 fn push_once(lines: &mut Vec<String>, line: String) {
     if !lines.contains(&line) {
         lines.push(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Backend;
+    use clap::CommandFactory;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        kernel: KernelArgs,
+    }
+
+    #[test]
+    fn the_backend_help_names_every_backend() {
+        let help = Cli::command().render_long_help().to_string();
+        for b in Backend::ALL {
+            assert!(help.contains(b.name()), "{}: {help}", b.name());
+        }
     }
 }

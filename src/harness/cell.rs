@@ -26,9 +26,12 @@ pub enum RunError {
     /// The scheme could not be built.
     #[error(transparent)]
     Build(#[from] pin_schemes::BuildError),
-    /// A worker thread panicked.
-    #[error("a worker thread of {0} panicked")]
-    Thread(String),
+    /// A worker thread panicked or could not be started.
+    #[error("{0}: {1}")]
+    Thread(String, super::paired::ThreadsFailed),
+    /// A thread's workload could not be set up.
+    #[error("{0}")]
+    Setup(String),
     /// The heap the cell's workers and scheme need cannot be had (under
     /// `ulimit -v`, say): an allocation would abort the process instead.
     #[error("cannot allocate the {0} MiB of heap its workers and scheme need")]
@@ -206,13 +209,25 @@ impl SchemeVisitor for SchemeRun<'_> {
 
     fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
         let (spec, memmap) = (self.spec, self.memmap);
+        let setup: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let out = run_paired(
             spec.shape(),
             self.params,
-            |i| spec.workload.worker(scheme, &spec.slot(i)),
+            |i| match spec.workload.worker(scheme, &spec.slot(i)) {
+                Ok(w) => w,
+                Err(e) => {
+                    if let Ok(mut slot) = setup.lock() {
+                        slot.get_or_insert(e.0);
+                    }
+                    Box::new(super::Idle)
+                }
+            },
             |i| -> Box<dyn Worker> { Box::new(Floor::new(memmap, &spec.slot(i))) },
         )
-        .map_err(|_| RunError::Thread(spec.label()))?;
+        .map_err(|e| RunError::Thread(spec.label(), e))?;
+        if let Some(why) = setup.into_inner().ok().flatten() {
+            return Err(RunError::Setup(why));
+        }
         Ok((out, SchemeMemory::of(scheme, spec)))
     }
 }
@@ -290,7 +305,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
                 |i| -> Box<dyn Worker> { Box::new(Noop::new(&spec.slot(i))) },
                 |i| -> Box<dyn Worker> { Box::new(Floor::new(&memmap, &spec.slot(i))) },
             )
-            .map_err(|_| RunError::Thread(spec.label()))?,
+            .map_err(|e| RunError::Thread(spec.label(), e))?,
             SchemeMemory::default(),
         ),
     };
@@ -425,7 +440,11 @@ mod tests {
         let mut s = spec(Subject::Scheme("side-tree-sharded"), Workload::Mixed, 0, 2);
         s.gup.failslab = NonZeroU32::new(1);
         s.gup.on_alloc_fail = OnAllocFail::Fail;
-        assert!(run_cell(&s, &params()).is_err());
+        // Named as a refusal, not a panicked thread (no backtrace).
+        match run_cell(&s, &params()) {
+            Err(RunError::Setup(why)) => assert!(why.contains("were refused"), "{why}"),
+            other => panic!("{:?}", other.map(|v| v.cell.subject)),
+        }
     }
 
     #[test]

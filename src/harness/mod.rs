@@ -21,4 +21,4 @@ pub mod sweep;
 pub mod visits;
 pub mod worker;
 
-pub use worker::{Tally, Worker};
+pub use worker::{Idle, Tally, Worker};

@@ -27,7 +27,7 @@ use crate::metrics::counters::{Availability, ThreadCounters};
 use crate::metrics::latency::Latency;
 use pin_results::Counters;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Barrier;
+use std::sync::{Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How a cell is sliced.
@@ -113,8 +113,64 @@ pub struct ThreadOutcome {
 
 /// A cell's threads failed.
 #[derive(Debug, thiserror::Error)]
-#[error("a worker thread panicked")]
-pub struct Panicked;
+pub enum ThreadsFailed {
+    /// A worker panicked.
+    #[error("a worker thread panicked")]
+    Panicked,
+    /// The OS refused to create a thread; those already made were let go.
+    #[error("a worker thread could not be started ({0})")]
+    NotStarted(std::io::Error),
+}
+
+/// Holds a cell's threads until every one of them exists: one the OS
+/// refuses to create would leave the others waiting for ever at a barrier
+/// sized for all of them.
+#[derive(Default)]
+struct StartGate {
+    open: Mutex<Option<bool>>,
+    opened: Condvar,
+}
+
+impl StartGate {
+    /// Lets the threads go (`true`) or sends them home (`false`).
+    fn set(&self, go: bool) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        *open = Some(go);
+        self.opened.notify_all();
+    }
+
+    /// Waits until [`set`](Self::set); whether to run.
+    fn wait(&self) -> bool {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match *open {
+                Some(go) => return go,
+                None => open = self.opened.wait(open).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the thread index whose creation is refused, as the OS would.
+    static REFUSE_SPAWN: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Creates a scoped thread running `f`; an error where the OS (or, in
+/// tests, [`REFUSE_SPAWN`]) refuses.
+fn spawn<'scope, 'env, T: Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    index: usize,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    #[cfg(test)]
+    if REFUSE_SPAWN.with(|r| r.get()) == Some(index) {
+        return Err(std::io::Error::from_raw_os_error(libc::EAGAIN));
+    }
+    let _ = index;
+    std::thread::Builder::new().spawn_scoped(s, f)
+}
 
 /// Runs calls of `worker` until `slice` has passed, reading the clock once
 /// per call (never per page) and recording each call's latency.
@@ -158,7 +214,7 @@ pub fn run_paired<'a, S, F>(
     params: &Params,
     subject: S,
     floor: F,
-) -> Result<Vec<ThreadOutcome>, Panicked>
+) -> Result<Vec<ThreadOutcome>, ThreadsFailed>
 where
     S: Fn(usize) -> Box<dyn Worker + 'a> + Sync,
     F: Fn(usize) -> Box<dyn Worker + 'a> + Sync,
@@ -171,44 +227,55 @@ where
         .map(|r| 1 + round(r, shape.solo).len())
         .sum::<usize>()
         + 1;
+    let gate = StartGate::default();
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..shape.threads)
-            .map(|index| {
-                let (barrier, subject, floor, line) = (&barrier, &subject, &floor, &line);
-                let cpu = shape.cpus[index % shape.cpus.len()];
-                s.spawn(move || {
-                    // Unbound, the thread still runs; the placement recorded
-                    // for the cell is the memory's, checked separately.
-                    let _ = bind_thread(&[cpu]);
-                    let mut met = 0;
-                    let body = catch_unwind(AssertUnwindSafe(|| {
-                        let thread = ThreadRun {
-                            index,
-                            shape,
-                            params,
-                            barrier,
-                            line,
-                            met: &mut met,
-                        };
-                        thread.run(subject(index), floor(index))
-                    }));
-                    // A panicking worker still meets the others at every
-                    // remaining barrier, so the cell fails instead of hanging.
-                    if body.is_err() {
-                        line.release_all();
-                        for _ in met..meetings {
-                            barrier.wait();
-                        }
+        let mut handles = Vec::with_capacity(shape.threads);
+        for index in 0..shape.threads {
+            let (barrier, subject, floor, line, gate) = (&barrier, &subject, &floor, &line, &gate);
+            let cpu = shape.cpus[index % shape.cpus.len()];
+            let spawned = spawn(s, index, move || {
+                if !gate.wait() {
+                    return None;
+                }
+                // Unbound, the thread still runs; the placement recorded
+                // for the cell is the memory's, checked separately.
+                let _ = bind_thread(&[cpu]);
+                let mut met = 0;
+                let body = catch_unwind(AssertUnwindSafe(|| {
+                    let thread = ThreadRun {
+                        index,
+                        shape,
+                        params,
+                        barrier,
+                        line,
+                        met: &mut met,
+                    };
+                    thread.run(subject(index), floor(index))
+                }));
+                // A panicking worker still meets the others at every
+                // remaining barrier, so the cell fails instead of hanging.
+                if body.is_err() {
+                    line.release_all();
+                    for _ in met..meetings {
+                        barrier.wait();
                     }
-                    body.ok()
-                })
-            })
-            .collect();
+                }
+                body.ok()
+            });
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    gate.set(false);
+                    return Err(ThreadsFailed::NotStarted(e));
+                }
+            }
+        }
+        gate.set(true);
         handles
             .into_iter()
             .map(|h| match h.join() {
                 Ok(Some(outcome)) => Ok(outcome),
-                _ => Err(Panicked),
+                _ => Err(ThreadsFailed::Panicked),
             })
             .collect()
     })
@@ -413,5 +480,28 @@ mod tests {
             |_| -> Box<dyn Worker> { Box::new(Count(0)) },
         );
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn a_thread_the_os_refuses_fails_its_cell_without_hanging_the_others() {
+        let cpus = allowed_cpus().expect("affinity");
+        let shape = Shape {
+            threads: 3,
+            cpus: &cpus,
+            solo: true,
+        };
+        REFUSE_SPAWN.with(|r| r.set(Some(2)));
+        let r = run_paired(
+            shape,
+            &params(3),
+            |_| -> Box<dyn Worker> { Box::new(Count(0)) },
+            |_| -> Box<dyn Worker> { Box::new(Count(0)) },
+        );
+        REFUSE_SPAWN.with(|r| r.set(None));
+        assert!(
+            matches!(r, Err(ThreadsFailed::NotStarted(_))),
+            "{:?}",
+            r.err()
+        );
     }
 }

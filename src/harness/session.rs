@@ -30,6 +30,8 @@ pub struct Measured {
     pub fingerprint: Option<Fingerprint>,
     /// The run's probe yardsticks, which judged every round.
     pub yardsticks: Yardsticks,
+    /// Cells asked for of which no visit could be measured.
+    pub unmeasured: Vec<String>,
 }
 
 /// The fingerprint on the first CPU this process may use.
@@ -174,7 +176,7 @@ impl Session {
         let results = self.results(&record, &notes, &measured);
         let to_stdout = matches!(record.out, Destination::Stdout);
         let saved = record.out.commit(&results);
-        let summary = pin_reports::summary::render(&results);
+        let summary = pin_reports::summary::render_after_run(&results);
         // With the results on stdout the summary goes to stderr. A closed
         // pipe or a full device is not worth a panic.
         let _ = if to_stdout {
@@ -204,14 +206,14 @@ impl Session {
                 say_err(&format!(
                     "pinbench: {n} cells{partial} written to standard output in {secs:.1} s"
                 ));
-                exit_code(measured.partial)
+                lost_cells(&measured).unwrap_or(exit_code(measured.partial))
             }
             Some(Saved::AsAsked(p)) => {
                 say_err(&format!(
                     "pinbench: {n} cells{partial} written to {} in {secs:.1} s",
                     p.display()
                 ));
-                exit_code(measured.partial)
+                lost_cells(&measured).unwrap_or(exit_code(measured.partial))
             }
             Some(Saved::Lost(why)) => {
                 say_err(&format!(
@@ -235,6 +237,21 @@ impl Session {
             }
         }
     }
+}
+
+/// Exit code 1, said why, when a run that was not interrupted left cells
+/// it was asked for unmeasured (every visit failed: see the notes).
+fn lost_cells(measured: &Measured) -> Option<ExitCode> {
+    let lost = &measured.unmeasured;
+    if lost.is_empty() || measured.partial {
+        return None;
+    }
+    say_err(&format!(
+        "pinbench: {} of the cells asked for could not be measured (see the notes): {}",
+        lost.len(),
+        lost.join(", ")
+    ));
+    Some(ExitCode::FAILURE)
 }
 
 fn exit_code(partial: bool) -> ExitCode {

@@ -24,6 +24,17 @@ pub struct Visits {
     pub until: Option<Duration>,
 }
 
+/// A reason visits failed for.
+struct Failure {
+    why: String,
+    /// Its note's index.
+    at: usize,
+    /// Visits that failed for it after the first.
+    more: usize,
+    /// The first failure's note.
+    first: String,
+}
+
 /// A session's visits in progress: the cells measured so far, where they
 /// are written, and the progress bar.
 struct Progress<'a> {
@@ -32,6 +43,8 @@ struct Progress<'a> {
     notes: &'a mut Vec<String>,
     /// Per spec, its visits merged.
     merged: Vec<Option<Visit>>,
+    /// Each distinct reason a visit failed (said once, counted after).
+    failures: Vec<Failure>,
     m: Measured,
     bar: ProgressBar,
 }
@@ -54,11 +67,13 @@ impl Session {
             record,
             notes,
             merged: specs.iter().map(|_| None).collect(),
+            failures: Vec::new(),
             m: Measured {
                 cells: Vec::new(),
                 partial: true,
                 fingerprint: take_fingerprint().map(|start| Fingerprint { start, end: None }),
                 yardsticks: Yardsticks::default(),
+                unmeasured: Vec::new(),
             },
             bar: ProgressBar::new((specs.len() * visits.passes) as u64).with_style(
                 ProgressStyle::with_template("{bar:30} {pos}/{len} cell visits, {elapsed} {msg}")
@@ -80,6 +95,12 @@ impl Session {
         p.bar.finish_and_clear();
         let (notes, mut m) = (p.notes, p.m);
         m.partial = interrupted;
+        m.unmeasured = specs
+            .iter()
+            .zip(&p.merged)
+            .filter(|(_, v)| v.is_none())
+            .map(|(s, _)| label(s))
+            .collect();
         if let (Some(f), false) = (m.fingerprint.as_mut(), interrupted) {
             f.end = take_fingerprint();
         }
@@ -173,11 +194,7 @@ impl Progress<'_> {
                     None => v,
                 })
             }
-            Err(e) => {
-                let line = format!("{label}: {what} not measured: {e}");
-                self.bar.suspend(|| say_err(&format!("pinbench: {line}")));
-                self.notes.push(line);
-            }
+            Err(e) => self.failed(label, what, e),
         }
         self.m.cells = self
             .merged
@@ -192,6 +209,34 @@ impl Progress<'_> {
                 .suspend(|| say_err(&format!("pinbench: checkpoint not written: {e}")));
         }
         self.bar.inc(1);
+    }
+
+    /// A visit that failed for `why`: said and noted the first time, then
+    /// only counted in that note (a missing memlock allowance fails every
+    /// visit of every io-uring cell for the same reason).
+    fn failed(&mut self, label: &str, what: &str, why: String) {
+        let first = format!("{label}: {what} not measured: {why}");
+        match self.failures.iter_mut().find(|f| f.why == why) {
+            Some(f) => {
+                f.more += 1;
+                if let Some(note) = self.notes.get_mut(f.at) {
+                    *note = format!(
+                        "{} (and {} more cell visits, for the same reason)",
+                        f.first, f.more
+                    );
+                }
+            }
+            None => {
+                self.bar.suspend(|| say_err(&format!("pinbench: {first}")));
+                self.failures.push(Failure {
+                    why,
+                    at: self.notes.len(),
+                    more: 0,
+                    first: first.clone(),
+                });
+                self.notes.push(first);
+            }
+        }
     }
 
     /// The specs whose cell is short of quiet rounds, judged against the
@@ -291,6 +336,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reason_many_visits_failed_for_is_noted_once_and_counted() {
+        let visits = Visits {
+            passes: 2,
+            revisits: 0,
+            until: None,
+        };
+        let (rounds, notes) = sweep(visits, &["a", "b", "c"], |s, _| {
+            if s == "c" {
+                Ok(visit(s, 1, QUIET, QUIET))
+            } else {
+                Err("no memlock allowance".into())
+            }
+        });
+        assert_eq!(rounds.len(), 1);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("a: visit 1 of 2 not measured: no memlock allowance")
+                && notes[0].ends_with("(and 3 more cell visits, for the same reason)"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
     fn cells_short_of_quiet_rounds_are_revisited_until_they_have_them() {
         let visits = Visits {
             passes: 2,
@@ -326,8 +394,9 @@ mod tests {
         });
         assert!(!rounds.contains_key("failing"));
         assert_eq!((rounds["solo-busy"], rounds["quiet"]), (24, 16));
-        assert_eq!(notes.len(), 2, "the failing cell's two visits: {notes:?}");
+        assert_eq!(notes.len(), 1, "the failing cell's two visits: {notes:?}");
         assert!(notes[0].contains("failing: visit 1 of 2 not measured: no memory"));
+        assert!(notes[0].contains("(and 1 more cell visits"), "{notes:?}");
     }
 
     #[test]

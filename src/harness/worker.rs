@@ -21,6 +21,20 @@ pub trait Worker {
     fn finish(self: Box<Self>) -> Tally;
 }
 
+/// A thread whose setup failed: it meets the others at every barrier and
+/// does nothing, so the cell ends with the failure named instead of a
+/// panic.
+pub struct Idle;
+
+impl Worker for Idle {
+    fn batch(&mut self) -> u64 {
+        0
+    }
+    fn finish(self: Box<Self>) -> Tally {
+        Tally::default()
+    }
+}
+
 /// What a worker counted besides time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {

@@ -22,6 +22,7 @@ use super::PinPath;
 use crate::harness::calibration::Floor;
 use crate::harness::paired::{run_paired, Params, Shape, ThreadOutcome};
 use crate::harness::record::{record, Labels, Memory, Visit};
+use crate::harness::Idle;
 use crate::workloads::{Slot, Tally, Worker, Workload};
 use pin_results::{KernelCell, NumaPlacement, TwinCensus};
 use pin_schemes::MemMap;
@@ -49,9 +50,9 @@ pub struct KernelSpec<'a> {
 /// Why a kernel cell failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KernelCellError {
-    /// A worker thread panicked.
-    #[error("{0}: a worker thread panicked")]
-    Panicked(String),
+    /// A worker thread panicked or could not be started.
+    #[error("{0}: {1}")]
+    Threads(String, crate::harness::paired::ThreadsFailed),
     /// A thread's setup or a call failed.
     #[error("{0}")]
     Path(String),
@@ -111,18 +112,6 @@ impl Worker for KernelWorker<'_> {
             self.shared.kernel_ns_seen.fetch_add(1, Ordering::Relaxed);
         }
         self.shared.pages.fetch_add(self.pages, Ordering::Relaxed);
-        Tally::default()
-    }
-}
-
-/// A worker for a thread whose setup failed: does nothing.
-struct Idle;
-
-impl Worker for Idle {
-    fn batch(&mut self) -> u64 {
-        0
-    }
-    fn finish(self: Box<Self>) -> Tally {
         Tally::default()
     }
 }
@@ -221,7 +210,7 @@ pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Visit, 
         Box::new(Floor::new(&memmap, &slot))
     };
     let outcomes = run_paired(shape, params, |_| worker(spec, &shared), floor)
-        .map_err(|_| KernelCellError::Panicked(job.name()))?;
+        .map_err(|e| KernelCellError::Threads(job.name(), e))?;
     if let Some(e) = shared.error.lock().ok().and_then(|mut e| e.take()) {
         return Err(KernelCellError::Path(format!("{}: {e}", job.name())));
     }

@@ -189,8 +189,11 @@ impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
 
 /// Attempts of a setup pin refused for want of memory (`--failslab` with
 /// `--on-alloc-fail fail`): failslab fails every N-th allocation, so for
-/// N > 1 a retry soon gets through, whatever other threads allocate in
-/// between. Each refused attempt still counts in `alloc_failures`.
+/// most schemes and N > 1 a retry soon gets through, whatever other
+/// threads allocate in between (a scheme that needs two allocations in a
+/// row for one pin and frees the first when the second fails, as
+/// side-tree-sharded does, never gets through at N = 2). Each refused
+/// attempt still counts in `alloc_failures`.
 pub const SETUP_RETRIES: usize = 64;
 
 /// Pins `pfn`, retrying a refusal for want of memory.
@@ -205,15 +208,23 @@ fn pin_retrying<S: PinScheme + ?Sized>(scheme: &S, pfn: Pfn) -> bool {
     false
 }
 
+/// A workload's setup could not be done; the cell is not measured.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
+
 /// Refuses to build a workload whose ground truth counts pins that were
 /// not taken: its false negatives would be the harness's.
-pub fn all_held(workload: &str, refused: u64) {
-    assert!(
-        refused == 0,
-        "{workload}: {refused} of its held pins were refused (for want of memory after \
-         {SETUP_RETRIES} attempts: --failslab 1 with --on-alloc-fail fail?), so its \
-         ground truth would be wrong"
-    );
+pub fn all_held(workload: &str, refused: u64) -> Result<(), SetupError> {
+    if refused == 0 {
+        return Ok(());
+    }
+    Err(SetupError(format!(
+        "{workload}: {refused} of the long-term pins it holds were refused for want of \
+         memory after {SETUP_RETRIES} attempts each (--failslab with --on-alloc-fail fail \
+         fails too many of this scheme's allocations), so its ground truth would be wrong: \
+         not measured"
+    )))
 }
 
 /// Pins and ordinary references a workload holds for the whole cell (an

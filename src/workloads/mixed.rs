@@ -18,7 +18,7 @@
 //! list lost because a scheme wrote their `lru` words (the 2018 page-flag
 //! RFC's flaw); lost pages are then put back, so the run goes on.
 
-use super::kit::{all_held, Cursor, Holding, Scan, Tally, Worker};
+use super::kit::{all_held, Cursor, Holding, Scan, SetupError, Tally, Worker};
 use super::{Layout, Slot};
 use pin_results::Isolation;
 use pin_schemes::page::pg;
@@ -159,14 +159,20 @@ impl Worker for Isolated<'_> {
 
 /// Take this thread's long-term pins and run its isolation round, then
 /// scan (thread 0) or make traffic.
-pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
-    let inner = holding(scheme, slot);
+pub fn worker<'a, S: PinScheme + ?Sized>(
+    scheme: &'a S,
+    slot: &Slot,
+) -> Result<Box<dyn Worker + 'a>, SetupError> {
+    let inner = holding(scheme, slot)?;
     let isolation = isolation_round(scheme, slot);
-    Box::new(Isolated { inner, isolation })
+    Ok(Box::new(Isolated { inner, isolation }))
 }
 
 /// Take this thread's long-term pins, then scan (thread 0) or make traffic.
-fn holding<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+fn holding<'a, S: PinScheme + ?Sized>(
+    scheme: &'a S,
+    slot: &Slot,
+) -> Result<Box<dyn Worker + 'a>, SetupError> {
     let n = slot.layout.pages_per_call;
     let pins: Vec<Pfn> = slot.region().step_by(LONG_TERM_EVERY).map(Pfn).collect();
     if slot.index == 0 {
@@ -175,8 +181,8 @@ fn holding<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Wor
         let (w, refused) = Holding::new(scheme, &pins, &[], |_| {
             Scan::new(scheme, pfns, truth, Vec::new(), n)
         });
-        all_held("mixed", refused);
-        Box::new(w)
+        all_held("mixed", refused)?;
+        Ok(Box::new(w))
     } else {
         let pfns = slot.region_pfns();
         let cursor = Cursor::new(pfns.len(), n);
@@ -186,8 +192,8 @@ fn holding<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Wor
             cursor,
         });
         // Thread 0's scan counts these pins as held too.
-        all_held("mixed", refused);
-        Box::new(w)
+        all_held("mixed", refused)?;
+        Ok(Box::new(w))
     }
 }
 

@@ -18,7 +18,7 @@ mod pte_thp;
 mod refstorm;
 mod shared;
 
-pub use kit::{Cursor, Tally, Worker};
+pub use kit::{Cursor, SetupError, Tally, Worker};
 
 use pin_schemes::{Pfn, PinScheme};
 use std::ops::Range;
@@ -174,21 +174,22 @@ impl Workload {
     }
 
     /// Thread `slot`'s worker; its setup (pins held, references taken) is
-    /// done here, before the runner's first barrier.
+    /// done here, before the runner's first barrier. A long-term pin the
+    /// scheme refused is an error, not a panic.
     pub fn worker<'a, S: PinScheme + ?Sized>(
         self,
         scheme: &'a S,
         slot: &Slot,
-    ) -> Box<dyn Worker + 'a> {
-        match self {
+    ) -> Result<Box<dyn Worker + 'a>, SetupError> {
+        Ok(match self {
             Workload::Private => private::worker(scheme, slot),
             Workload::Shared => shared::worker(scheme, slot),
             Workload::Huge => huge::worker(scheme, slot),
             Workload::PteThp => pte_thp::worker(scheme, slot),
-            Workload::Mixed => mixed::worker(scheme, slot),
-            Workload::Refstorm => refstorm::worker(scheme, slot),
+            Workload::Mixed => mixed::worker(scheme, slot)?,
+            Workload::Refstorm => refstorm::worker(scheme, slot)?,
             Workload::Overflow => overflow::worker(scheme, slot),
-        }
+        })
     }
 }
 
@@ -251,7 +252,7 @@ mod tests {
                                 threads: 2,
                                 layout,
                             };
-                            w.worker(&*scheme, &slot)
+                            w.worker(&*scheme, &slot).expect("setup")
                         })
                         .collect();
                     for _ in 0..3 {

@@ -7,7 +7,7 @@
 //! unpinned pages as pinned once `1 + k >= GUP_PIN_COUNTING_BIAS`; the cell
 //! records how many pages were wrong and the smallest `k` that fooled it.
 
-use super::kit::{all_held, Holding, Scan, Worker};
+use super::kit::{all_held, Holding, Scan, SetupError, Worker};
 use super::{Layout, Slot};
 use pin_schemes::{Pfn, PinScheme};
 
@@ -29,7 +29,10 @@ pub fn layout(pages_per_call: usize) -> Layout {
 }
 
 /// Pin the odd pages, give page `2k` and `2k + 1` `k` references, scan.
-pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+pub fn worker<'a, S: PinScheme + ?Sized>(
+    scheme: &'a S,
+    slot: &Slot,
+) -> Result<Box<dyn Worker + 'a>, SetupError> {
     let pfns = slot.region_pfns();
     let truth: Vec<bool> = (0..pfns.len()).map(|i| i % 2 == 1).collect();
     let pins: Vec<Pfn> = pfns.iter().skip(1).step_by(2).copied().collect();
@@ -43,6 +46,6 @@ pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn 
         let counts = taken.iter().map(|&(_, k)| k).collect();
         Scan::new(scheme, pfns, truth, counts, n)
     });
-    all_held("refstorm", refused);
-    Box::new(w)
+    all_held("refstorm", refused)?;
+    Ok(Box::new(w))
 }
