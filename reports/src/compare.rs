@@ -7,9 +7,9 @@
 //! Welch's t-test is taken over those run-level values, so a verdict
 //! reflects run-to-run noise; a change smaller than the larger side's
 //! run-to-run spread (max/min - 1 of its runs' medians) is "within noise"
-//! whatever p says. With one run per side, the test is over the runs'
-//! per-pair ratios, which cannot see run-to-run noise (the text says so),
-//! and a change inside either run's 95% CI half-width is within noise.
+//! whatever p says. A side left with one run (one file given, or busy
+//! runs set aside) cannot show run-to-run noise: its changes get no
+//! verdict (`?`), whatever its per-pair ratios would say.
 //! Warnings (other machines, schema versions, emulated or partial runs,
 //! runs whose machine fingerprints differ) come first, where a reader of a
 //! pasted comparison sees them.
@@ -102,9 +102,9 @@ fn side<'a>(runs: &Indexed<'a>, key: &Key) -> Vec<(&'a Run, &'a Cell)> {
 
 /// One ratio's comparison: base, new, change and its mark ([`BUSY`] when a
 /// side has only busy cells: its ratio is another machine state's).
-/// `several`: a side was given several runs, so a verdict must see
-/// run-to-run noise: where busy runs left a side with one, there is none.
-fn metric(base: Side, new: Side, ratio: Ratio, several: bool) -> [String; 4] {
+/// A side left with one run gets no verdict: its noise between runs is
+/// unseen.
+fn metric(base: Side, new: Side, ratio: Ratio) -> [String; 4] {
     let b: Vec<(Estimate, Vec<f64>)> = base.iter().filter_map(|&rc| ratio.of(rc)).collect();
     let n: Vec<(Estimate, Vec<f64>)> = new.iter().filter_map(|&rc| ratio.of(rc)).collect();
     let medians = |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.median).collect::<Vec<_>>();
@@ -118,24 +118,19 @@ fn metric(base: Side, new: Side, ratio: Ratio, several: bool) -> [String; 4] {
     let within =
         |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.half_width()).fold(0.0, f64::max);
     let resolution = within(&b).max(within(&n));
-    let (p, noise) = if b.len() >= 2 && n.len() >= 2 {
-        (
-            welch_p(&bm, &nm),
-            spread(&bm).max(spread(&nm)).max(resolution),
-        )
-    } else if several {
-        // One run's pairs cannot show the run-to-run noise the user asked
-        // to see: no test (same build, this judged a contended 2-thread
-        // cell `**`).
-        (None, resolution)
-    } else {
-        let pairs =
-            |s: &[(Estimate, Vec<f64>)]| s.iter().flat_map(|(_, v)| v.clone()).collect::<Vec<_>>();
-        (welch_p(&pairs(&b), &pairs(&n)), resolution)
-    };
+    // A side of one run cannot show the run-to-run noise any verdict must
+    // see (six runs of one build, compared in pairs, gave 15 `*`/`**`
+    // over one run's pairs): no test, no verdict.
+    let tested = b.len() >= 2 && n.len() >= 2;
+    let (p, noise) = (
+        welch_p(&bm, &nm),
+        spread(&bm).max(spread(&nm)).max(resolution),
+    );
     let busy = |s: &[(&Run, &Cell)]| !s.is_empty() && s.iter().all(|(_, c)| c.busy);
     let verdict = if busy(base) || busy(new) {
         BUSY.to_string()
+    } else if !tested {
+        crate::stats::mark(None).to_string()
     } else if change.abs() <= noise {
         WITHIN_NOISE.to_string()
     } else {
@@ -328,7 +323,6 @@ pub fn compare(base: &[Run], new: &[Run]) -> String {
     out.push('\n');
     out.push_str(&wrap("", "", &legend(base.len(), new.len()), WIDTH));
     let (bi, ni) = (index(base), index(new));
-    let several = base.len() > 1 || new.len() > 1;
     let keys: Vec<(String, Key)> = crate::runs::distinct(
         base.iter()
             .flat_map(|r| r.results.cells.iter().map(Key::of))
@@ -341,7 +335,7 @@ pub fn compare(base: &[Run], new: &[Run]) -> String {
         out.push('\n');
         out.push_str(&wrap("== ", "   ", &section, WIDTH));
         let these = keys.iter().filter(|(s, _)| *s == section).map(|(_, k)| k);
-        out.push_str(&section_table(&bi, &ni, several, these).text());
+        out.push_str(&section_table(&bi, &ni, these).text());
     }
     out.push_str(&unmatched(base, new));
     ascii(&out)
@@ -358,10 +352,10 @@ fn legend(nb: usize, nn: usize) -> String {
         )
     } else {
         format!(
-            "Welch's t-test over the per-pair ratios of one run per side: it CANNOT see \
-             run-to-run noise; pass several files per side (--base a b c --new d e f) \
-             for a verdict that does. {WITHIN_NOISE}: the change is within a run's 95% \
-             CI half-width."
+            "? everywhere: one run per side cannot show run-to-run noise, so no change \
+             is judged; pass several files per side (--base a b c --new d e f, three or \
+             more each) for verdicts. {WITHIN_NOISE} (with several runs): the change \
+             is within the runs' spread or a run's 95% CI half-width."
         )
     };
     format!(
@@ -378,14 +372,13 @@ fn legend(nb: usize, nn: usize) -> String {
 fn section_table<'k>(
     base: &Indexed<'_>,
     new: &Indexed<'_>,
-    several: bool,
     keys: impl Iterator<Item = &'k Key>,
 ) -> Table {
     let rows = keys
         .map(|k| {
             let (b, n) = (side(base, k), side(new, k));
-            let mut cells = metric(&b, &n, Ratio::XFloor, several).to_vec();
-            cells.extend(metric(&b, &n, Ratio::Scaling, several));
+            let mut cells = metric(&b, &n, Ratio::XFloor).to_vec();
+            cells.extend(metric(&b, &n, Ratio::Scaling));
             (k.row(), cells)
         })
         .collect();
@@ -473,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn one_run_per_side_tests_the_pairs_and_says_it_cannot_see_run_noise() {
+    fn one_run_per_side_gives_no_verdict_and_says_how_to_get_one() {
         let same = [1.50, 1.51, 1.49, 1.50, 1.52, 1.48, 1.50];
         let base = [run(
             "b",
@@ -489,11 +482,13 @@ mod tests {
             text.lines().all(|l| l.len() <= WIDTH && l.is_ascii()),
             "{text}"
         );
-        assert!(text.contains("CANNOT see"), "{text}");
+        assert!(text.contains("? everywhere"), "{text}");
+        // 20% over tight pairs: a verdict one run's pairs would give and a
+        // rerun can overturn. None is given.
         let exact = row(&text, "exact 1T");
-        assert!(exact.contains("+20.0% **"), "{exact}");
+        assert!(exact.contains("+20.0% ?"), "{exact}");
         let plain = row(&text, "plain 1T");
-        assert!(plain.contains("+0.0% ~"), "{plain}");
+        assert!(plain.contains("+0.0% ?"), "{plain}");
     }
 
     #[test]
@@ -596,6 +591,11 @@ mod tests {
             ],
         );
         let text = compare(std::slice::from_ref(&r), std::slice::from_ref(&r));
+        for l in text.lines().filter(|l| l.starts_with("plain")) {
+            assert!(l.contains("+0.0% ?"), "{l}");
+        }
+        let three = [r.clone(), r.clone(), r];
+        let text = compare(&three, &three);
         for l in text.lines().filter(|l| l.starts_with("plain")) {
             assert!(l.contains("+0.0% ~"), "{l}");
         }

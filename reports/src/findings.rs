@@ -24,6 +24,7 @@ fn private_small<'a>(
             && c.threads == threads
             && c.numa.placement == numa
             && c.x_floor.n > 0
+            && !c.busy
     })
 }
 

@@ -21,6 +21,7 @@
 
 mod calibration;
 pub mod compare;
+pub mod coverage;
 mod error;
 pub mod findings;
 pub mod output;

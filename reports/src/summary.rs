@@ -439,6 +439,13 @@ pub fn across(runs: &[Run]) -> String {
             s * 100.0
         );
     }
+    if runs.len() >= 2 {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            crate::coverage::Coverage::of(runs).lines().join("\n")
+        );
+    }
     out
 }
 

@@ -32,14 +32,26 @@ pub fn derive(cell: &mut Cell, y: Yardstick) {
     cell.busy = kept.busy;
     let p = &cell.pairs;
     let quiet = |xs: &[f64]| Pairs::keep(xs, &kept.rounds);
+    let visits = p.visits();
+    let visits_of = |mask: &[bool]| -> Vec<usize> {
+        visits
+            .iter()
+            .zip(mask)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| *v)
+            .collect()
+    };
     cell.ns_per_page = median(&quiet(&p.subject_ns_per_page));
     cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
     cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
-    cell.x_floor = or_zero(Estimate::of(&quiet(&p.x_floor())));
+    cell.x_floor = or_zero(Estimate::over_visits(
+        &quiet(&p.x_floor()),
+        &visits_of(&kept.rounds),
+    ));
     let scaling = p.scaling();
     cell.scaling_withheld = scaling.is_some() && kept.solo_rounds.is_none();
     cell.scaling = match (scaling, &kept.solo_rounds) {
-        (Some(s), Some(mask)) => Estimate::of(&Pairs::keep(&s, mask)),
+        (Some(s), Some(mask)) => Estimate::over_visits(&Pairs::keep(&s, mask), &visits_of(mask)),
         _ => None,
     };
     cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());

@@ -1,12 +1,28 @@
-//! A median with its 95% confidence interval, from order statistics: the
-//! distribution-free interval for a median (no normality assumed, which
-//! per-pair ratios of a drifting machine do not have). For `n` samples the
-//! interval is `[x(k), x(n+1-k)]` (1-based order statistics) with the
-//! largest `k` such that `P(Binomial(n, 1/2) < k) <= 2.5%`: the median lies
-//! below `x(k)` only if fewer than `k` samples fall below it.
+//! A median with its 95% interval.
+//!
+//! [`Estimate::of`]: the distribution-free interval for a median from order
+//! statistics (no normality assumed, which per-pair ratios of a drifting
+//! machine do not have). For `n` samples the interval is
+//! `[x(k), x(n+1-k)]` (1-based order statistics) with the largest `k` such
+//! that `P(Binomial(n, 1/2) < k) <= 2.5%`: the median lies below `x(k)`
+//! only if fewer than `k` samples fall below it. It treats every round as
+//! independent, so it says where this run's median is, not where a rerun's
+//! will be.
+//!
+//! [`Estimate::over_visits`]: what a cell's figures carry. A rerun differs
+//! from this run by what differs between visits (each builds a fresh
+//! memmap, so new physical placement, and each sees the host in another
+//! state), which rounds of one visit do not show. The interval is the
+//! order-statistic one widened, where the visits disagree, to a 95%
+//! prediction interval for a rerun's median: the median of all rounds
+//! `+- t(0.975, v-1) * s * sqrt(2/v)`, `s` the standard deviation of the
+//! `v` visits' medians (a rerun's median and ours each vary as the mean of
+//! `v` visits, so their difference by `sqrt(2)` times one of them). The
+//! promise is checked, not assumed: `pinbench summary` of several runs
+//! counts how many intervals hold the other runs' median.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{Binomial, DiscreteCDF};
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, StudentsT};
 
 /// A cell is noisy when its CI half-width passes this share of the median.
 pub const NOISY_HALF_WIDTH: f64 = 0.02;
@@ -47,6 +63,42 @@ impl Estimate {
             ci_low: v[lo],
             ci_high: v[hi],
             n,
+        })
+    }
+
+    /// [`Estimate::of`] of `xs`, widened to a 95% prediction interval for
+    /// a rerun's median where the visits' medians disagree; `visits[i]` is
+    /// the visit of `xs[i]`. Fewer than two visits: [`Estimate::of`].
+    pub fn over_visits(xs: &[f64], visits: &[usize]) -> Option<Estimate> {
+        let e = Estimate::of(xs)?;
+        let mut ids: Vec<usize> = visits.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let medians: Vec<f64> = ids
+            .iter()
+            .filter_map(|id| {
+                let mine: Vec<f64> = xs
+                    .iter()
+                    .zip(visits)
+                    .filter(|(_, v)| *v == id)
+                    .map(|(x, _)| *x)
+                    .collect();
+                Estimate::of(&mine).map(|m| m.median)
+            })
+            .collect();
+        let v = medians.len();
+        if v < 2 || visits.len() != xs.len() {
+            return Some(e);
+        }
+        let mean = medians.iter().sum::<f64>() / v as f64;
+        let var = medians.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (v - 1) as f64;
+        let t = StudentsT::new(0.0, 1.0, (v - 1) as f64)
+            .map_or(f64::INFINITY, |d| d.inverse_cdf(0.975));
+        let half = t * var.sqrt() * (2.0 / v as f64).sqrt();
+        Some(Estimate {
+            ci_low: e.ci_low.min(e.median - half),
+            ci_high: e.ci_high.max(e.median + half),
+            ..e
         })
     }
 
@@ -102,6 +154,35 @@ mod tests {
         assert_eq!((odd.median, odd.ci_low, odd.ci_high), (2.0, 1.0, 3.0));
         assert!(Estimate::of(&[]).is_none());
         assert!(Estimate::of(&[1.0, f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn visits_that_disagree_widen_the_interval_and_agreeing_ones_do_not() {
+        // Four visits of ten rounds: within each, 1% of jitter; between
+        // them, 1.00, 1.10, 0.95, 1.05.
+        let centres = [1.00, 1.10, 0.95, 1.05];
+        let mut xs = Vec::new();
+        let mut visits = Vec::new();
+        for (v, c) in centres.iter().enumerate() {
+            for i in 0..10 {
+                xs.push(c * (1.0 + 0.002 * (i as f64 - 4.5)));
+                visits.push(v);
+            }
+        }
+        let rounds = Estimate::of(&xs).expect("estimate");
+        let e = Estimate::over_visits(&xs, &visits).expect("estimate");
+        assert_eq!(e.median, rounds.median);
+        // s = 0.0645, t(3) = 3.182, sqrt(2/4): half 0.145.
+        assert!((e.ci_high - e.median - 0.145).abs() < 0.002, "{e:?}");
+        assert!(e.ci_low < rounds.ci_low && e.ci_high > rounds.ci_high);
+        // Visits that agree leave the rounds' interval as it was.
+        let same: Vec<f64> = (0..40).map(|i| 1.0 + 0.001 * (i % 10) as f64).collect();
+        let by_visit: Vec<usize> = (0..40).map(|i| i / 10).collect();
+        assert_eq!(Estimate::over_visits(&same, &by_visit), Estimate::of(&same));
+        // One visit, or rounds that are each their own unit but few: no
+        // widening beyond what the rounds give.
+        let one = vec![0; 40];
+        assert_eq!(Estimate::over_visits(&xs, &one), Estimate::of(&xs));
     }
 
     #[test]

@@ -20,11 +20,13 @@ use std::path::Path;
 use thiserror::Error;
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
-/// The earlier version [`Results::read`] still reads: it kept every round,
-/// and its figures are derived again by the current rules.
-pub const REDERIVED_VERSION: u32 = 4;
+/// The earlier versions [`Results::read`] still reads: they kept every
+/// round, and their figures are derived again by the current rules (their
+/// rounds' visits inferred from the config: every visit measures
+/// `pairs / visits` rounds, rounded up).
+pub const REDERIVED_VERSIONS: [u32; 2] = [4, 5];
 
 /// A cell whose threads got less CPU time than this share of their elapsed
 /// time was disturbed by other load on the machine.
@@ -587,9 +589,29 @@ pub struct Pairs {
     /// `null` where the cell has no scaling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solo_probe_ns: Option<Vec<f64>>,
+    /// How many of the rounds, in order, each visit measured (each visit
+    /// over a fresh memmap): the units a rerun varies by. `null` in files
+    /// written before it was kept: every round is then its own unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit_rounds: Option<Vec<usize>>,
 }
 
 impl Pairs {
+    /// Each round's visit (0, 1, ...), from [`Pairs::visit_rounds`]; each
+    /// round its own where the file has none or it disagrees with the
+    /// rounds.
+    pub fn visits(&self) -> Vec<usize> {
+        let n = self.subject_ns_per_page.len();
+        match &self.visit_rounds {
+            Some(v) if v.iter().sum::<usize>() == n => v
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &k)| std::iter::repeat_n(i, k))
+                .collect(),
+            _ => (0..n).collect(),
+        }
+    }
+
     /// The values of `xs` (one per round) whose round `mask` keeps.
     pub fn keep(xs: &[f64], mask: &[bool]) -> Vec<f64> {
         xs.iter()
@@ -711,6 +733,23 @@ impl Results {
         Ok(())
     }
 
+    /// Gives every cell without [`Pairs::visit_rounds`] those of its run's
+    /// config: visits of `pairs / visits` rounds (rounded up; revisits
+    /// measure as many), the last holding what is left.
+    fn infer_visits(&mut self) {
+        let per = self.config.pairs.div_ceil(self.config.visits.max(1)).max(1);
+        for c in &mut self.cells {
+            if c.pairs.visit_rounds.is_none() {
+                let n = c.pairs.subject_ns_per_page.len();
+                let mut v = vec![per; n / per];
+                if n % per > 0 {
+                    v.push(n % per);
+                }
+                c.pairs.visit_rounds = Some(v);
+            }
+        }
+    }
+
     /// Reads a results file and checks its version and values.
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
         let text = read_text(path).map_err(|source| ResultsError::Read {
@@ -721,12 +760,12 @@ impl Results {
         // some renamed field, which would hide the real reason.
         let version = serde_json::from_str::<Version>(&text).map(|v| v.schema_version);
         if let Ok(v) = version {
-            if v != SCHEMA_VERSION && v != REDERIVED_VERSION {
+            if v != SCHEMA_VERSION && !REDERIVED_VERSIONS.contains(&v) {
                 return Err(ResultsError::Invalid {
                     path: path.display().to_string(),
                     why: format!(
                         "schema_version {v}: this pinbench reads versions \
-                         {REDERIVED_VERSION} and {SCHEMA_VERSION}"
+                         {REDERIVED_VERSIONS:?} and {SCHEMA_VERSION}"
                     ),
                 });
             }
@@ -735,14 +774,15 @@ impl Results {
             path: path.display().to_string(),
             source,
         })?;
-        if version.is_ok_and(|v| v == REDERIVED_VERSION) {
+        if let Some(v) = version.ok().filter(|v| REDERIVED_VERSIONS.contains(v)) {
             r.schema_version = SCHEMA_VERSION;
+            r.infer_visits();
             r.derive_again();
             r.notes.push(format!(
-                "written as schema_version {REDERIVED_VERSION}: its figures were derived again \
-                 from its rounds by version {SCHEMA_VERSION}'s rules (each thread count's quiet \
-                 probe capped at 5% over the lowest; scaling withheld where too few solo \
-                 slices were quiet)"
+                "written as schema_version {v}: its figures were derived again from its rounds \
+                 by version {SCHEMA_VERSION}'s rules (intervals over visits, each of \
+                 pairs / visits rounds; each thread count's quiet probe capped at 5% over the \
+                 lowest; scaling withheld where too few solo slices were quiet)"
             ));
         }
         validate::check(&r).map_err(|why| ResultsError::Invalid {
@@ -837,6 +877,7 @@ pub mod sample {
                 probe_ns: None,
                 contention_ns: None,
                 solo_probe_ns: None,
+                visit_rounds: None,
             },
         }
     }
@@ -981,7 +1022,7 @@ mod tests {
         // Schema 4 judged these by their own 5th percentile: quiet.
         two.pairs.probe_ns = Some(vec![3700.0; n]);
         let mut r = sample::results(vec![one, two]);
-        r.schema_version = REDERIVED_VERSION;
+        r.schema_version = REDERIVED_VERSIONS[0];
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("v4.json");
         let write = |r: &Results| {
@@ -998,7 +1039,7 @@ mod tests {
             "2 threads judged by 1 thread's quiet probe"
         );
         assert_eq!(read.cells[0].x_floor.median, 2.0);
-        for v in [3, 6] {
+        for v in [3, 7] {
             r.schema_version = v;
             write(&r);
             let e = Results::read(&path).expect_err("refused").to_string();

@@ -127,6 +127,7 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
         contention_ns: (outcomes.len() > 1)
             .then(|| slowest(outcomes, rounds, |o| &o.rounds.contention))
             .flatten(),
+        visit_rounds: Some(vec![rounds]),
     }
 }
 
@@ -177,6 +178,10 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     x.pairs.probe_ns = chain(x.pairs.probe_ns.take(), y.pairs.probe_ns);
     x.pairs.contention_ns = chain(x.pairs.contention_ns.take(), y.pairs.contention_ns);
     x.pairs.solo_probe_ns = chain(x.pairs.solo_probe_ns.take(), y.pairs.solo_probe_ns);
+    let rounds_of = |v: Option<Vec<usize>>, n: f64| v.unwrap_or(vec![n as usize]);
+    let mut visits = rounds_of(x.pairs.visit_rounds.take(), na);
+    visits.extend(rounds_of(y.pairs.visit_rounds, nb));
+    x.pairs.visit_rounds = Some(visits);
     // Provisional, against the cell's own quiet probe: the session derives
     // every cell again against the run's ([`derive_all`]).
     derive_all(std::slice::from_mut(x));

@@ -346,6 +346,17 @@ mod tests {
     }
 
     #[test]
+    fn a_scratch_file_has_no_name_while_it_is_written() {
+        // A kill at any moment leaves nothing: the directory shows no file
+        // while the scratch file is open and half written.
+        let dir = tempfile::tempdir_in(".").expect("tempdir");
+        let mut f = unnamed(dir.path()).expect("unnamed file");
+        f.write_all(&[0x5a; 4096]).expect("write");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+        assert_eq!(f.metadata().expect("meta").len(), 4096);
+    }
+
+    #[test]
     fn both_flavours_read_a_scratch_file_and_leave_nothing_behind() {
         let dir = tempfile::tempdir_in(".").expect("tempdir");
         for mode in DioMode::ALL {
