@@ -7,16 +7,8 @@ use assert_cmd::cargo::CommandCargoExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// (acquired, released) from /proc/vmstat, after folding per-CPU deltas.
-fn foll_pin() -> Option<(u64, u64)> {
-    let _ = std::fs::write("/proc/sys/vm/stat_refresh", "1");
-    let text = std::fs::read_to_string("/proc/vmstat").ok()?;
-    let get = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
-    };
-    Some((get("nr_foll_pin_acquired ")?, get("nr_foll_pin_released ")?))
-}
+mod common;
+use common::foll_pin;
 
 /// The counters are machine-wide: the tests here must not pin at once.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -9,6 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::foll_pin;
+
 /// The tests here grow the system's pools and read machine-wide counters.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -27,17 +30,6 @@ fn can_run() -> bool {
         return false;
     }
     true
-}
-
-/// (acquired, released) from /proc/vmstat, per-CPU deltas folded.
-fn foll_pin() -> Option<(u64, u64)> {
-    let _ = std::fs::write("/proc/sys/vm/stat_refresh", "1");
-    let text = std::fs::read_to_string("/proc/vmstat").ok()?;
-    let get = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
-    };
-    Some((get("nr_foll_pin_acquired ")?, get("nr_foll_pin_released ")?))
 }
 
 /// Pins held machine-wide.
