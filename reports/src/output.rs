@@ -9,9 +9,11 @@
 //! A report directory holds a manifest ([`MANIFEST`]) naming the files the
 //! report wrote. An existing directory is replaced only if everything in
 //! it is a file its manifest names, or one this report is about to write
-//! under the same name: a report never deletes a file it did not write
-//! (a photo, a tracked plot, a note). A symbolic link is refused rather
-//! than followed, and so is the working directory itself.
+//! under the very same name (`report.txt`, `throughput-private.png`): a
+//! report deletes no file it did not write (a photo, a drawing, notes of
+//! another name), and overwrites only files of the exact names it writes.
+//! A symbolic link is refused rather than followed, and so is the working
+//! directory itself.
 
 use crate::error::ReportError;
 use crate::File;
@@ -102,8 +104,8 @@ pub fn prepare_dir(dir: &Path, files: &[File]) -> Result<(), ReportError> {
             let name = e.file_name().to_string_lossy().into_owned();
             if !ours.contains(&name) || !e.file_type().is_ok_and(|t| t.is_file()) {
                 return Err(bad(format!(
-                    "holds {name}, which no report wrote there: name a new or empty directory, \
-                     or one an older report made"
+                    "holds {name}, which no report manifest there lists and this report does \
+                     not write: name a new or empty directory, or one an older report made"
                 )));
             }
         }
@@ -207,8 +209,14 @@ fn write_into(new: &Path, files: &[File]) -> Result<(), ReportError> {
         out.sync_all().map_err(err)?;
     }
     let path = new.join(MANIFEST);
-    std::fs::write(&path, manifest_text(files))
-        .map_err(|source| ReportError::Write { path, source })
+    let err = |source| ReportError::Write {
+        path: path.clone(),
+        source,
+    };
+    let mut out = std::fs::File::create(&path).map_err(err)?;
+    out.write_all(manifest_text(files).as_bytes())
+        .map_err(err)?;
+    out.sync_all().map_err(err)
 }
 
 #[cfg(test)]
@@ -275,7 +283,7 @@ mod tests {
             bytes: b"new".to_vec(),
         }];
         let e = prepare_dir(&pics, &files).expect_err("the user's files");
-        assert!(e.to_string().contains("no report wrote"), "{e}");
+        assert!(e.to_string().contains("no report manifest"), "{e}");
         assert_eq!(std::fs::read_dir(&pics).expect("dir").count(), 3);
         // A manifest lists only what a report wrote: the photo is still not
         // replaceable because an older report's manifest says report.txt.

@@ -140,6 +140,14 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     };
     let dio = opts.dio.source();
     let mut plan = plan::plan(&opts, &machine, plan::missing)?;
+    // The destination first: a bad -o changes no pool.
+    let mut record = Record::open(
+        args.sweep.output.clone(),
+        args.sweep.force,
+        session.start,
+        &machine,
+        plan.config.clone(),
+    )?;
     let buffer_bytes = plan.buffer_bytes;
     crate::harness::session::at_abort(hugetlb_pool::release_all);
     let _pools = hugetlb_pool::reserve_for(
@@ -148,13 +156,6 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         |job| job.hugetlb_pages(buffer_bytes),
         &mut plan.sweep.notes,
     );
-    let mut record = Record::open(
-        args.sweep.output.clone(),
-        args.sweep.force,
-        session.start,
-        &machine,
-        plan.config.clone(),
-    )?;
     raise_memlock();
     let avail = counters::probe();
     let mut notes = plan.sweep.notes.clone();

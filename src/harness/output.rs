@@ -71,13 +71,10 @@ pub struct FileDest {
 }
 
 impl Drop for FileDest {
-    /// A run that ends without committing (an error) removes its checkpoint
-    /// only if it holds no results; measured cells stay for the next run to
-    /// keep. The lock file goes while it is still held.
+    /// A run that ends without committing (an error) leaves its
+    /// checkpoint, whole (it only ever appears by a rename), for the next
+    /// run to keep. The lock file goes while it is still held.
     fn drop(&mut self) {
-        if !self.done && std::fs::metadata(&self.tmp_path).is_ok_and(|m| m.len() == 0) {
-            let _ = std::fs::remove_file(&self.tmp_path);
-        }
         let _ = std::fs::remove_file(&self.next_path);
         let _ = std::fs::remove_file(&self.lock_path);
     }
@@ -90,9 +87,9 @@ pub enum Saved {
     Stdout,
     /// At the destination asked for.
     AsAsked(PathBuf),
-    /// Elsewhere, why, and how many cells the file holds (read back from
-    /// it: a checkpoint may hold fewer than the run measured).
-    Elsewhere(PathBuf, String, usize),
+    /// Elsewhere, why, and whether the file holds all the run measured
+    /// (read back from it: a checkpoint may hold fewer cells or rounds).
+    Elsewhere(PathBuf, String, bool),
     /// Nowhere: every place failed, and why.
     Lost(String),
 }
@@ -234,7 +231,7 @@ impl FileDest {
                             "{} appeared during the run and was kept",
                             self.dest.display()
                         ),
-                        results.cells.len(),
+                        true,
                     )),
                     Err(e) => Some(self.rescue(results, &e.to_string())),
                 }
@@ -275,11 +272,22 @@ impl FileDest {
             }
             Err(all) => match Results::read(&self.tmp_path) {
                 Ok(kept) if !kept.cells.is_empty() => {
-                    let n = kept.cells.len();
+                    let rounds = |r: &Results| -> usize {
+                        r.cells
+                            .iter()
+                            .map(|c| c.pairs.subject_ns_per_page.len())
+                            .sum()
+                    };
+                    let (n, r) = (kept.cells.len(), rounds(&kept));
+                    let complete = n == results.cells.len() && r == rounds(results);
                     Saved::Elsewhere(
                         self.tmp_path.clone(),
-                        format!("{all}; the last checkpoint holds {n} of the cells"),
-                        n,
+                        format!(
+                            "{all}; the last checkpoint holds {n} of the {} cells, {r} of the {} rounds",
+                            results.cells.len(),
+                            rounds(results)
+                        ),
+                        complete,
                     )
                 }
                 _ => Saved::Lost(all),
@@ -334,6 +342,7 @@ fn rescue(dir: &Path, results: &Results, why: &str, stamp: &str) -> Result<Saved
         "pinbench-rescued-{stamp}-{}.json",
         std::process::id()
     ));
+    let _writing = WRITING.lock();
     let saved = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -341,7 +350,7 @@ fn rescue(dir: &Path, results: &Results, why: &str, stamp: &str) -> Result<Saved
         .open(&path)
         .and_then(|mut f| write_into(&mut f, results));
     match saved {
-        Ok(()) => Ok(Saved::Elsewhere(path, why.to_string(), results.cells.len())),
+        Ok(()) => Ok(Saved::Elsewhere(path, why.to_string(), true)),
         Err(e) => {
             let _ = std::fs::remove_file(&path);
             Err(format!("{why}; and {}: {e}", path.display()))
@@ -475,19 +484,26 @@ fn keep_stale_default_checkpoints(dir: &Path, stamp: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(dest_name) = name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".pinbench-tmp"))
-            .filter(|n| n.starts_with("pinbench-") && n.ends_with(".json"))
-        else {
-            continue;
-        };
-        let lock_path = dir.join(format!(".{dest_name}.pinbench-lock"));
+    // A checkpoint, or a lone lock of a run killed before its first one.
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dest = name.strip_prefix('.').and_then(|n| {
+                n.strip_suffix(".pinbench-tmp")
+                    .or_else(|| n.strip_suffix(".pinbench-lock"))
+            })?;
+            (dest.starts_with("pinbench-") && dest.ends_with(".json")).then(|| dest.to_string())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    for dest_name in names {
+        let at = |what: &str| dir.join(format!(".{dest_name}.pinbench-{what}"));
+        let lock_path = at("lock");
         if let Ok(_lock) = take_lock(&lock_path) {
-            let _ = keep_stale(&dir.join(dest_name), &e.path(), stamp);
-            let _ = std::fs::remove_file(dir.join(format!(".{dest_name}.pinbench-next")));
+            let _ = keep_stale(&dir.join(&dest_name), &at("tmp"), stamp);
+            let _ = std::fs::remove_file(at("next"));
             let _ = std::fs::remove_file(&lock_path);
         }
     }
@@ -607,7 +623,7 @@ mod tests {
         assert!(e.to_string().contains("another pinbench"), "{e}");
         std::fs::write(&dest, "written meanwhile").expect("write");
         match first.commit(&results(1)) {
-            Some(Saved::Elsewhere(p, why, 1)) => {
+            Some(Saved::Elsewhere(p, why, true)) => {
                 assert!(Results::read(&p).is_ok(), "{p:?}");
                 assert!(why.contains("appeared"), "{why}");
             }
@@ -660,9 +676,9 @@ mod tests {
         f.rescue_dir = dir.path().join("full/tmp");
         let saved = Destination::File(f).commit(&results(3));
         match saved {
-            Some(Saved::Elsewhere(p, why, 2)) => {
+            Some(Saved::Elsewhere(p, why, false)) => {
                 assert_eq!(p, tmp);
-                assert!(why.contains("holds 2 of the cells"), "{why}");
+                assert!(why.contains("holds 2 of the 3 cells"), "{why}");
             }
             other => panic!("{other:?}"),
         }

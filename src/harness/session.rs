@@ -106,7 +106,7 @@ impl Session {
             // Relaxed: a lone flag; nothing else is published through it.
             let handler = move || {
                 if stop.swap(true, Ordering::Relaxed) {
-                    say_err("\npinbench: aborted; the finished cells stay in the checkpoint beside the results file, kept by the next run of the same name");
+                    say_err("\npinbench: aborted; cells checkpointed so far stay beside the results file (none with -o -), kept by the next run of that name (of a default name: by the next run with a default name there)");
                     run_at_abort();
                     super::output::abort_after_write(130);
                 }
@@ -221,9 +221,9 @@ impl Session {
                 ));
                 ExitCode::FAILURE
             }
-            Some(Saved::Elsewhere(p, why, held)) if held < n => {
+            Some(Saved::Elsewhere(p, why, false)) => {
                 say_err(&format!(
-                    "pinbench: {why}: {held} of the {n} cells{partial} are saved, in {}; the others are lost",
+                    "pinbench: {why}: what it holds is in {}; the rest of the {n} cells{partial} is lost",
                     p.display()
                 ));
                 ExitCode::FAILURE

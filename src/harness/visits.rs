@@ -215,6 +215,10 @@ impl Progress<'_> {
     /// only counted in that note (a missing memlock allowance fails every
     /// visit of every io-uring cell for the same reason).
     fn failed(&mut self, label: &str, what: &str, why: String) {
+        // Kernel cells' errors name their cell: the reason is what follows.
+        let why = why
+            .strip_prefix(&format!("{label}: "))
+            .map_or(why.clone(), str::to_string);
         let first = format!("{label}: {what} not measured: {why}");
         match self.failures.iter_mut().find(|f| f.why == why) {
             Some(f) => {
@@ -342,11 +346,12 @@ mod tests {
             revisits: 0,
             until: None,
         };
+        // As kernel cells do, the error names its cell first.
         let (rounds, notes) = sweep(visits, &["a", "b", "c"], |s, _| {
             if s == "c" {
                 Ok(visit(s, 1, QUIET, QUIET))
             } else {
-                Err("no memlock allowance".into())
+                Err(format!("{s}: no memlock allowance"))
             }
         });
         assert_eq!(rounds.len(), 1);
@@ -394,7 +399,7 @@ mod tests {
         });
         assert!(!rounds.contains_key("failing"));
         assert_eq!((rounds["solo-busy"], rounds["quiet"]), (24, 16));
-        assert_eq!(notes.len(), 1, "the failing cell's two visits: {notes:?}");
+        assert_eq!(notes.len(), 1, "one note for both visits: {notes:?}");
         assert!(notes[0].contains("failing: visit 1 of 2 not measured: no memory"));
         assert!(notes[0].contains("(and 1 more cell visits"), "{notes:?}");
     }

@@ -9,7 +9,7 @@
 //! a file or block device the user names (`--dio-file`, read only), by
 //! default a scratch file of the buffer's size in the output's directory,
 //! made without a name (`O_TMPFILE`, else unlinked before it is written) so
-//! that nothing is left behind whenever the process dies, written once and
+//! that nothing is left behind when the process dies, written once and
 //! read `O_DIRECT`. Sources on tmpfs or ramfs, whose `O_DIRECT` reads pin
 //! nothing, are refused (`--dio-file`) or skipped (the scratch file). The time includes the device's: the figure bounds the pin path's
 //! cost from above, and `pinbench kernel` says what share of it pinning
@@ -64,9 +64,10 @@ pub struct DirectIoPath {
     ring: Option<IoUring>,
 }
 
-/// An unnamed file in `dir` (`O_TMPFILE`), or where the filesystem has
-/// none, a named one unlinked before a byte is written: a kill at any
-/// moment leaves nothing behind.
+/// An unnamed file in `dir` (`O_TMPFILE`): a kill at any moment leaves
+/// nothing behind. Where the filesystem has none (NFS, CIFS, some FUSE),
+/// a named one unlinked before a byte is written: only a kill between its
+/// creation and the unlink, microseconds, leaves an empty file.
 fn unnamed(dir: &Path) -> io::Result<File> {
     match OpenOptions::new()
         .read(true)
@@ -81,7 +82,12 @@ fn unnamed(dir: &Path) -> io::Result<File> {
                 Some(libc::EOPNOTSUPP) | Some(libc::EISDIR)
             ) =>
         {
-            let path = dir.join(format!(".pinbench-dio-{}", std::process::id()));
+            // One name per file made by this process: threads make theirs
+            // at once.
+            static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            // Relaxed: a counter for unique names; nothing is published.
+            let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = dir.join(format!(".pinbench-dio-{}-{n}", std::process::id()));
             let f = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -130,7 +136,7 @@ fn scratch(dir: &Path, bytes: usize) -> io::Result<File> {
 
 /// Filesystems whose `O_DIRECT` reads copy from the page cache and pin
 /// nothing (statfs `f_type`: tmpfs, ramfs).
-const NOT_PINNING_FS: [(libc::c_long, &str); 2] = [(0x0102_1994, "tmpfs"), (0x8584_58f6, "ramfs")];
+const NOT_PINNING_FS: [(u32, &str); 2] = [(0x0102_1994, "tmpfs"), (0x8584_58f6, "ramfs")];
 
 /// The filesystem `path` is on, where its `O_DIRECT` reads pin nothing.
 pub fn not_pinning_fs(path: &Path) -> Option<&'static str> {
@@ -143,7 +149,8 @@ pub fn not_pinning_fs(path: &Path) -> Option<&'static str> {
     }
     NOT_PINNING_FS
         .iter()
-        .find(|(magic, _)| s.f_type as libc::c_long == *magic)
+        // The magics are 32-bit; f_type's width is the architecture's.
+        .find(|(magic, _)| s.f_type as u32 == *magic)
         .map(|(_, name)| *name)
 }
 

@@ -14,7 +14,12 @@
 //!   `pinbench kernel --probe`, or by a run still going when it releases,
 //!   and the pool is put back as if it had ended;
 //! - two runs at once each get their own pages on top of `before`, and
-//!   neither shrinks the pool under the other.
+//!   neither shrinks the pool under the other (runs that share one
+//!   `/run`: containers with their own do not see each other's ledgers).
+//!
+//! Pages a pool already has free, where no pinbench run holds any (a pool
+//! reserved at boot, which is how 1 GiB pages are best had), are used as
+//! they are, with nothing to put back and no root needed.
 //!
 //! Every read and write of a ledger and of `nr_hugepages` is made under one
 //! `flock` (`/run/pinbench/.lock`). The ledger is written (beside, then
@@ -23,8 +28,9 @@
 //! shrinks become surplus and go back to the buddy allocator when their
 //! last user unmaps them (mm/hugetlb.c, `set_max_huge_pages()`).
 //!
-//! Growing by the whole need, not by what is missing from `free_hugepages`,
-//! leaves pages someone else reserved (a database's pool) to them.
+//! Where the pool must grow, it grows by the run's whole need, not by what
+//! is missing from `free_hugepages`, so that pages another pinbench run
+//! holds stay its own.
 
 use super::hugetlb::Backing;
 use std::fs::{self, File, OpenOptions};
@@ -33,6 +39,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Where the kernel lists its hugetlb pools.
 pub const SYSFS_HUGEPAGES: &str = "/sys/kernel/mm/hugepages";
@@ -88,13 +95,15 @@ fn start_time(pid: u32) -> Option<u64> {
 }
 
 impl Holder {
-    fn me(pages: u64) -> Self {
+    /// This process; `None` when its start time cannot be read (it could
+    /// not be told apart from a later process of its pid).
+    fn me(pages: u64) -> Option<Self> {
         let pid = std::process::id();
-        Self {
+        Some(Self {
             pid,
-            start: start_time(pid).unwrap_or(0),
+            start: start_time(pid)?,
             pages,
-        }
+        })
     }
 
     fn alive(&self) -> bool {
@@ -112,7 +121,9 @@ struct Ledger {
 impl Ledger {
     /// What the pool should be: `before` plus every holder's pages.
     fn target(&self) -> u64 {
-        self.before + self.holders.iter().map(|h| h.pages).sum::<u64>()
+        self.holders
+            .iter()
+            .fold(self.before, |t, h| t.saturating_add(h.pages))
     }
 
     fn parse(text: &str) -> Option<Self> {
@@ -161,7 +172,13 @@ impl Ledger {
     }
 }
 
-/// The lock every ledger and pool change is made under.
+/// How long a run waits for another to finish with the ledgers (each holds
+/// the lock for a few writes; a stopped process, `Ctrl-Z`, may hold it
+/// for ever, and a second Ctrl-C must still end the run).
+const LOCK_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The lock every ledger and pool change is made under; an error if it
+/// cannot be made or is held past [`LOCK_PATIENCE`].
 fn lock(place: &Place) -> io::Result<File> {
     fs::create_dir_all(&place.ledgers)?;
     let f = OpenOptions::new()
@@ -170,9 +187,20 @@ fn lock(place: &Place) -> io::Result<File> {
         .truncate(false)
         .mode(0o600)
         .open(place.ledgers.join(".lock"))?;
+    let t0 = Instant::now();
     // SAFETY: flock on a descriptor we own; released when it is closed.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io::Error::last_os_error());
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(e);
+        }
+        if t0.elapsed() > LOCK_PATIENCE {
+            return Err(io::Error::other(format!(
+                "held by another process for over {} s",
+                LOCK_PATIENCE.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     Ok(f)
 }
@@ -217,69 +245,116 @@ fn store(place: &Place, kb: u64, ledger: &Ledger) -> io::Result<()> {
     fs::rename(&next, &path)
 }
 
-/// Sets the pool to what the ledger says, then stores the ledger.
+/// Sets the pool to what the ledger says, then stores the ledger, which
+/// holds no more pages than before (a run leaving): a death between the
+/// two leaves the ledger still counting the pages, which a repair gives
+/// back. The ledger is stored even where the pool cannot be set (a
+/// refused write): it must not count pages nobody holds.
 fn settle(place: &Place, kb: u64, ledger: &Ledger) -> io::Result<()> {
-    fs::write(place.nr_path(kb), ledger.target().to_string())?;
-    store(place, kb, ledger)
+    let set = fs::write(place.nr_path(kb), ledger.target().to_string());
+    let stored = store(place, kb, ledger);
+    set.and(stored)
 }
 
 /// Pools this process holds, for [`release_all`].
 static HELD: Mutex<Vec<(Place, u64)>> = Mutex::new(Vec::new());
 
-/// Pages of a hugetlb pool held for this run; given back on drop.
+/// Pages of a hugetlb pool held for this run; given back on drop where the
+/// run grew the pool for them.
 #[derive(Debug)]
 pub struct Pool {
     place: Place,
     kb: u64,
+    /// Grown for this run (a line of the ledger), not found free.
+    grown: bool,
 }
 
 impl Pool {
-    /// Grows the `kb` pool by `pages` for this run; `Err(why)` when they
-    /// cannot be had (no such size, not root, memory too fragmented), with
-    /// the pool and the ledger as they were.
+    /// Makes `pages` pages of the `kb` pool available to this run; `Err(why)`
+    /// when they cannot be had (no such size, not root, memory too
+    /// fragmented), with the pool and the ledger as they were. Where no
+    /// other pinbench run holds pages and the pool already has them free
+    /// (reserved at boot, or by the administrator), they are used as they
+    /// are, by anyone, with nothing to put back; otherwise the pool is grown
+    /// for the run under the ledger.
     pub fn reserve(place: &Place, kb: u64, pages: u64) -> Result<Pool, String> {
         let nr_path = place.nr_path(kb);
-        let now = read_u64(&nr_path).map_err(|e| format!("no {kb} KiB hugetlb pool here ({e})"))?;
-        let _lock =
-            lock(place).map_err(|e| format!("cannot lock {}: {e}", place.ledgers.display()))?;
-        let mut ledger = load(place, kb)?.unwrap_or(Ledger {
+        read_u64(&nr_path).map_err(|e| format!("no {kb} KiB hugetlb pool here ({e})"))?;
+        let free_path = nr_path.with_file_name("free_hugepages");
+        let free = || read_u64(&free_path).unwrap_or(0);
+        let unowned = || Pool {
+            place: place.clone(),
+            kb,
+            grown: false,
+        };
+        let _lock = match lock(place) {
+            Ok(l) => l,
+            Err(_) if free() >= pages => return Ok(unowned()),
+            Err(e) => return Err(format!("cannot lock {}: {e}", place.ledgers.display())),
+        };
+        let ledger = load(place, kb)?;
+        if ledger.is_none() && free() >= pages {
+            return Ok(unowned());
+        }
+        let me = Holder::me(pages).ok_or("cannot read this process's start time")?;
+        // Read under the lock: a run that ended meanwhile set it back.
+        let now = read_u64(&nr_path).map_err(|e| format!("{}: {e}", nr_path.display()))?;
+        let mut ledger = ledger.unwrap_or(Ledger {
             before: now,
             holders: Vec::new(),
         });
         ledger.drop_dead();
-        ledger.holders.push(Holder::me(pages));
-        let grown = store(place, kb, &ledger)
-            .map_err(|e| format!("cannot write the ledger in {}: {e}", place.ledgers.display()))
-            .and_then(|()| {
-                fs::write(&nr_path, ledger.target().to_string()).map_err(|e| {
-                    format!(
-                        "cannot grow the {kb} KiB pool ({e}; root can: echo N > {})",
-                        nr_path.display()
-                    )
-                })
-            })
-            .and_then(|()| {
-                let got = read_u64(&nr_path).unwrap_or(0);
-                if got < ledger.target() {
-                    return Err(format!(
-                        "the {kb} KiB hugetlb pool grew to {got} pages of the {} the run needs (memory too fragmented? try at boot: hugepages=N)",
-                        ledger.target()
-                    ));
-                }
-                Ok(())
-            });
-        if let Err(why) = grown {
-            ledger.holders.pop();
-            let _ = settle(place, kb, &ledger);
-            return Err(why);
-        }
+        ledger.holders.push(me);
+        // Held from here, so that an abort while the pool grows gives back
+        // whatever the ledger says (a line not there is nothing to give).
         if let Ok(mut held) = HELD.lock() {
             held.push((place.clone(), kb));
         }
+        let grown = grow(place, kb, &ledger);
+        if let Err(why) = grown {
+            ledger.holders.pop();
+            let _ = settle(place, kb, &ledger);
+            forget(place, kb);
+            return Err(why);
+        }
         Ok(Pool {
+            grown: true,
             place: place.clone(),
             kb,
         })
+    }
+}
+
+/// Stores `ledger` (this run's line last), then grows the pool to it.
+fn grow(place: &Place, kb: u64, ledger: &Ledger) -> Result<(), String> {
+    let nr_path = place.nr_path(kb);
+    store(place, kb, ledger).map_err(|e| {
+        format!(
+            "cannot write the ledger in {}: {e}",
+            place.ledgers.display()
+        )
+    })?;
+    fs::write(&nr_path, ledger.target().to_string()).map_err(|e| {
+        format!(
+            "cannot grow the {kb} KiB pool ({e}; root can: echo N > {})",
+            nr_path.display()
+        )
+    })?;
+    let got = read_u64(&nr_path).unwrap_or(0);
+    if got < ledger.target() {
+        return Err(format!(
+            "the {kb} KiB hugetlb pool grew to {got} pages of the {} the run needs (memory too \
+             fragmented? reserve them at boot: hugepagesz=... hugepages=N)",
+            ledger.target()
+        ));
+    }
+    Ok(())
+}
+
+/// Takes the `kb` pool off [`HELD`].
+fn forget(place: &Place, kb: u64) {
+    if let Ok(mut held) = HELD.lock() {
+        held.retain(|(p, k)| (p, *k) != (place, kb));
     }
 }
 
@@ -287,8 +362,7 @@ impl Pool {
 /// what the runs still alive hold.
 fn release(place: &Place, kb: u64) {
     let Ok(_lock) = lock(place) else { return };
-    if let Ok(Some(mut ledger)) = load(place, kb) {
-        let me = Holder::me(0);
+    if let (Ok(Some(mut ledger)), Some(me)) = (load(place, kb), Holder::me(0)) {
         ledger
             .holders
             .retain(|h| (h.pid, h.start) != (me.pid, me.start));
@@ -299,9 +373,9 @@ fn release(place: &Place, kb: u64) {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        release(&self.place, self.kb);
-        if let Ok(mut held) = HELD.lock() {
-            held.retain(|(p, kb)| (p, *kb) != (&self.place, self.kb));
+        if self.grown {
+            release(&self.place, self.kb);
+            forget(&self.place, self.kb);
         }
     }
 }
@@ -379,7 +453,8 @@ pub fn holders(place: &Place) -> Vec<String> {
                 .strip_suffix("kB")?
                 .parse()
                 .ok()?;
-            let l = load(place, kb).ok()??;
+            let mut l = load(place, kb).ok()??;
+            l.drop_dead();
             let pids: Vec<u32> = l.holders.iter().map(|h| h.pid).collect();
             Some(format!(
                 "{kb} kB: {} pages held by running pinbench (pid {}) over {}",
@@ -400,8 +475,8 @@ fn join(pids: &[u32]) -> String {
         .join(", ")
 }
 
-/// Grows the pool of every hugetlb backing `jobs` use by what their largest
-/// cell needs (`pages_for(threads)`, slack included); the jobs of a
+/// Makes available for every hugetlb backing `jobs` use what their largest
+/// cell needs (`pages_for(job)`, [`Pool::reserve`]); the jobs of a
 /// backing whose pages cannot be had are dropped, with a note saying why.
 /// Pools left by runs that died are put back first, with a note. The pools
 /// go back to their size when the returned values are dropped.
@@ -554,6 +629,21 @@ mod tests {
     }
 
     #[test]
+    fn free_pages_no_run_holds_are_used_as_they_are() {
+        let (root, mut place) = fake(10);
+        let d = place.sysfs.join("hugepages-2048kB");
+        fs::write(d.join("free_hugepages"), "10\n").expect("write");
+        // No ledger can even be made (not root): the free pages serve.
+        place.ledgers = root.path().join("not-a-dir");
+        fs::write(&place.ledgers, "x").expect("write");
+        let pool = Pool::reserve(&place, 2048, 8).expect("free pages");
+        drop(pool);
+        assert_eq!(nr(&place), 10);
+        // Too few free: refused, naming why.
+        assert!(Pool::reserve(&place, 2048, 11).is_err_and(|e| e.contains("cannot lock")));
+    }
+
+    #[test]
     fn ledgers_round_trip_and_junk_is_refused() {
         let l = Ledger {
             before: 7,
@@ -566,6 +656,6 @@ mod tests {
         assert_eq!(Ledger::parse(&l.render()), Some(l));
         assert_eq!(Ledger::parse("before x\n"), None);
         assert_eq!(Ledger::parse("holder 1 2 3\n"), None);
-        assert!(start_time(std::process::id()).is_some());
+        assert!(Holder::me(1).is_some());
     }
 }
