@@ -129,6 +129,17 @@ pub trait PinScheme: Send + Sync {
         None
     }
 
+    /// The read-side section a caller holds around many
+    /// `maybe_dma_pinned()` lookups (a reclaim or writeback scan over a
+    /// batch of folios), so that each lookup's own section nests in it:
+    /// in the kernel an outermost `rcu_read_lock()` is a preempt-count
+    /// increment, in the model's stand-in a full fence. The gup call's
+    /// section by default.
+    #[inline]
+    fn scan_read_lock(&self) -> Option<ReadGuard> {
+        self.rcu_read_lock()
+    }
+
     /// `page_folio(pfn)`: the folio `pfn` belongs to, found the way the
     /// design finds it (`compound_head` in `struct page` by default).
     #[inline]

@@ -147,12 +147,17 @@ impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
     fn batch(&mut self) -> u64 {
         let (start, end, wrapped) = self.cursor.next();
         let (mut fp, mut fneg) = (0u64, 0u64);
+        // One read-side section for the batch, as a kernel scan takes one
+        // around its walk (the model's outermost section is a full fence,
+        // the kernel's a preempt-count increment); lookups nest in it.
+        let rcu = self.scheme.scan_read_lock();
         for i in start..end {
             let got = self.scheme.maybe_dma_pinned(self.pfns[i]);
             let truth = self.truth[i];
             fp += u64::from(got & !truth);
             fneg += u64::from(!got & truth);
         }
+        drop(rcu);
         if fp > 0 {
             self.note_threshold(start, end);
         }

@@ -22,7 +22,9 @@
 //! (`__xa_erase()`, which deletes emptied nodes and frees them after an
 //! RCU grace period); then `folio_put_refs()`.
 //!
-//! `folio_maybe_dma_pinned()`: `xa_load()` under `rcu_read_lock()`, no lock.
+//! `folio_maybe_dma_pinned()`: `xa_load()` under `rcu_read_lock()`, no lock;
+//! a scan of many folios holds one section around its batch
+//! (`scan_read_lock`), in which each load's nests.
 //!
 //! Trees: one per node in the memmap, a pin of a node-N page going to node
 //! N's tree. The nodes are allocated from the allocating thread's node, not
@@ -42,6 +44,7 @@ use crate::page::Pfn;
 use crate::scheme::{grab_refs_and_record, refs_i32, Exactness, GupPath, PinScheme};
 use crate::sync::smp_mb;
 use crate::slab::KmemCache;
+use crate::rcu::ReadGuard;
 use crate::xarray::{XArray, XaNode};
 use std::sync::Arc;
 
@@ -152,6 +155,14 @@ impl PinScheme for XArrayScheme {
 
     fn reclaim(&self) -> bool {
         self.trees.iter().all(|t| t.rcu_barrier(RCU_BARRIER_TRIES))
+    }
+
+    /// A scan's lookups nest in one section (every tree's RCU is the same
+    /// stand-in, whose sections are per thread). gup's calls take none:
+    /// its writers work under `xa_lock`.
+    #[inline]
+    fn scan_read_lock(&self) -> Option<ReadGuard> {
+        self.trees.first().map(XArray::read_lock)
     }
 }
 
