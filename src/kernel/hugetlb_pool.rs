@@ -19,7 +19,9 @@
 //!
 //! Pages a pool already has free, where no pinbench run holds any (a pool
 //! reserved at boot, which is how 1 GiB pages are best had), are used as
-//! they are, with nothing to put back and no root needed.
+//! they are, with nothing to put back and no root needed. Two runs that
+//! start together on such a pool may both count on the same free pages:
+//! the one that maps second finds too few, and its cell says so.
 //!
 //! Every read and write of a ledger and of `nr_hugepages` is made under one
 //! `flock` (`/run/pinbench/.lock`). The ledger is written (beside, then
