@@ -543,32 +543,16 @@ fn a_refused_long_term_pin_is_named_and_a_run_that_lost_its_cells_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("r.json");
     let o = pinbench()
+        .args(TINY)
         .args([
-            "run",
             "--schemes",
             "xarray",
             "--workloads",
             "mixed",
-            "--threads",
-            "1",
-            "-m",
-            "1",
-            "--pages-per-call",
-            "64",
-            "--failslab",
-            "1",
-            "--on-alloc-fail",
-            "fail",
-            "--slice-ms",
-            "2",
-            "--pairs",
-            "2",
-            "--warmup",
-            "0",
             "--visits",
             "1",
-            "-o",
         ])
+        .args(["--failslab", "1", "--on-alloc-fail", "fail", "-o"])
         .arg(&out)
         .output()
         .expect("run");

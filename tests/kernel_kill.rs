@@ -22,14 +22,29 @@ fn read_u64(p: &str) -> Option<u64> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
-/// Whether the pools can be grown here (root, hugetlb); says why not.
-fn can_run() -> bool {
+/// What a test here holds while it runs: the other tests kept out, the 2
+/// MiB pool's size before it, and a directory for its results.
+struct Setup {
+    _serial: std::sync::MutexGuard<'static, ()>,
+    before: u64,
+    dir: tempfile::TempDir,
+}
+
+/// The setup, where the pools can be grown here (root, hugetlb); `None`,
+/// saying why, where not.
+fn setup() -> Option<Setup> {
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 || read_u64(POOL_2M).is_none() {
+    let before = read_u64(POOL_2M).filter(|_| unsafe { libc::geteuid() } == 0);
+    let Some(before) = before else {
         eprintln!("not root or no 2 MiB hugetlb pool: nothing to check here");
-        return false;
-    }
-    true
+        return None;
+    };
+    Some(Setup {
+        _serial: serial,
+        before,
+        dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir"),
+    })
 }
 
 /// Pins held machine-wide.
@@ -120,13 +135,16 @@ fn check_left_nothing(pid: u32, kids: &[u32], dir: &Path, pools: (u64, Option<u6
 
 #[test]
 fn sigkill_at_any_moment_leaves_the_system_as_it_was() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(Setup {
+        _serial,
+        before,
+        dir,
+    }) = setup()
+    else {
         return;
-    }
-    let pools = (read_u64(POOL_2M).expect("2M"), read_u64(POOL_1G));
+    };
+    let pools = (before, read_u64(POOL_1G));
     let held = pins_held().unwrap_or(0);
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     // Moments: the pool just grown, a process-vm child just forked (it may
     // still be mapping its buffer), and times spread over the run.
     type Moment = Box<dyn Fn(u32, Duration) -> bool>;
@@ -173,12 +191,14 @@ fn sigkill_at_any_moment_leaves_the_system_as_it_was() {
 
 #[test]
 fn a_second_sigint_gives_the_pool_back_at_once() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(Setup {
+        _serial,
+        before,
+        dir,
+    }) = setup()
+    else {
         return;
-    }
-    let before = read_u64(POOL_2M).expect("2M");
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    };
     let mut child = kernel_run(
         dir.path(),
         "k.json",
@@ -211,12 +231,14 @@ fn a_second_sigint_gives_the_pool_back_at_once() {
 
 #[test]
 fn two_hugetlb_runs_at_once_both_measure_every_cell() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(Setup {
+        _serial,
+        before,
+        dir,
+    }) = setup()
+    else {
         return;
-    }
-    let before = read_u64(POOL_2M).expect("2M");
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    };
     // A short run and a longer one: the short one ends while the longer
     // one still maps buffers, which must find their pages.
     let short = [

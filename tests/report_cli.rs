@@ -186,6 +186,17 @@ fn bad_input_exits_2_and_writes_nothing() {
     }
 }
 
+/// `pinbench report INPUT -o OUT`, within a minute.
+fn report(input: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    pinbench()
+        .arg("report")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+}
+
 /// `good` rewritten by `edit` into `name` beside it.
 fn edited(good: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
     let mut v: serde_json::Value =
@@ -227,49 +238,25 @@ fn hostile_files_are_refused_by_name_or_rendered_without_a_panic() {
             .stderr(contains(needle));
     }
     // A 100,000-character subject is rendered, not a panic.
-    pinbench()
-        .arg("report")
-        .arg(&long)
-        .arg("-o")
-        .arg(d.join("long"))
-        .timeout(timeout)
-        .assert()
-        .success();
+    report(&long, &d.join("long")).success();
     // A directory of the user's pictures, and the working directory, are
     // refused and left as they were.
     let pics = d.join("pics");
     std::fs::create_dir(&pics).expect("mkdir");
     std::fs::write(pics.join("holiday-photo.png"), "photo").expect("write");
-    pinbench()
-        .arg("report")
-        .arg(&good)
-        .arg("-o")
-        .arg(&pics)
-        .assert()
+    report(&good, &pics)
         .code(2)
         .stderr(contains("holiday-photo.png"));
     assert_eq!(listing(&pics).len(), 1);
-    let report = d.join("report");
+    let made = d.join("report");
+    report(&good, &made).success();
     pinbench()
-        .arg("report")
-        .arg(&good)
-        .arg("-o")
-        .arg(&report)
-        .assert()
-        .success();
-    pinbench()
-        .current_dir(&report)
+        .current_dir(&made)
         .args(["report", "../good.json", "-o", "."])
         .assert()
         .code(2)
         .stderr(contains("working directory"));
     // Its own directory is replaced by the next report, whole.
-    pinbench()
-        .arg("report")
-        .arg(&good)
-        .arg("-o")
-        .arg(&report)
-        .assert()
-        .success();
-    assert!(report.join("report.txt").exists());
+    report(&good, &made).success();
+    assert!(made.join("report.txt").exists());
 }

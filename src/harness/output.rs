@@ -66,8 +66,6 @@ pub struct FileDest {
     /// Where the results go when the destination fails (the system's
     /// temporary directory).
     rescue_dir: PathBuf,
-    /// The checkpoint was renamed or removed: nothing to clean up.
-    done: bool,
 }
 
 impl Drop for FileDest {
@@ -162,7 +160,6 @@ impl Destination {
             force,
             stamp,
             rescue_dir: std::env::temp_dir(),
-            done: false,
         }))
     }
 
@@ -199,8 +196,6 @@ impl Destination {
 
 impl FileDest {
     fn commit(mut self, results: &Results) -> Option<Saved> {
-        // Renamed or removed below, whatever happens.
-        self.done = true;
         if results.cells.is_empty() {
             let _ = std::fs::remove_file(&self.tmp_path);
             return None;

@@ -391,13 +391,12 @@ pub fn release_all() {
     }
 }
 
-/// Puts back every pool whose ledger names only runs that are gone; one
-/// line for each pool it found changed, saying what it did.
-pub fn repair(place: &Place) -> Vec<String> {
+/// The page sizes (KiB) that have a ledger ([`Place::ledger_path`]).
+fn ledger_sizes(place: &Place) -> Vec<u64> {
     let Ok(entries) = fs::read_dir(&place.ledgers) else {
         return Vec::new();
     };
-    let sizes: Vec<u64> = entries
+    entries
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -406,7 +405,16 @@ pub fn repair(place: &Place) -> Vec<String> {
                 .parse()
                 .ok()
         })
-        .collect();
+        .collect()
+}
+
+/// Puts back every pool whose ledger names only runs that are gone; one
+/// line for each pool it found changed, saying what it did.
+pub fn repair(place: &Place) -> Vec<String> {
+    let sizes = ledger_sizes(place);
+    if sizes.is_empty() {
+        return Vec::new();
+    }
     let Ok(_lock) = lock(place) else {
         return Vec::new();
     };
@@ -425,17 +433,14 @@ pub fn repair(place: &Place) -> Vec<String> {
         if dead.is_empty() {
             continue;
         }
+        let left = format!(
+            "the {kb} KiB hugetlb pool was left at {left} pages by pinbench run(s) that died (pid {})",
+            join(&dead)
+        );
+        let target = ledger.target();
         notes.push(match settle(place, kb, &ledger) {
-            Ok(()) => format!(
-                "the {kb} KiB hugetlb pool was left at {left} pages by pinbench run(s) that died (pid {}): set to {}",
-                join(&dead),
-                ledger.target()
-            ),
-            Err(e) => format!(
-                "the {kb} KiB hugetlb pool was left at {left} pages by pinbench run(s) that died (pid {}), and cannot be set back to {} ({e})",
-                join(&dead),
-                ledger.target()
-            ),
+            Ok(()) => format!("{left}: set to {target}"),
+            Err(e) => format!("{left}, and cannot be set back to {target} ({e})"),
         });
     }
     notes
@@ -443,18 +448,9 @@ pub fn repair(place: &Place) -> Vec<String> {
 
 /// The runs holding pages of each pool, for `kernel --probe`.
 pub fn holders(place: &Place) -> Vec<String> {
-    let Ok(entries) = fs::read_dir(&place.ledgers) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let kb: u64 = name
-                .strip_prefix("hugepages-")?
-                .strip_suffix("kB")?
-                .parse()
-                .ok()?;
+    let mut out: Vec<String> = ledger_sizes(place)
+        .into_iter()
+        .filter_map(|kb| {
             let mut l = load(place, kb).ok()??;
             l.drop_dead();
             let pids: Vec<u32> = l.holders.iter().map(|h| h.pid).collect();
