@@ -73,7 +73,7 @@ pub(crate) fn gup_put_folio<S: PinScheme + ?Sized>(
 }
 
 #[inline]
-fn node_stat_mod_folio(memmap: &MemMap, folio: Folio, item: NodeStatItem, refs: u32) {
+pub(crate) fn node_stat_mod_folio(memmap: &MemMap, folio: Folio, item: NodeStatItem, refs: u32) {
     let nid = memmap.head_page(folio).nid() as usize;
     memmap
         .vmstat()
@@ -131,7 +131,7 @@ pub(crate) fn pin_user_pages<S: PinScheme + ?Sized>(
 /// path (gup answers failures by falling back). Out of line: the hot loop
 /// only tests the grab's result.
 #[cold]
-fn fall_back(memmap: &MemMap) -> bool {
+pub(crate) fn fall_back(memmap: &MemMap) -> bool {
     let fallback = memmap.failslab().on_fail() == OnAllocFail::SlowPath;
     if fallback {
         memmap.failslab().count_fallback();
@@ -199,7 +199,7 @@ pub fn leaf_order(memmap: &MemMap, folio: Folio) -> Option<u8> {
 /// sets PG_referenced if it is clear. The activation a second call would
 /// then do (`folio_activate()`, once per page) is not modelled.
 #[inline]
-fn mark_page_accessed(memmap: &MemMap, folio: Folio) {
+pub(crate) fn mark_page_accessed(memmap: &MemMap, folio: Folio) {
     let head = memmap.head_page(folio);
     // Relaxed: folio_test_referenced() is an unordered test_bit().
     if head.flags.load(Ordering::Relaxed) & pg::REFERENCED == 0 {

@@ -15,7 +15,8 @@
 //! | `bias` | `_refcount` +1024 | 0 | false positives |
 //! | `hybrid` | bias, or `_pincount` in large folios | 0 | exact for large |
 //! | `flag` | PG_dma_pinned + count in `lru` | 0 | exact, LRU lock |
-//! | `xarray` | XArray per node, `xa_lock` writers, RCU readers | tree | exact |
+//! | `xarray` | XArray per node, one `xa_lock` per page table, RCU readers | tree | exact |
+//! | `xarray-per-page` | the same, one `xa_lock` per pin and per unpin | tree | exact |
 //! | `side-tree-sharded` | pfn tree, lock-free, RCU-freed nodes | tree | exact |
 //! | `exact` | +4 B counter per page in `page_ext` | 4 B/page | exact |
 //! | `memdesc` | exact `_pincount` in a separate folio | 8 B/page + folio | exact |
@@ -25,6 +26,7 @@
 
 pub mod error;
 pub mod gup;
+pub mod gup_batch;
 pub mod lru;
 pub mod memmap;
 pub mod mm;

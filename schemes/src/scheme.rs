@@ -74,7 +74,10 @@ impl Exactness {
 /// does around them (the mm flag, the locks of the slow path, the vmstat
 /// counters, PG_referenced, the walk in folio runs) is the provided
 /// methods' (see `gup`), the same for every scheme; a scheme does not
-/// override them. A design that keeps the refcount or the folio elsewhere
+/// override them, except that a design recording many pins under one lock
+/// (the batched `xarray`) routes `pin_pages` and `unpin_pages` through
+/// `gup_batch`, the same walk with the record moved to the end of each
+/// page table. A design that keeps the refcount or the folio elsewhere
 /// than `struct page` (`memdesc`) overrides `folio` and `refcount`, which
 /// say where; `ref_count`, `get` and `put` follow.
 pub trait PinScheme: Send + Sync {

@@ -9,10 +9,13 @@
 
 use crate::rcu::Rcu;
 use crate::scheme::GupPath;
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, Ordering};
+// The statistics are std's atomics under loom too: they are the model's
+// bookkeeping, not part of what the models check.
 use std::marker::PhantomData;
 use std::num::NonZeroU32;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicIsize, AtomicUsize};
 use std::sync::Arc;
 
 /// The allocation context (`gfp_t`), as far as it decides failure.
@@ -158,39 +161,81 @@ impl FailSlab {
     }
 }
 
-/// Bytes a cache's objects hold.
+/// Bytes a cache's objects hold, kept in per-thread shards: an allocation
+/// or free adds to its thread's own line, so the statistics (which the
+/// kernel does not keep) write no line that two CPUs share; reads sum the
+/// shards.
 #[derive(Debug, Default)]
 pub struct CacheStats {
-    live: AtomicUsize,
-    peak: AtomicUsize,
-    rcu_pending: AtomicUsize,
+    shards: [Shard; SHARDS],
 }
 
+/// Shards per cache; threads beyond it share one (sums stay exact).
+const SHARDS: usize = 16;
+
+/// One thread's share, on a line of its own.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Shard {
+    live: AtomicIsize,
+    peak: AtomicIsize,
+    rcu_pending: AtomicIsize,
+}
+
+/// The calling thread's shard.
+#[inline]
+fn my_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        // Relaxed: only distinct numbers are wanted.
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
+
+// Relaxed (every counter here): statistics, read when a number is wanted,
+// after the threads that wrote them were joined.
 impl CacheStats {
+    fn sum(&self, field: impl Fn(&Shard) -> &AtomicIsize) -> usize {
+        let total: isize = self
+            .shards
+            .iter()
+            .map(|s| field(s).load(Ordering::Relaxed))
+            .sum();
+        usize::try_from(total).unwrap_or(0)
+    }
+
     /// Bytes allocated and not yet freed, those waiting for a grace period
     /// included.
     pub fn live(&self) -> usize {
-        // Relaxed (all three): statistics, read when a number is wanted.
-        self.live.load(Ordering::Relaxed)
+        self.sum(|s| &s.live)
     }
 
-    /// The most `live` has been.
+    /// The most `live` has been, bounded from above: the sum of each
+    /// shard's high-water mark, exact with one thread (and with several
+    /// whose peaks coincide). A node is freed against the shard of the
+    /// thread that unlinked it, so a thread working its own pfns keeps its
+    /// shard's count its own.
     pub fn peak(&self) -> usize {
-        self.peak.load(Ordering::Relaxed)
+        self.sum(|s| &s.peak)
     }
 
     /// Bytes freed with `call_rcu()` whose grace period has not ended.
     pub fn rcu_pending(&self) -> usize {
-        self.rcu_pending.load(Ordering::Relaxed)
+        self.sum(|s| &s.rcu_pending)
     }
 
     fn allocated(&self, size: usize) {
-        let now = self.live.fetch_add(size, Ordering::Relaxed) + size;
-        self.peak.fetch_max(now, Ordering::Relaxed);
+        let shard = &self.shards[my_shard()];
+        let size = size as isize;
+        let now = shard.live.fetch_add(size, Ordering::Relaxed) + size;
+        shard.peak.fetch_max(now, Ordering::Relaxed);
     }
 
-    fn freed(&self, size: usize) {
-        self.live.fetch_sub(size, Ordering::Relaxed);
+    fn freed(&self, shard: usize, size: usize) {
+        self.shards[shard]
+            .live
+            .fetch_sub(size as isize, Ordering::Relaxed);
     }
 }
 
@@ -218,9 +263,11 @@ unsafe impl<T: Send> Send for Object<T> {}
 impl<T: Send + 'static> KmemCache<T> {
     /// Heap bytes of the cache itself (its statistics, shared with the
     /// frees waiting for a grace period: an `Arc`'s two counts and the
-    /// counters).
-    pub const OVERHEAD: usize =
-        2 * std::mem::size_of::<usize>() + std::mem::size_of::<CacheStats>();
+    /// per-thread shards, 1 KiB, which the kernel's per-CPU slab
+    /// structures would outweigh).
+    pub const OVERHEAD: usize = (2 * std::mem::size_of::<usize>())
+        .next_multiple_of(std::mem::align_of::<CacheStats>())
+        + std::mem::size_of::<CacheStats>();
 
     /// What the cache holds.
     pub fn stats(&self) -> &CacheStats {
@@ -248,7 +295,7 @@ impl<T: Send + 'static> KmemCache<T> {
     /// reach it any more.
     pub unsafe fn free(&self, p: NonNull<T>) {
         drop(Box::from_raw(p.as_ptr()));
-        self.stats.freed(std::mem::size_of::<T>());
+        self.stats.freed(my_shard(), std::mem::size_of::<T>());
     }
 
     /// `call_rcu()` of a `kmem_cache_free()`: freed once every reader that
@@ -259,7 +306,10 @@ impl<T: Send + 'static> KmemCache<T> {
     /// unlinked: no new reader can find it.
     pub unsafe fn free_rcu(&self, rcu: &Rcu, p: NonNull<T>) {
         let size = std::mem::size_of::<T>();
-        self.stats.rcu_pending.fetch_add(size, Ordering::Relaxed);
+        let shard = my_shard();
+        self.stats.shards[shard]
+            .rcu_pending
+            .fetch_add(size as isize, Ordering::Relaxed);
         let stats = Arc::clone(&self.stats);
         let object = Object(p);
         rcu.call_rcu(move || {
@@ -267,8 +317,10 @@ impl<T: Send + 'static> KmemCache<T> {
             // SAFETY: per this function's contract, and the grace period
             // has ended: no reader holds it.
             drop(unsafe { Box::from_raw(object.0.as_ptr()) });
-            stats.rcu_pending.fetch_sub(size, Ordering::Relaxed);
-            stats.freed(size);
+            stats.shards[shard]
+                .rcu_pending
+                .fetch_sub(size as isize, Ordering::Relaxed);
+            stats.freed(shard, size);
         });
     }
 }

@@ -195,6 +195,7 @@ impl XArray {
         XaLocked {
             xa: self,
             _guard: self.xa_lock.lock(),
+            cursor: None,
         }
     }
 
@@ -229,16 +230,44 @@ impl Drop for XArray {
     }
 }
 
-/// The array with `xa_lock` held: the writers' side.
+/// The array with `xa_lock` held: the writers' side, with the `xa_state`
+/// of one holder's run of stores.
 pub struct XaLocked<'a> {
     xa: &'a XArray,
     _guard: SpinLockGuard<'a, ()>,
+    /// The bottom node the last store or erase reached, with its first
+    /// index: an index in the same node is reached from it, as `xas_next()`
+    /// (or `xas_set()` to an index in the node) and `xas_store()` reach it,
+    /// instead of walking from `xa_head`. Forgotten when a node is deleted.
+    cursor: Option<(usize, NonNull<XaNode>)>,
 }
 
 impl XaLocked<'_> {
+    /// The bottom node and slot for `index` if the cursor is on its node.
+    #[inline]
+    fn at_cursor(&self, index: usize) -> Option<(&XaNode, &AtomicUsize)> {
+        let (base, node) = self.cursor?;
+        (index & !XA_CHUNK_MASK == base).then(|| {
+            // SAFETY: the cursor is set under this hold of xa_lock to a
+            // linked node and dropped whenever a node is deleted, so the
+            // node is linked and live.
+            let n = unsafe { &*node.as_ptr() };
+            (n, n.slot(index))
+        })
+    }
+
+    /// Remembers `node`, the bottom node holding `index`.
+    #[inline]
+    fn set_cursor(&mut self, index: usize, node: &XaNode) {
+        self.cursor = Some((index & !XA_CHUNK_MASK, NonNull::from(node)));
+    }
+
     /// `xas_load()` under the lock: the slot holding `index`, with its
     /// node, if the tree reaches it.
     fn walk(&self, index: usize) -> Option<(&XaNode, &AtomicUsize)> {
+        if let Some(found) = self.at_cursor(index) {
+            return Some(found);
+        }
         // Relaxed (reads under xa_lock): xa_entry_locked(); the lock
         // orders every writer.
         let mut node = to_node(self.xa.xa_head.load(Ordering::Relaxed))?;
@@ -271,7 +300,10 @@ impl XaLocked<'_> {
         gfp: Gfp,
         failslab: &FailSlab,
     ) -> Result<u64, XaError> {
-        let (node, slot) = self.create(index, gfp, failslab)?;
+        let (node, slot) = match self.at_cursor(index) {
+            Some(found) => found,
+            None => self.create(index, gfp, failslab)?,
+        };
         let old = slot.load(Ordering::Relaxed);
         let new = to_value(old).unwrap_or(0) + delta;
         // Release: rcu_assign_pointer() of the entry.
@@ -279,6 +311,9 @@ impl XaLocked<'_> {
         if old == 0 {
             node.add_count(1, 1);
         }
+        let node: *const XaNode = node;
+        // SAFETY: the bottom node just stored to, linked under our lock.
+        self.set_cursor(index, unsafe { &*node });
         Ok(new)
     }
 
@@ -288,17 +323,24 @@ impl XaLocked<'_> {
         let (node, slot) = self.walk(index).ok_or(XaError::Underflow)?;
         let old = to_value(slot.load(Ordering::Relaxed)).ok_or(XaError::Underflow)?;
         let new = old.checked_sub(delta).ok_or(XaError::Underflow)?;
+        let node = NonNull::from(node);
         if new > 0 {
             // Release: rcu_assign_pointer().
             slot.store(mk_value(new), Ordering::Release);
-            return Ok(new);
+        } else {
+            slot.store(0, Ordering::Release);
+            // SAFETY: the bottom node we just walked to, linked under our lock.
+            let n = unsafe { node.as_ref() };
+            n.add_count(-1, -1);
+            if n.count.load(Ordering::Relaxed) == 0 {
+                self.cursor = None;
+                self.delete_node(node);
+                return Ok(0);
+            }
         }
-        slot.store(0, Ordering::Release);
-        node.add_count(-1, -1);
-        if node.count.load(Ordering::Relaxed) == 0 {
-            self.delete_node(NonNull::from(node));
-        }
-        Ok(0)
+        // SAFETY: as above; still linked.
+        self.set_cursor(index, unsafe { &*node.as_ptr() });
+        Ok(new)
     }
 
     /// `xas_alloc()` with `__xas_nomem()`'s second attempt: GFP_NOWAIT
@@ -491,6 +533,40 @@ mod tests {
         assert!(ended, "grace periods end");
         assert_eq!(xa.node_stats().live(), 0, "every node freed");
         assert_eq!(xa.node_stats().peak(), 5 * NODE);
+    }
+
+    #[test]
+    fn one_holder_reaches_neighbouring_indices_through_its_cursor() {
+        let xa = XArray::default();
+        let f = FailSlab::default();
+        let mut l = xa.lock();
+        for i in 0..200 {
+            l.add(i, 1, Gfp::Atomic, &f).expect("store");
+        }
+        // 64..128 emptied: its node is deleted and the cursor forgotten.
+        for i in 64..128 {
+            assert_eq!(l.sub(i, 1), Ok(0));
+        }
+        assert_eq!(l.cursor, None, "no cursor into a deleted node");
+        assert_eq!(l.add(100, 2, Gfp::Atomic, &f), Ok(2), "node made again");
+        assert_eq!(l.sub(5, 1), Ok(0));
+        assert_eq!(l.add(6, 1, Gfp::Atomic, &f), Ok(2), "same node as 5");
+        drop(l);
+        for i in 0..200 {
+            let want = match i {
+                5 => None,
+                6 => Some(2),
+                100 => Some(2),
+                64..128 => None,
+                _ => Some(1),
+            };
+            assert_eq!(xa.load(i), want, "index {i}");
+        }
+        // Root, two levels: 0..64, 100's node, 128..192 and 192..200.
+        assert_eq!(
+            xa.node_stats().live() - xa.node_stats().rcu_pending(),
+            5 * NODE
+        );
     }
 
     #[test]

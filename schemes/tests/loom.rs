@@ -11,7 +11,9 @@
 //! - the XArray's node deletion and root shrink under a lock-free reader;
 //! - the store-buffering pair gup-fast relies on against
 //!   `folio_try_share_anon_rmap_*()`, for every scheme that tracks pins,
-//!   and a deliberately broken scheme (no barrier) that it must catch.
+//!   for the batched `xarray`'s order (a page table's records, one barrier,
+//!   then the re-checks), and a deliberately broken scheme (no barrier)
+//!   that it must catch.
 
 #![cfg(loom)]
 
@@ -288,6 +290,57 @@ fn gup_fast_pin_versus_unshare() {
             );
         }
     }
+}
+
+/// The batched `xarray` (`gup_batch`): a page table's references are
+/// taken, its records stored under one `xa_lock`, one `smp_mb()` issued,
+/// and only then are its PTEs re-checked. An unsharer that clears the
+/// second entry's PTE must either make the pinner back off or see the pin.
+#[test]
+fn batched_gup_fast_pin_versus_unshare() {
+    const PRESENT: u64 = 1;
+    static KEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    model(|| {
+        let s = scheme("xarray", 4);
+        let pfns = [Pfn(1), Pfn(2)];
+        let ptes = Arc::new([AtomicU64::new(PRESENT), AtomicU64::new(PRESENT)]);
+        let pinner = {
+            let (s, ptes) = (s.clone(), ptes.clone());
+            thread::spawn(move || {
+                // Relaxed (all PTE accesses): plain reads and stores; the
+                // barriers under test order them.
+                let orig: Vec<u64> = ptes.iter().map(|p| p.load(Ordering::Relaxed)).collect();
+                if orig.iter().any(|&p| p != PRESENT) {
+                    return false;
+                }
+                s.pin_pages(&pfns, GupPath::Fast).expect("pin");
+                if ptes
+                    .iter()
+                    .zip(&orig)
+                    .any(|(p, &o)| p.load(Ordering::Relaxed) != o)
+                {
+                    s.unpin_pages(&pfns).expect("back off");
+                    return false;
+                }
+                true
+            })
+        };
+        ptes[1].store(0, Ordering::Relaxed);
+        smp_mb();
+        let unsharer_saw_pin = s.maybe_dma_pinned(pfns[1]);
+        let kept = pinner.join().expect("pinner");
+        assert!(
+            !kept || unsharer_saw_pin,
+            "batched xarray: gup-fast kept a pin the unsharer read as unpinned"
+        );
+        if kept {
+            KEPT.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    assert!(
+        KEPT.load(std::sync::atomic::Ordering::SeqCst),
+        "no execution kept the pin"
+    );
 }
 
 /// A bias scheme that forgets the barrier: the pin is a relaxed add with

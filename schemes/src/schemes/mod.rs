@@ -59,6 +59,7 @@ macro_rules! for_each_scheme {
             hybrid::Hybrid,
             flag::Flag,
             xarray::XArrayScheme,
+            xarray_per_page::XArrayPerPage,
             side_tree_sharded::SideTreeSharded,
             exact::Exact,
             memdesc::Memdesc,

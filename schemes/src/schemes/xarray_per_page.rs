@@ -1,0 +1,28 @@
+//! `xarray-per-page`: the `xarray` scheme with one `xa_lock`, one walk
+//! from `xa_head` and (on the fast path) one `smp_mb()` per folio run, on
+//! pin and on unpin: the first patch one would write, kept beside the
+//! batched one so that both prices are shown. Everything else, and the
+//! sources, are `xarray`'s (see [`super::xarray`]).
+
+use super::xarray::XArrayScheme;
+use super::{Registered, SchemeInfo};
+use crate::error::BuildError;
+use crate::memmap::MemMap;
+use std::sync::Arc;
+
+/// Registry entry.
+pub const INFO: SchemeInfo = SchemeInfo {
+    name: "xarray-per-page",
+    mirrors: "as `xarray`, but one xa_lock and one walk from the root per pin and per unpin",
+    source: "as `xarray`, with each folio run stored under its own `xa_lock_irqsave()` by `__xa_store()` from `xa_head`, as a first patch would",
+    ..super::xarray::INFO
+};
+
+/// `xarray` with a lock per run.
+pub type XArrayPerPage = XArrayScheme<false>;
+
+impl Registered for XArrayPerPage {
+    fn build(memmap: Arc<MemMap>) -> Result<Self, BuildError> {
+        Self::new(memmap)
+    }
+}
