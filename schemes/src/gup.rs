@@ -13,8 +13,9 @@
 //! - `try_grab_folio_fast()`: the scheme's grab (its speculative reference,
 //!   its record and `smp_mb__after_atomic()`), then, FOLL_PIN only,
 //!   `node_stat_mod_folio(NR_FOLL_PIN_ACQUIRED, refs)` ([`crate::vmstat`]);
-//! - `folio_set_referenced()`: `set_bit(PG_referenced)` on the head page,
-//!   FOLL_GET and FOLL_PIN alike.
+//! - `folio_set_referenced()`: `set_bit(PG_referenced)` on the folio's
+//!   flags (the head page's, or a memdesc's descriptor's), FOLL_GET and
+//!   FOLL_PIN alike.
 //!
 //! On the slow path each page is looked up by `follow_page_pte()` under its
 //! PTE table's lock, grabbed with `try_grab_folio(folio, 1)` and marked with
@@ -31,10 +32,9 @@
 
 use crate::error::{BatchPinError, PinError};
 use crate::memmap::{Folio, MemMap};
-use crate::page::{pg, Pfn, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER};
+use crate::page::{Pfn, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER};
 use crate::scheme::{GupPath, PinScheme};
 use crate::slab::OnAllocFail;
-use crate::sync::Ordering;
 use crate::vmstat::NodeStatItem;
 
 /// `try_grab_folio{,_fast}()`: the scheme's grab, then the FOLL_PIN
@@ -51,7 +51,7 @@ pub(crate) fn try_grab_folio<S: PinScheme + ?Sized>(
 ) -> Result<(), PinError> {
     s.grab_folio(folio, refs, path)?;
     if s.foll_pin() {
-        node_stat_mod_folio(s.memmap(), folio, NodeStatItem::FollPinAcquired, refs);
+        node_stat_mod_folio(s, folio, NodeStatItem::FollPinAcquired, refs);
     }
     Ok(())
 }
@@ -67,17 +67,22 @@ pub(crate) fn gup_put_folio<S: PinScheme + ?Sized>(
 ) -> Result<(), PinError> {
     s.put_folio(folio, refs)?;
     if s.foll_pin() {
-        node_stat_mod_folio(s.memmap(), folio, NodeStatItem::FollPinReleased, refs);
+        node_stat_mod_folio(s, folio, NodeStatItem::FollPinReleased, refs);
     }
     Ok(())
 }
 
+/// `node_stat_mod_folio()`: the counter of the folio's node.
 #[inline]
-pub(crate) fn node_stat_mod_folio(memmap: &MemMap, folio: Folio, item: NodeStatItem, refs: u32) {
-    let nid = memmap.head_page(folio).nid() as usize;
-    memmap
+pub(crate) fn node_stat_mod_folio<S: PinScheme + ?Sized>(
+    s: &S,
+    folio: Folio,
+    item: NodeStatItem,
+    refs: u32,
+) {
+    s.memmap()
         .vmstat()
-        .mod_node_page_state(nid, item, i64::from(refs));
+        .mod_node_page_state(s.folio_nid(folio), item, i64::from(refs));
 }
 
 /// `pin_user_pages{,_fast}()` (or `get_user_pages{,_fast}()` for a FOLL_GET
@@ -149,11 +154,10 @@ fn grab_run<S: PinScheme + ?Sized>(
     path: GupPath,
 ) -> Result<(), PinError> {
     let memmap = s.memmap();
-    let head = memmap.head_page(folio);
     match path {
         GupPath::Fast => {
             try_grab_folio(s, folio, nr, GupPath::Fast)?;
-            head.set_referenced();
+            s.folio_set_referenced(folio);
         }
         GupPath::Slow => {
             let leaf = leaf_order(memmap, folio);
@@ -164,7 +168,7 @@ fn grab_run<S: PinScheme + ?Sized>(
                 // touch_pmd() (an access-flag update of the PMD entry) is
                 // not modelled, the model has no page tables.
                 if leaf.is_none() {
-                    mark_page_accessed(memmap, folio);
+                    mark_page_accessed(s, folio);
                 }
             }
             if nr > 1 {
@@ -199,11 +203,9 @@ pub fn leaf_order(memmap: &MemMap, folio: Folio) -> Option<u8> {
 /// sets PG_referenced if it is clear. The activation a second call would
 /// then do (`folio_activate()`, once per page) is not modelled.
 #[inline]
-pub(crate) fn mark_page_accessed(memmap: &MemMap, folio: Folio) {
-    let head = memmap.head_page(folio);
-    // Relaxed: folio_test_referenced() is an unordered test_bit().
-    if head.flags.load(Ordering::Relaxed) & pg::REFERENCED == 0 {
-        head.set_referenced();
+pub(crate) fn mark_page_accessed<S: PinScheme + ?Sized>(s: &S, folio: Folio) {
+    if !s.folio_test_referenced(folio) {
+        s.folio_set_referenced(folio);
     }
 }
 

@@ -139,11 +139,10 @@ impl<S: BatchedRecord + ?Sized> Walk<'_, S> {
     #[inline(always)]
     fn grab(&self, run: Run) -> Result<(), PinError> {
         let memmap = self.s.memmap();
-        let head = memmap.head_page(run.folio);
         match self.path {
             GupPath::Fast => {
                 grab_refs(memmap, run.folio, run.nr, GupPath::Fast)?;
-                head.set_referenced();
+                self.s.folio_set_referenced(run.folio);
             }
             GupPath::Slow => {
                 let first = self.pfns[run.index];
@@ -152,7 +151,7 @@ impl<S: BatchedRecord + ?Sized> Walk<'_, S> {
                     let _ptl = memmap.mm().ptl(first.0, leaf.unwrap_or(0));
                     grab_refs(memmap, run.folio, 1, GupPath::Slow)?;
                     if leaf.is_none() {
-                        mark_page_accessed(memmap, run.folio);
+                        mark_page_accessed(self.s, run.folio);
                     }
                 }
                 if run.nr > 1 {
@@ -181,12 +180,7 @@ impl<S: BatchedRecord + ?Sized> Walk<'_, S> {
                 smp_mb();
             }
             for run in &rest[..done] {
-                node_stat_mod_folio(
-                    self.s.memmap(),
-                    run.folio,
-                    NodeStatItem::FollPinAcquired,
-                    run.nr,
-                );
+                node_stat_mod_folio(self.s, run.folio, NodeStatItem::FollPinAcquired, run.nr);
             }
             let Err((k, cause)) = r else {
                 return Ok(());
@@ -291,7 +285,7 @@ fn release<S: BatchedRecord + ?Sized>(s: &S, batch: &[Run]) -> Result<(), PinErr
     let r = s.unrecord_runs(batch);
     let done = r.as_ref().err().map_or(batch.len(), |(k, _)| *k);
     for run in &batch[..done] {
-        node_stat_mod_folio(s.memmap(), run.folio, NodeStatItem::FollPinReleased, run.nr);
+        node_stat_mod_folio(s, run.folio, NodeStatItem::FollPinReleased, run.nr);
         drop_refs(s, run.folio, run.nr);
     }
     r.map_err(|(_, cause)| cause)

@@ -150,6 +150,32 @@ pub trait PinScheme: Send + Sync {
         self.memmap().folio(pfn)
     }
 
+    /// `folio_set_referenced()`: `set_bit(PG_referenced)` on the folio's
+    /// flags, wherever the design keeps them (the head page's by default).
+    #[inline]
+    fn folio_set_referenced(&self, folio: Folio) {
+        self.memmap().head_page(folio).set_referenced();
+    }
+
+    /// `folio_test_referenced()`: an unordered `test_bit()`.
+    #[inline]
+    fn folio_test_referenced(&self, folio: Folio) -> bool {
+        // Relaxed: test_bit() is a plain read.
+        self.memmap()
+            .head_page(folio)
+            .flags
+            .load(crate::sync::Ordering::Relaxed)
+            & crate::page::pg::REFERENCED
+            != 0
+    }
+
+    /// `folio_nid()`: the node in the folio's flags, wherever the design
+    /// keeps them (the head page's by default).
+    #[inline]
+    fn folio_nid(&self, folio: Folio) -> usize {
+        self.memmap().head_page(folio).nid() as usize
+    }
+
     /// `folio->_refcount`, wherever the design keeps it (the head page's
     /// by default).
     #[inline]

@@ -33,7 +33,11 @@
 //! - unpin: `atomic_sub(refs, &desc->_pincount)`, then `folio_put_refs()`
 //!   on the descriptor;
 //! - `maybe_dma_pinned`: `desc->_pincount > 0`, exact at every order;
-//!   ordinary `get`/`put` go to the descriptor's refcount.
+//!   ordinary `get`/`put` go to the descriptor's refcount;
+//! - gup's `folio_set_referenced()` and the node of its vmstat counters
+//!   use the descriptor's `flags` (no `struct page` line is written), the
+//!   descriptor found again from the head's word where the kernel's walk
+//!   holds the folio pointer.
 //!
 //! Memory: 8 bytes per page plus 80 per folio (a 4 KiB page: 88 bytes,
 //! against today's 64; a 2 MiB folio: 8.2 bytes per page). The model keeps
@@ -51,7 +55,7 @@
 use super::{Registered, SchemeInfo};
 use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
-use crate::page::{Pfn, RefCount};
+use crate::page::{pg, Pfn, RefCount};
 use crate::scheme::{ref_error, refs_i32, Exactness, GupPath, PinScheme};
 use crate::sync::{smp_mb__after_atomic, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -98,10 +102,10 @@ pub struct FolioDesc {
 }
 
 impl FolioDesc {
-    fn new(folio: Folio) -> Self {
+    fn new(folio: Folio, nid: u32) -> Self {
         let z = || AtomicU64::new(0);
         Self {
-            flags: z(),
+            flags: AtomicU64::new(u64::from(nid) << pg::NODES_SHIFT),
             lru: [z(), z()],
             mapping: z(),
             index: z(),
@@ -154,7 +158,11 @@ impl Memdesc {
         }
         let mut descs = Vec::new();
         descs.try_reserve_exact(folios.len())?;
-        descs.extend(folios.iter().map(|&f| FolioDesc::new(f)));
+        descs.extend(
+            folios
+                .iter()
+                .map(|&f| FolioDesc::new(f, memmap.nid(f.head).unwrap_or(0))),
+        );
         let descs = descs.into_boxed_slice();
         let mut words = Vec::new();
         words.try_reserve_exact(n)?;
@@ -311,6 +319,33 @@ impl PinScheme for Memdesc {
             .map(|d| d._pincount.load(Ordering::Relaxed) as u32)
     }
 
+    /// `set_bit(PG_referenced)` on the descriptor's flags, where a memdesc
+    /// kernel keeps them (no `struct page` line is written). Finding the
+    /// descriptor again from the head's word is the model's: the kernel
+    /// walk holds the folio pointer.
+    #[inline]
+    fn folio_set_referenced(&self, folio: Folio) {
+        if let Some(d) = self.desc(folio.head) {
+            // Relaxed: set_bit() is an unordered RMW.
+            d.flags.fetch_or(pg::REFERENCED, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn folio_test_referenced(&self, folio: Folio) -> bool {
+        // Relaxed: test_bit().
+        self.desc(folio.head)
+            .is_some_and(|d| d.flags.load(Ordering::Relaxed) & pg::REFERENCED != 0)
+    }
+
+    /// The node in the descriptor's flags.
+    #[inline]
+    fn folio_nid(&self, folio: Folio) -> usize {
+        // Relaxed: written before the descriptor is published.
+        self.desc(folio.head)
+            .map_or(0, |d| (d.flags.load(Ordering::Relaxed) >> pg::NODES_SHIFT) as usize)
+    }
+
     /// The descriptor's `_refcount`.
     #[inline]
     fn refcount(&self, folio: Folio) -> Result<RefCount<'_>, PinError> {
@@ -348,5 +383,26 @@ mod tests {
         // A word of another type is no folio's.
         s.memdesc[5].store(0x4, Ordering::Relaxed); // type 4: slab
         assert!(s.folio(Pfn(5)).is_err() && s.pin(Pfn(5), GupPath::Fast).is_err());
+    }
+
+    #[test]
+    fn the_walk_marks_and_counts_through_the_descriptor_not_struct_page() {
+        let mm = MemMap::with_pages(64).expect("memmap");
+        let s = Memdesc::try_new(Arc::new(mm)).expect("scheme");
+        let pfns: Vec<Pfn> = (8..16).map(Pfn).collect();
+        s.pin_pages(&pfns, GupPath::Fast).expect("pin");
+        s.pin_pages(&[Pfn(20)], GupPath::Slow).expect("slow pin");
+        for &p in pfns.iter().chain([&Pfn(20)]) {
+            let folio = s.folio(p).expect("folio");
+            assert!(s.folio_test_referenced(folio), "pfn {p}: descriptor marked");
+            let page = s.memmap.head_page(folio).flags.load(Ordering::Relaxed);
+            assert_eq!(page & pg::REFERENCED, 0, "pfn {p}: struct page untouched");
+            assert_eq!(s.folio_nid(folio), 0);
+        }
+        let acquired = s
+            .memmap
+            .vmstat()
+            .global_exact(crate::vmstat::NodeStatItem::FollPinAcquired);
+        assert_eq!(acquired, 9);
     }
 }
