@@ -261,7 +261,8 @@ pub struct PinShimHold {
 
 /// Twin: none, the kernel's own FOLL_GET or FOLL_PIN as the mode says.
 pub const PIN_SHIM_TWIN_NONE: u32 = 0;
-/// Twin: an XArray per node keyed by pfn, a value entry counting pins.
+/// Twin: an XArray per node keyed by the folio's pfn, a value entry
+/// counting its pins.
 pub const PIN_SHIM_TWIN_XARRAY: u32 = 1;
 /// Twin: a 32-bit counter per pfn in a `vzalloc_node()` array per node.
 pub const PIN_SHIM_TWIN_EXACT: u32 = 2;
@@ -297,7 +298,7 @@ pub struct PinShimTwinStats {
     pub reserved: u32,
     /// Out: bytes of the twin's own structure.
     pub tracking_bytes: u64,
-    /// Out: pfns recorded as pinned.
+    /// Out: folios recorded as pinned (one record each).
     pub nr_entries: u64,
     /// Out: xarray: `xa_node`s in its trees; exact: 0.
     pub nr_nodes: u64,

@@ -218,17 +218,17 @@ fn pin_retrying<S: PinScheme + ?Sized>(scheme: &S, pfn: Pfn) -> bool {
 #[error("{0}")]
 pub struct SetupError(pub String);
 
-/// Refuses to build a workload whose ground truth counts pins that were
-/// not taken: its false negatives would be the harness's.
-pub fn all_held(workload: &str, refused: u64) -> Result<(), SetupError> {
-    if refused == 0 {
+/// Refuses to build a workload none of whose `asked` long-term pins could
+/// be held (`--failslab` with `--on-alloc-fail fail` failing every
+/// allocation): there would be nothing to judge its answers against.
+pub fn some_held(workload: &str, held: usize, asked: usize) -> Result<(), SetupError> {
+    if held > 0 || asked == 0 {
         return Ok(());
     }
     Err(SetupError(format!(
-        "{workload}: {refused} of the long-term pins it holds were refused for want of \
+        "{workload}: none of the {asked} long-term pins it holds could be taken for want of \
          memory after {SETUP_RETRIES} attempts each (--failslab with --on-alloc-fail fail \
-         fails too many of this scheme's allocations), so its ground truth would be wrong: \
-         not measured"
+         fails every allocation of this scheme): nothing to judge its answers by, not measured"
     )))
 }
 
@@ -239,6 +239,8 @@ pub struct Holding<'a, S: ?Sized, W> {
     scheme: &'a S,
     pins: Vec<Pfn>,
     refs: Vec<(Pfn, u32)>,
+    /// Pins still refused after their retries: the cell's `refused`.
+    refused: u64,
     inner: W,
 }
 
@@ -248,13 +250,15 @@ impl<'a, S: PinScheme + ?Sized, W: Worker> Holding<'a, S, W> {
     /// long-term registration would; those still refused are counted and
     /// not held),
     /// takes `n` ordinary references on each `(pfn, n)` of `refs`, then
-    /// builds the inner worker with the references actually taken.
+    /// builds the inner worker with the pins actually held and the
+    /// references actually taken, so that a ground truth built from them
+    /// never counts a refused pin as the scheme's false negative.
     pub fn new(
         scheme: &'a S,
         pins: &[Pfn],
         refs: &[(Pfn, u32)],
-        inner: impl FnOnce(&[(Pfn, u32)]) -> W,
-    ) -> (Self, u64) {
+        inner: impl FnOnce(&[Pfn], &[(Pfn, u32)]) -> W,
+    ) -> Self {
         let mut held = Vec::with_capacity(pins.len());
         let mut refused = 0;
         for &pfn in pins {
@@ -273,14 +277,19 @@ impl<'a, S: PinScheme + ?Sized, W: Worker> Holding<'a, S, W> {
                 )
             })
             .collect();
-        let inner = inner(&taken);
-        let me = Self {
+        let inner = inner(&held, &taken);
+        Self {
             scheme,
             pins: held,
             refs: taken,
+            refused,
             inner,
-        };
-        (me, refused)
+        }
+    }
+
+    /// Pins held for the cell.
+    pub fn held(&self) -> usize {
+        self.pins.len()
     }
 }
 
@@ -297,7 +306,8 @@ impl<S: PinScheme + ?Sized, W: Worker> Worker for Holding<'_, S, W> {
     fn finish(self: Box<Self>) -> Tally {
         let me = *self;
         // First, so the inner worker can still look at what is held.
-        let tally = Box::new(me.inner).finish();
+        let mut tally = Box::new(me.inner).finish();
+        tally.refused += me.refused;
         for &(pfn, n) in &me.refs {
             for _ in 0..n {
                 // Dropping a reference this worker took cannot fail.

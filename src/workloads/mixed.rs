@@ -5,7 +5,9 @@
 //! `maybe_dma_pinned` on every page of the memmap (what `folio_maybe_dma_pinned()`
 //! callers in mm/vmscan.c and the writeback path do). The cell's timing is
 //! the scanner's query cost under that traffic; false positives and
-//! negatives are counted against the pins this workload itself holds.
+//! negatives are counted against the pins this workload itself holds:
+//! thread 0 takes them all, and a pin refused for want of memory is left
+//! out of the truth and counted in the cell's `refused`.
 //! With one thread the scanner runs alone.
 //!
 //! Before the timed loop each thread also runs one isolation round, a
@@ -18,7 +20,7 @@
 //! list lost because a scheme wrote their `lru` words (the 2018 page-flag
 //! RFC's flaw); lost pages are then put back, so the run goes on.
 
-use super::kit::{all_held, Cursor, Holding, Scan, SetupError, Tally, Worker};
+use super::kit::{some_held, Cursor, Holding, Scan, SetupError, Tally, Worker};
 use super::{Layout, Slot};
 use pin_results::Isolation;
 use pin_schemes::page::pg;
@@ -47,13 +49,19 @@ pub fn layout(pages_per_thread: usize, pages_per_call: usize) -> Layout {
     }
 }
 
-/// Ground truth: `truth[pfn]` is true for the long-term pinned pages.
-fn long_term(slot: &Slot) -> Vec<bool> {
-    let mut truth = vec![false; slot.nr_pages()];
-    for t in 0..slot.threads {
-        for pfn in slot.layout.region(t).step_by(LONG_TERM_EVERY) {
-            truth[pfn] = true;
-        }
+/// The long-term pins: every [`LONG_TERM_EVERY`]th page of every region.
+fn long_term(slot: &Slot) -> Vec<Pfn> {
+    (0..slot.threads)
+        .flat_map(|t| slot.layout.region(t).step_by(LONG_TERM_EVERY))
+        .map(Pfn)
+        .collect()
+}
+
+/// Ground truth over the memmap: the pins actually held.
+fn truth(nr_pages: usize, held: &[Pfn]) -> Vec<bool> {
+    let mut truth = vec![false; nr_pages];
+    for &p in held {
+        truth[p.0] = true;
     }
     truth
 }
@@ -168,48 +176,107 @@ pub fn worker<'a, S: PinScheme + ?Sized>(
     Ok(Box::new(Isolated { inner, isolation }))
 }
 
-/// Take this thread's long-term pins, then scan (thread 0) or make traffic.
+/// Thread 0 takes every region's long-term pins (one process registering
+/// all the buffers) and scans against the pins it actually holds, so a pin
+/// refused for want of memory (`--failslab` with `--on-alloc-fail fail`)
+/// is counted as refused, never as the scheme's false negative; the other
+/// threads make traffic.
 fn holding<'a, S: PinScheme + ?Sized>(
     scheme: &'a S,
     slot: &Slot,
 ) -> Result<Box<dyn Worker + 'a>, SetupError> {
     let n = slot.layout.pages_per_call;
-    let pins: Vec<Pfn> = slot.region().step_by(LONG_TERM_EVERY).map(Pfn).collect();
-    if slot.index == 0 {
-        let pfns: Vec<Pfn> = (0..slot.nr_pages()).map(Pfn).collect();
-        let truth = long_term(slot);
-        let (w, refused) = Holding::new(scheme, &pins, &[], |_| {
-            Scan::new(scheme, pfns, truth, Vec::new(), n)
-        });
-        all_held("mixed", refused)?;
-        Ok(Box::new(w))
-    } else {
+    if slot.index != 0 {
         let pfns = slot.region_pfns();
         let cursor = Cursor::new(pfns.len(), n);
-        let (w, refused) = Holding::new(scheme, &pins, &[], |_| Traffic {
+        return Ok(Box::new(Traffic {
             scheme,
             pfns,
             cursor,
-        });
-        // Thread 0's scan counts these pins as held too.
-        all_held("mixed", refused)?;
-        Ok(Box::new(w))
+        }));
     }
+    let pins = long_term(slot);
+    let nr_pages = slot.nr_pages();
+    let w = Holding::new(scheme, &pins, &[], |held, _| {
+        let pfns: Vec<Pfn> = (0..nr_pages).map(Pfn).collect();
+        Scan::new(scheme, pfns, truth(nr_pages, held), Vec::new(), n)
+    });
+    some_held("mixed", w.held(), pins.len())?;
+    Ok(Box::new(w))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pin_schemes::{build, Folio, MemMap, PinError, SchemeInfo};
+    use std::sync::Arc;
+
+    /// An exact scheme that refuses every pin of one pfn for want of memory.
+    struct Refusing {
+        inner: Box<dyn PinScheme>,
+        refused: Pfn,
+    }
+
+    impl PinScheme for Refusing {
+        fn info(&self) -> &'static SchemeInfo {
+            self.inner.info()
+        }
+        fn memmap(&self) -> &MemMap {
+            self.inner.memmap()
+        }
+        fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
+            if folio.head == self.refused {
+                return Err(PinError::NoMemory(folio.head));
+            }
+            self.inner.grab_folio(folio, refs, path)
+        }
+        fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
+            self.inner.put_folio(folio, refs)
+        }
+        fn maybe_dma_pinned(&self, pfn: Pfn) -> bool {
+            self.inner.maybe_dma_pinned(pfn)
+        }
+        fn pin_count(&self, pfn: Pfn) -> Option<u32> {
+            self.inner.pin_count(pfn)
+        }
+        fn tracking_bytes(&self) -> usize {
+            self.inner.tracking_bytes()
+        }
+    }
 
     #[test]
-    fn truth_marks_every_eighth_page_of_each_region() {
+    fn a_long_term_pin_refused_for_good_is_refused_not_a_false_negative() {
         let slot = Slot {
             index: 0,
             threads: 2,
             layout: layout(64, 16),
         };
-        let truth = long_term(&slot);
-        let pinned: Vec<usize> = (0..slot.nr_pages()).filter(|&p| truth[p]).collect();
-        assert_eq!(pinned, (0..128).step_by(8).collect::<Vec<_>>());
+        let mm = Arc::new(MemMap::with_pages(slot.nr_pages()).expect("memmap"));
+        let scheme = Refusing {
+            inner: build("exact", mm).expect("scheme"),
+            refused: Pfn(72),
+        };
+        let mut w = holding(&scheme, &slot).expect("worker");
+        for _ in 0..2 * slot.nr_pages() / 16 {
+            w.batch();
+        }
+        let tally = w.finish();
+        assert_eq!(tally.refused, 1, "pfn 72, in thread 1's region");
+        assert_eq!(tally.false_negatives, Some(0));
+        assert_eq!(tally.false_positives, Some(0));
+        assert!(!scheme.maybe_dma_pinned(Pfn(8)), "released at finish");
+    }
+
+    #[test]
+    fn long_term_pins_are_every_eighth_page_of_each_region() {
+        let slot = Slot {
+            index: 0,
+            threads: 2,
+            layout: layout(64, 16),
+        };
+        let pins = long_term(&slot);
+        assert_eq!(pins, (0..128).step_by(8).map(Pfn).collect::<Vec<_>>());
+        let t = truth(slot.nr_pages(), &pins[1..]);
+        assert!(!t[0] && t[8] && t[120] && !t[121], "only the pins held");
     }
 }

@@ -7,7 +7,7 @@
 //! unpinned pages as pinned once `1 + k >= GUP_PIN_COUNTING_BIAS`; the cell
 //! records how many pages were wrong and the smallest `k` that fooled it.
 
-use super::kit::{all_held, Holding, Scan, SetupError, Worker};
+use super::kit::{some_held, Holding, Scan, SetupError, Worker};
 use super::{Layout, Slot};
 use pin_schemes::{Pfn, PinScheme};
 
@@ -34,7 +34,6 @@ pub fn worker<'a, S: PinScheme + ?Sized>(
     slot: &Slot,
 ) -> Result<Box<dyn Worker + 'a>, SetupError> {
     let pfns = slot.region_pfns();
-    let truth: Vec<bool> = (0..pfns.len()).map(|i| i % 2 == 1).collect();
     let pins: Vec<Pfn> = pfns.iter().skip(1).step_by(2).copied().collect();
     let refs: Vec<(Pfn, u32)> = pfns
         .iter()
@@ -42,10 +41,15 @@ pub fn worker<'a, S: PinScheme + ?Sized>(
         .map(|(i, &p)| (p, (i / 2) as u32))
         .collect();
     let n = slot.layout.pages_per_call;
-    let (w, refused) = Holding::new(scheme, &pins, &refs, |taken| {
+    let start = slot.region().start;
+    let w = Holding::new(scheme, &pins, &refs, |held, taken| {
+        let mut truth = vec![false; pfns.len()];
+        for &p in held {
+            truth[p.0 - start] = true;
+        }
         let counts = taken.iter().map(|&(_, k)| k).collect();
         Scan::new(scheme, pfns, truth, counts, n)
     });
-    all_held("refstorm", refused)?;
+    some_held("refstorm", w.held(), pins.len())?;
     Ok(Box::new(w))
 }
