@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * batch.c - /dev/pin_shim: pinbench's own ioctls (pin_shim_abi.h).
+ * /dev/pin_shim: pinbench's own ioctls (pin_shim_abi.h).
  *
  * PIN_SHIM_BATCH times each gup call alone, so one syscall carries many
  * calls and its own cost drops out. PIN_SHIM_HOLD keeps ranges taken until
@@ -151,7 +151,7 @@ static int shim_batch(void __user *arg)
 		taken = batch_get(&b, nr_pages, per_call, pages, &get, &ret,
 				  &twin_failed);
 		if (ret) {
-			shim_twin_unpin_pages(b.twin, pages, taken);
+			shim_twin_unpin_range(b.twin, pages, taken);
 			shim_put(pages, taken, b.mode);
 			break;
 		}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gup_test_file.c - /sys/kernel/debug/gup_test for kernels built without
+ * /sys/kernel/debug/gup_test for kernels built without
  * CONFIG_GUP_TEST: the upstream ABI (request numbers and struct gup_test as
  * in mm/gup_test.h) on top of range.c, so the kernel's own selftest binary
  * and pinbench's gup-test backend run unchanged.
@@ -113,8 +113,10 @@ static int gup_test_run(unsigned int cmd, struct gup_test *gup)
 		return ret;
 	if (!gup->nr_pages_per_call)
 		return -EINVAL;
-	/* As upstream's __gup_test_ioctl(): the last call takes what is left
-	 * (so `gup_test -n -1` takes the whole range in one call). */
+	/*
+	 * As upstream's __gup_test_ioctl(): the last call takes what is left
+	 * (so `gup_test -n -1` takes the whole range in one call).
+	 */
 	per_call = min_t(unsigned long, gup->nr_pages_per_call, nr_pages);
 
 	pages = shim_alloc_pages(nr_pages);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * lookup.c - PIN_SHIM_LOOKUP, a timed maybe_dma_pinned pass over what a
+ * PIN_SHIM_LOOKUP, a timed maybe_dma_pinned pass over what a
  * file holds, so lookups are measured against a populated structure; and
  * PIN_SHIM_TWIN_STATS, what a twin holds now.
  */

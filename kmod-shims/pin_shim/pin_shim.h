@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * pin_shim.h - what the module's files share. The user ABI is in
+ * What the module's files share. The user ABI is in
  * pin_shim_abi.h; nothing here is seen by user space.
  */
 #ifndef _PIN_SHIM_H
 #define _PIN_SHIM_H
 
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
 #include "pin_shim_abi.h"
 
-struct page;
-
-/* User pages the module holds, taken with @mode (PIN_SHIM_MODE_*) and
- * recorded by @twin (PIN_SHIM_TWIN_*). */
+/*
+ * User pages the module holds, taken with @mode (PIN_SHIM_MODE_*) and
+ * recorded by @twin (PIN_SHIM_TWIN_*).
+ */
 struct shim_range {
 	struct page **pages;
 	unsigned long nr;
@@ -33,19 +34,37 @@ struct pin_shim_file {
 /*
  * A twin: an alternative pin-tracking design, built in the kernel on the
  * pages FOLL_GET took, one file per twin (twin_*.c) and one line in
- * twin.c's table. The shape of the Rust PinScheme trait's primitives.
+ * twin.c's table. Keyed by folio as the Rust models are: a run of adjacent
+ * entries of one folio is one record of its length (shim_folio_run()), as
+ * unpin_user_pages() batches them with gup_folio_next().
  */
 struct shim_twin_ops {
 	const char *name;
 	int (*init)(void);
 	void (*exit)(void);
-	/* Records one pin of @page; -ENOMEM (counted) if it cannot. */
-	int (*pin)(struct page *page);
-	/* Forgets one pin; an unbalanced one WARNs once and changes nothing. */
-	void (*unpin)(struct page *page);
+	/*
+	 * Records one pin of each of @pages (one gup call's); all or nothing:
+	 * -ENOMEM (counted) with nothing left recorded if it cannot. Never
+	 * sleeps: it is inside the timed region.
+	 */
+	int (*pin_pages)(struct page **pages, unsigned long nr);
+	/* Forgets one pin of each; an unbalanced one WARNs once, skipped. */
+	void (*unpin_pages)(struct page **pages, unsigned long nr);
 	bool (*maybe_dma_pinned)(struct page *page);
+	/* What the twin holds, counted now (nothing is counted per pin). */
 	void (*stats)(struct pin_shim_twin_stats *st);
 };
+
+/* Entries from @i on that belong to @folio (at least 1). */
+static inline unsigned long shim_folio_run(struct page **pages, unsigned long i,
+					   unsigned long nr, struct folio *folio)
+{
+	unsigned long n = 1;
+
+	while (i + n < nr && page_folio(pages[i + n]) == folio)
+		n++;
+	return n;
+}
 
 extern const struct shim_twin_ops shim_twin_xarray;
 extern const struct shim_twin_ops shim_twin_exact;
@@ -59,6 +78,10 @@ void shim_twins_exit(void);
 int shim_twin_pin_pages(unsigned int twin, struct page **pages,
 			unsigned long nr_pages);
 void shim_twin_unpin_pages(unsigned int twin, struct page **pages,
+			   unsigned long nr_pages);
+int shim_twin_pin_range(unsigned int twin, struct page **pages,
+			unsigned long nr_pages);
+void shim_twin_unpin_range(unsigned int twin, struct page **pages,
 			   unsigned long nr_pages);
 bool shim_twin_maybe_dma_pinned(unsigned int twin, struct page *page);
 unsigned long shim_twin_count_unpinned(unsigned int twin, struct page **pages,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * pin_shim_abi.h - the whole user/kernel ABI of the pin_shim module.
+ * The whole user/kernel ABI of the pin_shim module.
  *
  * Included by the module, by the test programs in kmod-shims/tests/ and
  * mirrored field by field in src/kernel/shim_abi.rs (whose tests compile
@@ -186,9 +186,11 @@ struct pin_shim_batch {
 	__u64 nr_calls;		/* get/pin calls made (as many put/unpin calls) */
 	__u64 nr_pages;		/* pages taken, over all iterations */
 	__u64 nr_not_dma_pinned; /* PIN or a twin: pages maybe_dma_pinned denied */
-	__u64 nr_alloc_failures; /* out: 1 when a twin's record found no memory
-				  * (the call then fails with -ENOMEM, nothing
-				  * taken; TWIN_STATS counts them since load) */
+	/*
+	 * out: 1 when a twin's record found no memory (the call then fails
+	 * with -ENOMEM, nothing taken; TWIN_STATS counts them since load)
+	 */
+	__u64 nr_alloc_failures;
 	__u64 reserved2[2];	/* in: 0; out: 0 */
 };
 
@@ -234,11 +236,11 @@ struct pin_shim_twin_stats {
 	__u32 twin;		/* in: XARRAY or EXACT */
 	__u32 reserved;		/* in: 0 */
 	__u64 tracking_bytes;	/* out */
-	__u64 nr_entries;	/* out: pfns recorded as pinned */
+	__u64 nr_entries;	/* out: folios recorded as pinned (one each) */
 	__u64 nr_nodes;		/* out: XARRAY: xa_nodes in the trees; EXACT: 0 */
 	__u64 alloc_failures;	/* out: pins failed for want of memory, since load */
-	__u64 pfns_covered;	/* out: EXACT: pfns its arrays cover (its bytes do
-				 * not grow with pins); XARRAY: 0 */
+	/* out: EXACT: pfns its arrays cover (its bytes do not grow); XARRAY: 0 */
+	__u64 pfns_covered;
 	__u64 reserved2[1];	/* in: 0; out: 0 */
 };
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * range.c - checks on user ranges and the one place that calls the kernel's
+ * Checks on user ranges and the one place that calls the kernel's
  * gup API: get_user_pages{,_fast}(), pin_user_pages{,_fast}(), put_page(),
  * unpin_user_pages().
  */
@@ -169,7 +169,7 @@ int shim_take(struct shim_range *r, unsigned long addr, unsigned long nr_pages,
 	if (locked)
 		mmap_read_unlock(current->mm);
 	if (!ret)
-		ret = shim_twin_pin_pages(twin, pages, nr_pages);
+		ret = shim_twin_pin_range(twin, pages, nr_pages);
 	if (ret) {
 		shim_put(pages, done, mode);
 		kvfree(pages);
@@ -187,7 +187,7 @@ int shim_take(struct shim_range *r, unsigned long addr, unsigned long nr_pages,
 void shim_release(struct shim_range *r)
 {
 	if (r->pages) {
-		shim_twin_unpin_pages(r->twin, r->pages, r->nr);
+		shim_twin_unpin_range(r->twin, r->pages, r->nr);
 		shim_put(r->pages, r->nr, r->mode);
 		kvfree(r->pages);
 	}

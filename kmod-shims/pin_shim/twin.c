@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * twin.c - the twins' table, and what every caller does with a twin over a
+ * The twins' table, and what every caller does with a twin over a
  * range of pages taken with FOLL_GET: record each, forget each, ask.
  */
 #include <linux/atomic.h>
@@ -77,43 +77,60 @@ void shim_twins_exit(void)
 }
 
 /*
- * Records a pin of each page; all or nothing: on -ENOMEM the pins already
- * recorded are forgotten. The kernel's own pins (NONE) need nothing.
+ * Records a pin of each page of one gup call; all or nothing. The kernel's
+ * own pins (NONE) need nothing.
  */
 int shim_twin_pin_pages(unsigned int twin, struct page **pages,
 			unsigned long nr_pages)
 {
 	const struct shim_twin_ops *ops = shim_twin(twin);
-	unsigned long i;
-	int ret;
 
-	if (!ops)
-		return 0;
-	for (i = 0; i < nr_pages; i++) {
-		ret = ops->pin(pages[i]);
-		if (ret) {
-			shim_twin_unpin_pages(twin, pages, i);
-			return ret;
-		}
-		if (!((i + 1) % 4096))
-			cond_resched();
-	}
-	return 0;
+	return ops && nr_pages ? ops->pin_pages(pages, nr_pages) : 0;
 }
 
 void shim_twin_unpin_pages(unsigned int twin, struct page **pages,
 			   unsigned long nr_pages)
 {
 	const struct shim_twin_ops *ops = shim_twin(twin);
-	unsigned long i;
 
-	if (!ops)
-		return;
-	for (i = 0; i < nr_pages; i++) {
-		ops->unpin(pages[i]);
-		if (!((i + 1) % 4096))
-			cond_resched();
+	if (ops && nr_pages)
+		ops->unpin_pages(pages, nr_pages);
+}
+
+/*
+ * A range's pages (a hold's, or a failed batch's to give back), a chunk at
+ * a time with a pause between: outside any timed region.
+ */
+#define TWIN_CHUNK 4096UL
+
+void shim_twin_unpin_range(unsigned int twin, struct page **pages,
+			   unsigned long nr_pages)
+{
+	unsigned long done, n;
+
+	for (done = 0; done < nr_pages; done += n) {
+		n = min(TWIN_CHUNK, nr_pages - done);
+		shim_twin_unpin_pages(twin, pages + done, n);
+		cond_resched();
 	}
+}
+
+int shim_twin_pin_range(unsigned int twin, struct page **pages,
+			unsigned long nr_pages)
+{
+	unsigned long done, n;
+	int ret;
+
+	for (done = 0; done < nr_pages; done += n) {
+		n = min(TWIN_CHUNK, nr_pages - done);
+		ret = shim_twin_pin_pages(twin, pages + done, n);
+		if (ret) {
+			shim_twin_unpin_range(twin, pages, done);
+			return ret;
+		}
+		cond_resched();
+	}
+	return 0;
 }
 
 /* NONE: the kernel's folio_maybe_dma_pinned(). */

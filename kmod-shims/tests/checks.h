@@ -54,5 +54,20 @@ static char *buffer(size_t size, int advice)
 }
 
 /* A 2 MiB-aligned buffer for THP. */
+static char *thp_buffer(size_t size)
+{
+	char *p = mmap(NULL, size + (2UL << 20), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t a;
+	size_t i;
+
+	if (p == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	a = ((uintptr_t)p + (2UL << 20) - 1) & ~((2UL << 20) - 1);
+	madvise((void *)a, size, MADV_HUGEPAGE);
+	for (i = 0; i < size; i += PAGE)
+		((char *)a)[i] = 1;
+	return (char *)a;
+}
 
 #endif /* _SHIM_TESTS_CHECKS_H */

@@ -20,22 +20,6 @@
 #include <unistd.h>
 #include "checks.h"
 
-static char *thp_buffer(size_t size)
-{
-	char *p = mmap(NULL, size + (2UL << 20), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uintptr_t a;
-	size_t i;
-
-	if (p == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
-	a = ((uintptr_t)p + (2UL << 20) - 1) & ~((2UL << 20) - 1);
-	madvise((void *)a, size, MADV_HUGEPAGE);
-	for (i = 0; i < size; i += PAGE)
-		((char *)a)[i] = 1;
-	return (char *)a;
-}
-
 static const char *gup_cmd_name(unsigned long cmd)
 {
 	switch (cmd) {

@@ -5,7 +5,8 @@
  *   shim_twins check          every twin through PIN_SHIM_BATCH and
  *                             PIN_SHIM_HOLD, maybe_dma_pinned true while
  *                             held and false after release (PIN_SHIM_LOOKUP),
- *                             memory back to its baseline, refusals
+ *                             memory back to its baseline, one record per
+ *                             folio of a THP hold, refusals
  *   shim_twins hold MIB TWIN  holds MIB with TWIN until killed
  *   shim_twins quiet          exit 0 iff no twin records a pin or holds a node
  *   shim_twins failslab       fails the xarray twin's node allocations with
@@ -171,6 +172,64 @@ static void check_two_pins(const char *name, unsigned int twin, char *p,
 	      "%s: closing the other file forgets the last pins", name);
 }
 
+/*
+ * Bytes of the mapping that holds p the kernel backs with THP (smaps
+ * AnonHugePages), 0 if it cannot tell.
+ */
+static unsigned long thp_bytes(const char *p)
+{
+	unsigned long start, end, kb = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	int in = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = (uintptr_t)p >= start && (uintptr_t)p < end;
+		else if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb << 10;
+}
+
+/*
+ * A THP-backed hold: one entry per folio (a 2 MiB folio's 512 pages are
+ * one record of 512 pins), as the models record one per folio run.
+ */
+static void check_thp(int fd, const char *name, unsigned int twin)
+{
+	const size_t size = 4UL << 20;
+	char *p = thp_buffer(size);
+	unsigned long thp = thp_bytes(p) / PAGE, pages = size / PAGE;
+	unsigned long folios = pages - thp + thp / 512;
+	struct pin_shim_twin_stats base = stats(fd, twin), held, after;
+	struct pin_shim_lookup l;
+	int ret;
+
+	if (!thp) {
+		printf("# SKIP %s THP hold: the kernel gave the buffer no THP\n", name);
+		munmap(p, size);
+		return;
+	}
+	ret = hold(fd, p, size, PIN_SHIM_MODE_FAST | PIN_SHIM_MODE_WRITE, twin);
+	held = stats(fd, twin);
+	l = lookup(fd, twin);
+	ioctl(fd, PIN_SHIM_UNHOLD);
+	after = stats(fd, twin);
+	check(ret == 0 && held.nr_entries == base.nr_entries + folios &&
+	      l.nr_pinned == l.nr_pages && l.nr_pages == 3 * pages &&
+	      after.nr_entries == base.nr_entries,
+	      "HOLD %s THP: %lu pages in %lu folios (%lu in THP): %llu entries, %llu of %llu pinned, %llu after",
+	      name, pages, folios, thp,
+	      (unsigned long long)(held.nr_entries - base.nr_entries),
+	      (unsigned long long)l.nr_pinned, (unsigned long long)l.nr_pages,
+	      (unsigned long long)after.nr_entries);
+	munmap(p, size);
+}
+
 #define FAIL_EVERY "/sys/module/pin_shim/parameters/twin_fail_every"
 
 static int write_file(const char *path, const char *value)
@@ -247,7 +306,7 @@ static int check_twins(void)
 {
 	const size_t size = 4UL << 20;
 	int fd = open_or_die(PIN_SHIM_PATH);
-	char *p = buffer(size, -1);
+	char *p = buffer(size, MADV_NOHUGEPAGE);
 	struct pin_shim_info info;
 	unsigned int i;
 
@@ -261,6 +320,7 @@ static int check_twins(void)
 		check_hold(fd, twins[i].name, twins[i].twin, p, size);
 		check_two_pins(twins[i].name, twins[i].twin, p, size);
 		check_injected(fd, twins[i].name, twins[i].twin, p, size);
+		check_thp(fd, twins[i].name, twins[i].twin);
 	}
 	check_refusals(fd, p);
 	close(fd);

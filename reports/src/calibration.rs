@@ -82,10 +82,13 @@ pub fn calibration(runs: &[Run]) -> Option<Titled> {
         heading: "Models against their kernel twins (pin_shim)".into(),
         about: format!(
             "{}Tracking cost over the untracked path, x floor, private workload, \
-             4 KiB pages, fewest threads: model = scheme - {MODEL_BASE} (same run), \
-             kernel = twin - {KERNEL_BASE} [{SHIM}] (same run; hybrid's twin is the \
-             kernel's own FOLL_PIN); kernel/model near 1 means the model prices the \
-             design as the kernel does. twin B/page: the twin's structure read in \
+             4 KiB pages, fewest threads: model = scheme - {MODEL_BASE} (same run: \
+             the record plus FOLL_PIN's vmstat counters and mm flag test), \
+             kernel = twin - {KERNEL_BASE} [{SHIM}] (same run: the record and its \
+             barrier only, a module cannot charge FOLL_PIN's counters; hybrid's \
+             twin is the kernel's own FOLL_PIN, which includes them); kernel/model \
+             near 1 means the model prices the design as the kernel does. twin \
+             B/page: the twin's structure read in \
              the kernel while one thread's buffer was held with it (what the hold \
              added per page held, or a fixed structure's bytes over the pfns it \
              covers; the models' memory is in the memory tables above); freed: back \

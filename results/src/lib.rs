@@ -427,7 +427,7 @@ pub struct TwinCensus {
     /// After they were released: equal to `bytes_before` unless the twin
     /// leaks.
     pub bytes_after: u64,
-    /// pfns the twin recorded while the pages were held.
+    /// Records the twin held while the pages were held: one per folio.
     pub entries_held: u64,
     /// xarray: `xa_node`s in its trees while held; exact: 0.
     pub nodes_held: u64,
