@@ -56,6 +56,27 @@ pub fn split_fix_price(cells: &[&Cell]) -> Vec<String> {
         .collect()
 }
 
+/// One line per io-uring backing whose registration keeps fewer pins than
+/// pages: `io_do_coalesce_buffer()` keeps one pin per large folio and
+/// unpins the rest at once, so such a cell times pins that are not kept.
+pub fn pins_kept(cells: &[&Cell]) -> Vec<String> {
+    let kept = cells.iter().filter_map(|c| {
+        let k = c.kernel.as_ref()?;
+        let per_page = k.pins_kept_per_page.filter(|&p| p < 1.0)?;
+        Some((crate::runs::subject(c), per_page))
+    });
+    distinct(kept.map(|(s, p)| (s, format!("{p:.4}"))))
+        .into_iter()
+        .map(|(s, p)| {
+            format!(
+                "{s}: the kernel keeps {p} pins per page registered (one per folio: \
+                 io_do_coalesce_buffer() unpins the others at once), so the pins it \
+                 times are not all kept."
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +101,24 @@ mod tests {
         h.x_floor.ci_low = 2.0;
         assert!(split_fix_price(&[&b, &h])[0].contains("not resolved"));
         assert!(split_fix_price(&[&b]).is_empty());
+    }
+
+    #[test]
+    fn pins_not_kept_are_said_once_per_path_and_full_pins_not_at_all() {
+        let kernel = |kept: Option<f64>, thp: bool| {
+            let mut c = sample::kernel_cell("io-uring", "register-buffers", 1, 10.0, 1.0);
+            let k = c.kernel.as_mut().expect("kernel cell");
+            k.pins_kept_per_page = kept;
+            k.thp = thp;
+            c
+        };
+        let small = kernel(Some(1.0), false);
+        let thp = kernel(Some(1.0 / 512.0), true);
+        let thp2 = kernel(Some(1.0 / 512.0), true);
+        let lines = pins_kept(&[&small, &thp, &thp2, &kernel(None, false)]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("register-buffers [io-uring, THP]: the kernel keeps 0.0020 pins")
+        );
     }
 }

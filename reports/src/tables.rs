@@ -174,6 +174,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
         })
         .collect();
     let mut footnotes = crate::findings::split_fix_price(&all);
+    footnotes.extend(crate::findings::pins_kept(&all));
     footnotes.extend(mark_notes(noisy, disturbed, busy, withheld));
     Titled {
         heading: format!("{} ({} pages per call)", shape.name(), shape.pages_per_call),

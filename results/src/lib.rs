@@ -411,6 +411,14 @@ pub struct KernelCell {
     /// `maybe_dma_pinned` pass over the held pages; `null` otherwise.
     #[serde(default)]
     pub twin: Option<TwinCensus>,
+    /// io-uring only: FOLL_PIN pins the kernel keeps per page of one
+    /// registered buffer, read from the refreshed counters while it is
+    /// registered, after the cell: 1 for 4 KiB pages; for large folios
+    /// `io_do_coalesce_buffer()` unpins all but one pin per folio, so
+    /// 1/512 for PMD THPs. `null` for other backends, or where another
+    /// process pinned meanwhile.
+    #[serde(default)]
+    pub pins_kept_per_page: Option<f64>,
 }
 
 /// What a pin_shim twin's own structure held, read from the module
@@ -901,6 +909,7 @@ pub mod sample {
             expects_pins: true,
             in_kernel_ns_per_page: None,
             twin: None,
+            pins_kept_per_page: None,
         });
         c
     }

@@ -224,6 +224,8 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
             (Some(p), Some(q)) => Some(p && q),
             (p, q) => p.or(q),
         };
+        // The same registration every visit: any visit's reading.
+        k.pins_kept_per_page = k.pins_kept_per_page.or(l.pins_kept_per_page);
         k.in_kernel_ns_per_page = match (k.in_kernel_ns_per_page, l.in_kernel_ns_per_page) {
             (Some(p), Some(q)) => Some((p * na + q * nb) / (na + nb).max(1.0)),
             (p, q) => p.or(q),

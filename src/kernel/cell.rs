@@ -12,6 +12,7 @@
 use super::buffer::UserBuffer;
 use super::device::FileDevice;
 use super::hugetlb::Backing;
+use super::io_uring::IoUringPath;
 use super::plan::Job;
 use super::shim::ShimMode;
 use super::shim_abi::{PIN_SHIM_PATH, PIN_SHIM_TWIN_NONE};
@@ -225,7 +226,22 @@ pub fn run_kernel_cell(spec: &KernelSpec<'_>, params: &Params) -> Result<Visit, 
         })
     });
     let twin = twin_census(spec)?;
-    Ok(cell(spec, &outcomes, &shared, count, twin))
+    let kept = kept_census(spec, vmstat_path);
+    Ok(cell(spec, &outcomes, &shared, count, twin, kept))
+}
+
+/// io-uring: pins the kernel keeps per page of a registered buffer (see
+/// `IoUringPath::pins_kept_per_page`), on a fresh buffer backed as the
+/// cell's, after the cell; `None` for every other path, and where it
+/// could not be read (its absence is no failure of the cell).
+fn kept_census(spec: &KernelSpec<'_>, vmstat_path: &Path) -> Option<f64> {
+    let job = spec.job;
+    if job.backend != Backend::IoUring {
+        return None;
+    }
+    let buf = UserBuffer::with_backing(spec.buffer_bytes, job.backing).ok()?;
+    let mut path = IoUringPath::new(buf, spec.pages_per_call).ok()?;
+    path.pins_kept_per_page(vmstat_path).ok().flatten()
 }
 
 /// A shim twin's census after its cell (see `twin.rs`); `None` for every
@@ -253,6 +269,7 @@ fn cell(
     shared: &Shared,
     count: Option<PinCount>,
     twin: Option<TwinCensus>,
+    pins_kept_per_page: Option<f64>,
 ) -> Visit {
     let delta = count.map(|c| c.delta);
     let job = spec.job;
@@ -294,6 +311,7 @@ fn cell(
         expects_pins: job.expects_pins,
         in_kernel_ns_per_page: kernel_ns,
         twin,
+        pins_kept_per_page,
     };
     record(labels, outcomes, Memory::default(), numa, Some(kernel))
 }
