@@ -79,6 +79,14 @@ pub const INFO: SchemeInfo = SchemeInfo {
     max_pins_per_page: (i32::MAX - 1) as u32,
 };
 
+/// Registry entry of the per-run variant (`xarray_per_page` names it).
+pub const PER_PAGE_INFO: SchemeInfo = SchemeInfo {
+    name: "xarray-per-page",
+    mirrors: "as `xarray`, but one xa_lock and one walk from the root per pin and per unpin",
+    source: "as `xarray`, with each folio run stored under its own `xa_lock_irqsave()` by `__xa_store()` from `xa_head`, as a first patch would",
+    ..INFO
+};
+
 /// One XArray per node; `BATCHED`: a page table's records under one lock
 /// (`xarray`), or one lock per run (`xarray-per-page`).
 pub struct XArrayScheme<const BATCHED: bool = true> {
@@ -126,7 +134,7 @@ impl<const BATCHED: bool> PinScheme for XArrayScheme<BATCHED> {
         if BATCHED {
             &INFO
         } else {
-            &super::xarray_per_page::INFO
+            &PER_PAGE_INFO
         }
     }
 

@@ -11,12 +11,7 @@ use crate::memmap::MemMap;
 use std::sync::Arc;
 
 /// Registry entry.
-pub const INFO: SchemeInfo = SchemeInfo {
-    name: "xarray-per-page",
-    mirrors: "as `xarray`, but one xa_lock and one walk from the root per pin and per unpin",
-    source: "as `xarray`, with each folio run stored under its own `xa_lock_irqsave()` by `__xa_store()` from `xa_head`, as a first patch would",
-    ..super::xarray::INFO
-};
+pub const INFO: SchemeInfo = super::xarray::PER_PAGE_INFO;
 
 /// `xarray` with a lock per run.
 pub type XArrayPerPage = XArrayScheme<false>;
