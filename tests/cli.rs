@@ -474,7 +474,15 @@ fn results_whose_directory_vanished_are_rescued_not_lost() {
         .expect("spawn");
     // The run has opened its checkpoint; its directory goes away.
     std::thread::sleep(Duration::from_millis(600));
-    std::fs::remove_dir_all(&sub).expect("rm");
+    // The run may write a checkpoint between rm's listing and its rmdir
+    // (ENOTEMPTY): remove again until the directory is gone.
+    let gone = (0..100).any(|_| {
+        std::fs::remove_dir_all(&sub).is_ok() || {
+            std::thread::sleep(Duration::from_millis(5));
+            false
+        }
+    });
+    assert!(gone, "{} could not be removed", sub.display());
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
