@@ -28,6 +28,7 @@ pub mod error;
 pub mod gup;
 pub mod gup_batch;
 pub mod lru;
+pub mod lru_add;
 pub mod memmap;
 pub mod mm;
 pub mod page;

@@ -139,7 +139,7 @@ impl Lruvec {
             cur = prev;
         }
         for &pfn in &walked {
-            self.putback_lru_page(pages, pfn);
+            self.putback_page(pages, pfn);
         }
         Putback {
             returned: walked.len(),
@@ -172,10 +172,11 @@ impl Lruvec {
         true
     }
 
-    /// `putback_lru_page()` (v4.19): `lru_cache_add()` (here straight onto
-    /// the list under the lock, without the per-CPU pagevec), then
-    /// `put_page()` of the isolation reference.
-    pub fn putback_lru_page(&self, pages: &[Page], pfn: Pfn) {
+    /// `putback_inactive_pages()`'s step for one page (v4.20): straight
+    /// onto the list under the lock, then `put_page()` of the isolation
+    /// reference. (`putback_lru_page()` goes through the per-CPU pagevec:
+    /// [`crate::lru_add::putback_lru_page`].)
+    pub fn putback_page(&self, pages: &[Page], pfn: Pfn) {
         self.lru_lock.lock().add(pages, pfn);
         pages[pfn.0].put_refs(1);
     }
@@ -271,7 +272,7 @@ mod tests {
         assert_eq!(back.returned, 2);
         assert_eq!(back.unreached, vec![Pfn(4), Pfn(5), Pfn(6), Pfn(7)]);
         for pfn in back.unreached {
-            lru.putback_lru_page(pages, pfn);
+            lru.putback_page(pages, pfn);
         }
         assert_eq!(lru.lru_lock.lock().len(), 16);
     }

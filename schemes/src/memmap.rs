@@ -12,6 +12,7 @@
 
 use crate::error::{MemMapError, PinError};
 use crate::lru::Lruvec;
+use crate::lru_add::LruAddPvecs;
 use crate::mm::Mm;
 use crate::page::{pg, Page, Pfn, MAX_FOLIO_ORDER};
 use crate::slab::FailSlab;
@@ -82,6 +83,8 @@ pub struct MemMap {
     nr_pages: usize,
     nodes: Vec<NodeSpan>,
     lruvecs: Vec<Lruvec>,
+    /// Every CPU's `lru_add_pvec`.
+    lru_add_pvecs: LruAddPvecs,
     /// The process mapping the pages.
     mm: Mm,
     /// The FOLL_PIN node counters.
@@ -128,6 +131,7 @@ impl MemMap {
             nr_pages: slice.len(),
             nodes: nodes.to_vec(),
             lruvecs,
+            lru_add_pvecs: LruAddPvecs::default(),
             mm: Mm::new(nr_pages),
             vmstat,
             failslab: FailSlab::default(),
@@ -265,6 +269,11 @@ impl MemMap {
     #[inline]
     pub fn lruvec(&self, nid: u32) -> &Lruvec {
         &self.lruvecs[nid as usize]
+    }
+
+    /// Every CPU's `lru_add_pvec` ([`crate::lru_add`]).
+    pub fn lru_add_pvecs(&self) -> &LruAddPvecs {
+        &self.lru_add_pvecs
     }
 
     /// Like [`MemMap::make_folio`], and maps the folio by PTEs instead of a

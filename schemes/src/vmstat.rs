@@ -146,7 +146,7 @@ impl VmStat {
     /// The calling thread's CPU slot, claimed on first use; `None` once
     /// every slot is taken.
     #[inline]
-    fn this_cpu(&self) -> Option<usize> {
+    pub(crate) fn this_cpu(&self) -> Option<usize> {
         let (id, cpu) = THIS_CPU.with(Cell::get);
         if id == self.id {
             return Some(cpu);

@@ -113,6 +113,9 @@ fn flag_lru_isolation() {
             t.join().expect("thread");
         }
         let mm = s.memmap();
+        // The page may wait in a CPU's pagevec; both unpinned, a drain
+        // puts it back.
+        pin_schemes::lru_add::lru_add_drain_all(mm);
         let list = mm.lruvec(0).lru_lock.lock();
         let pfns = list.pfns(mm.pages());
         assert_eq!(pfns.len(), 3);
@@ -214,6 +217,8 @@ fn flag_batch_vs_single() {
         s.unpin(Pfn(2)).expect("unpin");
         batch.join().expect("batch");
         let mm = s.memmap();
+        // Pages put back may wait in a CPU's pagevec; none is pinned now.
+        pin_schemes::lru_add::lru_add_drain_all(mm);
         let list = mm.lruvec(0).lru_lock.lock();
         assert_eq!(list.pfns(mm.pages()).len(), 3);
         assert_eq!(list.len(), 3);

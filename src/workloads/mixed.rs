@@ -130,7 +130,7 @@ fn isolation_round<S: PinScheme + ?Sized>(scheme: &S, slot: &Slot) -> Isolation 
     for &p in &back.unreached {
         let off_lru = mm.page(p).is_some_and(|pg| pg.flags() & pg::LRU == 0);
         if off_lru {
-            lru.putback_lru_page(mm.pages(), p);
+            lru.putback_page(mm.pages(), p);
         }
     }
     Isolation {

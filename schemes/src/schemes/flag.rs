@@ -25,7 +25,14 @@
 //!   succeeded;
 //! - unpin (`put_user_page()`): `atomic_dec_and_test(count)`, lock-free; the
 //!   last one takes the lock, re-checks the count, `ClearPageDmaPinned()`,
-//!   and if `WasLru`, `putback_lru_page()`; then `put_page()`;
+//!   and if `WasLru`, `putback_lru_page()`, which in v4.20 is
+//!   `lru_cache_add()`: the page waits in this CPU's pagevec and the LRU
+//!   lock is taken once per 15 pages ([`crate::lru_add`]); then
+//!   `put_page()`;
+//! - patch 6/6's early return in `__pagevec_lru_add_fn()` for a
+//!   `PageDmaPinned()` page: a page pinned while it waited in a pagevec
+//!   (its isolation failed, so no `WasLru`) is left off every LRU when the
+//!   pagevec drains, and its last unpin does not put it back;
 //! - `maybe_dma_pinned` = `PageDmaPinned()`: one bit test, no lock.
 //!
 //! Its known flaw, kept: a page already off the LRU when it is pinned
@@ -36,8 +43,9 @@
 //! <20181013230124.GB18822@dastard>) were about the same dual use.
 //!
 //! Not modelled: the IRQ disabling Jan Kara asked for (the RFC used plain
-//! `spin_lock`, <20181112135811.GF7175@quack2.suse.cz>); `lru_cache_add()`'s
-//! per-CPU pagevec (the page goes straight back on the list); huge pages
+//! `spin_lock`, <20181112135811.GF7175@quack2.suse.cz>), and
+//! `isolate_lru_page()`'s `spin_lock_irq()` (the model's lock disables no
+//! interrupts: a user-space model cannot run `cli`/`sti`); huge pages
 //! (the RFC pinned each `pages[]` entry; the model flags the folio's head,
 //! once per subpage pinned, as the RFC's per-entry loop would).
 //! On the fast path the first pin's `set_bit` is followed by
@@ -55,6 +63,7 @@ use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Page, Pfn};
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
+use crate::lru_add::putback_lru_page;
 use crate::sync::{smp_mb__after_atomic, Ordering, SpinLock};
 use std::sync::Arc;
 
@@ -94,6 +103,8 @@ impl Flag {
     /// Over `memmap`.
     pub fn new(memmap: Arc<MemMap>) -> Self {
         let nodes = memmap.nodes().iter().map(|n| n.nid).max().unwrap_or(0) as usize + 1;
+        // Patch 6/6's early return in __pagevec_lru_add_fn().
+        memmap.lru_add_pvecs().keep_off(Self::page_dma_pinned);
         Self {
             zone_gup_lock: (0..nodes).map(|_| SpinLock::new(())).collect(),
             memmap,
@@ -169,9 +180,7 @@ impl Flag {
                 .lru[0]
                 .fetch_and(!(PAGE_DMA_PINNED | PAGE_DMA_PINNED_WAS_LRU), Ordering::Relaxed);
             if was & PAGE_DMA_PINNED_WAS_LRU != 0 {
-                self.memmap
-                    .lruvec(nid)
-                    .putback_lru_page(pages, folio.head);
+                putback_lru_page(&self.memmap, folio.head);
             }
         }
         Ok(())
@@ -257,5 +266,42 @@ impl PinScheme for Flag {
     /// a cache line each here).
     fn tracking_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.zone_gup_lock)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::lru_add::lru_add_drain_all;
+    use crate::page::pg;
+
+    fn on_lru(s: &Flag, pfn: Pfn) -> bool {
+        let mm = &s.memmap;
+        mm.lruvec(0).lru_lock.lock().pfns(mm.pages()).contains(&pfn)
+    }
+
+    #[test]
+    fn a_page_pinned_while_it_waits_in_a_pagevec_never_returns_to_the_lru() {
+        let s = Flag::new(Arc::new(MemMap::with_pages(16).expect("memmap")));
+        let pfn = Pfn(5);
+        s.pin(pfn, GupPath::Fast).expect("pin");
+        assert!(!on_lru(&s, pfn), "isolated while pinned");
+        s.unpin(pfn).expect("unpin");
+        let head = &s.memmap.pages()[pfn.0];
+        assert!(head.flags() & pg::LRU == 0, "waits in this thread's pagevec");
+        // Pinned again while it waits: isolation fails, no WasLru.
+        s.pin(pfn, GupPath::Fast).expect("pin again");
+        lru_add_drain_all(&s.memmap);
+        assert!(!on_lru(&s, pfn), "patch 6/6's drain skips a pinned page");
+        assert!(s.maybe_dma_pinned(pfn), "and its flag survives the drain");
+        s.unpin(pfn).expect("unpin");
+        lru_add_drain_all(&s.memmap);
+        assert!(!on_lru(&s, pfn), "leaked: off every LRU for good");
+        assert_eq!(head.ref_count(), 1, "no reference left behind");
+        // A page unpinned before the drain goes back.
+        s.pin(Pfn(6), GupPath::Fast).expect("pin");
+        s.unpin(Pfn(6)).expect("unpin");
+        lru_add_drain_all(&s.memmap);
+        assert!(on_lru(&s, Pfn(6)));
     }
 }

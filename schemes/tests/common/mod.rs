@@ -55,6 +55,9 @@ pub struct PageState {
 /// Snapshot of `pfn`'s folio as seen through `s`.
 pub fn state(s: &dyn PinScheme, pfn: Pfn) -> PageState {
     let mm = s.memmap();
+    // Pages put back wait in per-CPU pagevecs (`flag`): read the page as
+    // the kernel's checks do, after lru_add_drain_all().
+    pin_schemes::lru_add::lru_add_drain_all(mm);
     let folio = s.folio(pfn).expect("valid pfn");
     let head = mm.page(folio.head).expect("head");
     let tail_pincount = if folio.is_large() {
