@@ -5,9 +5,10 @@
 //!
 //! With several runs per side, each run contributes its median ratio and
 //! Welch's t-test is taken over those run-level values, so a verdict
-//! reflects run-to-run noise; a change smaller than the larger side's
-//! run-to-run spread (max/min - 1 of its runs' medians) is "within noise"
-//! whatever p says. A side left with one run (one file given, or busy
+//! reflects run-to-run noise; where the two sides' ranges of run medians
+//! overlap (some rerun of one side landed among the other's), or the
+//! change is within the typical run's 95% CI half-width, it is "within
+//! noise" whatever p says. A side left with one run (one file given, or busy
 //! runs set aside) cannot show run-to-run noise: its changes get no
 //! verdict (`?`), whatever its per-pair ratios would say.
 //! Warnings (other machines, schema versions, emulated or partial runs,
@@ -113,25 +114,22 @@ fn metric(base: Side, new: Side, ratio: Ratio) -> [String; 4] {
         return unpaired(ratio, [(base, &bm), (new, &nm)]);
     };
     let change = nc.median / bc.median - 1.0;
-    // No run resolves a change finer than its own CI, however close a few
-    // runs' medians happen to fall.
-    let within =
-        |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.half_width()).fold(0.0, f64::max);
-    let resolution = within(&b).max(within(&n));
+    // No run resolves a change finer than its CI, however close a few runs'
+    // medians happen to fall: the typical run's (the median half-width), so
+    // that one wild run does not silence every verdict.
+    let half_widths: Vec<f64> = b.iter().chain(&n).map(|(e, _)| e.half_width()).collect();
+    let resolution = Estimate::of(&half_widths).map_or(0.0, |e| e.median);
     // A side of one run cannot show the run-to-run noise any verdict must
     // see (six runs of one build, compared in pairs, gave 15 `*`/`**`
     // over one run's pairs): no test, no verdict.
     let tested = b.len() >= 2 && n.len() >= 2;
-    let (p, noise) = (
-        welch_p(&bm, &nm),
-        spread(&bm).max(spread(&nm)).max(resolution),
-    );
+    let p = welch_p(&bm, &nm);
     let busy = |s: &[(&Run, &Cell)]| !s.is_empty() && s.iter().all(|(_, c)| c.busy);
     let verdict = if busy(base) || busy(new) {
         BUSY.to_string()
     } else if !tested {
         crate::stats::mark(None).to_string()
-    } else if change.abs() <= noise {
+    } else if overlap(&bm, &nm) || change.abs() <= resolution {
         WITHIN_NOISE.to_string()
     } else {
         crate::stats::mark(p).to_string()
@@ -176,6 +174,19 @@ fn unpaired(ratio: Ratio, sides: [(Side, &Vec<f64>); 2]) -> [String; 4] {
 pub const WITHIN_NOISE: &str = "~";
 /// Mark of a comparison with a side measured only on a busy machine.
 pub const BUSY: &str = "busy";
+
+/// Whether the ranges of two sides' run medians overlap: a new run inside
+/// the base runs' range (or the other way round) is a rerun's result.
+fn overlap(base: &[f64], new: &[f64]) -> bool {
+    let range = |xs: &[f64]| {
+        xs.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            })
+    };
+    let ((bl, bh), (nl, nh)) = (range(base), range(new));
+    nl <= bh && bl <= nh
+}
 
 /// max/min - 1 of positive values; 0 for fewer than two.
 pub fn spread(xs: &[f64]) -> f64 {
@@ -346,16 +357,16 @@ fn legend(nb: usize, nn: usize) -> String {
     let test = if nb >= 2 && nn >= 2 {
         format!(
             "Welch's t-test over the runs' medians ({nb} base, {nn} new runs): it \
-             sees run-to-run noise. {WITHIN_NOISE}: the change is within the larger \
-             run-to-run spread (max/min - 1 of one side's medians) or within a run's \
-             95% CI half-width."
+             sees run-to-run noise. {WITHIN_NOISE}: the sides' ranges of run medians \
+             overlap, or the change is within the typical run's 95% CI half-width."
         )
     } else {
         format!(
             "? everywhere: one run per side cannot show run-to-run noise, so no change \
              is judged; pass several files per side (--base a b c --new d e f, three or \
-             more each) for verdicts. {WITHIN_NOISE} (with several runs): the change \
-             is within the runs' spread or a run's 95% CI half-width."
+             more each) for verdicts. {WITHIN_NOISE} (with several runs): the sides' \
+             ranges of run medians overlap, or the change is within the typical run's \
+             95% CI half-width."
         )
     };
     format!(
@@ -506,6 +517,36 @@ mod tests {
         let n = [wide(1.515), wide(1.516), wide(1.517)];
         let plain = row(&compare(&b, &n), "plain 1T").to_string();
         assert!(plain.contains("+1.0% ~"), "{plain}");
+    }
+
+    #[test]
+    fn one_wild_run_does_not_silence_a_change_every_rerun_shows() {
+        // --has-pinned-write always at 2 threads, measured here: every new
+        // run below every base run, one base run's CI huge. The widest
+        // run's CI (186%) had called it within noise; the typical run's
+        // does not, and the separated ranges are tested.
+        let runs = |ms: &[(f64, f64)]| -> Vec<Run> {
+            ms.iter()
+                .map(|&(m, w)| {
+                    run(
+                        "r",
+                        vec![cell(
+                            "hybrid",
+                            1,
+                            &[m * (1.0 - w), m, m, m, m, m * (1.0 + w)],
+                        )],
+                    )
+                })
+                .collect()
+        };
+        let b = runs(&[(1.764, 0.2), (1.965, 0.06), (1.972, 0.9)]);
+        let n = runs(&[(0.874, 0.1), (1.340, 0.08), (1.458, 0.07)]);
+        let hybrid = row(&compare(&b, &n), "hybrid 1T").to_string();
+        assert!(hybrid.contains('*') && !hybrid.contains('~'), "{hybrid}");
+        // The same base against runs inside its range: within noise.
+        let n = runs(&[(1.80, 0.05), (1.90, 0.05), (1.95, 0.05)]);
+        let hybrid = row(&compare(&b, &n), "hybrid 1T").to_string();
+        assert!(hybrid.contains('~'), "{hybrid}");
     }
 
     #[test]
