@@ -278,6 +278,33 @@ pub trait PinScheme: Send + Sync {
     }
 }
 
+/// Implements every required method of [`PinScheme`] but `grab_folio` by
+/// handing it to the field `$inner`: for wrappers that change one step of
+/// a scheme (a test's refused pin, a failed record) and keep the rest.
+#[macro_export]
+macro_rules! delegate_pin_scheme {
+    ($inner:ident) => {
+        fn info(&self) -> &'static $crate::SchemeInfo {
+            self.$inner.info()
+        }
+        fn memmap(&self) -> &$crate::MemMap {
+            self.$inner.memmap()
+        }
+        fn put_folio(&self, folio: $crate::Folio, refs: u32) -> Result<(), $crate::PinError> {
+            self.$inner.put_folio(folio, refs)
+        }
+        fn maybe_dma_pinned(&self, pfn: $crate::Pfn) -> bool {
+            self.$inner.maybe_dma_pinned(pfn)
+        }
+        fn pin_count(&self, pfn: $crate::Pfn) -> Option<u32> {
+            self.$inner.pin_count(pfn)
+        }
+        fn tracking_bytes(&self) -> usize {
+            self.$inner.tracking_bytes()
+        }
+    };
+}
+
 /// Maps a refcount refusal to the pin error naming the folio.
 #[inline]
 pub(crate) fn ref_error(folio: Folio, refs: u32, e: RefError) -> PinError {

@@ -9,7 +9,6 @@ use pin_schemes::schemes::xarray::XArrayScheme;
 use pin_schemes::vmstat::NodeStatItem;
 use pin_schemes::{
     BatchPinError, FailSlab, Folio, GupPath, MemMap, OnAllocFail, Pfn, PinError, PinScheme,
-    SchemeInfo,
 };
 use std::sync::Arc;
 
@@ -23,26 +22,9 @@ struct FailsAt {
 }
 
 impl PinScheme for FailsAt {
-    fn info(&self) -> &'static SchemeInfo {
-        self.inner.info()
-    }
-    fn memmap(&self) -> &MemMap {
-        self.inner.memmap()
-    }
+    pin_schemes::delegate_pin_scheme!(inner);
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
         self.inner.grab_folio(folio, refs, path)
-    }
-    fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
-        self.inner.put_folio(folio, refs)
-    }
-    fn maybe_dma_pinned(&self, pfn: Pfn) -> bool {
-        self.inner.maybe_dma_pinned(pfn)
-    }
-    fn pin_count(&self, pfn: Pfn) -> Option<u32> {
-        self.inner.pin_count(pfn)
-    }
-    fn tracking_bytes(&self) -> usize {
-        self.inner.tracking_bytes()
     }
     fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
         pin_user_pages(self, pfns, path)

@@ -208,7 +208,7 @@ fn holding<'a, S: PinScheme + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pin_schemes::{build, Folio, MemMap, PinError, SchemeInfo};
+    use pin_schemes::{build, Folio, MemMap, PinError};
     use std::sync::Arc;
 
     /// An exact scheme that refuses every pin of one pfn for want of memory.
@@ -218,29 +218,12 @@ mod tests {
     }
 
     impl PinScheme for Refusing {
-        fn info(&self) -> &'static SchemeInfo {
-            self.inner.info()
-        }
-        fn memmap(&self) -> &MemMap {
-            self.inner.memmap()
-        }
+        pin_schemes::delegate_pin_scheme!(inner);
         fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
             if folio.head == self.refused {
                 return Err(PinError::NoMemory(folio.head));
             }
             self.inner.grab_folio(folio, refs, path)
-        }
-        fn put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
-            self.inner.put_folio(folio, refs)
-        }
-        fn maybe_dma_pinned(&self, pfn: Pfn) -> bool {
-            self.inner.maybe_dma_pinned(pfn)
-        }
-        fn pin_count(&self, pfn: Pfn) -> Option<u32> {
-            self.inner.pin_count(pfn)
-        }
-        fn tracking_bytes(&self) -> usize {
-            self.inner.tracking_bytes()
         }
     }
 
