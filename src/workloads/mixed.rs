@@ -126,7 +126,11 @@ fn isolation_round<S: PinScheme + ?Sized>(scheme: &S, slot: &Slot) -> Isolation 
         let _ = scheme.unpin(p);
     }
     // What the list lost is still isolated: put it back, so the memmap
-    // stays whole for the rest of the cell.
+    // stays whole for the rest of the cell. First the pages waiting in
+    // pagevecs go onto their LRUs (`flag` reads a lost page's list link
+    // as its WasLru bit and puts it back through one), so that a page off
+    // its LRU now is one the list lost.
+    pin_schemes::lru_add::lru_add_drain_all(mm);
     for &p in &back.unreached {
         let off_lru = mm.page(p).is_some_and(|pg| pg.flags() & pg::LRU == 0);
         if off_lru {

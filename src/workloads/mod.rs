@@ -262,6 +262,8 @@ mod tests {
                     }
                     let tallies: Vec<Tally> = workers.into_iter().map(|wk| wk.finish()).collect();
                     let what = format!("{} / {} / order {order}", info.name, w.name());
+                    // Pages put back wait in per-CPU pagevecs (`flag`).
+                    pin_schemes::lru_add::lru_add_drain_all(&mm);
                     for pfn in 0..mm.nr_pages() {
                         let folio = mm.folio(Pfn(pfn)).expect("pfn");
                         if folio.head == Pfn(pfn) {
