@@ -12,6 +12,9 @@
 
 use crate::page::{pg, Page, Pfn};
 use crate::sync::{Ordering, SpinLock};
+use crate::vmstat::NR_CPU_SLOTS;
+use arrayvec::ArrayVec;
+use std::sync::OnceLock;
 
 /// Link value meaning "none" (low three bits clear, as a pointer's).
 pub const LRU_NIL: u64 = !7;
@@ -244,36 +247,35 @@ impl LruList {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-    use crate::memmap::MemMap;
+/// `PAGEVEC_SIZE` (include/linux/pagevec.h, v4.20).
+pub const PAGEVEC_SIZE: usize = 15;
 
-    #[test]
-    fn isolated_lists_go_back_whole_or_report_what_they_lost() {
-        let mm = MemMap::with_pages(16).expect("memmap");
-        let (pages, lru) = (mm.pages(), mm.lruvec(0));
-        let pfns: Vec<Pfn> = (4..10).map(Pfn).collect();
-        let list = lru.isolate_list(pages, &pfns);
-        assert_eq!(lru.lru_lock.lock().len(), 10);
-        assert!(pages[5].flags() & pg::LRU == 0 && pages[5].ref_count() == 2);
-        let back = lru.putback_list(pages, list);
-        assert_eq!((back.returned, back.unreached.len()), (6, 0));
-        assert_eq!(lru.lru_lock.lock().len(), 16);
-        assert_eq!(pages[5].ref_count(), 1);
+/// One CPU's pagevec, on lines of its own.
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct Pvec(pub(crate) SpinLock<ArrayVec<Pfn, PAGEVEC_SIZE>>);
 
-        // Someone overwrites a listed page's lru.prev (as the 2018 RFC's
-        // atomic_set of its count did): the walk from the tail stops there
-        // and names what it did not reach.
-        let list = lru.isolate_list(pages, &pfns);
-        pages[7].lru[1].store(LIST_POISON2 & !0xffff_ffff | 1, Ordering::Relaxed);
-        let back = lru.putback_list(pages, list);
-        // From the tail: 9, 8, 7 (broken prev), 6, 5, 4.
-        assert_eq!(back.returned, 2);
-        assert_eq!(back.unreached, vec![Pfn(4), Pfn(5), Pfn(6), Pfn(7)]);
-        for pfn in back.unreached {
-            lru.putback_page(pages, pfn);
+/// Every CPU's `lru_add_pvec` (what goes through them: [`crate::lru_add`]).
+pub struct LruAddPvecs {
+    pub(crate) cpus: Box<[Pvec]>,
+    /// A patch to `__pagevec_lru_add_fn()`: pages it says true for are left
+    /// off the LRU. Set once, by the scheme that patched it.
+    pub(crate) keep_off: OnceLock<fn(&Page) -> bool>,
+}
+
+impl Default for LruAddPvecs {
+    fn default() -> Self {
+        Self {
+            cpus: (0..NR_CPU_SLOTS).map(|_| Pvec::default()).collect(),
+            keep_off: OnceLock::new(),
         }
-        assert_eq!(lru.lru_lock.lock().len(), 16);
+    }
+}
+
+impl LruAddPvecs {
+    /// Patches `__pagevec_lru_add_fn()` to leave the pages `f` says true
+    /// for off the LRU. The first patch holds; later ones are ignored.
+    pub fn keep_off(&self, f: fn(&Page) -> bool) {
+        let _ = self.keep_off.set(f);
     }
 }

@@ -24,45 +24,10 @@
 //! directly. Not modelled: `TestClearPageUnevictable()` and the LRU list
 //! choice (one list per node here).
 
+use crate::lru::PAGEVEC_SIZE;
 use crate::memmap::MemMap;
-use crate::page::{Page, Pfn};
-use crate::sync::SpinLock;
-use crate::vmstat::NR_CPU_SLOTS;
+use crate::page::Pfn;
 use arrayvec::ArrayVec;
-use std::sync::OnceLock;
-
-/// `PAGEVEC_SIZE` (include/linux/pagevec.h, v4.20).
-pub const PAGEVEC_SIZE: usize = 15;
-
-/// One CPU's pagevec, on lines of its own.
-#[derive(Default)]
-#[repr(align(64))]
-struct Pvec(SpinLock<ArrayVec<Pfn, PAGEVEC_SIZE>>);
-
-/// Every CPU's `lru_add_pvec`.
-pub struct LruAddPvecs {
-    cpus: Box<[Pvec]>,
-    /// A patch to `__pagevec_lru_add_fn()`: pages it says true for are left
-    /// off the LRU. Set once, by the scheme that patched it.
-    keep_off: OnceLock<fn(&Page) -> bool>,
-}
-
-impl Default for LruAddPvecs {
-    fn default() -> Self {
-        Self {
-            cpus: (0..NR_CPU_SLOTS).map(|_| Pvec::default()).collect(),
-            keep_off: OnceLock::new(),
-        }
-    }
-}
-
-impl LruAddPvecs {
-    /// Patches `__pagevec_lru_add_fn()` to leave the pages `f` says true
-    /// for off the LRU. The first patch holds; later ones are ignored.
-    pub fn keep_off(&self, f: fn(&Page) -> bool) {
-        let _ = self.keep_off.set(f);
-    }
-}
 
 /// `putback_lru_page()` (mm/vmscan.c, v4.20): `lru_cache_add()`, then
 /// `put_page()` of the reference the isolation took.
@@ -125,7 +90,9 @@ fn pagevec_lru_add(mm: &MemMap, pvec: &mut ArrayVec<Pfn, PAGEVEC_SIZE>) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::lru::LIST_POISON2;
     use crate::page::pg;
+    use crate::sync::Ordering;
 
     fn off_lru(mm: &MemMap, pfn: Pfn) -> bool {
         mm.pages()[pfn.0].flags() & pg::LRU == 0
@@ -161,7 +128,7 @@ mod tests {
         putback_lru_page(&mm, Pfn(2));
         putback_lru_page(&mm, Pfn(3));
         // Pfn 3 is "pinned" while it waits.
-        mm.pages()[3].lru[0].store(1, crate::sync::Ordering::Relaxed);
+        mm.pages()[3].lru[0].store(1, Ordering::Relaxed);
         lru_add_drain_all(&mm);
         assert!(!off_lru(&mm, Pfn(2)) && off_lru(&mm, Pfn(3)));
         assert_eq!(lru.lru_lock.lock().len(), 7);
@@ -170,5 +137,33 @@ mod tests {
             1,
             "the pagevec's reference dropped"
         );
+    }
+
+    #[test]
+    fn isolated_lists_go_back_whole_or_report_what_they_lost() {
+        let mm = MemMap::with_pages(16).expect("memmap");
+        let (pages, lru) = (mm.pages(), mm.lruvec(0));
+        let pfns: Vec<Pfn> = (4..10).map(Pfn).collect();
+        let list = lru.isolate_list(pages, &pfns);
+        assert_eq!(lru.lru_lock.lock().len(), 10);
+        assert!(pages[5].flags() & pg::LRU == 0 && pages[5].ref_count() == 2);
+        let back = lru.putback_list(pages, list);
+        assert_eq!((back.returned, back.unreached.len()), (6, 0));
+        assert_eq!(lru.lru_lock.lock().len(), 16);
+        assert_eq!(pages[5].ref_count(), 1);
+
+        // Someone overwrites a listed page's lru.prev (as the 2018 RFC's
+        // atomic_set of its count did): the walk from the tail stops there
+        // and names what it did not reach.
+        let list = lru.isolate_list(pages, &pfns);
+        pages[7].lru[1].store(LIST_POISON2 & !0xffff_ffff | 1, Ordering::Relaxed);
+        let back = lru.putback_list(pages, list);
+        // From the tail: 9, 8, 7 (broken prev), 6, 5, 4.
+        assert_eq!(back.returned, 2);
+        assert_eq!(back.unreached, vec![Pfn(4), Pfn(5), Pfn(6), Pfn(7)]);
+        for pfn in back.unreached {
+            lru.putback_page(pages, pfn);
+        }
+        assert_eq!(lru.lru_lock.lock().len(), 16);
     }
 }

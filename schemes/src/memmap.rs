@@ -11,8 +11,7 @@
 //! Cost: 64 bytes per 4 KiB page (1/64 of RAM), as in the kernel.
 
 use crate::error::{MemMapError, PinError};
-use crate::lru::Lruvec;
-use crate::lru_add::LruAddPvecs;
+use crate::lru::{LruAddPvecs, Lruvec};
 use crate::mm::Mm;
 use crate::page::{pg, Page, Pfn, MAX_FOLIO_ORDER};
 use crate::slab::FailSlab;
@@ -271,7 +270,7 @@ impl MemMap {
         &self.lruvecs[nid as usize]
     }
 
-    /// Every CPU's `lru_add_pvec` ([`crate::lru_add`]).
+    /// Every CPU's `lru_add_pvec` (what goes through them: [`crate::lru_add`]).
     pub fn lru_add_pvecs(&self) -> &LruAddPvecs {
         &self.lru_add_pvecs
     }

@@ -16,7 +16,7 @@ use crate::gup;
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Pfn, RefCount, RefError};
 use crate::rcu::ReadGuard;
-use crate::schemes::SchemeInfo;
+use crate::slab::{FailSlab, Gfp, OnAllocFail};
 
 /// Which gup path takes the pin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,6 +29,20 @@ pub enum GupPath {
     /// under its page table's lock, the folio known live
     /// (`try_grab_folio()`).
     Slow,
+}
+
+impl GupPath {
+    /// The gfp a scheme records a pin with on this path: GFP_ATOMIC in
+    /// gup-fast (interrupts off) and, under the page-table lock, on the
+    /// slow path, unless gup answers failures by falling back, in which
+    /// case the slow path reserves its memory with GFP_KERNEL first.
+    #[inline]
+    pub fn gfp(self, failslab: &FailSlab) -> Gfp {
+        match (self, failslab.on_fail()) {
+            (GupPath::Slow, OnAllocFail::SlowPath) => Gfp::Kernel,
+            _ => Gfp::Atomic,
+        }
+    }
 }
 
 /// What `maybe_dma_pinned` and `pin_count` can promise.
@@ -64,6 +78,26 @@ impl Exactness {
             Exactness::Exact => "exact",
         }
     }
+}
+
+/// What the registry knows of a scheme without building it.
+#[derive(Clone, Copy, Debug)]
+pub struct SchemeInfo {
+    /// Registry name, used on the command line and in results.
+    pub name: &'static str,
+    /// One line: the kernel source or patch series it models.
+    pub mirrors: &'static str,
+    /// The README's "mirrors" cell: sources with commit ids and versions.
+    pub source: &'static str,
+    /// What the answers of `maybe_dma_pinned`/`pin_count` are worth.
+    pub exactness: Exactness,
+    /// Fixed bytes the scheme adds to every page (0 if it fits in `struct page`).
+    pub bytes_per_page: usize,
+    /// Bytes of `struct page` the design keeps per page: 64 today, 0 where
+    /// it replaces `struct page` (its own words are `bytes_per_page`).
+    pub struct_page_bytes: usize,
+    /// Pins one page (refcount 1, mapped once) accepts before a pin is refused.
+    pub max_pins_per_page: u32,
 }
 
 /// A way of recording DMA pins. `Send + Sync`; usable as `&dyn PinScheme`

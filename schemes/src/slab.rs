@@ -8,7 +8,6 @@
 //! for a grace period (`rcu_pending`), and `peak` is the high-water mark.
 
 use crate::rcu::Rcu;
-use crate::scheme::GupPath;
 use crate::sync::{AtomicU64, Ordering};
 // The statistics are std's atomics under loom too: they are the model's
 // bookkeeping, not part of what the models check.
@@ -108,18 +107,6 @@ impl FailSlab {
     /// What gup does about a failure.
     pub fn on_fail(&self) -> OnAllocFail {
         self.on_fail
-    }
-
-    /// The gfp a scheme records a pin with on `path`: GFP_ATOMIC in
-    /// gup-fast (interrupts off) and, under the page-table lock, on the
-    /// slow path, unless gup answers failures by falling back, in which
-    /// case the slow path reserves its memory with GFP_KERNEL first.
-    #[inline]
-    pub fn gfp(&self, path: GupPath) -> Gfp {
-        match (path, self.on_fail) {
-            (GupPath::Slow, OnAllocFail::SlowPath) => Gfp::Kernel,
-            _ => Gfp::Atomic,
-        }
     }
 
     /// `should_failslab()`: whether this allocation is failed.

@@ -6,28 +6,9 @@
 
 use crate::error::BuildError;
 use crate::memmap::MemMap;
-use crate::scheme::{Exactness, PinScheme};
+use crate::scheme::PinScheme;
+pub use crate::scheme::SchemeInfo;
 use std::sync::Arc;
-
-/// What the registry knows of a scheme without building it.
-#[derive(Clone, Copy, Debug)]
-pub struct SchemeInfo {
-    /// Registry name, used on the command line and in results.
-    pub name: &'static str,
-    /// One line: the kernel source or patch series it models.
-    pub mirrors: &'static str,
-    /// The README's "mirrors" cell: sources with commit ids and versions.
-    pub source: &'static str,
-    /// What the answers of `maybe_dma_pinned`/`pin_count` are worth.
-    pub exactness: Exactness,
-    /// Fixed bytes the scheme adds to every page (0 if it fits in `struct page`).
-    pub bytes_per_page: usize,
-    /// Bytes of `struct page` the design keeps per page: 64 today, 0 where
-    /// it replaces `struct page` (its own words are `bytes_per_page`).
-    pub struct_page_bytes: usize,
-    /// Pins one page (refcount 1, mapped once) accepts before a pin is refused.
-    pub max_pins_per_page: u32,
-}
 
 /// A scheme the registry can build.
 pub trait Registered: PinScheme + Sized {

@@ -79,7 +79,7 @@ impl PinScheme for SideTreeSharded {
         let failslab = self.memmap.failslab();
         grab_refs_and_record(&self.memmap, folio, refs, path, || {
             self.tree
-                .pin(folio.head.0, refs, failslab.gfp(path), failslab)
+                .pin(folio.head.0, refs, path.gfp(failslab), failslab)
                 .map_err(|e| match e {
                     TreeError::Overflow => PinError::Overflow {
                         pfn: folio.head,

@@ -13,7 +13,7 @@
 //! (`try_get_folio()` / `folio_ref_add()`), and, under the node's tree's
 //! `xa_lock_irqsave()`, `__xa_store(xa, head_pfn, xa_mk_value(count +
 //! refs), gfp)`; gfp is GFP_ATOMIC in gup-fast and under the slow path's
-//! page-table lock (see `FailSlab::gfp`). A store that cannot allocate
+//! page-table lock (see `GupPath::gfp`). A store that cannot allocate
 //! fails the pin with -ENOMEM after dropping the reference; gup then fails
 //! the call or falls back to the slow path (`--on-alloc-fail`). On the fast
 //! path an `smp_mb()` after `xa_unlock_irqrestore()`: readers take no lock,
@@ -147,7 +147,7 @@ impl<const BATCHED: bool> PinScheme for XArrayScheme<BATCHED> {
         grab_refs_and_record(&self.memmap, folio, refs, path, || {
             self.tree(folio)
                 .lock()
-                .add(folio.head.0, u64::from(refs), failslab.gfp(path), failslab)
+                .add(folio.head.0, u64::from(refs), path.gfp(failslab), failslab)
                 .map(|_| ())
                 // Only NoMemory: an add has nothing to underflow.
                 .map_err(|_| PinError::NoMemory(folio.head))
@@ -223,7 +223,7 @@ impl<const BATCHED: bool> PinScheme for XArrayScheme<BATCHED> {
 impl<const BATCHED: bool> BatchedRecord for XArrayScheme<BATCHED> {
     fn record_runs(&self, runs: &[Run], path: GupPath) -> Result<(), (usize, PinError)> {
         let failslab = self.memmap.failslab();
-        let gfp = failslab.gfp(path);
+        let gfp = path.gfp(failslab);
         let mut held: Option<(usize, XaLocked<'_>)> = None;
         for (k, run) in runs.iter().enumerate() {
             let locked = self.lock_for(&mut held, run.folio);
