@@ -39,10 +39,10 @@ pub fn putback_lru_page(mm: &MemMap, pfn: Pfn) {
 /// `lru_cache_add()` (`__lru_cache_add()`, v4.20).
 pub fn lru_cache_add(mm: &MemMap, pfn: Pfn) {
     let page = &mm.pages()[pfn.0];
-    // get_page(): the pagevec's reference. A page at the refcount's limit,
-    // or a thread without a CPU slot, goes straight onto its LRU.
-    let slot = mm.vmstat().this_cpu();
-    let (Some(cpu), Ok(_)) = (slot, page.ref_add(1)) else {
+    // get_page(): the pagevec's reference. A thread without a CPU slot, or
+    // a page at the refcount's limit, goes straight onto its LRU (and
+    // holds no reference for a pagevec).
+    let Some(cpu) = mm.vmstat().this_cpu().filter(|_| page.ref_add(1).is_ok()) else {
         mm.lruvec(page.nid()).lru_lock.lock().add(mm.pages(), pfn);
         return;
     };
