@@ -46,7 +46,7 @@
 //! would keep threads pinning different sections off each other's lock
 //! (at the default `-m 128` each thread of `private` has a section of its
 //! own); it is not built. Batched, the lock is taken once per 512 pages,
-//! and `private` at two threads read 6.3-7.2 x floor against 4.6-4.7 at
+//! and `private` at two threads read 6.4-6.5 x floor against 4.6-4.7 at
 //! one (three runs each); what is left of that gap is an upper bound on
 //! what per-section trees could win.
 //!
