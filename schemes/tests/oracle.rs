@@ -129,6 +129,9 @@ fn run(name: &str, ops: &[Op]) -> Result<(), TestCaseError> {
     for pfn in std::mem::take(&mut o.got) {
         s.put(pfn).expect("put");
     }
+    // `flag` puts pages back through per-CPU pagevecs, which hold a
+    // reference each until they drain.
+    pin_schemes::lru_add::lru_add_drain_all(s.memmap());
     for i in 0..10 {
         let pfn = pfn_of(i);
         prop_assert_eq!(s.ref_count(head(pfn)), Some(1), "{}: {}", name, pfn);
