@@ -114,12 +114,7 @@ impl<const BATCHED: bool> XArrayScheme<BATCHED> {
     /// The tree of `folio`'s node.
     #[inline]
     fn tree(&self, folio: Folio) -> &XArray {
-        &self.trees[self.nid(folio)]
-    }
-
-    #[inline]
-    fn nid(&self, folio: Folio) -> usize {
-        self.memmap.head_page(folio).nid() as usize
+        &self.trees[self.folio_nid(folio)]
     }
 }
 
@@ -257,7 +252,7 @@ impl<const BATCHED: bool> XArrayScheme<BATCHED> {
         held: &'b mut Option<(usize, XaLocked<'a>)>,
         folio: Folio,
     ) -> &'b mut XaLocked<'a> {
-        let nid = self.nid(folio);
+        let nid = self.folio_nid(folio);
         if held.as_ref().is_some_and(|(n, _)| *n != nid) {
             *held = None;
         }
