@@ -7,11 +7,13 @@
 //! Files are written to a temporary file in the destination directory and
 //! renamed into place, so a reader never sees half a file.
 
+mod census;
 pub mod derive;
 mod estimate;
 mod quiet;
 mod validate;
 
+pub use census::{Census, Lines};
 pub use estimate::{Estimate, NOISY_HALF_WIDTH};
 pub use quiet::{ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_PROBE};
 use serde::{Deserialize, Serialize};
@@ -357,6 +359,11 @@ pub struct Cell {
     pub memmap_bytes: u64,
     /// Bytes of the memmap resident in RAM at the end (`mincore`).
     pub memmap_rss_bytes: Option<u64>,
+    /// Model cells: what the cell's code did per page, counted in an
+    /// untimed pass (`null` for calibration and kernel cells, and in files
+    /// from before the census).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub census: Option<Census>,
     /// The raw per-slice values, so later tools can recompute.
     pub pairs: Pairs,
 }
@@ -877,6 +884,7 @@ pub mod sample {
             memmap_pages: 1,
             memmap_bytes: 64,
             memmap_rss_bytes: Some(4096),
+            census: None,
             pairs: Pairs {
                 subject_ns_per_page: vec![ns],
                 floor_ns_per_page: vec![FLOOR_NS],

@@ -24,6 +24,7 @@
 //! This crate has no threads, clocks or I/O: the harness (`pinbench`) drives
 //! it. Every scheme passes the same conformance suite (`tests/`).
 
+pub mod census;
 pub mod error;
 pub mod gup;
 pub mod gup_batch;

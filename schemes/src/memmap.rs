@@ -10,6 +10,7 @@
 //!
 //! Cost: 64 bytes per 4 KiB page (1/64 of RAM), as in the kernel.
 
+use crate::census::{Kind, Region};
 use crate::error::{MemMapError, PinError};
 use crate::lru::{LruAddPvecs, Lruvec};
 use crate::mm::Mm;
@@ -168,6 +169,19 @@ impl MemMap {
         // SAFETY: pointer and length of the storage's slice, which stays in
         // place while `_storage` lives, i.e. as long as `self`.
         unsafe { std::slice::from_raw_parts(self.pages.as_ptr(), self.nr_pages) }
+    }
+
+    /// What a census names in this memmap ([`crate::census`]): the pages,
+    /// the mm, the LRUs, the pagevecs and the vmstat counters.
+    pub fn census_regions(&self) -> Vec<Region> {
+        let mut regions = vec![
+            Region::of(self.pages(), Kind::StructPage),
+            Region::of(&self.mm, Kind::Named("mm_struct")),
+            Region::of(&*self.lruvecs, Kind::Named("lruvec")),
+            Region::of(&*self.lru_add_pvecs.cpus, Kind::Named("lru_add_pvec")),
+        ];
+        regions.extend(self.vmstat.census_regions());
+        regions
     }
 
     /// Number of pages (`max_pfn`).

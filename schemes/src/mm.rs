@@ -129,12 +129,12 @@ impl Mm {
             has_pinned_write: HasPinnedWrite::default(),
             mmap_lock: RwSem::default(),
             pte_ptl: (0..tables(PTRS_PER_PTE_SHIFT))
-                .map(|_| SpinLock::new(()))
+                .map(|_| SpinLock::named("ptl", ()))
                 .collect(),
             pmd_ptl: (0..tables(PMD_TABLE_SHIFT))
-                .map(|_| SpinLock::new(()))
+                .map(|_| SpinLock::named("pmd ptl", ()))
                 .collect(),
-            page_table_lock: SpinLock::new(()),
+            page_table_lock: SpinLock::named("page_table_lock", ()),
             pte_mapped: vec![false; tables(PTRS_PER_PTE_SHIFT)].into_boxed_slice(),
         }
     }
@@ -179,6 +179,7 @@ impl Mm {
         // Acquire: atomic_long_add_return_acquire() in rwsem_read_trylock().
         // No writer ever takes it in the model, so the fast path succeeds.
         sem.count.fetch_add(RWSEM_READER_BIAS, Ordering::Acquire);
+        crate::census::acquired("mmap_lock (read)");
         // Relaxed (both): __rwsem_set_reader_owned() is atomic_long_read()
         // then atomic_long_set() (here without the task pointer).
         let owner = sem.owner.load(Ordering::Relaxed);

@@ -78,6 +78,28 @@ pub mod pg {
     pub const ORDER_MASK: u64 = 0xff;
 }
 
+/// The field of [`Page`] at byte `offset` of a page (0 to 63), as the
+/// census names what a locked operation hit.
+pub fn field_at(offset: usize) -> &'static str {
+    use std::mem::offset_of;
+    let fields = [
+        (offset_of!(Page, flags), "flags"),
+        (offset_of!(Page, lru), "lru"),
+        (offset_of!(Page, _nr_pages_mapped), "_nr_pages_mapped"),
+        (offset_of!(Page, _pincount), "_pincount"),
+        (offset_of!(Page, index), "index"),
+        (offset_of!(Page, private), "private"),
+        (offset_of!(Page, _mapcount), "_mapcount"),
+        (offset_of!(Page, _refcount), "_refcount"),
+        (offset_of!(Page, memcg_data), "memcg_data"),
+    ];
+    fields
+        .iter()
+        .rev()
+        .find(|(at, _)| *at <= offset)
+        .map_or("flags", |(_, name)| name)
+}
+
 /// A page frame number: an index into the [`MemMap`](crate::MemMap).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pfn(pub usize);

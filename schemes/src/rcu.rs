@@ -55,6 +55,7 @@ impl Rcu {
     /// `rcu_read_lock()`.
     #[inline]
     pub fn read_lock(&self) -> ReadGuard {
+        crate::census::rcu_section();
         ReadGuard {
             #[cfg(not(loom))]
             _guard: crossbeam_epoch::pin(),

@@ -303,6 +303,13 @@ pub trait PinScheme: Send + Sync {
             .map_err(|e| ref_error(folio, 1, e))
     }
 
+    /// The scheme's own arrays, for a census ([`crate::census`]): memory
+    /// allocated at build time that a pin touches (side arrays,
+    /// descriptors), so its lines are counted by offset, not by address.
+    fn census_regions(&self) -> Vec<crate::census::Region> {
+        Vec::new()
+    }
+
     /// `put_page()`: drops an ordinary reference.
     #[inline]
     fn put(&self, pfn: Pfn) -> Result<(), PinError> {
@@ -335,6 +342,9 @@ macro_rules! delegate_pin_scheme {
         }
         fn tracking_bytes(&self) -> usize {
             self.$inner.tracking_bytes()
+        }
+        fn census_regions(&self) -> Vec<$crate::census::Region> {
+            self.$inner.census_regions()
         }
     };
 }

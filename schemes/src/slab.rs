@@ -272,7 +272,9 @@ impl<T: Send + 'static> KmemCache<T> {
             return None;
         }
         self.stats.allocated(std::mem::size_of::<T>());
-        Some(NonNull::from(Box::leak(Box::new(init()))))
+        let p = NonNull::from(Box::leak(Box::new(init())));
+        crate::census::alloc(p.as_ptr() as usize, std::mem::size_of::<T>());
+        Some(p)
     }
 
     /// `kmem_cache_free()`, now.
@@ -281,6 +283,7 @@ impl<T: Send + 'static> KmemCache<T> {
     /// `p` came from this cache's `alloc`, is freed once, and nothing can
     /// reach it any more.
     pub unsafe fn free(&self, p: NonNull<T>) {
+        crate::census::free(p.as_ptr() as usize);
         drop(Box::from_raw(p.as_ptr()));
         self.stats.freed(my_shard(), std::mem::size_of::<T>());
     }
@@ -294,6 +297,7 @@ impl<T: Send + 'static> KmemCache<T> {
     pub unsafe fn free_rcu(&self, rcu: &Rcu, p: NonNull<T>) {
         let size = std::mem::size_of::<T>();
         let shard = my_shard();
+        crate::census::free(p.as_ptr() as usize);
         self.stats.shards[shard]
             .rcu_pending
             .fetch_add(size as isize, Ordering::Relaxed);

@@ -2,8 +2,10 @@
 //!
 //! Under `RUSTFLAGS="--cfg loom"` every atomic and the lock come from `loom`,
 //! so the racy paths (pin vs unpin vs `maybe_dma_pinned`, and the page-flag
-//! scheme's LRU isolation) are model-checked, not argued. Nothing else in
-//! the crate names `std::sync::atomic` directly.
+//! scheme's LRU isolation) are model-checked, not argued. Otherwise they are
+//! the census's counted atomics ([`crate::census`]), `std`'s with a report
+//! to the census before each operation. Nothing else in the crate names
+//! `std::sync::atomic` for what it models.
 //!
 //! [`SpinLock`] stands for the kernel's `spinlock_t`: gup-fast runs with
 //! interrupts off and may not sleep, so a lock on its path must spin. It is
@@ -21,12 +23,12 @@
 //! Under loom it is loom's `Mutex`, which has the same Acquire/Release
 //! semantics and does not make the model explore every spin iteration.
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{
+#[cfg(not(loom))]
+pub(crate) use crate::census::atomic::{
     AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{
     AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
 
@@ -68,8 +70,12 @@ pub fn smp_mb() {
     unsafe {
         std::arch::asm!("lock add dword ptr [rsp - 4], 0", options(nostack));
     }
+    crate::census::fence();
     #[cfg(all(not(loom), not(target_arch = "x86_64")))]
-    std::sync::atomic::fence(Ordering::SeqCst);
+    {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        crate::census::fence();
+    }
 }
 
 /// `cpu_relax()` in a retry loop; under loom, a yield, so the model checker
@@ -111,6 +117,8 @@ mod spin {
     struct Tickets {
         next: AtomicU32,
         owner: AtomicU32,
+        /// The kernel's name for the lock, for the census.
+        name: &'static str,
     }
 
     // SAFETY: the lock serialises every access to `data`, so sharing the
@@ -118,12 +126,19 @@ mod spin {
     unsafe impl<T: Send> Sync for SpinLock<T> {}
 
     impl<T> SpinLock<T> {
-        /// An unlocked lock around `data`.
+        /// An unlocked lock around `data`, called `spinlock` in a census.
         pub fn new(data: T) -> Self {
+            Self::named("spinlock", data)
+        }
+
+        /// An unlocked lock around `data` that a census calls `name` (the
+        /// kernel's name for it: `xa_lock`, `ptl`).
+        pub fn named(name: &'static str, data: T) -> Self {
             Self {
                 tickets: Tickets {
                     next: AtomicU32::new(0),
                     owner: AtomicU32::new(0),
+                    name,
                 },
                 data: UnsafeCell::new(data),
             }
@@ -132,6 +147,8 @@ mod spin {
         /// `spin_lock()`: draws a ticket and spins until it is served.
         #[inline]
         pub fn lock(&self) -> SpinLockGuard<'_, T> {
+            let word = &self.tickets as *const Tickets as usize;
+            crate::census::lock(self.tickets.name, word);
             // Relaxed: drawing a number orders nothing; the Acquire load
             // that sees it served does.
             let ticket = self.tickets.next.fetch_add(1, Ordering::Relaxed);
@@ -174,6 +191,7 @@ mod spin {
     impl<T> Drop for SpinLockGuard<'_, T> {
         fn drop(&mut self) {
             let owner = &self.lock.tickets.owner;
+            crate::census::unlock(&self.lock.tickets as *const Tickets as usize);
             // Relaxed load: only the holder writes `owner`. Release store
             // (a plain mov on x86, as the kernel's unlock): publishes our
             // writes to the next holder's Acquire load.
@@ -233,6 +251,12 @@ mod loom_lock {
         /// An unlocked lock around `data`.
         pub fn new(data: T) -> Self {
             Self(loom::sync::Mutex::new(data))
+        }
+
+        /// An unlocked lock around `data` (the name is the census's, and
+        /// loom counts nothing).
+        pub fn named(_name: &'static str, data: T) -> Self {
+            Self::new(data)
         }
 
         /// Takes the lock.

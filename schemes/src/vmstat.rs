@@ -137,6 +137,17 @@ impl VmStat {
         }
     }
 
+    /// Where the counters live, for a census: the per-CPU diffs, the
+    /// nodes' and the global counters.
+    pub(crate) fn census_regions(&self) -> [crate::census::Region; 3] {
+        use crate::census::{Kind, Region};
+        [
+            Region::of(&*self.pcp, Kind::Named("vmstat per-cpu")),
+            Region::of(&*self.node, Kind::Named("vmstat")),
+            Region::of(&self.global, Kind::Named("vmstat")),
+        ]
+    }
+
     /// The threshold CPUs apply.
     pub fn threshold(&self) -> i8 {
         // Relaxed: written only before sharing.

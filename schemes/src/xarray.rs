@@ -151,7 +151,7 @@ unsafe impl Sync for XArray {}
 impl Default for XArray {
     fn default() -> Self {
         Self {
-            xa_lock: SpinLock::new(()),
+            xa_lock: SpinLock::named("xa_lock", ()),
             xa_head: AtomicUsize::new(0),
             nodes: KmemCache::default(),
             rcu: Rcu::default(),

@@ -2,9 +2,9 @@
 //! each cell paired with its floor, into one results file.
 
 use super::sweep_args::SweepArgs;
-use crate::harness::cell;
 use crate::harness::plan::{self, Options, DEFAULT_MIB};
 use crate::harness::session::{Record, Session};
+use crate::harness::{cell, census};
 use crate::machine::Machine;
 use crate::metrics::counters;
 use clap::Args;
@@ -94,11 +94,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     notes.extend(Session::perf_notes(&avail));
     Session::say(&notes);
     let params = plan.sweep.params(avail);
+    let mut censuses = census::Censuses::default();
     let measured = session.run_cells(
         &plan.cells,
         plan.sweep.visits(),
         |spec| spec.label(),
-        |spec| cell::run_cell(spec, &params).map_err(|e| e.to_string()),
+        |spec| {
+            let mut visit = cell::run_cell(spec, &params).map_err(|e| e.to_string())?;
+            censuses
+                .attach(spec, &mut visit)
+                .map_err(|e| e.to_string())?;
+            Ok(visit)
+        },
         &mut notes,
         &mut record,
     );

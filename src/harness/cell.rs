@@ -152,7 +152,7 @@ impl CellSpec {
 
 /// Sets up the gup model, then `prep_compound_page()` over every thread
 /// region, in folios of the layout's order, mapped as the workload says.
-fn form_folios(memmap: &mut MemMap, spec: &CellSpec) -> Result<(), MemMapError> {
+pub(super) fn form_folios(memmap: &mut MemMap, spec: &CellSpec) -> Result<(), MemMapError> {
     memmap.set_stat_threshold(spec.gup.stat_threshold);
     memmap
         .mm_mut()
@@ -188,7 +188,7 @@ impl CellSpec {
     }
 
     /// Thread `index`'s slot.
-    fn slot(&self, index: usize) -> Slot {
+    pub(super) fn slot(&self, index: usize) -> Slot {
         Slot {
             index,
             threads: self.threads,

@@ -1,4 +1,5 @@
-//! The harness: what a cell is ([`cell`]), how `pinbench run`'s options
+//! The harness: what a cell is ([`cell`]) and what its code does, counted
+//! ([`census`]), how `pinbench run`'s options
 //! become cells ([`plan`]), the paired runner that times them and the
 //! [`Worker`] trait it drives ([`paired`], [`worker`]), the reference
 //! workers every cell is read against ([`calibration`]), the per-round clock probe
@@ -10,6 +11,7 @@
 
 pub mod calibration;
 pub mod cell;
+pub mod census;
 pub mod clock_probe;
 pub mod fingerprint;
 pub mod output;

@@ -187,6 +187,8 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     derive_all(std::slice::from_mut(x));
     x.latency_ns = a.latency.quantiles();
     x.counters = x.counters.sum(y.counters);
+    // Every visit's census would be the same; the first is kept.
+    x.census = x.census.take().or(y.census);
     x.cpu_share = match (x.cpu_share, y.cpu_share) {
         (Some(p), Some(q)) => Some(p.min(q)),
         (p, q) => p.or(q),
@@ -292,6 +294,7 @@ pub fn record(
         memmap_pages: memory.memmap_pages,
         memmap_bytes: memory.memmap_bytes,
         memmap_rss_bytes: memory.memmap_rss_bytes,
+        census: None,
         pairs,
     };
     derive_all(std::slice::from_mut(&mut cell));

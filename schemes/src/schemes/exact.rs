@@ -208,6 +208,15 @@ impl PinScheme for Exact {
     }
 
     /// The section and root tables (`mem_section`'s `page_ext` pointers).
+    fn census_regions(&self) -> Vec<crate::census::Region> {
+        use crate::census::{Kind, Region, OTHER};
+        self.roots
+            .iter()
+            .flat_map(|root| root.iter())
+            .map(|section| Region::of(&**section, Kind::Named(OTHER)))
+            .collect()
+    }
+
     fn tracking_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.roots)
             + self

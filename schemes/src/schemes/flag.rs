@@ -106,7 +106,9 @@ impl Flag {
         // Patch 6/6's early return in __pagevec_lru_add_fn().
         memmap.lru_add_pvecs().keep_off(Self::page_dma_pinned);
         Self {
-            zone_gup_lock: (0..nodes).map(|_| SpinLock::new(())).collect(),
+            zone_gup_lock: (0..nodes)
+                .map(|_| SpinLock::named("zone_gup_lock", ()))
+                .collect(),
             memmap,
         }
     }

@@ -354,6 +354,14 @@ impl PinScheme for Memdesc {
     }
 
     /// The folio descriptors (the memdesc words are `bytes_per_page`).
+    fn census_regions(&self) -> Vec<crate::census::Region> {
+        use crate::census::{Kind, Region, OTHER};
+        vec![
+            Region::of(&*self.memdesc, Kind::Named(OTHER)),
+            Region::of(&*self.descs, Kind::Named(OTHER)),
+        ]
+    }
+
     fn tracking_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.descs)
     }

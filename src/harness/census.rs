@@ -1,0 +1,237 @@
+//! The census pass of a model cell: the cell's own workers, over a fresh
+//! memmap laid out as the cell's, run with the schemes' counters on
+//! ([`pin_schemes::census`]), never timed.
+//!
+//! Each of the cell's threads is a thread here too (so per-CPU structures,
+//! vmstat diffs and pagevecs, are per thread as in the cell), but they take
+//! turns in a fixed order, one turn of up to [`TURN_PAGES`] pages each, so
+//! every count is the same on every run. Each thread first covers
+//! [`PASS_PAGES`] pages (or its region, if smaller) uncounted, to warm what
+//! a steady state has warm (MMF_HAS_PINNED set, vmstat slots claimed), then
+//! as many counted. Counts are divided by the pages the measured threads'
+//! calls covered in the counted pass; a `mixed` cell's background threads
+//! add their operations and lines but no pages.
+
+use super::cell::{form_folios, CellSpec, RunError, Subject};
+use super::record::Visit;
+use crate::workloads::Worker;
+use pin_results::{Census, Lines};
+use pin_schemes::census::{self, Kind, LineKey, Objects, Recording, Region, ThreadCensus};
+use pin_schemes::{with_scheme, MemMap, PinScheme, SchemeVisitor};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Pages each thread covers in each of the two passes (fewer if its
+/// region is smaller; at least one call).
+pub const PASS_PAGES: u64 = 2048;
+
+/// Pages a thread covers per turn (at least one call).
+pub const TURN_PAGES: u64 = 64;
+
+/// Each model cell's census, taken on its first visit.
+#[derive(Default)]
+pub struct Censuses(HashMap<String, Census>);
+
+impl Censuses {
+    /// Puts `spec`'s census into `visit`, taking it if this is the cell's
+    /// first visit. `noop` has none.
+    pub fn attach(&mut self, spec: &CellSpec, visit: &mut Visit) -> Result<(), RunError> {
+        let Subject::Scheme(name) = spec.subject else {
+            return Ok(());
+        };
+        let key = spec.label();
+        if !self.0.contains_key(&key) {
+            let census = take(name, spec)?;
+            self.0.insert(key.clone(), census);
+        }
+        visit.cell.census = self.0.get(&key).cloned();
+        Ok(())
+    }
+}
+
+/// The census of scheme `name` in the cell `spec`.
+pub fn take(name: &'static str, spec: &CellSpec) -> Result<Census, RunError> {
+    let mut memmap = MemMap::with_pages(spec.layout.nr_pages(spec.threads))
+        .map_err(|e| RunError::Setup(format!("census: {e}")))?;
+    form_folios(&mut memmap, spec).map_err(|e| RunError::Setup(format!("census: {e}")))?;
+    let memmap = Arc::new(memmap);
+    let regions = memmap.census_regions();
+    let threshold = memmap.vmstat().threshold();
+    let threads = with_scheme(name, Arc::clone(&memmap), Pass { spec, regions })??;
+    let remote = spec.numa.memmap_node != spec.numa.cpu_node;
+    Ok(sum(&threads, remote, threshold))
+}
+
+/// The census pass with the scheme's concrete type.
+struct Pass<'a> {
+    spec: &'a CellSpec,
+    regions: Vec<Region>,
+}
+
+/// One thread's count and the pages its calls covered while counted
+/// (0 for a thread that is not measured).
+type Counted = (ThreadCensus, u64);
+
+impl SchemeVisitor for Pass<'_> {
+    type Output = Result<Vec<Counted>, RunError>;
+
+    fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
+        let spec = self.spec;
+        let mut regions = self.regions;
+        regions.push(Region::of(scheme, Kind::Named(census::OTHER)));
+        regions.extend(scheme.census_regions());
+        let objects = Objects::default();
+        let turns = Turns::new(spec.threads);
+        let target = PASS_PAGES.min(spec.layout.per_thread.max(1) as u64);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..spec.threads)
+                .map(|i| {
+                    let (turns, regions, objects) = (&turns, regions.clone(), objects.clone());
+                    s.spawn(move || {
+                        // Recording (paused) from before the setup, so the
+                        // objects it allocates (held pins' nodes) are known.
+                        let recording = census::record(regions, objects);
+                        recording.pause();
+                        let worker = spec.workload.worker(scheme, &spec.slot(i));
+                        let worker = worker.map_err(|e| RunError::Setup(e.0));
+                        match worker {
+                            Ok(w) => Ok(one_thread(w, i, turns, recording, target)),
+                            Err(e) => {
+                                turns.leave(i);
+                                Err(e)
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .map_err(|_| RunError::Setup("census: a thread panicked".into()))?
+                })
+                .collect()
+        })
+    }
+}
+
+/// Thread `i`'s side of the pass.
+fn one_thread(
+    mut worker: Box<dyn Worker + '_>,
+    i: usize,
+    turns: &Turns,
+    recording: Recording,
+    target: u64,
+) -> Counted {
+    let (mut counting, mut covered, mut done) = (false, 0u64, false);
+    while turns.wait(i) {
+        let mut turn = 0;
+        while !done && turn < TURN_PAGES {
+            let pages = worker.batch();
+            (turn, covered) = (turn + pages, covered + pages);
+            if pages == 0 || covered >= target {
+                if counting || pages == 0 {
+                    done = true;
+                } else {
+                    (counting, covered) = (true, 0);
+                    recording.reset();
+                    recording.resume();
+                }
+            }
+        }
+        turns.pass(i, done);
+    }
+    let counted = recording.finish();
+    let measured = counting && worker.measured();
+    let _ = worker.finish();
+    (counted, if measured { covered } else { 0 })
+}
+
+/// Whose turn it is, and how many threads are done.
+struct Turns {
+    state: Mutex<(usize, Vec<bool>)>,
+    cv: Condvar,
+}
+
+impl Turns {
+    fn new(threads: usize) -> Self {
+        Self {
+            state: Mutex::new((0, vec![false; threads])),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Waits for thread `i`'s turn; false once every thread is done.
+    fn wait(&self, i: usize) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while g.0 != i {
+            g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+        if g.1.iter().all(|d| *d) {
+            g.0 = (i + 1) % g.1.len();
+            self.cv.notify_all();
+            return false;
+        }
+        true
+    }
+
+    /// Ends thread `i`'s turn.
+    fn pass(&self, i: usize, done: bool) {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        g.1[i] |= done;
+        g.0 = (i + 1) % g.1.len();
+        self.cv.notify_all();
+    }
+
+    /// Thread `i` cannot take part: it is done from the start, and takes
+    /// its turns only to hand them on.
+    fn leave(&self, i: usize) {
+        while self.wait(i) {
+            self.pass(i, true);
+        }
+    }
+}
+
+/// The cell's census from its threads' counts.
+fn sum(threads: &[Counted], remote: bool, stat_threshold: i8) -> Census {
+    let mut c = Census {
+        stat_threshold,
+        ..Census::default()
+    };
+    let mut writers: BTreeMap<LineKey, u32> = BTreeMap::new();
+    let add = |m: &mut BTreeMap<String, u64>, from: &BTreeMap<&'static str, u64>| {
+        for (k, v) in from {
+            *m.entry((*k).to_string()).or_default() += v;
+        }
+    };
+    for (t, pages) in threads {
+        c.pages += pages;
+        add(&mut c.locked_rmw, &t.locked_rmw);
+        add(&mut c.lock_acquisitions, &t.locks);
+        c.fences += t.fences;
+        c.rcu_sections += t.rcu_sections;
+        c.allocs += t.allocs;
+        c.frees += t.frees;
+        for (key, u) in &t.lines {
+            let count = |l: &mut Lines| {
+                if u.memmap {
+                    l.memmap += 1
+                } else {
+                    l.tracking += 1
+                }
+            };
+            if u.read {
+                count(&mut c.lines_read);
+            }
+            if u.written {
+                count(&mut c.lines_written);
+                *writers.entry(*key).or_default() += 1;
+            }
+            if remote && u.memmap {
+                c.remote_lines += 1;
+            }
+        }
+    }
+    c.shared_lines_written = writers.values().filter(|n| **n > 1).count() as u64;
+    c
+}
