@@ -18,7 +18,7 @@
 use crate::runs::{subject, Run, Shape};
 use crate::stats::welch_p;
 use crate::table::{ascii, num, wrap, Group, Table, WIDTH};
-use pin_results::{Cell, Estimate, Fingerprint, QUIET_PROBE};
+use pin_results::{Cell, Census, Estimate, Fingerprint, QUIET_PROBE};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
@@ -348,8 +348,71 @@ pub fn compare(base: &[Run], new: &[Run]) -> String {
         let these = keys.iter().filter(|(s, _)| *s == section).map(|(_, k)| k);
         out.push_str(&section_table(&bi, &ni, these).text());
     }
+    out.push_str(&census_changes(&bi, &ni, keys.iter().map(|(_, k)| k)));
     out.push_str(&unmatched(base, new));
     ascii(&out)
+}
+
+/// The first census of `key` on a side, and whether every run of the side
+/// that has one agrees with it.
+fn census_of<'a>(runs: &Indexed<'a>, key: &Key) -> Option<(&'a Census, bool)> {
+    let all: Vec<&Census> = runs
+        .iter()
+        .filter_map(|(_, by_key)| by_key.get(key)?.census.as_ref())
+        .collect();
+    let first = *all.first()?;
+    Some((first, all.iter().all(|c| *c == first)))
+}
+
+/// What the censuses say changed: counts, so a changed count is a change,
+/// with no test and no mark.
+fn census_changes<'k>(
+    base: &Indexed<'_>,
+    new: &Indexed<'_>,
+    keys: impl Iterator<Item = &'k Key>,
+) -> String {
+    let (mut lines, mut same, mut split) = (vec![], 0, vec![]);
+    for k in keys {
+        let (Some((b, b_agree)), Some((n, n_agree))) = (census_of(base, k), census_of(new, k))
+        else {
+            continue;
+        };
+        if !(b_agree && n_agree) {
+            split.push(format!("{} {}", k.section(), k.row()));
+        }
+        let changed = crate::census::changes(b, n);
+        if changed.is_empty() {
+            same += 1;
+        } else {
+            lines.push(format!("{}, {}:", k.shape.name(), k.row()));
+            lines.extend(changed.into_iter().map(|c| format!("  {c}")));
+        }
+    }
+    if same + lines.len() == 0 {
+        return String::new();
+    }
+    let mut out =
+        String::from("\n== Census: counted operations per page (a changed count is a change)\n");
+    if lines.is_empty() {
+        let _ = writeln!(
+            out,
+            "No count changed in the {same} cells both sides counted."
+        );
+    } else {
+        let _ = writeln!(out, "{same} cells counted the same; these changed:");
+        for l in lines {
+            out.push_str(&wrap("", "    ", &l, WIDTH));
+        }
+    }
+    for s in split {
+        out.push_str(&wrap(
+            "WARNING: ",
+            "         ",
+            &format!("the runs of one side counted {s} differently: different builds or settings"),
+            WIDTH,
+        ));
+    }
+    out
 }
 
 /// What the columns and marks mean, for this many runs per side.

@@ -20,6 +20,7 @@
 //! needed; the price is a TrueType font at run time ([`plots::font`]).
 
 mod calibration;
+pub mod census;
 pub mod compare;
 pub mod coverage;
 mod error;

@@ -445,6 +445,64 @@ pub fn across(runs: &[Run]) -> String {
             "\n{}",
             crate::coverage::Coverage::of(runs).lines().join("\n")
         );
+        out.push_str(&census_check(runs, &keys));
+    }
+    out
+}
+
+/// Whether every run counted each cell the same: a census is exact, so
+/// runs of one build and settings agree to the last operation, and a
+/// difference means the files are of different builds or settings.
+fn census_check(runs: &[Run], keys: &[(String, String, usize, String)]) -> String {
+    let (mut same, mut differ) = (0, vec![]);
+    for k in keys {
+        let all: Vec<(&Run, &pin_results::Census)> = runs
+            .iter()
+            .filter_map(|r| {
+                let c = r.results.cells.iter().find(|c| key(c) == *k)?;
+                Some((r, c.census.as_ref()?))
+            })
+            .collect();
+        let Some((first_run, first)) = all.first() else {
+            continue;
+        };
+        match all.iter().find(|(_, c)| c != first) {
+            None => same += 1,
+            Some((r, c)) => {
+                let change = crate::census::changes(first, c);
+                let what = change.first().cloned().unwrap_or_default();
+                differ.push(format!(
+                    "{} {} {}T {}: [{}] and [{}] differ ({what})",
+                    clean(&k.0),
+                    k.1,
+                    k.2,
+                    k.3,
+                    first_run.label,
+                    r.label
+                ));
+            }
+        }
+    }
+    if same + differ.len() == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    if differ.is_empty() {
+        let _ = writeln!(
+            out,
+            "census: identical in every run that counted it, all {same} cells"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "WARNING: census differs between runs in {} cells (of {}): the files are \
+             of different builds or settings, so their timings are not reruns of one another:",
+            differ.len(),
+            same + differ.len()
+        );
+        for d in differ {
+            let _ = writeln!(out, "  {d}");
+        }
     }
     out
 }
@@ -603,6 +661,41 @@ mod tests {
             s.contains("widest run-to-run spread of x floor: 4.0% (bias private 1T local)"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn a_census_that_differs_between_runs_is_named() {
+        let census = |refcount: u64| pin_results::Census {
+            pages: 4,
+            locked_rmw: [("_refcount".to_string(), refcount)].into_iter().collect(),
+            ..pin_results::Census::default()
+        };
+        let runs_of = |counts: [u64; 2]| -> Vec<Run> {
+            counts
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| {
+                    let mut c = cell("bias", "private", 1, 15.0, 1e8);
+                    c.census = Some(census(n));
+                    Run {
+                        label: ["A", "B"][i].into(),
+                        source: format!("r{i}.json"),
+                        results: results(vec![c]),
+                    }
+                })
+                .collect()
+        };
+        let s = across(&runs_of([8, 8]));
+        assert!(
+            s.contains("census: identical in every run that counted it, all 1 cells"),
+            "{s}"
+        );
+        let s = across(&runs_of([8, 12]));
+        assert!(
+            s.contains("WARNING: census differs between runs in 1 cells"),
+            "{s}"
+        );
+        assert!(s.contains("locked _refcount: 2 -> 3 per page"), "{s}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::fmt::Write;
 fn all_tables(runs: &[Run]) -> Vec<Titled> {
     let runs = crate::runs::merge_same_machine(runs);
     let mut t = tables::workloads(&runs);
+    t.extend(crate::census::tables(&runs));
     t.extend(tables::false_positives(&runs));
     t.extend(tables::memory(&runs));
     t.extend(tables::metadata(&runs));

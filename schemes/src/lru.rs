@@ -259,13 +259,13 @@ pub const PAGEVEC_SIZE: usize = 15;
 
 /// One CPU's pagevec, on lines of its own. The lock stands for
 /// `get_cpu_var()`'s disabled preemption, which costs the kernel no locked
-/// operation (the census counts this one as `lru_add_pvec`).
+/// operation (the census counts this one apart, as a stand-in).
 #[repr(align(64))]
 pub(crate) struct Pvec(pub(crate) SpinLock<ArrayVec<Pfn, PAGEVEC_SIZE>>);
 
 impl Default for Pvec {
     fn default() -> Self {
-        Self(SpinLock::named("lru_add_pvec", ArrayVec::new()))
+        Self(SpinLock::stand_in("lru_add_pvec", ArrayVec::new()))
     }
 }
 

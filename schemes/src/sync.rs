@@ -119,6 +119,8 @@ mod spin {
         owner: AtomicU32,
         /// The kernel's name for the lock, for the census.
         name: &'static str,
+        /// The kernel takes no lock here ([`SpinLock::stand_in`]).
+        stand_in: bool,
     }
 
     // SAFETY: the lock serialises every access to `data`, so sharing the
@@ -139,16 +141,26 @@ mod spin {
                     next: AtomicU32::new(0),
                     owner: AtomicU32::new(0),
                     name,
+                    stand_in: false,
                 },
                 data: UnsafeCell::new(data),
             }
+        }
+
+        /// A lock where the kernel has none (per-CPU data behind
+        /// `get_cpu_var()`): the census names its locked operation
+        /// [`crate::census::STAND_IN`], apart from the kernel's lock words.
+        pub fn stand_in(name: &'static str, data: T) -> Self {
+            let mut lock = Self::named(name, data);
+            lock.tickets.stand_in = true;
+            lock
         }
 
         /// `spin_lock()`: draws a ticket and spins until it is served.
         #[inline]
         pub fn lock(&self) -> SpinLockGuard<'_, T> {
             let word = &self.tickets as *const Tickets as usize;
-            crate::census::lock(self.tickets.name, word);
+            crate::census::lock(self.tickets.name, word, self.tickets.stand_in);
             // Relaxed: drawing a number orders nothing; the Acquire load
             // that sees it served does.
             let ticket = self.tickets.next.fetch_add(1, Ordering::Relaxed);
@@ -256,6 +268,11 @@ mod loom_lock {
         /// An unlocked lock around `data` (the name is the census's, and
         /// loom counts nothing).
         pub fn named(_name: &'static str, data: T) -> Self {
+            Self::new(data)
+        }
+
+        /// As [`Self::named`].
+        pub fn stand_in(_name: &'static str, data: T) -> Self {
             Self::new(data)
         }
 

@@ -10,6 +10,7 @@
 //! caller writes the files.
 
 mod bars;
+mod census;
 mod false_positives;
 mod floor_ratio;
 pub mod font;
@@ -62,6 +63,7 @@ pub fn render_all(runs: &[Run]) -> Result<Vec<Figure>, ReportError> {
         };
         out.extend(throughput::render(&ctx)?);
         out.extend(floor_ratio::render(&ctx)?);
+        out.extend(census::render(&ctx)?);
         out.extend(latency::render(&ctx)?);
         out.extend(false_positives::render(&ctx)?);
         out.extend(memory::render(&ctx)?);
