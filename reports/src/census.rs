@@ -97,11 +97,14 @@ fn costs(cells: &[(&Cell, &Census)]) -> Option<Titled> {
     let mut columns: Vec<String> = columns.iter().map(|s| s.to_string()).collect();
     columns.push(format!("shared@{most}T"));
     columns.push("allocs".into());
-    let mut rows = vec![];
+    let (mut rows, mut pairs) = (vec![], vec![]);
     for s in subjects(cells) {
         let Some((c, k)) = find(cells, s, "private", 1) else {
             continue;
         };
+        if c.x_floor.n > 0 {
+            pairs.push((k.per_page(k.locked_rmw_total()), c.x_floor.median));
+        }
         let shared = find(cells, s, "private", most)
             .map_or("-".into(), |(_, m)| per_page(m, m.shared_lines_written));
         rows.push((
@@ -138,9 +141,22 @@ fn costs(cells: &[(&Cell, &Census)]) -> Option<Titled> {
             }],
             rows,
         },
-        footnotes: vec![],
+        footnotes: rank_footnote(&pairs).into_iter().collect(),
         section: SECTION.into(),
     })
+}
+
+/// How far the count orders the schemes as the timing does.
+fn rank_footnote(pairs: &[(f64, f64)]) -> Option<String> {
+    let (xs, ys): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+    let rho = crate::stats::spearman(&xs, &ys)?;
+    Some(format!(
+        "Rank correlation (Spearman) of locked operations per page with x floor over \
+         these {} schemes: {rho:.2}. A scheme far above the others' trend costs more \
+         than its count (a lock, a pointer chase, an uncounted plain access); far \
+         below, less.",
+        xs.len()
+    ))
 }
 
 /// Where the `private` cell's locked operations go, per page.

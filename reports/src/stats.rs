@@ -42,6 +42,39 @@ pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
     Some((2.0 * dist.sf(t.abs())).clamp(0.0, 1.0))
 }
 
+/// Ranks of `xs` from 1, ties sharing the mean of their ranks.
+fn ranks(xs: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut r = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && xs[order[j + 1]] == xs[order[i]] {
+            j += 1;
+        }
+        let mean = (i + j) as f64 / 2.0 + 1.0;
+        order[i..=j].iter().for_each(|&k| r[k] = mean);
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's rank correlation of paired `xs` and `ys` (Pearson's of
+/// their ranks, ties averaged); `None` with fewer than three pairs or no
+/// spread in either.
+pub fn spearman(xs: &[f64], ys: &[f64]) -> Option<f64> {
+    if xs.len() != ys.len() || xs.len() < 3 {
+        return None;
+    }
+    let (rx, ry) = (ranks(xs), ranks(ys));
+    let (mx, my) = (mean(&rx)?, mean(&ry)?);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
+}
+
 /// Significance mark of a p-value: `**` below 0.01, `*` below 0.05,
 /// blank otherwise, `?` when the test could not be made.
 pub fn mark(p: Option<f64>) -> &'static str {
@@ -56,6 +89,16 @@ pub fn mark(p: Option<f64>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spearman_ranks_with_ties_averaged() {
+        let xs = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(spearman(&xs, &[10.0, 20.0, 30.0, 40.0]), Some(1.0));
+        assert_eq!(spearman(&xs, &[4.0, 3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(ranks(&[3.0, 1.0, 3.0]), vec![2.5, 1.0, 2.5]);
+        assert_eq!(spearman(&xs[..2], &[1.0, 2.0]), None);
+        assert_eq!(spearman(&xs, &[1.0; 4]), None);
+    }
 
     #[test]
     fn means_of_times_and_rates() {
