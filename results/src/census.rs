@@ -41,7 +41,7 @@ pub struct Census {
     /// Lock acquisitions, by lock (`xa_lock`, `zone_gup_lock`,
     /// `lru_lock`, `ptl`, `mmap_lock (read)`, ...).
     pub lock_acquisitions: BTreeMap<String, u64>,
-    /// RCU read-side sections entered.
+    /// `rcu_read_lock()` calls, nested ones included.
     pub rcu_sections: u64,
     /// Lines each thread read, summed over threads.
     pub lines_read: Lines,

@@ -21,12 +21,16 @@
 //! own, taken only by its thread but for [`lru_add_drain_all`]: one
 //! uncontended locked operation where the kernel's `get_cpu_var()` is a
 //! preempt-count increment. A thread past the last slot puts pages back
-//! directly. Not modelled: `TestClearPageUnevictable()` and the LRU list
-//! choice (one list per node here).
+//! directly. Per page drained, `__pagevec_lru_add_fn()`'s
+//! `TestClearPageUnevictable()` (a locked `btr`) and `smp_mb()` are kept.
+//! Not modelled: `page_evictable()`'s `rcu_read_lock()` (a preempt-count
+//! increment, under the irq-off LRU lock) and the LRU list choice (one list
+//! per node here).
 
 use crate::lru::PAGEVEC_SIZE;
 use crate::memmap::MemMap;
-use crate::page::Pfn;
+use crate::page::{pg, Pfn};
+use crate::sync::{smp_mb, Ordering};
 use arrayvec::ArrayVec;
 
 /// `putback_lru_page()` (mm/vmscan.c, v4.20): `lru_cache_add()`, then
@@ -75,10 +79,17 @@ fn pagevec_lru_add(mm: &MemMap, pvec: &mut ArrayVec<Pfn, PAGEVEC_SIZE>) {
                 held = None;
             }
             let (_, list) = held.get_or_insert_with(|| (nid, mm.lruvec(nid).lru_lock.lock()));
+            // SeqCst: TestClearPageUnevictable() is test_and_clear_bit(),
+            // fully ordered (`lock btr`); it runs before 6/6's early return.
+            page.flags.fetch_and(!pg::UNEVICTABLE, Ordering::SeqCst);
             if keep_off.is_some_and(|f| f(page)) {
                 continue;
             }
             list.add(pages, pfn);
+            // The smp_mb() after SetPageLRU(), which pairs with mlock's
+            // TestClearPageMlocked(); the model has no mlock, so only its
+            // cost is kept, after the list add that sets PG_lru here.
+            smp_mb();
         }
     }
     for &pfn in pvec.iter() {

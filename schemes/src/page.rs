@@ -72,6 +72,9 @@ pub mod pg {
     pub const LRU: u64 = 1 << 5;
     /// `PG_head`: the first page of a large folio.
     pub const HEAD: u64 = 1 << 6;
+    /// `PG_unevictable`: never set by the model; cleared as the kernel
+    /// clears it when a page goes onto an LRU.
+    pub const UNEVICTABLE: u64 = 1 << 18;
     /// `NODES_PGSHIFT`: the node id lives in the top byte of `flags`.
     pub const NODES_SHIFT: u32 = 56;
     /// Mask of the folio order kept in the first tail page's flags.

@@ -179,3 +179,150 @@ fn a_counted_pass_is_the_same_every_time() {
         assert_eq!(lines(&a), lines(&b), "{name}: lines");
     }
 }
+
+/// The counted pass of 16 order-0 pages, pfns 512..527, all on their LRU,
+/// after a warm-up that ends with the pagevecs drained (the scenario of
+/// every derivation below).
+fn sixteen_pages(name: &str) -> ThreadCensus {
+    let mut mm = MemMap::with_pages(2048).expect("memmap");
+    mm.set_stat_threshold(125);
+    let mm = Arc::new(mm);
+    let scheme = pin_schemes::build(name, Arc::clone(&mm)).expect("scheme");
+    let pfns: Vec<Pfn> = (512..528).map(Pfn).collect();
+    let pass = || {
+        scheme.pin_pages(&pfns, GupPath::Fast).expect("pin");
+        scheme.unpin_pages(&pfns).expect("unpin");
+    };
+    let mut regions = mm.census_regions();
+    regions.push(Region::of(&*scheme, Kind::Named(census::OTHER)));
+    regions.extend(scheme.census_regions());
+    let recording = census::record(regions, Objects::default());
+    recording.pause();
+    pass();
+    pin_schemes::lru_add::lru_add_drain_all(&mm);
+    recording.reset();
+    recording.resume();
+    pass();
+    recording.finish()
+}
+
+/// The shared walk of every scheme below but `memdesc`, for 16 pages: a
+/// `cmpxchg` and a `set_bit` per pin, a `folio_put_refs()` per unpin.
+const WALK: [(&str, u64); 2] = [("_refcount", 32), ("flags", 16)];
+
+fn with_walk(more: &[(&'static str, u64)]) -> BTreeMap<&'static str, u64> {
+    let mut m = rmw(&WALK);
+    for (k, v) in more {
+        *m.entry(k).or_default() += v;
+    }
+    m
+}
+
+#[test]
+fn flag_is_the_2018_rfc_on_v4_20() {
+    // RFC v2 4/6 and 6/6 (<20181110085041.10071-5-jhubbard@nvidia.com>,
+    // <...-7-...>; 5/6's zone_gup_lock is a per-node pinned_dma_lock) on
+    // v4.20, with the v6.12 gup walk. Pin, per page: the walk's cmpxchg and
+    // set_bit; spin_lock(zone_gup_lock); isolate_lru_page() (vmscan.c:1783
+    // spin_lock_irq(lru_lock), :1787 get_page, :1788 ClearPageLRU);
+    // SetPageDmaPinnedWasLru; atomic_set (plain); SetPageDmaPinned:
+    // _refcount 2, flags 2, lru 2, locks 2. Unpin, per page
+    // (put_user_page()): atomic_dec_and_test; spin_lock(zone_gup_lock);
+    // ClearPageDmaPinned and ClearPageDmaPinnedWasLru (two clear_bits);
+    // putback_lru_page() = lru_cache_add() (get_cpu_var, no locked
+    // operation: the model's stand-in lock, counted apart; swap.c:407
+    // get_page) + put_page (vmscan.c:1008); the final put_page: lru 3,
+    // lock 1, _refcount 3. The 15th unpin drains the pagevec (swap.c:405,
+    // PAGEVEC_SIZE 15): one lru_lock (swap.c:205), per page
+    // TestClearPageUnevictable (`lock btr`, swap.c:861), SetPageLRU
+    // (:865), smp_mb (:892), then release_pages()' put (swap.c:751); the
+    // 16th page still waits. page_evictable()'s rcu_read_lock() is not
+    // modelled (flag.rs says why). For 16 pages: _refcount 16x5 + 15 = 95;
+    // flags 16x2 + 15x2 = 62; lru 16x5 = 80; lock words 32 + 17.
+    let c = sixteen_pages("flag");
+    let want = [
+        ("_refcount", 95),
+        ("flags", 62),
+        ("lru", 80),
+        ("lock word", 49),
+        ("stand-in lock", 16),
+    ];
+    assert_eq!(c.locked_rmw, rmw(&want));
+    let locks = [
+        ("zone_gup_lock", 32),
+        ("lru_lock", 17),
+        ("lru_add_pvec", 16),
+    ];
+    assert_eq!(c.locks, rmw(&locks));
+    assert_eq!((c.fences, c.rcu_sections, c.allocs), (15, 0, 0));
+}
+
+#[test]
+fn xarray_batched_takes_one_lock_per_page_table_and_one_barrier_per_call() {
+    // v6.12 lib/xarray.c, batched as xarray.rs describes. Pin: the walk;
+    // the 16 pfns share one PTE table, so one xa_lock_irqsave, 16 stores
+    // (no atomics in the XArray's own updates: rcu_assign_pointer stores,
+    // __set_bit marks, xarray.c:95/102/138), one smp_mb(). The first store
+    // allocates the shift-6 and shift-0 nodes (GFP_NOWAIT under the lock,
+    // xarray.c:371). Unpin: one xa_lock for the run, 16 erases (the last
+    // frees both nodes with call_rcu, xarray.c:259), the walk's puts.
+    let c = sixteen_pages("xarray");
+    assert_eq!(c.locked_rmw, with_walk(&[("lock word", 2)]));
+    assert_eq!(c.locks, rmw(&[("xa_lock", 2)]));
+    assert_eq!((c.fences, c.rcu_sections, c.allocs, c.frees), (1, 0, 2, 2));
+}
+
+#[test]
+fn xarray_per_page_takes_a_lock_per_pin_and_per_unpin() {
+    // As `xarray`, but one xa_lock_irqsave and one store or erase per
+    // folio run, and the smp_mb() after each pin's unlock (pin only: it
+    // orders the record before gup-fast's PTE re-check).
+    let c = sixteen_pages("xarray-per-page");
+    assert_eq!(c.locked_rmw, with_walk(&[("lock word", 32)]));
+    assert_eq!(c.locks, rmw(&[("xa_lock", 32)]));
+    assert_eq!((c.fences, c.rcu_sections, c.allocs, c.frees), (16, 0, 2, 2));
+}
+
+#[test]
+fn side_tree_sharded_is_two_leaf_atomics_each_way() {
+    // This project's design (side_tree_sharded.rs, pfn_tree.rs): for 2048
+    // pfns the tree is one root with the 64-pfn leaf of pfns 512..575 in
+    // its slot 8. Pin: the leaf's live gate (a cmpxchg) and its counter
+    // (lock xadd), 2 each; the first pin also gates the root and installs
+    // the leaf by cmpxchg (1 allocation): 34. Unpin: the counter's checked
+    // sub and the live gate's release, 2 each; the last kills the leaf (a
+    // cmpxchg to DEAD) and releases the root: 34, 1 free by call_rcu. RCU:
+    // one rcu_read_lock() per gup call and one nested in each tree pin and
+    // unpin: 2 + 32.
+    let c = sixteen_pages("side-tree-sharded");
+    assert_eq!(c.locked_rmw, with_walk(&[("other", 68)]));
+    assert!(c.locks.is_empty());
+    assert_eq!((c.fences, c.rcu_sections, c.allocs, c.frees), (0, 34, 1, 1));
+}
+
+#[test]
+fn exact_is_one_page_ext_atomic_each_way() {
+    // A page_ext client, v6.12: page_ext_get() (mm/page_ext.c:521) is
+    // rcu_read_lock() and plain loads; then atomic_add on the page's
+    // counter when pinning, atomic_sub when unpinning (a checked cmpxchg
+    // in the model, one locked instruction as well); page_ext_put() (:545)
+    // is rcu_read_unlock(). 16 pages: 32 counter atomics, 32 sections.
+    let c = sixteen_pages("exact");
+    assert_eq!(c.locked_rmw, with_walk(&[("other", 32)]));
+    assert!(c.locks.is_empty());
+    assert_eq!((c.fences, c.rcu_sections, c.allocs, c.frees), (0, 32, 0, 0));
+}
+
+#[test]
+fn memdesc_works_on_the_descriptor_only() {
+    // Wilcox's memdesc plan as memdesc.rs describes: pin =
+    // atomic_add_unless(&desc->_refcount), atomic_add(&desc->_pincount),
+    // set_bit(PG_referenced, &desc->flags) (the memdesc word only read);
+    // unpin = atomic_sub(&desc->_pincount), folio_put_refs(desc): 5 per
+    // page, none on struct page, all on the separately allocated
+    // descriptor (`other`).
+    let c = sixteen_pages("memdesc");
+    assert_eq!(c.locked_rmw, rmw(&[("other", 80)]));
+    assert!(c.locks.is_empty());
+    assert_eq!((c.fences, c.rcu_sections, c.allocs, c.frees), (0, 0, 0, 0));
+}

@@ -16,7 +16,8 @@
 //! - a full barrier (`smp_mb()`; `smp_mb__after_atomic()` emits nothing on
 //!   x86-64 and is not counted);
 //! - a lock acquisition, by the lock's name;
-//! - an RCU read-side section;
+//! - an RCU read-side section entered (every `rcu_read_lock()`, nested
+//!   ones included: each is an operation the kernel runs);
 //! - an allocation or free of tracking memory (a `kmem_cache` object);
 //! - each 64-byte line read or written, and whether it lies in the memmap.
 //!

@@ -84,6 +84,7 @@ struct RcuReadGuard;
 impl RcuReadGuard {
     #[inline]
     fn lock() -> Self {
+        crate::census::rcu_section();
         RCU_NESTING.with(|n| n.set(n.get() + 1));
         RcuReadGuard
     }

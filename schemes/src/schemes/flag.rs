@@ -42,7 +42,11 @@
 //! Chinner's objections (<20181013035516.GA18822@dastard>,
 //! <20181013230124.GB18822@dastard>) were about the same dual use.
 //!
-//! Not modelled: the IRQ disabling Jan Kara asked for (the RFC used plain
+//! Not modelled: `page_evictable()`'s `rcu_read_lock()` when a pagevec
+//! drains (one per page put back; a preempt-count increment under the
+//! irq-off LRU lock, no locked operation; see [`crate::lru_add`]), the
+//! pagevec's `get_cpu_var()` (the model takes a lock there, counted apart
+//! by the census as a stand-in); the IRQ disabling Jan Kara asked for (the RFC used plain
 //! `spin_lock`, <20181112135811.GF7175@quack2.suse.cz>), and
 //! `isolate_lru_page()`'s `spin_lock_irq()` (the model's lock disables no
 //! interrupts: a user-space model cannot run `cli`/`sti`); huge pages
@@ -178,10 +182,13 @@ impl Flag {
         let _gup = self.zone_gup_lock[nid as usize].lock();
         // Relaxed under the lock: a pinner's atomic_inc is under it too.
         if head.lru[1].load(Ordering::Relaxed) & COUNT_MASK == 0 {
-            let was = head
-                .lru[0]
-                .fetch_and(!(PAGE_DMA_PINNED | PAGE_DMA_PINNED_WAS_LRU), Ordering::Relaxed);
-            if was & PAGE_DMA_PINNED_WAS_LRU != 0 {
+            // Relaxed (both): clear_bit() is unordered; the lock orders
+            // them against a pinner. Two of them, as put_user_page() has:
+            // ClearPageDmaPinned(), then, if PageDmaPinnedWasLru() (a
+            // test_bit, a plain load), ClearPageDmaPinnedWasLru().
+            head.lru[0].fetch_and(!PAGE_DMA_PINNED, Ordering::Relaxed);
+            if head.lru[0].load(Ordering::Relaxed) & PAGE_DMA_PINNED_WAS_LRU != 0 {
+                head.lru[0].fetch_and(!PAGE_DMA_PINNED_WAS_LRU, Ordering::Relaxed);
                 putback_lru_page(&self.memmap, folio.head);
             }
         }

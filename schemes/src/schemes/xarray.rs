@@ -27,8 +27,9 @@
 //!   follows, and the PTE re-checks of the table come after it. Unpin drops
 //!   the records of up to 512 runs of `unpin_user_pages()`'s array under
 //!   one lock per run of same-node folios, then puts the references.
-//! - `xarray-per-page`: one `xa_lock`, one walk from `xa_head` and (fast
-//!   path) one `smp_mb()` per folio run, on pin and on unpin.
+//! - `xarray-per-page`: one `xa_lock` and one walk from `xa_head` per
+//!   folio run, on pin and on unpin, and (fast path) one `smp_mb()` per
+//!   folio run pinned.
 //!
 //! Per unpin: under the lock, the value minus `refs`, erased at 0
 //! (`__xa_erase()`, which deletes emptied nodes and frees them after an

@@ -1,6 +1,6 @@
-//! `xarray-per-page`: the `xarray` scheme with one `xa_lock`, one walk
-//! from `xa_head` and (on the fast path) one `smp_mb()` per folio run, on
-//! pin and on unpin: the first patch one would write, kept beside the
+//! `xarray-per-page`: the `xarray` scheme with one `xa_lock` and one walk
+//! from `xa_head` per folio run, on pin and on unpin, and (on the fast
+//! path) one `smp_mb()` per folio run pinned: the first patch one would write, kept beside the
 //! batched one so that both prices are shown. Everything else, and the
 //! sources, are `xarray`'s (see [`super::xarray`]).
 
