@@ -11,7 +11,6 @@ mod harness;
 mod kernel;
 mod machine;
 mod metrics;
-mod workloads;
 
 use std::process::ExitCode;
 

@@ -2,7 +2,7 @@
 //! exactness, pin limit and source; then every workload.
 
 use super::input::print;
-use crate::workloads::WORKLOADS;
+use pin_workloads::WORKLOADS;
 use pin_schemes::SCHEMES;
 use std::fmt::Write;
 

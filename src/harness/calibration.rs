@@ -9,7 +9,7 @@
 //!   subject of its own to show that the harness does not blur few-ns
 //!   differences.
 
-use crate::workloads::{Cursor, Slot, Tally, Worker};
+use pin_workloads::{Cursor, Slot, Tally, Worker};
 use pin_schemes::{MemMap, Pfn};
 use std::sync::atomic::Ordering;
 
@@ -93,7 +93,7 @@ impl Worker for Noop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workloads::Workload;
+    use pin_workloads::Workload;
 
     #[test]
     fn floor_leaves_refcounts_as_it_found_them() {

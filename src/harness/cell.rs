@@ -7,7 +7,7 @@ use super::calibration::{Floor, Noop};
 use super::paired::{run_paired, Params, Shape};
 use super::record::{record, Labels, Memory, Visit};
 use crate::machine::numa::{self, NumaError};
-use crate::workloads::{Layout, Slot, Worker, Workload};
+use pin_workloads::{Layout, Slot, Worker, Workload};
 use pin_results::{AllocFailures, NumaPlacement};
 use pin_schemes::{with_scheme, SchemeVisitor};
 use pin_schemes::{
@@ -219,7 +219,7 @@ impl SchemeVisitor for SchemeRun<'_> {
                     if let Ok(mut slot) = setup.lock() {
                         slot.get_or_insert(e.0);
                     }
-                    Box::new(super::Idle)
+                    Box::new(pin_workloads::Idle)
                 }
             },
             |i| -> Box<dyn Worker> { Box::new(Floor::new(memmap, &spec.slot(i))) },

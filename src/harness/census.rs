@@ -14,7 +14,7 @@
 
 use super::cell::{form_folios, CellSpec, RunError, Subject};
 use super::record::Visit;
-use crate::workloads::Worker;
+use pin_workloads::Worker;
 use pin_results::{Census, Lines};
 use pin_schemes::census::{self, Kind, LineKey, Objects, Recording, Region, ThreadCensus};
 use pin_schemes::{with_scheme, MemMap, PinScheme, SchemeVisitor};

@@ -12,7 +12,7 @@
 use super::calibration::Floor;
 use super::paired::{run_paired, Params, Shape};
 use super::record::pairs;
-use crate::workloads::{Cursor, Slot, Tally, Worker, Workload};
+use pin_workloads::{Cursor, Slot, Tally, Worker, Workload};
 use pin_results::Estimate;
 use pin_schemes::{MemMap, Pfn};
 use std::sync::atomic::Ordering;

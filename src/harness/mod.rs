@@ -1,7 +1,7 @@
 //! The harness: what a cell is ([`cell`]) and what its code does, counted
 //! ([`census`]), how `pinbench run`'s options
-//! become cells ([`plan`]), the paired runner that times them and the
-//! [`Worker`] trait it drives ([`paired`], [`worker`]), the reference
+//! become cells ([`plan`]), the paired runner that times them
+//! ([`paired`], driving `pin_workloads::Worker`s), the reference
 //! workers every cell is read against ([`calibration`]), the per-round clock probe
 //! ([`clock_probe`]), the machine's fingerprint ([`fingerprint`]), turning measurements into results
 //! ([`record`]), and what every measuring command does around its cells
@@ -21,6 +21,3 @@ pub mod record;
 pub mod session;
 pub mod sweep;
 pub mod visits;
-pub mod worker;
-
-pub use worker::{Idle, Tally, Worker};

@@ -21,7 +21,7 @@
 //! measured rounds only.
 
 use super::clock_probe::{clock_probe, contention_probe, SharedLine};
-use super::worker::{Tally, Worker};
+use pin_workloads::{Tally, Worker};
 use crate::machine::numa::bind_thread;
 use crate::metrics::counters::{Availability, ThreadCounters};
 use crate::metrics::latency::Latency;

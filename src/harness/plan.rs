@@ -12,7 +12,7 @@ use super::cell::{CellSpec, GupModel, Subject};
 pub use super::sweep::PlanError;
 use super::sweep::{sweep, unique, Scope, Sweep, SweepOptions};
 use crate::machine::Machine;
-use crate::workloads::{Workload, WORKLOADS};
+use pin_workloads::{Workload, WORKLOADS};
 use pin_schemes::{HasPinnedWrite, OnAllocFail, PAGE_SIZE, SCHEMES};
 use std::num::NonZeroU32;
 

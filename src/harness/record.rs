@@ -11,7 +11,7 @@
 //! instead of whole cells.
 
 use super::paired::{ThreadOutcome, Timed};
-use super::worker::Tally;
+use pin_workloads::Tally;
 use crate::metrics::latency::Latency;
 use pin_results::derive::derive_all;
 use pin_results::derive::or_zero;

@@ -23,8 +23,8 @@ use super::PinPath;
 use crate::harness::calibration::Floor;
 use crate::harness::paired::{run_paired, Params, Shape, ThreadOutcome};
 use crate::harness::record::{record, Labels, Memory, Visit};
-use crate::harness::Idle;
-use crate::workloads::{Slot, Tally, Worker, Workload};
+use pin_workloads::Idle;
+use pin_workloads::{Slot, Tally, Worker, Workload};
 use pin_results::{KernelCell, NumaPlacement, TwinCensus};
 use pin_schemes::MemMap;
 use std::io;
@@ -135,7 +135,7 @@ pub fn settle(path: &Path, before: FollPin, patience: Duration) -> Option<FollPi
 /// buffer, walked with the same batch size.
 fn floor_memmap(
     spec: &KernelSpec<'_>,
-) -> Result<(MemMap, crate::workloads::Layout), KernelCellError> {
+) -> Result<(MemMap, pin_workloads::Layout), KernelCellError> {
     let per_thread = (spec.buffer_bytes / crate::machine::mapping::PAGE_SIZE).max(1);
     let layout = Workload::Private.layout(0, per_thread, spec.pages_per_call.min(per_thread));
     let memmap = MemMap::with_pages(layout.nr_pages(spec.job.threads))

@@ -5,7 +5,7 @@
 //! Hot-loop rules: pfn arrays are built before the first barrier, a batch
 //! allocates nothing and reads no clock (the runner reads one per call).
 
-pub use crate::harness::{Tally, Worker};
+pub use crate::worker::{Tally, Worker};
 use pin_schemes::{GupPath, Pfn, PinError, PinScheme};
 
 /// Successive windows of `n` entries over a fixed array, wrapping; the last

@@ -1,6 +1,6 @@
 //! The runner's plug point: a [`Worker`] is one thread's side of a cell
 //! (a workload over a scheme, the floor, the harness's empty loop, or a
-//! real-kernel path), driven slice by slice by [`super::paired`]; the
+//! real-kernel path), driven slice by slice by pinbench's paired runner; the
 //! [`Tally`] is what it counted besides time.
 
 use pin_results::{FpByRefs, Isolation};

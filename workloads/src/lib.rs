@@ -1,4 +1,4 @@
-//! The workloads: what each thread does, one file each, in the manner of
+//! `pin-workloads`: what each thread of a cell does, one file each, in the manner of
 //! will-it-scale's `tests/*.c`: a description, how the memmap is laid out,
 //! and the operation. The runner owns threads, affinity, clocks, warm-up
 //! and repetitions; a workload never names a scheme (it is generic over
@@ -17,8 +17,10 @@ mod private;
 mod pte_thp;
 mod refstorm;
 mod shared;
+mod worker;
 
-pub use kit::{Cursor, SetupError, Tally, Worker};
+pub use kit::{Cursor, SetupError};
+pub use worker::{Idle, Tally, Worker};
 
 use pin_schemes::{Pfn, PinScheme};
 use std::ops::Range;
