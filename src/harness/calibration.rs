@@ -42,7 +42,7 @@ impl<'a> Floor<'a> {
 impl Worker for Floor<'_> {
     #[inline]
     fn batch(&mut self) -> u64 {
-        let (start, end, _) = self.cursor.next();
+        let (start, end, _) = self.cursor.next_window();
         let pages = self.memmap.pages();
         let batch = &self.pfns[start..end];
         for pfn in batch {
@@ -80,7 +80,7 @@ impl Noop {
 impl Worker for Noop {
     #[inline]
     fn batch(&mut self) -> u64 {
-        let (start, end, _) = self.cursor.next();
+        let (start, end, _) = self.cursor.next_window();
         std::hint::black_box(&self.pfns[start..end]);
         (end - start) as u64
     }

@@ -35,7 +35,7 @@ struct CasGet<'a> {
 
 impl Worker for CasGet<'_> {
     fn batch(&mut self) -> u64 {
-        let (start, end, _) = self.cursor.next();
+        let (start, end, _) = self.cursor.next_window();
         let pages = self.memmap.pages();
         for pfn in &self.pfns[start..end] {
             let count = &pages[pfn.0]._refcount;

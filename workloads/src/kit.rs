@@ -29,7 +29,7 @@ impl Cursor {
 
     /// The next window as `start..end`, and whether it ends a pass.
     #[inline]
-    pub fn next(&mut self) -> (usize, usize, bool) {
+    pub fn next_window(&mut self) -> (usize, usize, bool) {
         let start = self.off;
         let end = (start + self.n).min(self.len);
         let wrapped = end == self.len;
@@ -63,7 +63,7 @@ impl<'a, S: PinScheme + ?Sized> PinLoop<'a, S> {
 impl<S: PinScheme + ?Sized> Worker for PinLoop<'_, S> {
     #[inline]
     fn batch(&mut self) -> u64 {
-        let (start, end, _) = self.cursor.next();
+        let (start, end, _) = self.cursor.next_window();
         let batch = &self.pfns[start..end];
         match self.scheme.pin_pages(batch, GupPath::Fast) {
             // Unpinning what this call pinned cannot fail.
@@ -145,7 +145,7 @@ impl<'a, S: PinScheme + ?Sized> Scan<'a, S> {
 impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
     #[inline]
     fn batch(&mut self) -> u64 {
-        let (start, end, wrapped) = self.cursor.next();
+        let (start, end, wrapped) = self.cursor.next_window();
         let (mut fp, mut fneg) = (0u64, 0u64);
         // One read-side section for the batch, as a kernel scan takes one
         // around its walk (the model's outermost section is a full fence,
@@ -330,12 +330,12 @@ mod tests {
     #[test]
     fn cursor_wraps_with_a_short_last_window() {
         let mut c = Cursor::new(10, 4);
-        assert_eq!(c.next(), (0, 4, false));
-        assert_eq!(c.next(), (4, 8, false));
-        assert_eq!(c.next(), (8, 10, true));
-        assert_eq!(c.next(), (0, 4, false));
+        assert_eq!(c.next_window(), (0, 4, false));
+        assert_eq!(c.next_window(), (4, 8, false));
+        assert_eq!(c.next_window(), (8, 10, true));
+        assert_eq!(c.next_window(), (0, 4, false));
         let mut one = Cursor::new(3, 8);
-        assert_eq!(one.next(), (0, 3, true));
+        assert_eq!(one.next_window(), (0, 3, true));
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl<S: PinScheme + ?Sized> Worker for Traffic<'_, S> {
 
     #[inline]
     fn batch(&mut self) -> u64 {
-        let (start, end, _) = self.cursor.next();
+        let (start, end, _) = self.cursor.next_window();
         for &pfn in &self.pfns[start..end] {
             if self.scheme.get(pfn).is_ok() {
                 let _ = self.scheme.put(pfn);
