@@ -175,7 +175,7 @@ impl MemMap {
     /// the mm, the LRUs, the pagevecs and the vmstat counters.
     pub fn census_regions(&self) -> Vec<Region> {
         let mut regions = vec![
-            Region::of(self.pages(), Kind::StructPage),
+            Region::of(self.pages(), Kind::StructPage(crate::page::field_at)),
             Region::of(&self.mm, Kind::Named("mm_struct")),
             Region::of(&*self.lruvecs, Kind::Named("lruvec")),
             Region::of(&*self.lru_add_pvecs.cpus, Kind::Named("lru_add_pvec")),

@@ -173,6 +173,12 @@ impl PfnTree {
         self.fixed_bytes() + self.leaves.stats().live() + self.inners.stats().live()
     }
 
+    /// The root, allocated with the tree, for a census.
+    pub fn census_regions(&self) -> Vec<crate::census::Region> {
+        use crate::census::{Kind, Region, OTHER};
+        vec![Region::of(&*self.root, Kind::Named(OTHER))]
+    }
+
     /// The root and the two caches.
     fn fixed_bytes(&self) -> usize {
         std::mem::size_of::<Inner>() + KmemCache::<Leaf>::OVERHEAD + KmemCache::<Inner>::OVERHEAD

@@ -2,10 +2,12 @@
 //!
 //! Under `RUSTFLAGS="--cfg loom"` every atomic and the lock come from `loom`,
 //! so the racy paths (pin vs unpin vs `maybe_dma_pinned`, and the page-flag
-//! scheme's LRU isolation) are model-checked, not argued. Otherwise they are
-//! the census's counted atomics ([`crate::census`]), `std`'s with a report
-//! to the census before each operation. Nothing else in the crate names
-//! `std::sync::atomic` for what it models.
+//! scheme's LRU isolation) are model-checked, not argued. In the census
+//! copy of this crate (`pin-schemes-census`, built with `--cfg census`, never
+//! timed) they are the counted atomics of [`crate::census`]; everywhere
+//! else `std`'s, so the timed code is what it was before the census
+//! existed. Nothing else in the crate names `std::sync::atomic` for what it
+//! models.
 //!
 //! [`SpinLock`] stands for the kernel's `spinlock_t`: gup-fast runs with
 //! interrupts off and may not sleep, so a lock on its path must spin. It is
@@ -23,12 +25,16 @@
 //! Under loom it is loom's `Mutex`, which has the same Acquire/Release
 //! semantics and does not make the model explore every spin iteration.
 
-#[cfg(not(loom))]
+#[cfg(all(not(loom), census))]
 pub(crate) use crate::census::atomic::{
     AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
+    AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+};
+#[cfg(all(not(loom), not(census)))]
+pub(crate) use std::sync::atomic::{
     AtomicI32, AtomicI64, AtomicI8, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
 };
 

@@ -2,8 +2,8 @@
 //! exactness, pin limit and source; then every workload.
 
 use super::input::print;
-use pin_workloads::WORKLOADS;
 use pin_schemes::SCHEMES;
+use pin_workloads::WORKLOADS;
 use std::fmt::Write;
 
 /// Prints the table.

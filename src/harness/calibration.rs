@@ -9,8 +9,8 @@
 //!   subject of its own to show that the harness does not blur few-ns
 //!   differences.
 
-use pin_workloads::{Cursor, Slot, Tally, Worker};
 use pin_schemes::{MemMap, Pfn};
+use pin_workloads::{Cursor, Slot, Tally, Worker};
 use std::sync::atomic::Ordering;
 
 /// `fetch_add`/`fetch_sub` over `_refcount`.

@@ -7,12 +7,12 @@ use super::calibration::{Floor, Noop};
 use super::paired::{run_paired, Params, Shape};
 use super::record::{record, Labels, Memory, Visit};
 use crate::machine::numa::{self, NumaError};
-use pin_workloads::{Layout, Slot, Worker, Workload};
 use pin_results::{AllocFailures, NumaPlacement};
 use pin_schemes::{with_scheme, SchemeVisitor};
 use pin_schemes::{
     FailSlab, HasPinnedWrite, MemMap, MemMapError, OnAllocFail, Page, Pfn, PinScheme,
 };
+use pin_workloads::{Layout, Slot, Worker, Workload};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use thiserror::Error;

@@ -1,6 +1,7 @@
 //! The census pass of a model cell: the cell's own workers, over a fresh
-//! memmap laid out as the cell's, run with the schemes' counters on
-//! ([`pin_schemes::census`]), never timed.
+//! memmap laid out as the cell's, built from the same sources with the
+//! counters in (`pin-schemes-census` and `pin-workloads-census`: see
+//! `pin_schemes::census`), never timed; the timed build has none.
 //!
 //! Each of the cell's threads is a thread here too (so per-CPU structures,
 //! vmstat diffs and pagevecs, are per thread as in the cell), but they take
@@ -12,12 +13,12 @@
 //! calls covered in the counted pass; a `mixed` cell's background threads
 //! add their operations and lines but no pages.
 
-use super::cell::{form_folios, CellSpec, RunError, Subject};
+use super::cell::{CellSpec, RunError, Subject};
 use super::record::Visit;
-use pin_workloads::Worker;
 use pin_results::{Census, Lines};
-use pin_schemes::census::{self, Kind, LineKey, Objects, Recording, Region, ThreadCensus};
-use pin_schemes::{with_scheme, MemMap, PinScheme, SchemeVisitor};
+use pin_schemes_census::census::{self, Kind, LineKey, Objects, Recording, Region, ThreadCensus};
+use pin_schemes_census::{with_scheme, MemMap, PinScheme, SchemeVisitor};
+use pin_workloads_census::{Layout, Slot, Worker, Workload};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -51,21 +52,84 @@ impl Censuses {
 
 /// The census of scheme `name` in the cell `spec`.
 pub fn take(name: &'static str, spec: &CellSpec) -> Result<Census, RunError> {
-    let mut memmap = MemMap::with_pages(spec.layout.nr_pages(spec.threads))
-        .map_err(|e| RunError::Setup(format!("census: {e}")))?;
-    form_folios(&mut memmap, spec).map_err(|e| RunError::Setup(format!("census: {e}")))?;
-    let memmap = Arc::new(memmap);
-    let regions = memmap.census_regions();
-    let threshold = memmap.vmstat().threshold();
-    let threads = with_scheme(name, Arc::clone(&memmap), Pass { spec, regions })??;
+    let (threads, threshold) = pass(name, spec)?;
     let remote = spec.numa.memmap_node != spec.numa.cpu_node;
     Ok(sum(&threads, remote, threshold))
+}
+
+/// Each thread's count in the census pass of `name` in `spec`, and the
+/// vmstat threshold it ran with.
+fn pass(name: &'static str, spec: &CellSpec) -> Result<(Vec<Counted>, i8), RunError> {
+    let setup = |e: String| RunError::Setup(format!("census: {e}"));
+    let memmap = Arc::new(memmap(spec).map_err(|e| setup(e.to_string()))?);
+    let regions = memmap.census_regions();
+    let threshold = memmap.vmstat().threshold();
+    let threads = with_scheme(name, Arc::clone(&memmap), Pass { spec, regions })
+        .map_err(|e| setup(e.to_string()))??;
+    Ok((threads, threshold))
+}
+
+/// The cell's memmap as `cell::form_folios` builds it, of the census
+/// copy's types.
+fn memmap(spec: &CellSpec) -> Result<MemMap, pin_schemes_census::MemMapError> {
+    use pin_schemes_census::{FailSlab, HasPinnedWrite, OnAllocFail, Pfn};
+    let layout = &spec.layout;
+    let mut mm = MemMap::with_pages(layout.nr_pages(spec.threads))?;
+    mm.set_stat_threshold(spec.gup.stat_threshold);
+    mm.mm_mut()
+        .set_has_pinned_write(match spec.gup.has_pinned_write {
+            pin_schemes::HasPinnedWrite::TestThenSet => HasPinnedWrite::TestThenSet,
+            pin_schemes::HasPinnedWrite::Always => HasPinnedWrite::Always,
+        });
+    let on_fail = match spec.gup.on_alloc_fail {
+        pin_schemes::OnAllocFail::Fail => OnAllocFail::Fail,
+        pin_schemes::OnAllocFail::SlowPath => OnAllocFail::SlowPath,
+    };
+    mm.set_failslab(FailSlab::new(spec.gup.failslab, on_fail));
+    if layout.order > 0 {
+        for t in 0..spec.threads {
+            for head in layout.region(t).step_by(1 << layout.order) {
+                if spec.workload.pte_mapped() {
+                    mm.make_pte_mapped_folio(Pfn(head), layout.order)?;
+                } else {
+                    mm.make_folio(Pfn(head), layout.order)?;
+                }
+            }
+        }
+    }
+    Ok(mm)
 }
 
 /// The census pass with the scheme's concrete type.
 struct Pass<'a> {
     spec: &'a CellSpec,
     regions: Vec<Region>,
+}
+
+impl Pass<'_> {
+    /// The cell's workload and thread `index`'s slot, as the census copy
+    /// has them.
+    fn slot(&self, index: usize) -> Result<(Workload, Slot), RunError> {
+        let name = self.spec.workload.name();
+        let workload = Workload::from_name(name)
+            .ok_or_else(|| RunError::Setup(format!("census: no workload {name}")))?;
+        let l = self.spec.layout;
+        let layout = Layout {
+            shared_pages: l.shared_pages,
+            per_thread: l.per_thread,
+            order: l.order,
+            pages_per_call: l.pages_per_call,
+        };
+        let threads = self.spec.threads;
+        Ok((
+            workload,
+            Slot {
+                index,
+                threads,
+                layout,
+            },
+        ))
+    }
 }
 
 /// One thread's count and the pages its calls covered while counted
@@ -77,7 +141,7 @@ impl SchemeVisitor for Pass<'_> {
 
     fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
         let spec = self.spec;
-        let mut regions = self.regions;
+        let mut regions = self.regions.clone();
         regions.push(Region::of(scheme, Kind::Named(census::OTHER)));
         regions.extend(scheme.census_regions());
         let objects = Objects::default();
@@ -87,13 +151,15 @@ impl SchemeVisitor for Pass<'_> {
             let handles: Vec<_> = (0..spec.threads)
                 .map(|i| {
                     let (turns, regions, objects) = (&turns, regions.clone(), objects.clone());
+                    let pass = &self;
                     s.spawn(move || {
                         // Recording (paused) from before the setup, so the
                         // objects it allocates (held pins' nodes) are known.
                         let recording = census::record(regions, objects);
                         recording.pause();
-                        let worker = spec.workload.worker(scheme, &spec.slot(i));
-                        let worker = worker.map_err(|e| RunError::Setup(e.0));
+                        let worker = pass.slot(i).and_then(|(w, slot)| {
+                            w.worker(scheme, &slot).map_err(|e| RunError::Setup(e.0))
+                        });
                         match worker {
                             Ok(w) => Ok(one_thread(w, i, turns, recording, target)),
                             Err(e) => {
@@ -234,4 +300,73 @@ fn sum(threads: &[Counted], remote: bool, stat_threshold: i8) -> Census {
     }
     c.shared_lines_written = writers.values().filter(|n| **n > 1).count() as u64;
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::cell::{GupModel, Numa};
+    use pin_schemes::{HasPinnedWrite, OnAllocFail};
+    use pin_schemes_census::census::Place;
+    use pin_workloads::WORKLOADS;
+
+    fn spec(name: &'static str, workload: pin_workloads::Workload, order: u8) -> CellSpec {
+        CellSpec {
+            subject: Subject::Scheme(name),
+            workload,
+            threads: 2,
+            layout: workload.layout(order, 1024, 64),
+            numa: Numa {
+                placement: "local",
+                cpu_node: 0,
+                cpus: vec![0, 1],
+                memmap_node: 0,
+                memmap_cpus: vec![0],
+            },
+            gup: GupModel {
+                stat_threshold: 28,
+                has_pinned_write: HasPinnedWrite::TestThenSet,
+                failslab: None,
+                on_alloc_fail: OnAllocFail::SlowPath,
+            },
+        }
+    }
+
+    /// Every line of every scheme's pass in every workload is keyed so that
+    /// its count cannot depend on the allocator: by region or object, or a
+    /// lock's word alone in its 64 bytes. A structure a scheme allocates
+    /// and does not name in `census_regions()` fails this.
+    #[test]
+    fn every_line_is_keyed_independently_of_the_heap() {
+        for info in pin_schemes::SCHEMES {
+            for &w in WORKLOADS {
+                for &order in w.orders().iter().filter(|o| **o <= 9) {
+                    let (threads, _) = pass(info.name, &spec(info.name, w, order)).expect("pass");
+                    for (t, _) in &threads {
+                        for (k, u) in &t.lines {
+                            assert!(
+                                k.place != Place::Heap || u.lock_word,
+                                "{} / {} / {order}: {k:?} {u:?}",
+                                info.name,
+                                w.name()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Two passes of a two-thread cell count the same, and the measured
+    /// pages are the two threads' counted pages.
+    #[test]
+    fn a_pass_counts_the_same_twice() {
+        let s = spec("hybrid", pin_workloads::Workload::Shared, 0);
+        let a = take("hybrid", &s).expect("census");
+        let b = take("hybrid", &s).expect("census");
+        assert_eq!(a, b);
+        assert!(a.pages > 0 && a.locked_rmw_total() > 0, "{a:?}");
+        // Both threads pin the same hot pages: their lines are shared.
+        assert!(a.shared_lines_written > 0, "{a:?}");
+    }
 }

@@ -12,9 +12,9 @@
 use super::calibration::Floor;
 use super::paired::{run_paired, Params, Shape};
 use super::record::pairs;
-use pin_workloads::{Cursor, Slot, Tally, Worker, Workload};
 use pin_results::Estimate;
 use pin_schemes::{MemMap, Pfn};
+use pin_workloads::{Cursor, Slot, Tally, Worker, Workload};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

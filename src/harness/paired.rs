@@ -21,11 +21,11 @@
 //! measured rounds only.
 
 use super::clock_probe::{clock_probe, contention_probe, SharedLine};
-use pin_workloads::{Tally, Worker};
 use crate::machine::numa::bind_thread;
 use crate::metrics::counters::{Availability, ThreadCounters};
 use crate::metrics::latency::Latency;
 use pin_results::Counters;
+use pin_workloads::{Tally, Worker};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};

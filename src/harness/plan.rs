@@ -12,8 +12,8 @@ use super::cell::{CellSpec, GupModel, Subject};
 pub use super::sweep::PlanError;
 use super::sweep::{sweep, unique, Scope, Sweep, SweepOptions};
 use crate::machine::Machine;
-use pin_workloads::{Workload, WORKLOADS};
 use pin_schemes::{HasPinnedWrite, OnAllocFail, PAGE_SIZE, SCHEMES};
+use pin_workloads::{Workload, WORKLOADS};
 use std::num::NonZeroU32;
 
 /// `pinbench run`'s options as given (None = not given).

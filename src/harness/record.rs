@@ -11,11 +11,11 @@
 //! instead of whole cells.
 
 use super::paired::{ThreadOutcome, Timed};
-use pin_workloads::Tally;
 use crate::metrics::latency::Latency;
 use pin_results::derive::derive_all;
 use pin_results::derive::or_zero;
 use pin_results::{AllocFailures, Cell, Counters, KernelCell, NumaPlacement, Pairs};
+use pin_workloads::Tally;
 
 /// What names a cell in the results: the model's cells and the kernel's
 /// fill it in their own terms.

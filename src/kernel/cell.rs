@@ -23,10 +23,10 @@ use super::PinPath;
 use crate::harness::calibration::Floor;
 use crate::harness::paired::{run_paired, Params, Shape, ThreadOutcome};
 use crate::harness::record::{record, Labels, Memory, Visit};
-use pin_workloads::Idle;
-use pin_workloads::{Slot, Tally, Worker, Workload};
 use pin_results::{KernelCell, NumaPlacement, TwinCensus};
 use pin_schemes::MemMap;
+use pin_workloads::Idle;
+use pin_workloads::{Slot, Tally, Worker, Workload};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -133,9 +133,7 @@ pub fn settle(path: &Path, before: FollPin, patience: Duration) -> Option<FollPi
 
 /// The floor's memmap for `spec`: one `struct page` per page of every
 /// buffer, walked with the same batch size.
-fn floor_memmap(
-    spec: &KernelSpec<'_>,
-) -> Result<(MemMap, pin_workloads::Layout), KernelCellError> {
+fn floor_memmap(spec: &KernelSpec<'_>) -> Result<(MemMap, pin_workloads::Layout), KernelCellError> {
     let per_thread = (spec.buffer_bytes / crate::machine::mapping::PAGE_SIZE).max(1);
     let layout = Workload::Private.layout(0, per_thread, spec.pages_per_call.min(per_thread));
     let memmap = MemMap::with_pages(layout.nr_pages(spec.job.threads))

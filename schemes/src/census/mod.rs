@@ -1,16 +1,20 @@
 //! The census: what the model's code does, counted, not timed.
 //!
-//! Every atomic the schemes use comes from [`crate::sync`], which (outside
-//! loom) hands out the counted atomics of [`atomic`]; the spinlock, `smp_mb()`,
-//! the RCU read side and the slab report to the same hooks. A hook costs one
-//! thread-local flag test while nothing records; while a thread records
-//! (between [`record`] and [`Recording::finish`]), each operation is noted
-//! against the cache line it touched:
+//! This crate is built twice. As `pin-schemes` (timed) every hook here is
+//! empty and [`crate::sync`] hands out `std`'s atomics: nothing of the
+//! census reaches a timed instruction (a thread-local flag test per atomic
+//! was measured to slow the floor's locked adds by 18 to 23%: a load after
+//! a locked instruction waits for it). As `pin-schemes-census` (the same
+//! sources with `--cfg census`, used only by the harness's untimed census
+//! pass and the census tests) [`crate::sync`] hands out the counted atomics
+//! of [`atomic`], and the spinlock, `smp_mb()`, the RCU read side and the
+//! slab report to the same hooks. While a thread records (between
+//! [`record`] and [`Recording::finish`]), each operation is noted against
+//! the cache line it touched:
 //!
 //! - a locked read-modify-write (what x86 emits with a `lock` prefix:
 //!   `fetch_add`, `fetch_or`, `compare_exchange`, `swap`, ...), by what it
-//!   hit: a `struct page` field (by its offset in the page, see
-//!   [`crate::page::field_at`]), a region the caller named (`vmstat`,
+//!   hit: a `struct page` field (by its offset in the page), a region the caller named (`vmstat`,
 //!   `mm_struct`), a lock word, or `other` (a scheme's side structures);
 //!   a failed `compare_exchange` is still a locked instruction and counts;
 //! - a full barrier (`smp_mb()`; `smp_mb__after_atomic()` emits nothing on
@@ -32,10 +36,10 @@
 //! structure; everything else by its address. Counting never runs inside a
 //! timed slice: the harness records in a separate pass over a fresh memmap.
 
-// Under loom the hooks are empty and the counted atomics unused.
-#![cfg_attr(loom, allow(dead_code))]
+// Outside the census copy (and under loom) the hooks are empty.
+#![cfg_attr(any(loom, not(census)), allow(dead_code))]
 
-#[cfg(not(loom))]
+#[cfg(all(census, not(loom)))]
 pub mod atomic;
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,16 +49,18 @@ use std::ops::Range;
 pub const LINE: usize = 64;
 
 /// What a recorded region of memory is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Kind {
-    /// The memmap's `struct page`s: operations are named by field.
-    StructPage,
+    /// The memmap's `struct page`s: an operation is named by the field at
+    /// its offset in the page, as the function given names it
+    /// ([`crate::page::field_at`]).
+    StructPage(fn(usize) -> &'static str),
     /// A structure the breakdown names.
     Named(&'static str),
 }
 
 /// A range of addresses the recorder names and keys its lines by.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Region {
     /// Addresses.
     pub range: Range<usize>,
@@ -103,6 +109,10 @@ pub struct LineUse {
     pub read: bool,
     /// Written (a store or a read-modify-write).
     pub written: bool,
+    /// A lock's word (taken or released there): such a line is alone in
+    /// its 64 bytes wherever it lies, so its count does not depend on
+    /// where the heap put it.
+    pub lock_word: bool,
 }
 
 /// What one thread's recording counted.
@@ -143,7 +153,7 @@ pub const STAND_IN: &str = "stand-in lock";
 /// What the breakdown calls memory outside every named region.
 pub const OTHER: &str = "other";
 
-#[cfg(not(loom))]
+#[cfg(all(census, not(loom)))]
 mod tls {
     use super::{Objects, Recorder, Region};
     use std::cell::{Cell, RefCell};
@@ -175,9 +185,9 @@ mod tls {
 /// Whether the calling thread is counting.
 #[inline(always)]
 fn on() -> bool {
-    #[cfg(not(loom))]
+    #[cfg(all(census, not(loom)))]
     return tls::STATE.with(std::cell::Cell::get) == tls::ON;
-    #[cfg(loom)]
+    #[cfg(any(loom, not(census)))]
     return false;
 }
 
@@ -185,13 +195,13 @@ fn on() -> bool {
 #[cold]
 #[inline(never)]
 fn with_recorder(f: impl FnOnce(&mut Recorder)) {
-    #[cfg(not(loom))]
+    #[cfg(all(census, not(loom)))]
     tls::RECORDER.with(|r| {
         if let Some(rec) = r.borrow_mut().as_mut() {
             f(rec);
         }
     });
-    #[cfg(loom)]
+    #[cfg(any(loom, not(census)))]
     let _ = f;
 }
 
@@ -221,7 +231,7 @@ pub(crate) fn lock(name: &'static str, addr: usize, stand_in: bool) {
             *r.census.locks.entry(name).or_default() += 1;
             let what = if stand_in { STAND_IN } else { LOCK_WORD };
             *r.census.locked_rmw.entry(what).or_default() += 1;
-            r.touch(addr, Access::Rmw);
+            r.touch(addr, Access::Rmw, true);
         });
     }
 }
@@ -239,7 +249,7 @@ pub(crate) fn acquired(name: &'static str) {
 #[inline(always)]
 pub(crate) fn unlock(addr: usize) {
     if on() {
-        with_recorder(|r| r.touch(addr, Access::Write));
+        with_recorder(|r| r.touch(addr, Access::Write, true));
     }
 }
 
@@ -254,9 +264,9 @@ pub(crate) fn rcu_section() {
 /// Whether the calling thread has a recording, paused or not.
 #[inline(always)]
 fn recording() -> bool {
-    #[cfg(not(loom))]
+    #[cfg(all(census, not(loom)))]
     return tls::STATE.with(std::cell::Cell::get) != tls::NONE;
-    #[cfg(loom)]
+    #[cfg(any(loom, not(census)))]
     return false;
 }
 
@@ -352,24 +362,24 @@ impl Recorder {
         if access == Access::Rmw {
             let what = match self.region(addr) {
                 Some((_, r)) => match r.kind {
-                    Kind::StructPage => crate::page::field_at((addr - r.range.start) % LINE),
+                    Kind::StructPage(field) => field((addr - r.range.start) % LINE),
                     Kind::Named(name) => name,
                 },
                 None => OTHER,
             };
             *self.census.locked_rmw.entry(what).or_default() += 1;
         }
-        self.touch(addr, access);
+        self.touch(addr, access, false);
     }
 
-    fn touch(&mut self, addr: usize, access: Access) {
+    fn touch(&mut self, addr: usize, access: Access, lock_word: bool) {
         let (key, memmap) = match self.region(addr) {
             Some((i, r)) => (
                 LineKey {
                     place: Place::Region(i),
                     line: (addr - r.range.start) / LINE,
                 },
-                r.kind == Kind::StructPage,
+                matches!(r.kind, Kind::StructPage(_)),
             ),
             None => match self.objects.find(addr) {
                 Some((serial, base)) => (
@@ -392,6 +402,7 @@ impl Recorder {
         u.memmap = memmap;
         u.read |= access != Access::Write;
         u.written |= access != Access::Read;
+        u.lock_word |= lock_word;
     }
 }
 
@@ -403,9 +414,9 @@ pub struct Recording(());
 /// tracking objects of `objects` (shared by the threads of one pass) told
 /// apart (see the module doc). Under loom nothing is counted.
 pub fn record(regions: Vec<Region>, objects: Objects) -> Recording {
-    #[cfg(not(loom))]
+    #[cfg(all(census, not(loom)))]
     tls::start(regions, objects);
-    #[cfg(loom)]
+    #[cfg(any(loom, not(census)))]
     let _ = (regions, objects);
     Recording(())
 }
@@ -413,19 +424,19 @@ pub fn record(regions: Vec<Region>, objects: Objects) -> Recording {
 impl Recording {
     /// Stops counting, keeping what was counted (a warm-up, a setup step).
     pub fn pause(&self) {
-        #[cfg(not(loom))]
+        #[cfg(all(census, not(loom)))]
         tls::set(tls::PAUSED);
     }
 
     /// Counts again.
     pub fn resume(&self) {
-        #[cfg(not(loom))]
+        #[cfg(all(census, not(loom)))]
         tls::set(tls::ON);
     }
 
     /// Forgets what was counted so far (after a warm-up).
     pub fn reset(&self) {
-        #[cfg(not(loom))]
+        #[cfg(all(census, not(loom)))]
         tls::RECORDER.with(|r| {
             if let Some(rec) = r.borrow_mut().as_mut() {
                 rec.census = ThreadCensus::default();
@@ -435,7 +446,7 @@ impl Recording {
 
     /// Stops counting and returns what was counted.
     pub fn finish(self) -> ThreadCensus {
-        #[cfg(not(loom))]
+        #[cfg(all(census, not(loom)))]
         {
             tls::set(tls::NONE);
             tls::RECORDER
@@ -443,14 +454,14 @@ impl Recording {
                 .map(|rec| rec.census)
                 .unwrap_or_default()
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, not(census)))]
         ThreadCensus::default()
     }
 }
 
 impl Drop for Recording {
     fn drop(&mut self) {
-        #[cfg(not(loom))]
+        #[cfg(all(census, not(loom)))]
         {
             tls::set(tls::NONE);
             tls::RECORDER.with(|r| r.borrow_mut().take());

@@ -116,6 +116,10 @@ impl PinScheme for SideTreeSharded {
         Some(self.tree.count(folio.head.0))
     }
 
+    fn census_regions(&self) -> Vec<crate::census::Region> {
+        self.tree.census_regions()
+    }
+
     fn tracking_bytes(&self) -> usize {
         self.tree.bytes()
     }

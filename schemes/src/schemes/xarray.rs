@@ -193,6 +193,11 @@ impl<const BATCHED: bool> PinScheme for XArrayScheme<BATCHED> {
         Some(u32::try_from(pins).unwrap_or(u32::MAX))
     }
 
+    fn census_regions(&self) -> Vec<crate::census::Region> {
+        use crate::census::{Kind, Region, OTHER};
+        vec![Region::of(&*self.trees, Kind::Named(OTHER))]
+    }
+
     fn tracking_bytes(&self) -> usize {
         self.fixed_bytes() + self.trees.iter().map(|t| t.node_stats().live()).sum::<usize>()
     }
