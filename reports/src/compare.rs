@@ -384,8 +384,8 @@ fn census_changes<'k>(
         if changed.is_empty() {
             same += 1;
         } else {
-            lines.push(format!("{}, {}:", k.shape.name(), k.row()));
-            lines.extend(changed.into_iter().map(|c| format!("  {c}")));
+            lines.push((String::new(), format!("{}, {}:", k.shape.name(), k.row())));
+            lines.extend(changed.into_iter().map(|c| ("  ".to_string(), c)));
         }
     }
     if same + lines.len() == 0 {
@@ -400,8 +400,8 @@ fn census_changes<'k>(
         );
     } else {
         let _ = writeln!(out, "{same} cells counted the same; these changed:");
-        for l in lines {
-            out.push_str(&wrap("", "    ", &l, WIDTH));
+        for (indent, l) in lines {
+            out.push_str(&wrap(&indent, "    ", &l, WIDTH));
         }
     }
     for s in split {
@@ -563,6 +563,32 @@ mod tests {
         assert!(exact.contains("+20.0% ?"), "{exact}");
         let plain = row(&text, "plain 1T");
         assert!(plain.contains("+0.0% ?"), "{plain}");
+    }
+
+    #[test]
+    fn a_changed_count_is_named_exactly_and_an_equal_one_is_not() {
+        let same = [1.50, 1.51, 1.49, 1.50, 1.52, 1.48, 1.50];
+        let counted = |refcount: u64| {
+            let mut c = cell("hybrid", 1, &same);
+            c.census = Some(Census {
+                pages: 4,
+                locked_rmw: [("_refcount".to_string(), refcount)].into_iter().collect(),
+                ..Census::default()
+            });
+            c
+        };
+        let base = [run("b", vec![counted(12)])];
+        let text = compare(&base, &[run("n", vec![counted(16)])]);
+        assert!(
+            text.contains("0 cells counted the same; these changed:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  locked _refcount: 3 -> 4 per page"),
+            "{text}"
+        );
+        let text = compare(&base, &[run("n", vec![counted(12)])]);
+        assert!(text.contains("No count changed in the 1 cells"), "{text}");
     }
 
     #[test]
