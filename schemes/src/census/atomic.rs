@@ -6,6 +6,21 @@
 use super::Access;
 use std::sync::atomic::Ordering;
 
+/// Read-modify-writes of one value that `std` does in one call: noted,
+/// then done.
+macro_rules! counted_rmw {
+    ($int:ty; $($(#[$doc:meta])* $op:ident,)*) => {
+        $(
+            $(#[$doc])*
+            #[inline(always)]
+            pub fn $op(&self, v: $int, order: Ordering) -> $int {
+                self.note(Access::Rmw);
+                self.0.$op(v, order)
+            }
+        )*
+    };
+}
+
 macro_rules! counted_int {
     ($name:ident, $int:ty) => {
         #[doc = concat!("`std::sync::atomic::", stringify!($name), "`, counted.")]
@@ -38,46 +53,20 @@ macro_rules! counted_int {
                 self.0.store(v, order)
             }
 
-            /// `lock xadd`.
-            #[inline(always)]
-            pub fn fetch_add(&self, v: $int, order: Ordering) -> $int {
-                self.note(Access::Rmw);
-                self.0.fetch_add(v, order)
-            }
-
-            /// `lock xadd` of the negation.
-            #[inline(always)]
-            pub fn fetch_sub(&self, v: $int, order: Ordering) -> $int {
-                self.note(Access::Rmw);
-                self.0.fetch_sub(v, order)
-            }
-
-            /// `lock or` (or a `lock cmpxchg` loop where the old value is used).
-            #[inline(always)]
-            pub fn fetch_or(&self, v: $int, order: Ordering) -> $int {
-                self.note(Access::Rmw);
-                self.0.fetch_or(v, order)
-            }
-
-            /// `lock and` (or a `lock cmpxchg` loop where the old value is used).
-            #[inline(always)]
-            pub fn fetch_and(&self, v: $int, order: Ordering) -> $int {
-                self.note(Access::Rmw);
-                self.0.fetch_and(v, order)
-            }
-
-            /// A `lock cmpxchg` loop, counted as one operation.
-            #[inline(always)]
-            pub fn fetch_max(&self, v: $int, order: Ordering) -> $int {
-                self.note(Access::Rmw);
-                self.0.fetch_max(v, order)
-            }
-
-            /// `xchg` (locked without a prefix on x86).
-            #[inline(always)]
-            pub fn swap(&self, v: $int, order: Ordering) -> $int {
-                self.note(Access::Rmw);
-                self.0.swap(v, order)
+            counted_rmw! {
+                $int;
+                /// `lock xadd`.
+                fetch_add,
+                /// `lock xadd` of the negation.
+                fetch_sub,
+                /// `lock or` (a `lock cmpxchg` loop where the old value is used).
+                fetch_or,
+                /// `lock and` (a `lock cmpxchg` loop where the old value is used).
+                fetch_and,
+                /// A `lock cmpxchg` loop, counted as one operation.
+                fetch_max,
+                /// `xchg` (locked without a prefix on x86).
+                swap,
             }
 
             /// `lock cmpxchg`: counted whether or not it succeeds.
