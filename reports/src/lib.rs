@@ -23,6 +23,7 @@ mod calibration;
 pub mod census;
 pub mod compare;
 pub mod coverage;
+mod effects;
 mod error;
 pub mod findings;
 pub mod output;

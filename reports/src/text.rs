@@ -19,6 +19,7 @@ fn all_tables(runs: &[Run]) -> Vec<Titled> {
     t.extend(tables::metadata(&runs));
     t.extend(crate::calibration::calibration(&runs));
     t.extend(tables::numa(&runs));
+    t.extend(crate::effects::tables(&runs));
     t
 }
 

@@ -9,11 +9,13 @@
 
 mod census;
 pub mod derive;
+mod effects;
 mod estimate;
 mod quiet;
 mod validate;
 
 pub use census::{Census, Lines};
+pub use effects::{Effects, ForkCost, PinAnswer};
 pub use estimate::{Estimate, NOISY_HALF_WIDTH};
 pub use quiet::{ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_PROBE};
 use serde::{Deserialize, Serialize};
@@ -102,6 +104,10 @@ pub struct Results {
     pub contention_probe_ns: Vec<ProbeNs>,
     /// The measurements.
     pub cells: Vec<Cell>,
+    /// `pinbench kernel --effects`: what pins did to the running kernel;
+    /// absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effects: Option<Effects>,
 }
 
 /// A paired ratio of a fixed operation (a `try_get_folio`-style CAS-loop get
@@ -987,6 +993,7 @@ pub mod sample {
             }],
             contention_probe_ns: vec![],
             cells,
+            effects: None,
         }
     }
 }

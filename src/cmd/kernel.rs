@@ -42,6 +42,11 @@ pub struct KernelArgs {
     /// Put the buffers on this NUMA node (mbind), instead of --numa.
     #[arg(long)]
     pub buffer_node: Option<u32>,
+    /// Also measure what pins do to the rest of the kernel: which mappings
+    /// it lets be pinned long-term and short-term, and what a pinned
+    /// buffer (-m MiB, 4 KiB and THP) costs fork(); recorded as `effects`.
+    #[arg(long)]
+    pub effects: bool,
     /// A file or block device the direct-io backend reads with O_DIRECT
     /// (read only; default: a scratch file of the buffer's size beside the
     /// results file, removed at once). A memory-backed device (brd,
@@ -184,6 +189,22 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
         &mut record,
     );
     notes.extend(checks.notes());
+    let mut measured = measured;
+    if args.effects && !measured.partial {
+        let fork = crate::kernel::effects::fork::Options {
+            bytes: (args.mib as usize) << 20,
+            rounds: if args.sweep.quick { 8 } else { 24 },
+            thp: vec![false, true],
+        };
+        let dir = scratch_dir(args.sweep.output.as_deref());
+        let (effects, more) = crate::kernel::effects::measure(&dir, &fork);
+        Session::say(&more);
+        notes.extend(more);
+        if effects.pins_balanced == Some(false) {
+            notes.push("effects: FOLL_PIN counters did not balance over the effects".into());
+        }
+        measured.effects = Some(effects);
+    }
     let shares = crate::kernel::direct_io::share_notes(&measured.cells);
     Session::say(&shares);
     notes.extend(shares);

@@ -32,6 +32,8 @@ pub struct Measured {
     pub yardsticks: Yardsticks,
     /// Cells asked for of which no visit could be measured.
     pub unmeasured: Vec<String>,
+    /// `pinbench kernel --effects`: what pins did to the running kernel.
+    pub effects: Option<pin_results::Effects>,
 }
 
 /// The fingerprint on the first CPU this process may use.
@@ -166,6 +168,7 @@ impl Session {
             quiet_probe_ns: measured.yardsticks.quiet.clone(),
             contention_probe_ns: measured.yardsticks.contention.clone(),
             cells: measured.cells.clone(),
+            effects: measured.effects.clone(),
         }
     }
 

@@ -73,6 +73,7 @@ impl Session {
                 partial: true,
                 fingerprint: take_fingerprint().map(|start| Fingerprint { start, end: None }),
                 yardsticks: Yardsticks::default(),
+                effects: None,
                 unmeasured: Vec::new(),
             },
             bar: ProgressBar::new((specs.len() * visits.passes) as u64).with_style(

@@ -10,6 +10,7 @@ pub mod buffer;
 pub mod cell;
 pub mod device;
 pub mod direct_io;
+pub mod effects;
 pub mod gup_test;
 pub mod hugetlb;
 pub mod hugetlb_pool;

@@ -41,17 +41,30 @@ impl Mapping {
     /// with `flags` added.
     fn map(bytes: usize, page_bytes: usize, flags: i32) -> io::Result<Self> {
         let bytes = bytes.max(1).div_ceil(page_bytes) * page_bytes;
-        // SAFETY: a fresh anonymous mapping with no address hint.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
-                -1,
-                0,
-            )
-        };
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        Self::with(
+            bytes,
+            rw,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | flags,
+            None,
+        )
+    }
+
+    /// `bytes` (whole pages) with protection `prot` and `flags`
+    /// (`MAP_SHARED` or `MAP_PRIVATE`, and more), of the file `fd` from
+    /// offset 0, or anonymous (`MAP_ANONYMOUS` in `flags`) with `None`.
+    pub fn with(
+        bytes: usize,
+        prot: i32,
+        flags: i32,
+        fd: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> io::Result<Self> {
+        use std::os::fd::AsRawFd;
+        let bytes = bytes.max(1).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let fd = fd.map_or(-1, |f| f.as_raw_fd());
+        // SAFETY: a fresh mapping with no address hint; the kernel checks
+        // the fd and flags.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), bytes, prot, flags, fd, 0) };
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }

@@ -1,0 +1,186 @@
+//! "Effects of pins": the results' `effects` (`pinbench kernel
+//! --effects`): the pin table and the fork cost, as report tables.
+
+use crate::runs::Run;
+use crate::table::{num, Group, Table};
+use crate::tables::{estimate, Titled};
+
+/// The effects tables of every run that has them.
+pub fn tables(runs: &[Run]) -> Vec<Titled> {
+    runs.iter()
+        .filter_map(|r| Some((r, r.results.effects.as_ref()?)))
+        .flat_map(|(r, e)| {
+            let prefix = if runs.len() > 1 {
+                format!("[{}] ", r.label)
+            } else {
+                String::new()
+            };
+            let balanced = match e.pins_balanced {
+                Some(true) => "The kernel's FOLL_PIN counters balanced over them.",
+                Some(false) => "The kernel's FOLL_PIN counters did NOT balance over them.",
+                None => "This kernel has no FOLL_PIN counters to check them by.",
+            };
+            let mut t = vec![];
+            if !e.pin_table.is_empty() {
+                t.push(pin_table(e, &prefix, balanced));
+            }
+            if !e.fork.is_empty() {
+                t.push(fork(e, &prefix));
+            }
+            t
+        })
+        .collect()
+}
+
+fn group(columns: &[&str]) -> Group {
+    Group {
+        label: String::new(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        align_left: vec![true; columns.len()],
+    }
+}
+
+fn pin_table(e: &pin_results::Effects, prefix: &str, balanced: &str) -> Titled {
+    let rows = e
+        .pin_table
+        .iter()
+        .map(|a| {
+            let what = match &a.fs {
+                Some(fs) => format!("{} ({fs})", a.mapping),
+                None => a.mapping.clone(),
+            };
+            let cells = vec![
+                a.prot.clone(),
+                a.long_term.clone(),
+                a.dio_into.clone(),
+                a.dio_from.clone(),
+            ];
+            (what, cells)
+        })
+        .collect();
+    Titled {
+        heading: format!("{prefix}What the running kernel lets be pinned"),
+        about: format!(
+            "long-term: IORING_REGISTER_BUFFERS, pin_user_pages(FOLL_WRITE | \
+             FOLL_LONGTERM); dio into: an O_DIRECT read into the buffer (a \
+             short-term pin with FOLL_WRITE); dio from: an O_DIRECT write from it \
+             (read only). pinned, or the errno the kernel returned. {balanced}"
+        ),
+        table: Table {
+            row_head: "mapping".into(),
+            groups: vec![group(&["prot", "long-term", "dio into", "dio from"])],
+            rows,
+        },
+        footnotes: vec![],
+        section: "effects".into(),
+    }
+}
+
+fn fork(e: &pin_results::Effects, prefix: &str) -> Titled {
+    let ms = |ns: f64| num(ns / 1e6);
+    let rows = e
+        .fork
+        .iter()
+        .map(|f| {
+            let copied = |c: Option<u64>| c.map_or("-".into(), |n| n.to_string());
+            (
+                f.backing.clone(),
+                vec![
+                    num(f.pages as f64 * 4096.0 / (1u64 << 20) as f64),
+                    ms(f.fork_ns_pinned),
+                    ms(f.fork_ns_unpinned),
+                    estimate(&f.ns_per_pinned_page),
+                    copied(f.pages_copied_pinned),
+                    copied(f.pages_copied_unpinned),
+                ],
+            )
+        })
+        .collect();
+    Titled {
+        heading: format!("{prefix}What a pinned buffer costs fork()"),
+        about: "The same buffer forked registered with io_uring (pinned long-term) \
+                and unregistered (MMF_HAS_PINNED still set), in alternating rounds; \
+                ms: median fork() time in the parent; ns/page: per round, (pinned - \
+                unpinned) over the buffer's 4 KiB pages, median +- 95% CI half-width; \
+                copied: the child's private pages in the buffer after one fork each \
+                way (copy_page_range() copies what folio_needs_cow_for_dma() finds \
+                pinned)."
+            .into(),
+        table: Table {
+            row_head: "backing".into(),
+            groups: vec![Group {
+                label: String::new(),
+                columns: [
+                    "MiB",
+                    "ms pinned",
+                    "ms unpinned",
+                    "ns/page",
+                    "copied",
+                    "unpinned",
+                ]
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+                align_left: vec![],
+            }],
+            rows,
+        },
+        footnotes: vec![],
+        section: "effects".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pin_results::{sample, Effects, Estimate, ForkCost, PinAnswer};
+
+    #[test]
+    fn the_pin_table_and_the_fork_cost_are_rendered_with_their_verdicts() {
+        let mut r = sample::results(vec![]);
+        r.effects = Some(Effects {
+            pin_table: vec![PinAnswer {
+                mapping: "file shared".into(),
+                fs: Some("ext4".into()),
+                prot: "read-write".into(),
+                long_term: "EFAULT".into(),
+                dio_into: "pinned".into(),
+                dio_from: "pinned".into(),
+            }],
+            fork: vec![ForkCost {
+                backing: "4k".into(),
+                pages: 16384,
+                thp_bytes: Some(0),
+                thp_bytes_after: Some(0),
+                rounds: 8,
+                fork_ns_pinned: 26.4e6,
+                fork_ns_unpinned: 1.6e6,
+                ns_per_pinned_page: Estimate {
+                    median: 1500.0,
+                    ci_low: 1400.0,
+                    ci_high: 1600.0,
+                    n: 8,
+                },
+                pages_copied_pinned: Some(16384),
+                pages_copied_unpinned: Some(0),
+                rounds_ns: vec![],
+            }],
+            pins_balanced: Some(false),
+        });
+        let runs = Run::label_all(vec![("r.json".into(), r)]);
+        let t = tables(&runs);
+        assert_eq!(t.len(), 2);
+        let table = t[0].table.text();
+        assert!(
+            table.contains("file shared (ext4)") && table.contains("EFAULT"),
+            "{table}"
+        );
+        assert!(t[0].about.contains("did NOT balance"), "{}", t[0].about);
+        let fork = t[1].table.text();
+        assert!(
+            fork.contains("26.40") && fork.contains("1500+-100"),
+            "{fork}"
+        );
+        assert!(fork.contains("16384"), "{fork}");
+    }
+}

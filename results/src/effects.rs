@@ -1,0 +1,77 @@
+//! `effects`: what pins do to the rest of the running kernel, measured by
+//! `pinbench kernel --effects`: which mappings it lets be pinned, and what
+//! a pinned buffer costs `fork()`.
+
+use crate::Estimate;
+use serde::{Deserialize, Serialize};
+
+/// The effects measured in one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Effects {
+    /// What the kernel answered to a long-term and a short-term pin of
+    /// each kind of mapping.
+    pub pin_table: Vec<PinAnswer>,
+    /// `fork()` with the buffer pinned against unpinned, per backing.
+    pub fork: Vec<ForkCost>,
+    /// The kernel's FOLL_PIN counters balanced over the effects (every pin
+    /// taken was released); `null` where /proc/vmstat lacks them.
+    pub pins_balanced: Option<bool>,
+}
+
+/// One row of the pin table: a mapping, and each pin's outcome: `pinned`,
+/// or the errno (`EFAULT`, ...), or why it was not tried.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinAnswer {
+    /// `anon private`, `memfd shared`, `hugetlb private`, `file shared`,
+    /// `file private`.
+    pub mapping: String,
+    /// The filesystem of a file mapping (`ext4`, `tmpfs`, ...), else `null`.
+    pub fs: Option<String>,
+    /// `read-write` or `read-only` (the mapping's protection).
+    pub prot: String,
+    /// `IORING_REGISTER_BUFFERS`: `pin_user_pages(FOLL_WRITE |
+    /// FOLL_LONGTERM)`.
+    pub long_term: String,
+    /// An `O_DIRECT` read into the buffer: a short-term FOLL_PIN with
+    /// FOLL_WRITE (the device writes the pages).
+    pub dio_into: String,
+    /// An `O_DIRECT` write from the buffer: a short-term FOLL_PIN, read
+    /// only.
+    pub dio_from: String,
+}
+
+/// `fork()` of a process holding a buffer pinned long-term (registered
+/// with io_uring) against the same buffer unpinned (unregistered;
+/// MMF_HAS_PINNED stays set), in alternating rounds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForkCost {
+    /// `4k`, `thp`.
+    pub backing: String,
+    /// Pages of the buffer (4 KiB).
+    pub pages: u64,
+    /// Bytes of the buffer PMD-mapped as THP (`AnonHugePages`) before the
+    /// rounds, `null` where smaps could not be read.
+    pub thp_bytes: Option<u64>,
+    /// The same after them: a fork splits the PMD of a THP that may be
+    /// pinned (`copy_huge_pmd()`: "Page maybe pinned: split and retry the
+    /// fault on PTEs", mm/huge_memory.c:1660, v6.12), so from the first
+    /// pinned fork on the buffer is PTE-mapped and copied page by page.
+    pub thp_bytes_after: Option<u64>,
+    /// Rounds (one pinned and one unpinned fork each).
+    pub rounds: usize,
+    /// Median ns of a fork with the buffer pinned, and without.
+    pub fork_ns_pinned: f64,
+    /// As above, unpinned.
+    pub fork_ns_unpinned: f64,
+    /// Per round, (pinned - unpinned) fork ns over the buffer's pages:
+    /// median and 95% interval.
+    pub ns_per_pinned_page: Estimate,
+    /// The child's private pages in the buffer after a fork with it
+    /// pinned (what `copy_page_range()` copied: `folio_needs_cow_for_dma()`),
+    /// and unpinned; `null` where /proc/PID/smaps could not be read.
+    pub pages_copied_pinned: Option<u64>,
+    /// As above, unpinned.
+    pub pages_copied_unpinned: Option<u64>,
+    /// Per round: fork ns pinned, then unpinned.
+    pub rounds_ns: Vec<(f64, f64)>,
+}
