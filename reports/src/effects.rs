@@ -27,6 +27,7 @@ pub fn tables(runs: &[Run]) -> Vec<Titled> {
             if !e.fork.is_empty() {
                 t.push(fork(e, &prefix));
             }
+            t.extend(e.collapse.as_ref().map(|c| collapse(c, &prefix)));
             t
         })
         .collect()
@@ -70,6 +71,30 @@ fn pin_table(e: &pin_results::Effects, prefix: &str, balanced: &str) -> Titled {
             row_head: "mapping".into(),
             groups: vec![group(&["prot", "long-term", "dio into", "dio from"])],
             rows,
+        },
+        footnotes: vec![],
+        section: "effects".into(),
+    }
+}
+
+fn collapse(c: &pin_results::Collapse, prefix: &str) -> Titled {
+    let row = |what: &str, n: usize, answers: &[String]| {
+        (
+            what.to_string(),
+            vec![format!("{n} of {}", c.ranges), answers.join(", ")],
+        )
+    };
+    Titled {
+        heading: format!("{prefix}What khugepaged makes of a pinned range"),
+        about: "MADV_COLLAPSE of 2 MiB ranges of 4 KiB pages, registered with io_uring                 (pinned long-term) or not, alternately: a range becomes a THP unless a                 page has more references than mappings (is_refcount_suitable(),                 mm/khugepaged.c), which a pin's are; madvise() then answers EAGAIN."
+            .into(),
+        table: Table {
+            row_head: "range".into(),
+            groups: vec![group(&["became THP", "madvise answered"])],
+            rows: vec![
+                row("pinned", c.pinned_collapsed, &c.pinned_answers),
+                row("unpinned", c.unpinned_collapsed, &c.unpinned_answers),
+            ],
         },
         footnotes: vec![],
         section: "effects".into(),
@@ -165,11 +190,18 @@ mod tests {
                 pages_copied_unpinned: Some(0),
                 rounds_ns: vec![],
             }],
+            collapse: Some(pin_results::Collapse {
+                ranges: 4,
+                pinned_collapsed: 0,
+                pinned_answers: vec!["EAGAIN".into()],
+                unpinned_collapsed: 4,
+                unpinned_answers: vec!["ok".into()],
+            }),
             pins_balanced: Some(false),
         });
         let runs = Run::label_all(vec![("r.json".into(), r)]);
         let t = tables(&runs);
-        assert_eq!(t.len(), 2);
+        assert_eq!(t.len(), 3);
         let table = t[0].table.text();
         assert!(
             table.contains("file shared (ext4)") && table.contains("EFAULT"),
@@ -182,5 +214,10 @@ mod tests {
             "{fork}"
         );
         assert!(fork.contains("16384"), "{fork}");
+        let collapse = t[2].table.text();
+        assert!(
+            collapse.contains("0 of 4") && collapse.contains("EAGAIN"),
+            "{collapse}"
+        );
     }
 }

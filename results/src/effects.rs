@@ -13,6 +13,10 @@ pub struct Effects {
     pub pin_table: Vec<PinAnswer>,
     /// `fork()` with the buffer pinned against unpinned, per backing.
     pub fork: Vec<ForkCost>,
+    /// `MADV_COLLAPSE` of pinned and unpinned ranges; `null` where it could
+    /// not be tried (no io_uring, no MADV_COLLAPSE before 6.1).
+    #[serde(default)]
+    pub collapse: Option<Collapse>,
     /// The kernel's FOLL_PIN counters balanced over the effects (every pin
     /// taken was released); `null` where /proc/vmstat lacks them.
     pub pins_balanced: Option<bool>,
@@ -74,4 +78,23 @@ pub struct ForkCost {
     pub pages_copied_unpinned: Option<u64>,
     /// Per round: fork ns pinned, then unpinned.
     pub rounds_ns: Vec<(f64, f64)>,
+}
+
+/// `MADV_COLLAPSE` of 2 MiB ranges of 4 KiB pages, pinned long-term
+/// (registered with io_uring) against unpinned: khugepaged's collapse
+/// refuses a page whose references exceed its mappings
+/// (`is_refcount_suitable()`, mm/khugepaged.c), as a pin's do.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Collapse {
+    /// Ranges tried each way.
+    pub ranges: usize,
+    /// Pinned ranges that became a THP.
+    pub pinned_collapsed: usize,
+    /// What `madvise()` answered for the pinned ranges: `ok` or the errno,
+    /// each once, in order of first appearance.
+    pub pinned_answers: Vec<String>,
+    /// Unpinned ranges that became a THP.
+    pub unpinned_collapsed: usize,
+    /// As `pinned_answers`, unpinned.
+    pub unpinned_answers: Vec<String>,
 }

@@ -15,7 +15,7 @@ mod quiet;
 mod validate;
 
 pub use census::{Census, Lines};
-pub use effects::{Effects, ForkCost, PinAnswer};
+pub use effects::{Collapse, Effects, ForkCost, PinAnswer};
 pub use estimate::{Estimate, NOISY_HALF_WIDTH};
 pub use quiet::{ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_PROBE};
 use serde::{Deserialize, Serialize};

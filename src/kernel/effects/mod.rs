@@ -1,8 +1,10 @@
 //! `pinbench kernel --effects`: what pins do to the rest of the running
 //! kernel, beside what they cost themselves: which mappings it lets be
-//! pinned ([`pin_table`]) and what a pinned buffer costs `fork()`
-//! ([`fork`]). The results go in the results file's `effects`.
+//! pinned ([`pin_table`]), what a pinned buffer costs `fork()`
+//! ([`fork`]), and what khugepaged's `MADV_COLLAPSE` makes of a pinned
+//! range ([`collapse`]). The results go in the results file's `effects`.
 
+pub mod collapse;
 mod errno;
 pub mod fork;
 pub mod pin_table;
@@ -45,7 +47,10 @@ pub fn measure(dir: &Path, fork_opts: &fork::Options) -> (Effects, Vec<String>) 
     let vmstat = Path::new(super::vmstat::PROC_VMSTAT);
     let before = super::vmstat::read(vmstat).ok().flatten();
     let pin_table = pin_table::measure(dir);
-    let (fork, notes) = fork::measure(fork_opts);
+    let (fork, mut notes) = fork::measure(fork_opts);
+    let collapse = collapse::measure()
+        .map_err(|e| notes.push(format!("effects: MADV_COLLAPSE not tried: {e}")))
+        .ok();
     let after = super::vmstat::read(vmstat).ok().flatten();
     let pins_balanced = match (before, after) {
         (Some(b), Some(a)) => {
@@ -57,6 +62,7 @@ pub fn measure(dir: &Path, fork_opts: &fork::Options) -> (Effects, Vec<String>) 
     let effects = Effects {
         pin_table,
         fork,
+        collapse,
         pins_balanced,
     };
     (effects, notes)
