@@ -5,8 +5,103 @@ use crate::runs::Run;
 use crate::table::{num, Group, Table};
 use crate::tables::{estimate, Titled};
 
-/// The effects tables of every run that has them.
+/// The effects tables of every run that has them, then what the model's
+/// false positives would cost, where the runs hold both.
 pub fn tables(runs: &[Run]) -> Vec<Titled> {
+    let mut t = per_run(runs);
+    t.extend(prices(runs));
+    t
+}
+
+/// 4 KiB pages in a GiB.
+const PAGES_PER_GIB: f64 = (1u64 << 18) as f64;
+
+/// Per model scheme, the share of unpinned pages `refstorm` read as pinned
+/// (over its sweep of ordinary reference counts), at the fewest threads of
+/// the first run that has the cell.
+fn fp_rates(runs: &[Run]) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = vec![];
+    let mut cells: Vec<&pin_results::Cell> = runs
+        .iter()
+        .flat_map(|r| r.results.cells.iter())
+        .filter(|c| c.backend == pin_results::MODEL && c.workload == "refstorm")
+        .collect();
+    cells.sort_by_key(|c| c.threads);
+    for c in cells {
+        let Some(buckets) = &c.fp_by_refs else {
+            continue;
+        };
+        let pages: u64 = buckets.iter().map(|b| b.pages).sum();
+        let fp: u64 = buckets.iter().map(|b| b.false_positives).sum();
+        if pages > 0 && !out.iter().any(|(s, _)| *s == c.subject) {
+            out.push((c.subject.clone(), fp as f64 / pages as f64));
+        }
+    }
+    out
+}
+
+/// What each scheme's false positives would cost the running kernel: its
+/// false-positive share times a GiB of pages, as fork copies (at the
+/// measured ns per pinned 4 KiB page) and as pages reclaim would keep.
+/// khugepaged and migration refuse a page for any extra reference, pinned
+/// or not, so a scheme's answer changes nothing there.
+fn prices(runs: &[Run]) -> Option<Titled> {
+    let fork_ns = runs
+        .iter()
+        .filter_map(|r| r.results.effects.as_ref())
+        .flat_map(|e| e.fork.iter())
+        .find(|f| f.backing == "4k")?
+        .ns_per_pinned_page
+        .median;
+    let rates = fp_rates(runs);
+    if rates.is_empty() {
+        return None;
+    }
+    let rows = rates
+        .iter()
+        .map(|(s, rate)| {
+            let pages = rate * PAGES_PER_GIB;
+            (
+                s.clone(),
+                vec![
+                    format!("{:.1}%", rate * 100.0),
+                    num(pages * fork_ns / 1e6),
+                    format!("{pages:.0}"),
+                ],
+            )
+        })
+        .collect();
+    Some(Titled {
+        heading: "What false positives would cost the running kernel".into(),
+        about: format!(
+            "Where the kernel asks folio_maybe_dma_pinned(), a page a scheme reads \
+             as pinned when it is not is treated as pinned: copied at fork \
+             (folio_needs_cow_for_dma()) and kept by reclaim (mm/vmscan.c). \
+             khugepaged and migration refuse a page for any extra reference \
+             (is_refcount_suitable(), the migration's expected count), pinned or \
+             not, so a false positive changes nothing there. FP share: unpinned \
+             pages refstorm read as pinned over its sweep of 0 to 2047 ordinary \
+             references per page (an even spread, not a measured workload's); per \
+             GiB of such pages: fork time at the measured {} ns per pinned 4 KiB \
+             page, and pages reclaim would keep. Exact schemes cost nothing here; \
+             their price is in the timing tables.",
+            num(fork_ns)
+        ),
+        table: Table {
+            row_head: "scheme".into(),
+            groups: vec![Group {
+                label: String::new(),
+                columns: vec!["FP share".into(), "fork ms/GiB".into(), "kept/GiB".into()],
+                align_left: vec![],
+            }],
+            rows,
+        },
+        footnotes: vec![],
+        section: "effects".into(),
+    })
+}
+
+fn per_run(runs: &[Run]) -> Vec<Titled> {
     runs.iter()
         .filter_map(|r| Some((r, r.results.effects.as_ref()?)))
         .flat_map(|(r, e)| {
@@ -219,5 +314,56 @@ mod tests {
             collapse.contains("0 of 4") && collapse.contains("EAGAIN"),
             "{collapse}"
         );
+    }
+
+    #[test]
+    fn false_positives_are_priced_at_the_measured_fork_cost() {
+        let mut storm = sample::cell("bias", "refstorm", 1, 15.0, 1e8);
+        storm.fp_by_refs = Some(vec![
+            pin_results::FpByRefs {
+                refs_min: 0,
+                refs_max: 1023,
+                pages: 1024,
+                false_positives: 0,
+            },
+            pin_results::FpByRefs {
+                refs_min: 1024,
+                refs_max: 2047,
+                pages: 1024,
+                false_positives: 1024,
+            },
+        ]);
+        let model = sample::results(vec![storm]);
+        let mut kernel = sample::results(vec![]);
+        kernel.effects = Some(Effects {
+            fork: vec![ForkCost {
+                backing: "4k".into(),
+                pages: 1,
+                thp_bytes: None,
+                thp_bytes_after: None,
+                rounds: 1,
+                fork_ns_pinned: 0.0,
+                fork_ns_unpinned: 0.0,
+                ns_per_pinned_page: Estimate {
+                    median: 1000.0,
+                    ci_low: 1000.0,
+                    ci_high: 1000.0,
+                    n: 1,
+                },
+                pages_copied_pinned: None,
+                pages_copied_unpinned: None,
+                rounds_ns: vec![],
+            }],
+            ..Effects::default()
+        });
+        let runs = Run::label_all(vec![("m.json".into(), model), ("k.json".into(), kernel)]);
+        let t = tables(&runs);
+        let prices = t.last().expect("prices").table.text();
+        // Half of a GiB's 262144 pages, 1 us each: 131.1 ms; 131072 kept.
+        assert!(
+            prices.contains("50.0%") && prices.contains("131.1"),
+            "{prices}"
+        );
+        assert!(prices.contains("131072"), "{prices}");
     }
 }

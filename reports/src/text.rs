@@ -10,8 +10,8 @@ use std::fmt::Write;
 
 /// Every table of the report, in order; runs of one machine with
 /// different subjects share columns ([`crate::runs::merge_same_machine`]).
-fn all_tables(runs: &[Run]) -> Vec<Titled> {
-    let runs = crate::runs::merge_same_machine(runs);
+fn all_tables(unmerged: &[Run]) -> Vec<Titled> {
+    let runs = crate::runs::merge_same_machine(unmerged);
     let mut t = tables::workloads(&runs);
     t.extend(crate::census::tables(&runs));
     t.extend(tables::false_positives(&runs));
@@ -19,7 +19,8 @@ fn all_tables(runs: &[Run]) -> Vec<Titled> {
     t.extend(tables::metadata(&runs));
     t.extend(crate::calibration::calibration(&runs));
     t.extend(tables::numa(&runs));
-    t.extend(crate::effects::tables(&runs));
+    // Each run's own effects, and the model's prices against them.
+    t.extend(crate::effects::tables(unmerged));
     t
 }
 
