@@ -43,8 +43,9 @@ pub struct KernelArgs {
     #[arg(long)]
     pub buffer_node: Option<u32>,
     /// Also measure what pins do to the rest of the kernel: which mappings
-    /// it lets be pinned long-term and short-term, and what a pinned
-    /// buffer (-m MiB, 4 KiB and THP) costs fork(); recorded as `effects`.
+    /// it lets be pinned long-term and short-term, what a pinned buffer
+    /// (4 KiB pages: -m/4, -m/2 and -m MiB; THP: -m MiB) costs fork(), and
+    /// what MADV_COLLAPSE makes of a pinned range; recorded as `effects`.
     #[arg(long)]
     pub effects: bool,
     /// A file or block device the direct-io backend reads with O_DIRECT
@@ -191,10 +192,17 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     notes.extend(checks.notes());
     let mut measured = measured;
     if args.effects && !measured.partial {
+        let mib = (args.mib as usize) << 20;
         let fork = crate::kernel::effects::fork::Options {
-            bytes: (args.mib as usize) << 20,
+            // 4 KiB pages at a quarter, half and all of -m, for the cost's
+            // slope; THP at -m.
+            buffers: vec![
+                (mib / 4, false),
+                (mib / 2, false),
+                (mib, false),
+                (mib, true),
+            ],
             rounds: if args.sweep.quick { 8 } else { 24 },
-            thp: vec![false, true],
         };
         let dir = scratch_dir(args.sweep.output.as_deref());
         let (effects, more) = crate::kernel::effects::measure(&dir, &fork);

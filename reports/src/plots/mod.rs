@@ -14,6 +14,7 @@ mod census;
 mod false_positives;
 mod floor_ratio;
 pub mod font;
+mod fork;
 mod latency;
 mod memory;
 mod numa;
@@ -68,6 +69,19 @@ pub fn render_all(runs: &[Run]) -> Result<Vec<Figure>, ReportError> {
         out.extend(false_positives::render(&ctx)?);
         out.extend(memory::render(&ctx)?);
         out.extend(numa::render(&ctx)?);
+    }
+    // Each run's own effects (a merged run keeps only cells).
+    for run in runs {
+        let ctx = Ctx {
+            run,
+            colors: &colors,
+            suffix: if runs.len() > 1 {
+                format!("-{}", run.label.replace('+', ""))
+            } else {
+                String::new()
+            },
+        };
+        out.extend(fork::render(&ctx)?);
     }
     Ok(out)
 }

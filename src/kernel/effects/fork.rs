@@ -22,12 +22,10 @@ use std::time::Instant;
 /// What to fork.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Bytes of the buffer.
-    pub bytes: usize,
-    /// Rounds per backing.
+    /// Buffers, one measurement each: bytes, and THP (true) or 4 KiB pages.
+    pub buffers: Vec<(usize, bool)>,
+    /// Rounds per buffer.
     pub rounds: usize,
-    /// Backings: `4k` (false) and `thp` (true).
-    pub thp: Vec<bool>,
 }
 
 /// ns of one `fork()` in the parent; the child exits at once.
@@ -138,9 +136,9 @@ impl Pin<'_> {
     }
 }
 
-/// One backing's cost.
-fn one(o: &Options, thp: bool) -> io::Result<ForkCost> {
-    let buf = UserBuffer::new(o.bytes, thp)?;
+/// One buffer's cost.
+fn one(o: &Options, bytes: usize, thp: bool) -> io::Result<ForkCost> {
+    let buf = UserBuffer::new(bytes, thp)?;
     let pin = Pin {
         ring: io_uring::IoUring::new(2)?,
         buf: &buf,
@@ -196,15 +194,16 @@ fn one(o: &Options, thp: bool) -> io::Result<ForkCost> {
     })
 }
 
-/// Every backing of `o`; a backing that cannot be measured is left out
-/// and named in the returned notes.
+/// Every buffer of `o`; one that cannot be measured is left out and named
+/// in the returned notes.
 pub fn measure(o: &Options) -> (Vec<ForkCost>, Vec<String>) {
     let (mut out, mut notes) = (vec![], vec![]);
-    for &thp in &o.thp {
-        match one(o, thp) {
+    for &(bytes, thp) in &o.buffers {
+        match one(o, bytes, thp) {
             Ok(c) => out.push(c),
             Err(e) => notes.push(format!(
-                "effects: fork with a {} buffer not measured: {e}",
+                "effects: fork with a {} MiB {} buffer not measured: {e}",
+                bytes >> 20,
                 if thp { "THP" } else { "4 KiB" }
             )),
         }
