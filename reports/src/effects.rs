@@ -2,7 +2,7 @@
 //! --effects`): the pin table and the fork cost, as report tables.
 
 use crate::runs::Run;
-use crate::table::{num, Group, Table};
+use crate::table::{clean, num, Group, Table};
 use crate::tables::{estimate, Titled};
 
 /// The effects tables of every run that has them, then what the model's
@@ -141,17 +141,13 @@ fn pin_table(e: &pin_results::Effects, prefix: &str, balanced: &str) -> Titled {
         .pin_table
         .iter()
         .map(|a| {
+            let prot = if a.prot == "read-only" { "ro" } else { "rw" };
             let what = match &a.fs {
-                Some(fs) => format!("{} ({fs})", a.mapping),
-                None => a.mapping.clone(),
+                Some(fs) => format!("{} {prot} ({fs})", a.mapping),
+                None => format!("{} {prot}", a.mapping),
             };
-            let cells = vec![
-                a.prot.clone(),
-                a.long_term.clone(),
-                a.dio_into.clone(),
-                a.dio_from.clone(),
-            ];
-            (what, cells)
+            let cells = vec![clean(&a.long_term), clean(&a.dio_into), clean(&a.dio_from)];
+            (clean(&what), cells)
         })
         .collect();
     Titled {
@@ -160,11 +156,16 @@ fn pin_table(e: &pin_results::Effects, prefix: &str, balanced: &str) -> Titled {
             "long-term: IORING_REGISTER_BUFFERS, pin_user_pages(FOLL_WRITE | \
              FOLL_LONGTERM); dio into: an O_DIRECT read into the buffer (a \
              short-term pin with FOLL_WRITE); dio from: an O_DIRECT write from it \
-             (read only). pinned, or the errno the kernel returned. {balanced}"
+             (read only); rw, ro: the mapping's protection. pinned: the kernel's \
+             FOLL_PIN counters moved; no pin: the call succeeded without one (tmpfs \
+             copies O_DIRECT through its page cache; gup takes no pin on the shared \
+             zero page, mm/gup.c:159 and :551 in v6.12, which a never-written read-only \
+             anonymous page is); done: no counters to tell; or the errno the kernel \
+             returned, or why the call could not be made. {balanced}"
         ),
         table: Table {
             row_head: "mapping".into(),
-            groups: vec![group(&["prot", "long-term", "dio into", "dio from"])],
+            groups: vec![group(&["long-term", "dio into", "dio from"])],
             rows,
         },
         footnotes: vec![],
@@ -203,10 +204,16 @@ fn fork(e: &pin_results::Effects, prefix: &str) -> Titled {
         .iter()
         .map(|f| {
             let copied = |c: Option<u64>| c.map_or("-".into(), |n| n.to_string());
+            let mib = |b: u64| num(b as f64 / f64::from(1u32 << 20));
+            let pmd = match (f.thp_bytes, f.thp_bytes_after) {
+                (Some(b), Some(a)) if b > 0 || a > 0 => format!("{}->{}", mib(b), mib(a)),
+                _ => "-".into(),
+            };
             (
-                f.backing.clone(),
+                clean(&f.backing),
                 vec![
                     num(f.pages as f64 * 4096.0 / (1u64 << 20) as f64),
+                    pmd,
                     ms(f.fork_ns_pinned),
                     ms(f.fork_ns_unpinned),
                     estimate(&f.ns_per_pinned_page),
@@ -224,25 +231,32 @@ fn fork(e: &pin_results::Effects, prefix: &str) -> Titled {
                 unpinned) over the buffer's 4 KiB pages, median +- 95% CI half-width; \
                 copied: the child's private pages in the buffer after one fork each \
                 way (copy_page_range() copies what folio_needs_cow_for_dma() finds \
-                pinned)."
+                pinned). PMD: MiB of the buffer mapped as THP before and after the rounds (a fork splits a pinned THP's PMD, copy_huge_pmd())."
             .into(),
         table: Table {
             row_head: "backing".into(),
-            groups: vec![Group {
-                label: String::new(),
-                columns: [
-                    "MiB",
-                    "ms pinned",
-                    "ms unpinned",
-                    "ns/page",
-                    "copied",
-                    "unpinned",
-                ]
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
-                align_left: vec![],
-            }],
+            groups: vec![
+                Group {
+                    label: "buffer MiB".into(),
+                    columns: vec!["all".into(), "PMD".into()],
+                    align_left: vec![],
+                },
+                Group {
+                    label: "fork ms".into(),
+                    columns: vec!["pinned".into(), "unpinned".into()],
+                    align_left: vec![],
+                },
+                Group {
+                    label: "extra".into(),
+                    columns: vec!["ns/page".into()],
+                    align_left: vec![],
+                },
+                Group {
+                    label: "pages copied".into(),
+                    columns: vec!["pinned".into(), "unpinned".into()],
+                    align_left: vec![],
+                },
+            ],
             rows,
         },
         footnotes: vec![],
@@ -299,7 +313,7 @@ mod tests {
         assert_eq!(t.len(), 3);
         let table = t[0].table.text();
         assert!(
-            table.contains("file shared (ext4)") && table.contains("EFAULT"),
+            table.contains("file shared rw (ext4)") && table.contains("EFAULT"),
             "{table}"
         );
         assert!(t[0].about.contains("did NOT balance"), "{}", t[0].about);

@@ -62,6 +62,78 @@ fn cell(c: &Cell) -> Result<(), String> {
     check().map_err(|e| format!("{name}: {e}"))
 }
 
+/// The longest word an effects table holds (an errno, a mapping's name,
+/// a reason).
+const MAX_WORD: usize = 64;
+
+fn word(what: &str, s: &str) -> Result<(), String> {
+    if s.chars().count() > MAX_WORD || s.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} is not a short line of text (at most {MAX_WORD} characters, no control characters)"
+        ));
+    }
+    Ok(())
+}
+
+/// The effects' values, each in the range a measurement can have.
+fn effects(e: &crate::Effects) -> Result<(), String> {
+    for a in &e.pin_table {
+        for (what, s) in [
+            ("mapping", &a.mapping),
+            ("prot", &a.prot),
+            ("long_term", &a.long_term),
+            ("dio_into", &a.dio_into),
+            ("dio_from", &a.dio_from),
+        ] {
+            word(&format!("pin_table {what}"), s)?;
+        }
+        if let Some(fs) = &a.fs {
+            word("pin_table fs", fs)?;
+        }
+    }
+    for f in &e.fork {
+        word("fork backing", &f.backing)?;
+        if f.pages == 0 || f.pages > 1 << 40 {
+            return Err(format!(
+                "fork pages {} is out of range (1 to 2^40)",
+                f.pages
+            ));
+        }
+        in_range("fork_ns_pinned", f.fork_ns_pinned, MAX_NS)?;
+        in_range("fork_ns_unpinned", f.fork_ns_unpinned, MAX_NS)?;
+        let n = &f.ns_per_pinned_page;
+        if !(n.median.is_finite() && n.ci_low <= n.median && n.median <= n.ci_high) {
+            return Err("fork ns_per_pinned_page: median outside its interval".into());
+        }
+        if f.rounds_ns.len() != f.rounds {
+            return Err("fork rounds_ns: not one per round".into());
+        }
+        for copied in [f.pages_copied_pinned, f.pages_copied_unpinned]
+            .into_iter()
+            .flatten()
+        {
+            if copied > f.pages {
+                return Err(format!(
+                    "fork pages copied {copied} exceeds the buffer's {}",
+                    f.pages
+                ));
+            }
+        }
+    }
+    if let Some(c) = &e.collapse {
+        if c.ranges == 0 || c.pinned_collapsed > c.ranges || c.unpinned_collapsed > c.ranges {
+            return Err("collapse: more ranges collapsed than tried, or none tried".into());
+        }
+        for a in c.pinned_answers.iter().chain(&c.unpinned_answers) {
+            word("collapse answer", a)?;
+        }
+        if c.pinned_answers.len() + c.unpinned_answers.len() > 2 * MAX_WORD {
+            return Err("collapse: more answers than ranges could give".into());
+        }
+    }
+    Ok(())
+}
+
 /// Why `r` cannot be believed, or `Ok`.
 pub fn check(r: &Results) -> Result<(), String> {
     if r.schema_version != SCHEMA_VERSION {
@@ -71,6 +143,9 @@ pub fn check(r: &Results) -> Result<(), String> {
         ));
     }
     r.cells.iter().try_for_each(cell)?;
+    if let Some(e) = &r.effects {
+        effects(e).map_err(|why| format!("effects: {why}"))?;
+    }
     let mut seen = std::collections::HashSet::new();
     match r.cells.iter().find(|c| !seen.insert(c.identity())) {
         Some(c) => Err(format!(
@@ -108,6 +183,30 @@ mod tests {
         r.cells.push(r.cells[0].clone());
         assert!(check(&r).is_err_and(|e| e.contains("there twice")));
         r.cells[1].threads = 2;
+        assert_eq!(check(&r), Ok(()));
+    }
+
+    #[test]
+    fn impossible_effects_are_named() {
+        let mut r = sample::results(vec![]);
+        r.effects = Some(crate::Effects {
+            collapse: Some(crate::Collapse {
+                ranges: 4,
+                pinned_collapsed: 99,
+                ..crate::Collapse::default()
+            }),
+            ..crate::Effects::default()
+        });
+        assert!(check(&r).is_err_and(|e| e.contains("effects: collapse")));
+        r.effects = Some(crate::Effects {
+            pin_table: vec![crate::PinAnswer {
+                mapping: "anon\u{1b}[31m".into(),
+                ..crate::PinAnswer::default()
+            }],
+            ..crate::Effects::default()
+        });
+        assert!(check(&r).is_err_and(|e| e.contains("pin_table mapping")));
+        r.effects = Some(crate::Effects::default());
         assert_eq!(check(&r), Ok(()));
     }
 }

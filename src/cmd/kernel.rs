@@ -46,7 +46,7 @@ pub struct KernelArgs {
     /// it lets be pinned long-term and short-term, what a pinned buffer
     /// (4 KiB pages: -m/4, -m/2 and -m MiB; THP: -m MiB) costs fork(), and
     /// what MADV_COLLAPSE makes of a pinned range; recorded as `effects`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "probe")]
     pub effects: bool,
     /// A file or block device the direct-io backend reads with O_DIRECT
     /// (read only; default: a scratch file of the buffer's size beside the
@@ -205,13 +205,11 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
             rounds: if args.sweep.quick { 8 } else { 24 },
         };
         let dir = scratch_dir(args.sweep.output.as_deref());
-        let (effects, more) = crate::kernel::effects::measure(&dir, &fork);
+        let (effects, more) = crate::kernel::effects::measure(&dir, &fork, &|| session.stopped());
         Session::say(&more);
         notes.extend(more);
-        if effects.pins_balanced == Some(false) {
-            notes.push("effects: FOLL_PIN counters did not balance over the effects".into());
-        }
         measured.effects = Some(effects);
+        measured.partial |= session.stopped();
     }
     let shares = crate::kernel::direct_io::share_notes(&measured.cells);
     Session::say(&shares);

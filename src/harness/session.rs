@@ -125,6 +125,13 @@ impl Session {
         }
     }
 
+    /// Whether a signal asked the run to stop (work between cells checks
+    /// it, as the cells' runner does).
+    pub fn stopped(&self) -> bool {
+        // Relaxed: a lone flag, see the handler.
+        self.stop.load(Ordering::Relaxed)
+    }
+
     /// Prints each note once, on stderr.
     pub fn say(notes: &[String]) {
         for n in notes {

@@ -128,7 +128,8 @@ pub fn raise_memlock() -> Option<u64> {
     (lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
 }
 
-fn explain_enomem(e: io::Error, len: usize) -> io::Error {
+/// An ENOMEM from registering `len` bytes, explained by RLIMIT_MEMLOCK.
+pub(crate) fn explain_enomem(e: io::Error, len: usize) -> io::Error {
     if e.raw_os_error() != Some(libc::ENOMEM) {
         return e;
     }

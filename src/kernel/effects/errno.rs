@@ -19,6 +19,9 @@ pub fn name(e: &std::io::Error) -> String {
         (libc::ENOSPC, "ENOSPC"),
         (libc::EOVERFLOW, "EOVERFLOW"),
         (libc::ENODEV, "ENODEV"),
+        (libc::ENOENT, "ENOENT"),
+        (libc::EROFS, "EROFS"),
+        (libc::ENXIO, "ENXIO"),
     ];
     known
         .iter()

@@ -125,19 +125,30 @@ impl Pin<'_> {
         self.ring.submitter().unregister_buffers()
     }
 
-    /// `IORING_REGISTER_BUFFERS`: pins the buffer long-term.
+    /// `IORING_REGISTER_BUFFERS`: pins the buffer long-term, in iovecs of
+    /// at most 1 GiB (`io_buffer_validate()` refuses larger ones).
     fn pin(&self) -> io::Result<()> {
-        let iov = libc::iovec {
-            iov_base: self.buf.addr() as *mut libc::c_void,
-            iov_len: self.buf.bytes(),
-        };
-        // SAFETY: the iovec covers `buf`, which outlives the ring.
-        unsafe { self.ring.submitter().register_buffers(&[iov]) }
+        let max = crate::kernel::io_uring::IoUringPath::MAX_BUFFER;
+        let iovs: Vec<libc::iovec> = (0..self.buf.bytes())
+            .step_by(max)
+            .map(|off| libc::iovec {
+                iov_base: (self.buf.addr() + off) as *mut libc::c_void,
+                iov_len: max.min(self.buf.bytes() - off),
+            })
+            .collect();
+        // SAFETY: the iovecs cover `buf`, which outlives the ring.
+        unsafe { self.ring.submitter().register_buffers(&iovs) }
+            .map_err(|e| crate::kernel::io_uring::explain_enomem(e, self.buf.bytes()))
     }
 }
 
-/// One buffer's cost.
-fn one(o: &Options, bytes: usize, thp: bool) -> io::Result<ForkCost> {
+/// One buffer's cost; `None` once `stop` says so.
+fn one(
+    o: &Options,
+    bytes: usize,
+    thp: bool,
+    stop: &dyn Fn() -> bool,
+) -> io::Result<Option<ForkCost>> {
     let buf = UserBuffer::new(bytes, thp)?;
     let pin = Pin {
         ring: io_uring::IoUring::new(2)?,
@@ -150,6 +161,9 @@ fn one(o: &Options, bytes: usize, thp: bool) -> io::Result<ForkCost> {
     pin.unpin()?;
     let mut rounds_ns = Vec::with_capacity(o.rounds);
     for r in 0..o.rounds {
+        if stop() {
+            return Ok(None);
+        }
         let mut ns = [0.0; 2];
         for pinned in if r % 2 == 0 {
             [true, false]
@@ -178,7 +192,7 @@ fn one(o: &Options, bytes: usize, thp: bool) -> io::Result<ForkCost> {
     let median = |f: fn(&(f64, f64)) -> f64| {
         Estimate::of(&rounds_ns.iter().map(f).collect::<Vec<_>>()).map_or(f64::NAN, |e| e.median)
     };
-    Ok(ForkCost {
+    Ok(Some(ForkCost {
         backing: if thp { "thp" } else { "4k" }.into(),
         pages,
         thp_bytes,
@@ -191,16 +205,17 @@ fn one(o: &Options, bytes: usize, thp: bool) -> io::Result<ForkCost> {
         pages_copied_pinned,
         pages_copied_unpinned,
         rounds_ns,
-    })
+    }))
 }
 
 /// Every buffer of `o`; one that cannot be measured is left out and named
-/// in the returned notes.
-pub fn measure(o: &Options) -> (Vec<ForkCost>, Vec<String>) {
+/// in the returned notes; none more once `stop` says so.
+pub fn measure(o: &Options, stop: &dyn Fn() -> bool) -> (Vec<ForkCost>, Vec<String>) {
     let (mut out, mut notes) = (vec![], vec![]);
     for &(bytes, thp) in &o.buffers {
-        match one(o, bytes, thp) {
-            Ok(c) => out.push(c),
+        match one(o, bytes, thp, stop) {
+            Ok(Some(c)) => out.push(c),
+            Ok(None) => break,
             Err(e) => notes.push(format!(
                 "effects: fork with a {} MiB {} buffer not measured: {e}",
                 bytes >> 20,

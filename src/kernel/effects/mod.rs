@@ -42,23 +42,40 @@ pub fn fs_name(dir: &Path) -> String {
 }
 
 /// Every effect, files made in `dir`, with the kernel's FOLL_PIN counters
-/// read around them; and notes on what could not be measured.
-pub fn measure(dir: &Path, fork_opts: &fork::Options) -> (Effects, Vec<String>) {
+/// read around them; and notes on what could not be measured. Stops
+/// between steps once `stop` says so (a signal): what was measured is
+/// kept.
+pub fn measure(
+    dir: &Path,
+    fork_opts: &fork::Options,
+    stop: &dyn Fn() -> bool,
+) -> (Effects, Vec<String>) {
     let vmstat = Path::new(super::vmstat::PROC_VMSTAT);
     let before = super::vmstat::read(vmstat).ok().flatten();
-    let pin_table = pin_table::measure(dir);
-    let (fork, mut notes) = fork::measure(fork_opts);
-    let collapse = collapse::measure()
-        .map_err(|e| notes.push(format!("effects: MADV_COLLAPSE not tried: {e}")))
-        .ok();
-    let after = super::vmstat::read(vmstat).ok().flatten();
-    let pins_balanced = match (before, after) {
-        (Some(b), Some(a)) => {
-            let d = b.delta(a);
-            Some(d.acquired == d.released)
+    let pin_table = pin_table::measure(dir, stop);
+    let (fork, mut notes) = fork::measure(fork_opts, stop);
+    let collapse = if stop() {
+        None
+    } else {
+        match collapse::measure() {
+            Ok(c) if c.unpinned_collapsed == 0 => {
+                notes.push(format!(
+                    "effects: MADV_COLLAPSE collapsed no range, pinned or not ({}): \
+                     it is not available to this process here",
+                    c.unpinned_answers.join(", ")
+                ));
+                None
+            }
+            Ok(c) => Some(c),
+            Err(e) => {
+                notes.push(format!("effects: MADV_COLLAPSE not tried: {e}"));
+                None
+            }
         }
-        _ => None,
     };
+    let after = super::vmstat::read(vmstat).ok().flatten();
+    let (pins_balanced, disturbed) = balance(before, after, vmstat);
+    notes.extend(disturbed);
     let effects = Effects {
         pin_table,
         fork,
@@ -66,4 +83,31 @@ pub fn measure(dir: &Path, fork_opts: &fork::Options) -> (Effects, Vec<String>) 
         pins_balanced,
     };
     (effects, notes)
+}
+
+/// Whether the counters balanced between `before` and `after`; where they
+/// did not, whether another process is pinning now (the counters move
+/// over a quiet 100 ms of ours), which makes the sum no proof of a leak.
+fn balance(
+    before: Option<super::vmstat::FollPin>,
+    after: Option<super::vmstat::FollPin>,
+    vmstat: &Path,
+) -> (Option<bool>, Option<String>) {
+    let (Some(b), Some(a)) = (before, after) else {
+        return (None, None);
+    };
+    if b.delta(a).balanced() {
+        return (Some(true), None);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let later = super::vmstat::read(vmstat).ok().flatten();
+    if later.is_some_and(|l| a.delta(l) != super::vmstat::FollPin::default()) {
+        let why = "effects: another process pinned or unpinned meanwhile (the FOLL_PIN \
+                   counters moved while pinbench was idle): their sum is no proof either way";
+        return (None, Some(why.into()));
+    }
+    (
+        Some(false),
+        Some("effects: FOLL_PIN counters did not balance over the effects".into()),
+    )
 }

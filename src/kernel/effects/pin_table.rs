@@ -4,7 +4,9 @@
 //! a long-term pin answers (`IORING_REGISTER_BUFFERS`:
 //! `pin_user_pages(FOLL_WRITE | FOLL_LONGTERM)`, io_uring/rsrc.c) and what
 //! two short-term ones answer (`O_DIRECT` into the buffer, FOLL_WRITE;
-//! `O_DIRECT` from it, read only). A long-term writable pin of a page in
+//! `O_DIRECT` from it, read only): `pinned` where the kernel's FOLL_PIN
+//! counters moved, `no pin` where the call succeeded without (tmpfs
+//! copies `O_DIRECT` through its page cache), or the errno. A long-term writable pin of a page in
 //! a filesystem's page cache is what the 2019 threads argued must be
 //! refused (in v6.12: `check_vma_flags()` calling
 //! `writable_file_mapping_allowed()`, mm/gup.c:1252 and :1291, and
@@ -26,11 +28,29 @@ use std::path::{Path, PathBuf};
 /// them shows.
 const PAGES: usize = 16;
 
-/// What the kernel answered: `pinned` or the errno.
-fn answer(r: io::Result<()>) -> String {
-    match r {
-        Ok(()) => "pinned".into(),
-        Err(e) => errno::name(&e),
+/// Runs `f` between two readings of the kernel's FOLL_PIN counters: its
+/// outcome and the pins the kernel counted meanwhile (`None` without the
+/// counters). The counters are system-wide: another process pinning at
+/// the same time adds to them.
+fn counted(f: impl FnOnce() -> io::Result<()>) -> (io::Result<()>, Option<u64>) {
+    let path = Path::new(crate::kernel::vmstat::PROC_VMSTAT);
+    let before = crate::kernel::vmstat::read(path).ok().flatten();
+    let r = f();
+    let after = crate::kernel::vmstat::read(path).ok().flatten();
+    (r, before.zip(after).map(|(b, a)| b.delta(a).acquired))
+}
+
+/// What the kernel answered: `pinned` where it counted a pin, `no pin`
+/// where it did the call without one (tmpfs copies `O_DIRECT` through the
+/// page cache; gup takes no pin on the shared zero page, mm/gup.c:159 and
+/// :551 in v6.12, which a never-written read-only anonymous page is),
+/// `done` where it has no counters to tell, or the errno.
+fn answer(f: impl FnOnce() -> io::Result<()>) -> String {
+    match counted(f) {
+        (Err(e), _) => errno::name(&e),
+        (Ok(()), Some(0)) => "no pin".into(),
+        (Ok(()), Some(_)) => "pinned".into(),
+        (Ok(()), None) => "done".into(),
     }
 }
 
@@ -63,42 +83,43 @@ fn long_term(buf: &Mapping) -> io::Result<()> {
     ring.submitter().unregister_buffers()
 }
 
-/// The `O_DIRECT` file the short-term pins go through, if the filesystem
-/// has `O_DIRECT`.
-fn direct(dir: &Path) -> io::Result<File> {
-    let f = scratch(dir, "dio")?;
+/// The `O_DIRECT` file the short-term pins go through, or why there is
+/// none: no scratch file could be made, or the filesystem has no
+/// `O_DIRECT`.
+fn direct(dir: &Path) -> Result<File, String> {
+    let f = scratch(dir, "dio").map_err(|e| format!("no scratch file ({})", errno::name(&e)))?;
     let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
     OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_DIRECT)
         .open(path)
+        .map_err(|e| format!("no O_DIRECT ({})", errno::name(&e)))
+}
+
+/// A whole transfer (`n` bytes of `len`), or its error.
+fn whole(n: isize, len: usize) -> io::Result<()> {
+    match usize::try_from(n) {
+        Err(_) => Err(io::Error::last_os_error()),
+        Ok(n) if n == len => Ok(()),
+        Ok(n) => Err(io::Error::other(format!("short ({n} of {len} bytes)"))),
+    }
 }
 
 /// The two short-term pins of `buf` through `dio`: a read into it, a
 /// write from it.
-fn short_term(dio: &io::Result<File>, buf: &Mapping) -> (String, String) {
+fn short_term(dio: &Result<File, String>, buf: &Mapping) -> (String, String) {
     let dio = match dio {
         Ok(f) => f,
-        Err(e) => {
-            let why = format!("no O_DIRECT here ({})", errno::name(e));
-            return (why.clone(), why);
-        }
+        Err(why) => return (why.clone(), why.clone()),
     };
-    let len = PAGES * PAGE_SIZE;
+    let (len, p) = (PAGES * PAGE_SIZE, buf.ptr().as_ptr());
     // SAFETY: `buf` is a live mapping of at least `len` bytes; the kernel
     // checks its protection and answers EFAULT where it may not write.
-    let into = unsafe { libc::pread(fd(dio), buf.ptr().as_ptr().cast(), len, 0) };
+    let into = answer(|| whole(unsafe { libc::pread(fd(dio), p.cast(), len, 0) }, len));
     // SAFETY: as above, read only.
-    let from = unsafe { libc::pwrite(fd(dio), buf.ptr().as_ptr().cast(), len, 0) };
-    let done = |n: isize| {
-        answer(if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        })
-    };
-    (done(into), done(from))
+    let from = answer(|| whole(unsafe { libc::pwrite(fd(dio), p.cast(), len, 0) }, len));
+    (into, from)
 }
 
 fn fd(f: &File) -> i32 {
@@ -178,7 +199,7 @@ const KINDS: [Kind; 5] = [
 ];
 
 /// One row: `kind` mapped with `prot`.
-fn row(kind: &Kind, writable: bool, dir: &Path, dio: &io::Result<File>) -> PinAnswer {
+fn row(kind: &Kind, writable: bool, dir: &Path, dio: &Result<File, String>) -> PinAnswer {
     let prot = if writable {
         libc::PROT_READ | libc::PROT_WRITE
     } else {
@@ -190,37 +211,44 @@ fn row(kind: &Kind, writable: bool, dir: &Path, dio: &io::Result<File>) -> PinAn
         ..PinAnswer::default()
     };
     let file = kind.file.map(|open| open(dir)).transpose();
-    let mapped = file.and_then(|f| {
-        let (fd, fs) = f.map_or((None, None), |(fd, fs)| (Some(fd), fs));
-        out.fs = fs;
-        let bytes = if kind.flags & libc::MAP_HUGETLB != 0 {
-            2 << 20
-        } else {
-            PAGES * PAGE_SIZE
-        };
-        Mapping::with(bytes, prot, kind.flags, fd.as_ref().map(|f| f.as_fd()))
-    });
+    let mapped = file
+        .map_err(|e| format!("no file ({})", errno::name(&e)))
+        .and_then(|f| {
+            let (fd, fs) = f.map_or((None, None), |(fd, fs)| (Some(fd), fs));
+            out.fs = fs;
+            let bytes = if kind.flags & libc::MAP_HUGETLB != 0 {
+                2 << 20
+            } else {
+                PAGES * PAGE_SIZE
+            };
+            Mapping::with(bytes, prot, kind.flags, fd.as_ref().map(|f| f.as_fd()))
+                .map_err(|e| format!("mmap {}", errno::name(&e)))
+        });
     match mapped {
         Ok(buf) => {
             fault_in(&buf, writable);
-            out.long_term = answer(long_term(&buf));
+            out.long_term = answer(|| long_term(&buf));
             (out.dio_into, out.dio_from) = short_term(dio, &buf);
         }
-        Err(e) => {
-            let why = format!("mmap {}", errno::name(&e));
-            (out.long_term, out.dio_into, out.dio_from) = (why.clone(), why.clone(), why);
-        }
+        Err(why) => (out.long_term, out.dio_into, out.dio_from) = (why.clone(), why.clone(), why),
     }
     out
 }
 
-/// The table, with files made (and removed) in `dir`.
-pub fn measure(dir: &Path) -> Vec<PinAnswer> {
+/// The table, with files made (and removed) in `dir`; no more rows once
+/// `stop` says so.
+pub fn measure(dir: &Path, stop: &dyn Fn() -> bool) -> Vec<PinAnswer> {
     let dio = direct(dir);
-    KINDS
-        .iter()
-        .flat_map(|k| [true, false].map(|w| row(k, w, dir, &dio)))
-        .collect()
+    let mut rows = vec![];
+    for k in &KINDS {
+        for w in [true, false] {
+            if stop() {
+                return rows;
+            }
+            rows.push(row(k, w, dir, &dio));
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -237,7 +265,7 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let rows = measure(dir.path());
+        let rows = measure(dir.path(), &|| false);
         assert_eq!(rows.len(), 2 * KINDS.len());
         let anon = |prot: &str| {
             rows.iter()
