@@ -68,7 +68,7 @@ pub struct DirectIoPath {
 /// nothing behind. Where the filesystem has none (NFS, CIFS, some FUSE),
 /// a named one unlinked before a byte is written: only a kill between its
 /// creation and the unlink, microseconds, leaves an empty file.
-fn unnamed(dir: &Path) -> io::Result<File> {
+pub(crate) fn unnamed(dir: &Path) -> io::Result<File> {
     match OpenOptions::new()
         .read(true)
         .write(true)
@@ -115,7 +115,7 @@ fn set_flag(f: &File, flag: libc::c_int, on: bool) -> io::Result<()> {
 
 /// A scratch file of `bytes` in `dir` that has no name from the start,
 /// written once and synced, then read `O_DIRECT`.
-fn scratch(dir: &Path, bytes: usize) -> io::Result<File> {
+pub(crate) fn scratch(dir: &Path, bytes: usize) -> io::Result<File> {
     let made = (|| {
         let mut f = unnamed(dir)?;
         let chunk = vec![0x5au8; 1 << 20];

@@ -53,15 +53,7 @@ pub fn render_all(runs: &[Run]) -> Result<Vec<Figure>, ReportError> {
     let groups = crate::runs::merge_same_machine(runs);
     let mut out = Vec::new();
     for run in &groups {
-        let ctx = Ctx {
-            run,
-            colors: &colors,
-            suffix: if groups.len() > 1 {
-                format!("-{}", run.label.replace('+', ""))
-            } else {
-                String::new()
-            },
-        };
+        let ctx = Ctx::of(run, &colors, groups.len());
         out.extend(throughput::render(&ctx)?);
         out.extend(floor_ratio::render(&ctx)?);
         out.extend(census::render(&ctx)?);
@@ -72,16 +64,7 @@ pub fn render_all(runs: &[Run]) -> Result<Vec<Figure>, ReportError> {
     }
     // Each run's own effects (a merged run keeps only cells).
     for run in runs {
-        let ctx = Ctx {
-            run,
-            colors: &colors,
-            suffix: if runs.len() > 1 {
-                format!("-{}", run.label.replace('+', ""))
-            } else {
-                String::new()
-            },
-        };
-        out.extend(fork::render(&ctx)?);
+        out.extend(fork::render(&Ctx::of(run, &colors, runs.len()))?);
     }
     Ok(out)
 }
@@ -94,7 +77,21 @@ pub(crate) struct Ctx<'a> {
     pub suffix: String,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of `run`, one of `of` runs drawn (a suffix names it
+    /// where there are several).
+    fn of(run: &'a Run, colors: &'a Colors, of: usize) -> Self {
+        Ctx {
+            run,
+            colors,
+            suffix: if of > 1 {
+                format!("-{}", run.label.replace('+', ""))
+            } else {
+                String::new()
+            },
+        }
+    }
+
     /// Draws `body` under a header titled `title`, with `legend`, as
     /// `<stem><suffix>.svg` and `.png`.
     pub fn figure<D: Draw>(

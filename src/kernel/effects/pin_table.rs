@@ -18,11 +18,11 @@
 use super::errno;
 use crate::machine::mapping::{Mapping, PAGE_SIZE};
 use pin_results::PinAnswer;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 /// Pages of each mapping pinned: a few, not one, so a refusal of any of
 /// them shows.
@@ -54,19 +54,11 @@ fn answer(f: impl FnOnce() -> io::Result<()>) -> String {
     }
 }
 
-/// A scratch file of `PAGES` pages in `dir`, unlinked at once (its fd
-/// keeps it), filled so reads return data.
-fn scratch(dir: &Path, tag: &str) -> io::Result<File> {
-    let path: PathBuf = dir.join(format!(".pinbench-{tag}-{}", std::process::id()));
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    let _ = std::fs::remove_file(&path);
+/// A file of `PAGES` pages in `dir` with no name (`direct_io::unnamed`),
+/// filled so reads return data.
+fn scratch(dir: &Path) -> io::Result<File> {
+    let f = crate::kernel::direct_io::unnamed(dir)?;
     f.write_all_at(&vec![0x5a; PAGES * PAGE_SIZE], 0)?;
-    f.sync_all()?;
     Ok(f)
 }
 
@@ -83,18 +75,11 @@ fn long_term(buf: &Mapping) -> io::Result<()> {
     ring.submitter().unregister_buffers()
 }
 
-/// The `O_DIRECT` file the short-term pins go through, or why there is
-/// none: no scratch file could be made, or the filesystem has no
-/// `O_DIRECT`.
+/// The `O_DIRECT` file the short-term pins go through
+/// (`direct_io::scratch`), or why there is none.
 fn direct(dir: &Path) -> Result<File, String> {
-    let f = scratch(dir, "dio").map_err(|e| format!("no scratch file ({})", errno::name(&e)))?;
-    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(path)
-        .map_err(|e| format!("no O_DIRECT ({})", errno::name(&e)))
+    crate::kernel::direct_io::scratch(dir, PAGES * PAGE_SIZE)
+        .map_err(|e| format!("no O_DIRECT file ({})", errno::name(&e)))
 }
 
 /// A whole transfer (`n` bytes of `len`), or its error.
@@ -166,7 +151,7 @@ fn memfd(_: &Path) -> io::Result<(OwnedFd, Option<String>)> {
 }
 
 fn fs_file(dir: &Path) -> io::Result<(OwnedFd, Option<String>)> {
-    let f = scratch(dir, "map")?;
+    let f = scratch(dir)?;
     Ok((f.into(), Some(super::fs_name(dir))))
 }
 
