@@ -300,6 +300,24 @@ impl MemMap {
         Ok(folio)
     }
 
+    /// Folios of `order` over `pfns` (heads every `2^order` pfns from its
+    /// start), mapped by PTEs where `pte_mapped`, else by leaf entries.
+    pub fn make_folios(
+        &mut self,
+        pfns: std::ops::Range<usize>,
+        order: u8,
+        pte_mapped: bool,
+    ) -> Result<(), MemMapError> {
+        for head in pfns.step_by(1 << order) {
+            if pte_mapped {
+                self.make_pte_mapped_folio(Pfn(head), order)?;
+            } else {
+                self.make_folio(Pfn(head), order)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `prep_compound_page()`: turns the order-0 pages `head..head + 2^order`
     /// into one folio, mapped by a leaf entry of its size (a PMD for order
     /// 9, a PUD for 18). Only before the memmap is shared (`&mut self`).

@@ -9,9 +9,7 @@ use super::record::{record, Labels, Memory, Visit};
 use crate::machine::numa::{self, NumaError};
 use pin_results::{AllocFailures, NumaPlacement};
 use pin_schemes::{with_scheme, SchemeVisitor};
-use pin_schemes::{
-    FailSlab, HasPinnedWrite, MemMap, MemMapError, OnAllocFail, Page, Pfn, PinScheme,
-};
+use pin_schemes::{FailSlab, HasPinnedWrite, MemMap, MemMapError, OnAllocFail, Page, PinScheme};
 use pin_workloads::{Layout, Slot, Worker, Workload};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -152,7 +150,7 @@ impl CellSpec {
 
 /// Sets up the gup model, then `prep_compound_page()` over every thread
 /// region, in folios of the layout's order, mapped as the workload says.
-pub(super) fn form_folios(memmap: &mut MemMap, spec: &CellSpec) -> Result<(), MemMapError> {
+fn form_folios(memmap: &mut MemMap, spec: &CellSpec) -> Result<(), MemMapError> {
     memmap.set_stat_threshold(spec.gup.stat_threshold);
     memmap
         .mm_mut()
@@ -162,15 +160,8 @@ pub(super) fn form_folios(memmap: &mut MemMap, spec: &CellSpec) -> Result<(), Me
     if layout.order == 0 {
         return Ok(());
     }
-    let pte_mapped = spec.workload.pte_mapped();
     for t in 0..spec.threads {
-        for head in layout.region(t).step_by(1 << layout.order) {
-            if pte_mapped {
-                memmap.make_pte_mapped_folio(Pfn(head), layout.order)?;
-            } else {
-                memmap.make_folio(Pfn(head), layout.order)?;
-            }
-        }
+        memmap.make_folios(layout.region(t), layout.order, spec.workload.pte_mapped())?;
     }
     Ok(())
 }
@@ -188,7 +179,7 @@ impl CellSpec {
     }
 
     /// Thread `index`'s slot.
-    pub(super) fn slot(&self, index: usize) -> Slot {
+    fn slot(&self, index: usize) -> Slot {
         Slot {
             index,
             threads: self.threads,

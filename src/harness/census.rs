@@ -72,7 +72,7 @@ fn pass(name: &'static str, spec: &CellSpec) -> Result<(Vec<Counted>, i8), RunEr
 /// The cell's memmap as `cell::form_folios` builds it, of the census
 /// copy's types.
 fn memmap(spec: &CellSpec) -> Result<MemMap, pin_schemes_census::MemMapError> {
-    use pin_schemes_census::{FailSlab, HasPinnedWrite, OnAllocFail, Pfn};
+    use pin_schemes_census::{FailSlab, HasPinnedWrite, OnAllocFail};
     let layout = &spec.layout;
     let mut mm = MemMap::with_pages(layout.nr_pages(spec.threads))?;
     mm.set_stat_threshold(spec.gup.stat_threshold);
@@ -88,13 +88,7 @@ fn memmap(spec: &CellSpec) -> Result<MemMap, pin_schemes_census::MemMapError> {
     mm.set_failslab(FailSlab::new(spec.gup.failslab, on_fail));
     if layout.order > 0 {
         for t in 0..spec.threads {
-            for head in layout.region(t).step_by(1 << layout.order) {
-                if spec.workload.pte_mapped() {
-                    mm.make_pte_mapped_folio(Pfn(head), layout.order)?;
-                } else {
-                    mm.make_folio(Pfn(head), layout.order)?;
-                }
-            }
+            mm.make_folios(layout.region(t), layout.order, spec.workload.pte_mapped())?;
         }
     }
     Ok(mm)
