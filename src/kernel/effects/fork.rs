@@ -214,7 +214,16 @@ pub fn measure(o: &Options, stop: &dyn Fn() -> bool) -> (Vec<ForkCost>, Vec<Stri
     let (mut out, mut notes) = (vec![], vec![]);
     for &(bytes, thp) in &o.buffers {
         match one(o, bytes, thp, stop) {
-            Ok(Some(c)) => out.push(c),
+            Ok(Some(c)) => {
+                if thp && c.thp_bytes == Some(0) {
+                    notes.push(format!(
+                        "effects: the {} MiB THP buffer got no THP (THP disabled for this \
+                         process or none to be had): its fork row is of 4 KiB pages",
+                        bytes >> 20
+                    ));
+                }
+                out.push(c)
+            }
             Ok(None) => break,
             Err(e) => notes.push(format!(
                 "effects: fork with a {} MiB {} buffer not measured: {e}",
