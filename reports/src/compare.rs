@@ -18,7 +18,7 @@
 use crate::runs::{subject, Run, Shape};
 use crate::stats::welch_p;
 use crate::table::{ascii, num, wrap, Group, Table, WIDTH};
-use pin_results::{Cell, Census, Estimate, Fingerprint, QUIET_PROBE};
+use pin_results::{Cell, Census, Estimate, Fingerprint};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
@@ -257,7 +257,7 @@ pub fn warnings(base: &[Run], new: &[Run]) -> Vec<String> {
         }
     }
     w.extend(fingerprint_warnings(&all));
-    w.extend(probe_warnings(&all));
+    w.extend(state_warnings(&all));
     w.into_iter().map(|s| crate::table::clean(&s)).collect()
 }
 
@@ -291,32 +291,80 @@ fn fingerprint_warnings(all: &[(&str, &Run)]) -> Vec<String> {
             }
         }
     }
+    w.extend(loads_warnings(all));
     w
 }
 
-/// Runs whose quiet clock probes differ: a quiet round of one is not a
-/// quiet round of the other.
-fn probe_warnings(all: &[(&str, &Run)]) -> Vec<String> {
+/// Runs whose memory-bound fingerprints differ, or moved during the run:
+/// the cells that read beyond `struct page` for every page could have
+/// moved with it, where the atomic fingerprint sees nothing.
+fn loads_warnings(all: &[(&str, &Run)]) -> Vec<String> {
     let mut w = vec![];
-    let Some((_, r0)) = all.first() else {
-        return w;
-    };
-    for (label, r) in &all[1..] {
-        for q in &r.results.quiet_probe_ns {
-            let Some(q0) = r0.results.yardsticks().for_threads(q.threads).quiet_ns else {
-                continue;
-            };
-            if (q.ns / q0 - 1.0).abs() > QUIET_PROBE {
-                w.push(format!(
-                    "{label} run {} was made in another machine state than {} (quiet clock \
-                     probe at {} thread(s) {:.0} ns against {q0:.0} ns): a change may be the \
-                     machine, not the code",
-                    r.source, r0.source, q.threads, q.ns
+    let loads: Vec<(&str, &Run, Estimate)> = all
+        .iter()
+        .filter_map(|(l, r)| Some((*l, *r, r.results.fingerprint?.loads_start?)))
+        .collect();
+    let mut moved = vec![];
+    for (label, r) in all {
+        if r.results.fingerprint.is_some_and(|f| f.loads_drifted()) {
+            moved.push(format!("{label} run {} during the run", r.source));
+        }
+    }
+    if let Some((_, r0, f0)) = loads.first() {
+        for (label, r, f) in &loads[1..] {
+            if Fingerprint::differs(f0, f) {
+                moved.push(format!(
+                    "{label} run {} against {} ({} against {})",
+                    r.source,
+                    r0.source,
+                    num(f.median),
+                    num(f0.median)
                 ));
             }
         }
     }
+    if !moved.is_empty() {
+        let cells = memory_bound(all);
+        w.push(format!(
+            "the memory-bound fingerprint (dependent loads over the floor) moved: {}; \
+             the cells that read beyond struct page for every page could have moved \
+             with it: {}",
+            moved.join(", "),
+            if cells.is_empty() {
+                "none here".to_string()
+            } else {
+                cells.join(", ")
+            }
+        ));
+    }
     w
+}
+
+/// The model cells whose census reads at least one line outside the
+/// memmap per page (side trees, page_ext, folios, counters), by scheme
+/// and workload.
+fn memory_bound(all: &[(&str, &Run)]) -> Vec<String> {
+    crate::runs::distinct(all.iter().flat_map(|(_, r)| {
+        r.results.cells.iter().filter_map(|c| {
+            let census = c.census.as_ref().filter(|n| n.pages > 0)?;
+            let per_page = census.lines_read.tracking as f64 / census.pages as f64;
+            (per_page >= 1.0).then(|| format!("{} {}", c.subject, c.workload))
+        })
+    }))
+}
+
+/// Runs judged by another run's quiet floor ([`crate::runs::judge_together`]
+/// left a note on them): made in another machine state.
+fn state_warnings(all: &[(&str, &Run)]) -> Vec<String> {
+    all.iter()
+        .flat_map(|(label, r)| {
+            r.results
+                .notes
+                .iter()
+                .filter(|n| n.starts_with(crate::runs::ANOTHER_STATE))
+                .map(move |n| format!("{label} run {}: {n}", r.source))
+        })
+        .collect()
 }
 
 /// The comparison as plain ASCII text, at most 80 columns.
@@ -696,18 +744,69 @@ mod tests {
     }
 
     #[test]
-    fn runs_with_another_quiet_probe_are_warned_about() {
-        let a = run("a", vec![cell("plain", 1, &[1.5; 6])]);
+    fn a_moved_memory_bound_fingerprint_names_the_cells_that_read_beyond_struct_page() {
+        let census = |tracking| pin_results::Census {
+            pages: 100,
+            lines_read: pin_results::Lines {
+                memmap: 100,
+                tracking,
+            },
+            ..pin_results::Census::default()
+        };
+        let mut tree = cell("xarray", 1, &[4.5; 6]);
+        tree.census = Some(census(300));
+        let mut bias = cell("bias", 1, &[1.9; 6]);
+        bias.census = Some(census(2));
+        let a = run("a", vec![tree, bias]);
         let mut b = a.clone();
         b.source = "b.json".into();
-        let same = compare(std::slice::from_ref(&a), std::slice::from_ref(&b));
-        assert!(!same.contains("quiet clock probe"), "{same}");
-        b.results.quiet_probe_ns[0].ns = 3600.0;
-        let text = compare(std::slice::from_ref(&a), std::slice::from_ref(&b));
-        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let loads = |median: f64| Estimate {
+            median,
+            ci_low: median * 0.99,
+            ci_high: median * 1.01,
+            n: 40,
+        };
+        let set = |r: &mut Run, m: f64| {
+            if let Some(f) = r.results.fingerprint.as_mut() {
+                f.loads_start = Some(loads(m));
+            }
+        };
+        let mut a = a;
+        set(&mut a, 3.0);
+        set(&mut b, 3.0);
+        assert!(warnings(std::slice::from_ref(&a), std::slice::from_ref(&b)).is_empty());
+        set(&mut b, 3.6);
+        let w = warnings(std::slice::from_ref(&a), std::slice::from_ref(&b)).join("\n");
+        assert!(w.contains("memory-bound fingerprint"), "{w}");
+        assert!(w.contains("3.60 against 3.00"), "{w}");
+        assert!(w.contains("xarray private") && !w.contains("bias"), "{w}");
+    }
+
+    #[test]
+    fn a_run_with_a_higher_quiet_floor_is_judged_by_the_quieter_and_warned_about() {
+        let mut a = run("a", vec![cell("plain", 1, &[1.5; 10])]);
+        a.results.cells[0].pairs.floor_ns_per_page = vec![6.0; 10];
+        a.results.derive_again();
+        let mut b = a.clone();
+        b.source = "b.json".into();
+        let mut same = vec![a.clone(), b.clone()];
+        crate::runs::judge_together(&mut same);
+        assert!(warnings(&same[..1], &same[1..]).is_empty());
+        // b never saw the machine quiet: its floor 8% over a's throughout.
+        b.results.cells[0].pairs.floor_ns_per_page = vec![6.48; 10];
+        b.results.derive_again();
+        assert!(!b.results.cells[0].busy, "alone, it cannot tell");
+        let mut both = vec![a, b];
+        crate::runs::judge_together(&mut both);
+        assert!(!both[0].results.cells[0].busy);
+        assert!(both[1].results.cells[0].busy);
+        let w = warnings(&both[..1], &both[1..]).join("\n");
+        let flat = w.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
-            flat.contains("b.json was made in another machine state than a.json (quiet clock probe at 1 thread(s) 3600 ns against 3100 ns)"),
-            "{text}"
+            flat.contains("new run b.json: another machine state")
+                && flat.contains("private 1T 512 pages/call +8%")
+                && flat.contains("1 more of its cells are busy"),
+            "{w}"
         );
     }
 
@@ -783,6 +882,8 @@ mod tests {
                 n: 20,
             },
             end: None,
+            loads_start: None,
+            loads_end: None,
         });
         let text = compare(&base, &[new]);
         assert!(text.contains("Only in base (1 cells"), "{text}");

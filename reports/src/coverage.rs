@@ -12,6 +12,9 @@ use pin_results::{Cell, Estimate};
 /// A cell's medians are "close" when within this share of the runs' median.
 pub const CLOSE: f64 = 0.03;
 
+/// Missed cell-runs named, at most.
+const MISSED_SHOWN: usize = 12;
+
 /// What the runs of one set of cells say about their intervals.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Coverage {
@@ -19,6 +22,10 @@ pub struct Coverage {
     /// cell was not busy and another run has it; held, its interval holds
     /// the other runs' median.
     pub x_floor: (usize, usize),
+    /// Per thread count: (held, judged) of `x floor`.
+    pub x_floor_by_threads: Vec<(usize, usize, usize)>,
+    /// The cell-runs whose `x floor` interval missed: cell, run label.
+    pub missed: Vec<(String, String)>,
     /// The same for `x 1T`, where not withheld.
     pub scaling: (usize, usize),
     /// Per thread count: (busy cell-runs, cell-runs).
@@ -50,9 +57,10 @@ fn by_key(runs: &[Run], key: impl Fn(&Cell) -> String) -> Vec<Vec<Option<&Cell>>
         .collect()
 }
 
-/// Of `estimates` (one per run, `None` where not judged): (held, judged).
-fn held(estimates: &[Option<Estimate>]) -> (usize, usize) {
-    let mut out = (0, 0);
+/// Of `estimates` (one per run, `None` where not judged), each judged
+/// run's index and whether its interval holds the other runs' median.
+fn verdicts(estimates: &[Option<Estimate>]) -> Vec<(usize, bool)> {
+    let mut out = vec![];
     for (i, e) in estimates.iter().enumerate() {
         let Some(e) = e else { continue };
         let others: Vec<f64> = estimates
@@ -62,12 +70,15 @@ fn held(estimates: &[Option<Estimate>]) -> (usize, usize) {
             .filter_map(|(_, o)| o.map(|o| o.median))
             .collect();
         let Some(m) = median(&others) else { continue };
-        out.1 += 1;
-        if e.ci_low <= m && m <= e.ci_high {
-            out.0 += 1;
-        }
+        out.push((i, e.ci_low <= m && m <= e.ci_high));
     }
     out
+}
+
+/// Of `estimates`: (held, judged).
+fn held(estimates: &[Option<Estimate>]) -> (usize, usize) {
+    let v = verdicts(estimates);
+    (v.iter().filter(|(_, h)| *h).count(), v.len())
 }
 
 fn add(v: &mut Vec<(usize, usize, usize)>, threads: usize, a: usize, b: usize) {
@@ -101,6 +112,21 @@ impl Coverage {
                 cells.iter().map(|c| c.and_then(|c| c.scaling)).collect();
             let (h, n) = held(&xf);
             cov.x_floor = (cov.x_floor.0 + h, cov.x_floor.1 + n);
+            add(&mut cov.x_floor_by_threads, threads, h, n);
+            for (i, _) in verdicts(&xf).into_iter().filter(|(_, h)| !h) {
+                let name = cells.iter().flatten().next().map_or(String::new(), |c| {
+                    let order = match c.folio_order {
+                        0 => String::new(),
+                        o => format!("/{o}"),
+                    };
+                    format!(
+                        "{} {}{order} {threads}T",
+                        crate::runs::subject(c),
+                        c.workload
+                    )
+                });
+                cov.missed.push((name, runs[i].label.clone()));
+            }
             let (h, n) = held(&sc);
             cov.scaling = (cov.scaling.0 + h, cov.scaling.1 + n);
             let present = cells.iter().flatten().count();
@@ -147,6 +173,11 @@ impl Coverage {
             format!("  x floor held: {}", pct(self.x_floor)),
             format!("  x 1T held:    {}", pct(self.scaling)),
         ];
+        if self.x_floor_by_threads.len() > 1 {
+            for &(t, h, n) in &self.x_floor_by_threads {
+                out.push(format!("  x floor held at {t}T: {}", pct((h, n))));
+            }
+        }
         for &(t, b, n) in &self.busy {
             out.push(format!("  busy at {t}T: {}", pct((b, n))));
         }
@@ -161,6 +192,24 @@ impl Coverage {
             out.push(format!(
                 "  median x floor 95% CI half-width at {t}T: {:.1}%",
                 w * 100.0
+            ));
+        }
+        if !self.missed.is_empty() {
+            let shown: Vec<String> = self
+                .missed
+                .iter()
+                .take(MISSED_SHOWN)
+                .map(|(cell, run)| format!("{cell} [{run}]"))
+                .collect();
+            let more = self.missed.len().saturating_sub(MISSED_SHOWN);
+            out.push(format!(
+                "  x floor missed: {}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             ));
         }
         if let Some((m, t)) = self.max_scaling {

@@ -197,6 +197,51 @@ impl Shape {
     }
 }
 
+/// How the note of [`judge_together`] starts.
+pub const ANOTHER_STATE: &str = "another machine state";
+
+/// Judges every run's rounds against the quietest floor that any run of
+/// the same machine (host and CPU) found for the same work: a run that
+/// never saw the machine quiet cannot tell from its own rounds, but
+/// beside a run that did, its quiet floor sits high. Such a run's cells of
+/// that work become busy, and a note on the run says why.
+pub fn judge_together(runs: &mut [Run]) {
+    let machine = |r: &Results| (r.metadata.host.clone(), r.metadata.cpu_model.clone());
+    let quietest: Vec<_> = runs
+        .iter()
+        .map(|r| {
+            let m = machine(&r.results);
+            pin_results::derive::quietest_floors(
+                runs.iter().map(|o| &o.results).filter(|o| machine(o) == m),
+            )
+        })
+        .collect();
+    for (r, q) in runs.iter_mut().zip(quietest) {
+        let (moved, busy) = r.results.judge_against(&q);
+        if moved.is_empty() {
+            continue;
+        }
+        let works: Vec<String> = moved
+            .iter()
+            .map(|(w, over)| {
+                format!(
+                    "{} {}T {} pages/call +{:.0}%",
+                    w.workload,
+                    w.threads,
+                    w.pages_per_call,
+                    over * 100.0
+                )
+            })
+            .collect();
+        r.results.notes.push(format!(
+            "{ANOTHER_STATE} than the quietest of the runs given: its quiet floor sat \
+             over theirs ({}), so its rounds were judged by theirs, and {busy} more of its \
+             cells are busy",
+            works.join(", ")
+        ));
+    }
+}
+
 /// `items` without repeats, in order of first appearance.
 pub fn distinct<T: std::hash::Hash + Eq + Clone>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut seen = std::collections::HashSet::new();

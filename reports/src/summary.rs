@@ -124,28 +124,50 @@ fn render_with(r: &Results, with_notes: bool) -> String {
     out
 }
 
-/// `machine fingerprint: 1.145+-0.004 at start, 1.146+-0.003 at end`.
+/// `machine fingerprint (CAS-loop get x floor): 1.145+-0.004 at start,
+/// 1.146+-0.003 at end; loads x floor: 3.1+-0.02 at start, ...`.
 fn fingerprint_line(f: &Fingerprint) -> String {
-    let end = f.end.map_or("not taken at end".into(), |e| {
-        format!("{} at end", crate::tables::estimate(&e))
+    let both = |start: &Estimate, end: Option<Estimate>, drifted: bool| {
+        let end = end.map_or("not taken at end".into(), |e| {
+            format!("{} at end", crate::tables::estimate(&e))
+        });
+        format!(
+            "{} at start, {end}{}",
+            crate::tables::estimate(start),
+            if drifted {
+                " -- CHANGED during the run"
+            } else {
+                ""
+            }
+        )
+    };
+    let loads = f.loads_start.map_or(String::new(), |s| {
+        format!(
+            "; loads x floor: {}",
+            both(&s, f.loads_end, f.loads_drifted())
+        )
     });
     format!(
-        "machine fingerprint (CAS-loop get x floor): {} at start, {end}{}",
-        crate::tables::estimate(&f.start),
-        if f.drifted() {
-            " -- CHANGED during the run"
-        } else {
-            ""
-        }
+        "machine fingerprint (CAS-loop get x floor): {}{loads}",
+        both(&f.start, f.end, f.drifted())
     )
 }
 
-/// `quiet clock probe: 3104 ns (1T), 3115 ns (2T); contention probe:
-/// 16400 ns (2T); 3 of 130 cells busy, 2 with x 1T withheld`.
+/// `quiet floor: 6.05 to 7.65 ns/page over 8 works; quiet clock probe:
+/// 3104 ns (1T), 3115 ns (2T); contention probe: 16400 ns (2T); 3 of 130
+/// cells busy, 2 with x 1T withheld`.
 fn probe_line(r: &Results) -> Option<String> {
-    if r.quiet_probe_ns.is_empty() {
+    if r.quiet_probe_ns.is_empty() && r.quiet_floor_ns.is_empty() {
         return None;
     }
+    let floors: Vec<f64> = r.quiet_floor_ns.iter().map(|f| f.ns).collect();
+    let lo = floors.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = floors.iter().copied().fold(0.0, f64::max);
+    let floor = match floors.len() {
+        0 => String::new(),
+        1 => format!("quiet floor: {lo:.2} ns/page; "),
+        n => format!("quiet floor: {lo:.2} to {hi:.2} ns/page over {n} kinds of floor work; "),
+    };
     let list = |v: &[pin_results::ProbeNs]| {
         v.iter()
             .map(|q| format!("{:.0} ns ({}T)", q.ns, q.threads))
@@ -163,7 +185,7 @@ fn probe_line(r: &Results) -> Option<String> {
         w => format!(", {w} with x 1T withheld"),
     };
     Some(format!(
-        "quiet clock probe: {}{contention}; {busy} of {} cells busy{withheld}",
+        "{floor}quiet clock probe: {}{contention}; {busy} of {} cells busy{withheld}",
         list(&r.quiet_probe_ns),
         r.cells.len()
     ))
@@ -722,6 +744,10 @@ mod tests {
         );
         assert!(
             s.contains("quiet clock probe: 3100 ns (1T); 1 of 1 cells busy"),
+            "{s}"
+        );
+        assert!(
+            s.contains("quiet floor: 10.00 ns/page; quiet clock probe"),
             "{s}"
         );
         // One run's own summary marks the busy cell.

@@ -717,12 +717,12 @@ fn mark_notes(noisy: bool, disturbed: bool, busy: bool, withheld: bool) -> Vec<S
     if busy {
         notes.push(format!(
             "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (the \
-             clock probe within {:.0}% of the run's quiet probe; with several threads, \
-             the threads run together by the contention probe), so its figures are \
+             floor's slice within {:.0}% of the run's quiet floor for that work; with \
+             several threads, the threads run together by the contention probe), so its figures are \
              over all rounds, mostly of a busy machine, and not comparable with a \
              quiet cell's; re-run it.",
             pin_results::MIN_QUIET_ROUNDS,
-            pin_results::QUIET_PROBE * 100.0
+            pin_results::QUIET_FLOOR * 100.0
         ));
     }
     if withheld {

@@ -4,7 +4,7 @@
 //! of an earlier schema that kept its rounds can be derived again by the
 //! current rules ([`crate::Results::read`]).
 
-use crate::{Cell, Estimate, Pairs, Results, Yardstick, Yardsticks};
+use crate::{Cell, Estimate, FloorNs, FloorWork, Pairs, Results, Yardstick, Yardsticks};
 
 /// The median of `xs`, 0 for none.
 fn median(xs: &[f64]) -> f64 {
@@ -64,7 +64,7 @@ pub fn derive(cell: &mut Cell, y: Yardstick) {
 pub fn derive_all(cells: &mut [Cell]) -> Yardsticks {
     let y = Yardsticks::of(cells);
     for c in cells.iter_mut() {
-        derive(c, y.for_threads(c.threads));
+        derive(c, y.for_cell(c));
     }
     y
 }
@@ -74,7 +74,54 @@ impl Results {
     /// rounds, by the current rules.
     pub fn derive_again(&mut self) {
         let y = derive_all(&mut self.cells);
+        self.quiet_floor_ns = y.quiet_floor;
         self.quiet_probe_ns = y.quiet;
         self.contention_probe_ns = y.contention;
     }
+}
+
+impl Results {
+    /// Judges the rounds again against the quieter of the run's own quiet
+    /// floors and `quietest` (those of other runs of the same machine):
+    /// a run that never saw the machine quiet has a busy quiet floor of
+    /// its own, and only a run that did can tell. Returns the works whose
+    /// quiet floor sat more than [`crate::QUIET_FLOOR`] over `quietest`,
+    /// with how far (a share), and the cells of theirs now busy.
+    pub fn judge_against(&mut self, quietest: &[FloorNs]) -> (Vec<(FloorWork, f64)>, usize) {
+        let mut y = Yardsticks::of(&self.cells);
+        let mut moved = vec![];
+        for own in &mut y.quiet_floor {
+            let Some(q) = quietest.iter().find(|q| q.work == own.work) else {
+                continue;
+            };
+            if own.ns > q.ns * (1.0 + crate::QUIET_FLOOR) {
+                moved.push((own.work.clone(), own.ns / q.ns - 1.0));
+                own.ns = q.ns;
+            }
+        }
+        if moved.is_empty() {
+            return (moved, 0);
+        }
+        let busy_before = self.cells.iter().filter(|c| c.busy).count();
+        for c in &mut self.cells {
+            derive(c, y.for_cell(c));
+        }
+        self.quiet_floor_ns = y.quiet_floor;
+        let busy = self.cells.iter().filter(|c| c.busy).count();
+        (moved, busy.saturating_sub(busy_before))
+    }
+}
+
+/// Per floor work, the lowest quiet floor of any of `runs`.
+pub fn quietest_floors<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<FloorNs> {
+    let mut out: Vec<FloorNs> = vec![];
+    for r in runs {
+        for f in &r.quiet_floor_ns {
+            match out.iter_mut().find(|o| o.work == f.work) {
+                Some(o) => o.ns = o.ns.min(f.ns),
+                None => out.push(f.clone()),
+            }
+        }
+    }
+    out
 }

@@ -17,20 +17,23 @@ mod validate;
 pub use census::{Census, Lines};
 pub use effects::{Collapse, Effects, ForkCost, PinAnswer};
 pub use estimate::{Estimate, NOISY_HALF_WIDTH};
-pub use quiet::{ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_PROBE};
+pub use quiet::{
+    FloorNs, FloorWork, ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_FLOOR,
+    QUIET_PROBE,
+};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 use thiserror::Error;
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The earlier versions [`Results::read`] still reads: they kept every
 /// round, and their figures are derived again by the current rules (their
 /// rounds' visits inferred from the config: every visit measures
 /// `pairs / visits` rounds, rounded up).
-pub const REDERIVED_VERSIONS: [u32; 2] = [4, 5];
+pub const REDERIVED_VERSIONS: [u32; 3] = [4, 5, 6];
 
 /// A cell whose threads got less CPU time than this share of their elapsed
 /// time was disturbed by other load on the machine.
@@ -91,10 +94,16 @@ pub struct Results {
     /// that measured none).
     #[serde(default)]
     pub fingerprint: Option<Fingerprint>,
+    /// The floor of a quiet machine, per floor work: the 5th percentile of
+    /// the floor slices of the run's cells doing that work. A round is quiet
+    /// when its floor slice is within [`QUIET_FLOOR`] of it
+    /// ([`Pairs::quiet`]).
+    #[serde(default)]
+    pub quiet_floor_ns: Vec<FloorNs>,
     /// The clock probe of a quiet machine, per thread count: the 5th
     /// percentile of every round's probe in the run's cells of that many
-    /// threads. A round is quiet when its probe is within [`QUIET_PROBE`] of
-    /// it ([`Pairs::quiet`]).
+    /// threads. A solo slice is quiet when its probe is within
+    /// [`QUIET_PROBE`] of it ([`Pairs::quiet_solo`]).
     #[serde(default)]
     pub quiet_probe_ns: Vec<ProbeNs>,
     /// The contention probe's median per thread count (multi-thread cells):
@@ -122,6 +131,14 @@ pub struct Fingerprint {
     pub start: Estimate,
     /// After the last cell; `null` when the run was interrupted first.
     pub end: Option<Estimate>,
+    /// The memory-bound fingerprint before the first cell: a chain of
+    /// dependent loads through a 16 MiB memmap over the floor, paired;
+    /// `null` in files from before it.
+    #[serde(default)]
+    pub loads_start: Option<Estimate>,
+    /// The same after the last cell.
+    #[serde(default)]
+    pub loads_end: Option<Estimate>,
 }
 
 impl Fingerprint {
@@ -132,9 +149,18 @@ impl Fingerprint {
         apart && (a.median / b.median - 1.0).abs() > NOISY_HALF_WIDTH
     }
 
-    /// Whether the machine changed state during the run.
+    /// Whether the machine changed state during the run, by the atomic
+    /// fingerprint.
     pub fn drifted(&self) -> bool {
         self.end.is_some_and(|end| Self::differs(&self.start, &end))
+    }
+
+    /// Whether it changed state by the memory-bound one.
+    pub fn loads_drifted(&self) -> bool {
+        match (self.loads_start, self.loads_end) {
+            (Some(a), Some(b)) => Self::differs(&a, &b),
+            _ => false,
+        }
     }
 }
 
@@ -295,9 +321,9 @@ pub struct Cell {
     /// The CI half-width of `x_floor` (or of `scaling`) passes 2% of its
     /// median.
     pub noisy: bool,
-    /// Rounds set aside because the machine was busy in them (their clock
-    /// probe ran more than [`QUIET_PROBE`] slower than the run's quiet
-    /// probe) or their threads did not run together (their contention probe
+    /// Rounds set aside because the machine was busy in them (their floor
+    /// slice ran more than [`QUIET_FLOOR`] slower than the run's quiet floor
+    /// for that work) or their threads did not run together (their contention probe
     /// under [`CONCURRENT`] of the run's median); the figures above come
     /// from the other rounds.
     #[serde(default)]
@@ -801,9 +827,10 @@ impl Results {
             r.derive_again();
             r.notes.push(format!(
                 "written as schema_version {v}: its figures were derived again from its rounds \
-                 by version {SCHEMA_VERSION}'s rules (intervals over visits, each of \
-                 pairs / visits rounds; each thread count's quiet probe capped at 5% over the \
-                 lowest; scaling withheld where too few solo slices were quiet)"
+                 by version {SCHEMA_VERSION}'s rules (rounds judged quiet by their floor slice \
+                 against the run's quiet floor for that work; intervals over visits, each of \
+                 pairs / visits rounds where the file kept none; scaling withheld where too \
+                 few solo slices were quiet)"
             ));
         }
         validate::check(&r).map_err(|why| ResultsError::Invalid {
@@ -986,7 +1013,10 @@ pub mod sample {
                     n: 20,
                 },
                 end: None,
+                loads_start: None,
+                loads_end: None,
             }),
+            quiet_floor_ns: crate::Yardsticks::of(&cells).quiet_floor,
             quiet_probe_ns: vec![ProbeNs {
                 threads: 1,
                 ns: 3100.0,
@@ -1034,7 +1064,7 @@ mod tests {
     #[test]
     fn a_version_4_file_is_derived_again_and_others_are_refused() {
         let mut one = sample::cell("plain", "private", 1, 4.0, 2.5e8);
-        let mut two = sample::cell("plain", "private", 2, 4.0, 2.5e8);
+        let mut two = sample::cell("bias", "private", 1, 4.0, 2.5e8);
         let n = 8;
         for c in [&mut one, &mut two] {
             c.pairs.subject_ns_per_page = vec![4.0; n];
@@ -1042,9 +1072,11 @@ mod tests {
             c.pairs.pages_per_sec = vec![2.5e8; n];
             c.pairs.solo_pages_per_sec = None;
         }
+        // Schema 6 judged rounds by the clock probe: these read quiet.
         one.pairs.probe_ns = Some(vec![3100.0; n]);
-        // Schema 4 judged these by their own 5th percentile: quiet.
-        two.pairs.probe_ns = Some(vec![3700.0; n]);
+        two.pairs.probe_ns = Some(vec![3100.0; n]);
+        // The floor says the second cell ran busy throughout.
+        two.pairs.floor_ns_per_page = vec![2.5; n];
         let mut r = sample::results(vec![one, two]);
         r.schema_version = REDERIVED_VERSIONS[0];
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1060,10 +1092,11 @@ mod tests {
         assert_eq!(
             busy,
             vec![false, true],
-            "2 threads judged by 1 thread's quiet probe"
+            "judged by the quiet floor of the work both cells do"
         );
+        assert_eq!(read.quiet_floor_ns.len(), 1);
         assert_eq!(read.cells[0].x_floor.median, 2.0);
-        for v in [3, 7] {
+        for v in [3, SCHEMA_VERSION + 1] {
             r.schema_version = v;
             write(&r);
             let e = Results::read(&path).expect_err("refused").to_string();

@@ -2,24 +2,35 @@
 //!
 //! The shared VMs pinbench runs on flip, for seconds to minutes, between a
 //! quiet state and a busy one (another tenant on the host core's SMT
-//! sibling), in which a locked add on a private line costs 20 to 40% more
-//! and code that hits one hot line up to twice as much, while the floor's
-//! walk slows by a quarter. Pairing cancels drift within a state, not the
-//! change of state: a ratio measured while busy is another number. Every
-//! round therefore starts with a clock probe on every thread (512 locked
-//! adds on a line of its own, `Pairs::probe_ns`, the slowest thread's);
-//! the run's quiet probe for a thread count is the 5th percentile of its
-//! rounds' probes, but no more than [`QUIET_PROBE`] over the lowest such
-//! percentile of any thread count, and a round is quiet when its probe is
-//! within [`QUIET_PROBE`] of it. Measured on the 2-vCPU Xeon VM: quiet
-//! probes 3100 to 3130 ns, busy ones 3600 to 4400, in the same cells. The
-//! cap, because a probe is one core's locked adds whatever the cell: on a
-//! day when one vCPU or the other was always busy, the 2-thread rounds' own
-//! 5th percentile was a busy probe (3446 ns against 3112 at 1 thread),
-//! which judged busy rounds quiet. Not the lowest itself, because the
-//! slowest of many threads may sit a little above one thread's probe on a
-//! quiet machine (0.3 to 1% for 2 threads here), and with many threads
-//! every round would read busy.
+//! sibling, most likely). Pairing cancels drift within a state, not the
+//! change of state: a ratio measured while busy is another number. Measured
+//! on the 2-vCPU AMD EPYC VM, one run of `hybrid` `private` at 1 thread in
+//! 16 visits: the floor's slices read 6.05 to 6.33 ns/page in the quiet
+//! visits and 6.5 to 7.5 in the busy ones; the subject 13.1 to 13.9 against
+//! 15 to 21, so x floor read 2.16 quiet and 2.85 busy.
+//!
+//! A round's state is judged by its own floor slice: 2 ms of the locked
+//! adds every scheme's pin is built of, over the cell's own pages, beside
+//! the subject's slice. The run's quiet floor for cells whose floors do the
+//! same work ([`FloorWork`]: backend, workload, threads, pages per call,
+//! memmap) is the 5th percentile of their rounds' floor slices, and a round
+//! is quiet when its floor is within [`QUIET_FLOOR`] of it. The margin sits
+//! in the gap between the states on both CPU types these VMs come as: on
+//! the EPYC the quiet floor spread 4.6% over its lowest and the busy one
+//! started 7% above it; on the Xeon the busy state slowed the floor's walk
+//! by a quarter. Four of five runs of that EPYC series then read `hybrid`
+//! 2.15 to 2.17 and `xarray` 4.59 to 4.66 (private, 1T), where the median
+//! over all rounds spread 22% and 30%.
+//!
+//! The 1 us clock probe at the start of each round (512 locked adds on a
+//! line of the thread's own) judged this before; on the EPYC its quiet and
+//! busy values overlap (911 to 1262 ns quiet, 1002 to 1652 busy, in the run
+//! above), which marked most rounds busy. It still judges the one slice
+//! with no floor beside it: thread 0 alone, for `scaling`.
+//!
+//! A run that never saw the machine quiet has a busy 5th percentile, and
+//! nothing in it can tell; its quiet floor then sits above that of a run of
+//! the same work that did, which `summary` and `compare` check.
 //!
 //! A cell of several threads has a second state of its own: whether the
 //! host ran its vCPUs at the same time. After the clock probe its threads
@@ -34,9 +45,13 @@
 use crate::{Cell, Pairs};
 use serde::{Deserialize, Serialize};
 
-/// A round whose probe ran more than this much slower than the run's quiet
-/// probe was measured on a busy machine.
+/// A round whose clock probe ran more than this much slower than the run's
+/// quiet probe was measured on a busy machine (the solo slices only).
 pub const QUIET_PROBE: f64 = 0.05;
+
+/// A round whose floor slice ran more than this much slower than the run's
+/// quiet floor for the same work was measured on a busy machine.
+pub const QUIET_FLOOR: f64 = 0.05;
 
 /// A multi-thread round whose contention probe took less than this share
 /// of the run's median did not run its threads at the same time.
@@ -47,6 +62,9 @@ pub const CONCURRENT: f64 = 0.5;
 /// give no 95% interval of their median narrower than their range.
 pub const MIN_QUIET_ROUNDS: usize = 8;
 
+/// The 5th percentile of the rounds' clock probes a state is judged by.
+const QUIET_QUANTILE: f64 = 0.05;
+
 /// A probe's yardstick for the cells of one thread count.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeNs {
@@ -56,51 +74,139 @@ pub struct ProbeNs {
     pub ns: f64,
 }
 
-/// What judges one cell's rounds: the run's quiet clock probe and median
-/// contention probe for the cell's thread count (`None`: not judged by it).
+/// What a cell's floor does: cells alike in all of it run the same floor
+/// loop over memory alike, so a quiet round of one reads what a quiet
+/// round of another does.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FloorWork {
+    /// `model` or the kernel backend.
+    pub backend: String,
+    /// Workload.
+    pub workload: String,
+    /// Threads.
+    pub threads: usize,
+    /// Pages per call.
+    pub pages_per_call: usize,
+    /// Pages of the memmap.
+    pub memmap_pages: usize,
+    /// Node of the threads' CPUs.
+    pub cpu_node: u32,
+    /// Node of the memmap.
+    pub memmap_node: u32,
+}
+
+impl FloorWork {
+    /// That of `cell`.
+    pub fn of(cell: &Cell) -> Self {
+        Self {
+            backend: cell.backend.clone(),
+            workload: cell.workload.clone(),
+            threads: cell.threads,
+            pages_per_call: cell.pages_per_call,
+            memmap_pages: cell.memmap_pages,
+            cpu_node: cell.numa.cpu_node,
+            memmap_node: cell.numa.memmap_node,
+        }
+    }
+}
+
+/// The quiet floor of one kind of floor work, ns per page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloorNs {
+    /// The work.
+    #[serde(flatten)]
+    pub work: FloorWork,
+    /// ns per page.
+    pub ns: f64,
+}
+
+/// What judges one cell's rounds (`None`: not judged by it).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Yardstick {
-    /// The quiet clock probe.
+    /// The quiet floor of the cell's floor work, ns per page.
+    pub quiet_floor_ns: Option<f64>,
+    /// The quiet clock probe of the cell's thread count (solo slices).
     pub quiet_ns: Option<f64>,
-    /// The median contention probe.
+    /// The median contention probe of the cell's thread count.
     pub contention_ns: Option<f64>,
 }
 
-/// The run's yardsticks, per thread count.
+/// The run's yardsticks.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Yardsticks {
+    /// Quiet floors: the 5th percentile of the floor slices of every cell
+    /// doing that work.
+    pub quiet_floor: Vec<FloorNs>,
     /// Quiet clock probes: the 5th percentile of each thread count's
-    /// rounds' probes, capped at [`QUIET_PROBE`] over the lowest.
+    /// rounds' probes, capped at [`QUIET_PROBE`] over the lowest of them.
     pub quiet: Vec<ProbeNs>,
     /// Median contention probes (multi-thread cells only).
     pub contention: Vec<ProbeNs>,
 }
 
 impl Yardsticks {
-    /// From every round of `cells`: each thread count's quiet probe is its
-    /// rounds' 5th percentile, capped at [`QUIET_PROBE`] over the lowest of
-    /// them (see the module's doc).
+    /// From every round of `cells` (see the module's doc).
     pub fn of(cells: &[Cell]) -> Self {
-        let mut quiet = per_threads(cells, 0.05, |p| p.probe_ns.as_deref());
+        let mut quiet = per_threads(cells, QUIET_QUANTILE, |p| p.probe_ns.as_deref());
         let lowest = quiet.iter().map(|p| p.ns).min_by(f64::total_cmp);
         if let Some(lowest) = lowest {
             let cap = lowest * (1.0 + QUIET_PROBE);
             quiet.iter_mut().for_each(|p| p.ns = p.ns.min(cap));
         }
         Self {
+            quiet_floor: quiet_floors(cells),
             quiet,
             contention: per_threads(cells, 0.5, |p| p.contention_ns.as_deref()),
         }
     }
 
-    /// Those for cells of `threads`.
+    /// Those that judge `cell`.
+    pub fn for_cell(&self, cell: &Cell) -> Yardstick {
+        let work = FloorWork::of(cell);
+        Yardstick {
+            quiet_floor_ns: self
+                .quiet_floor
+                .iter()
+                .find(|f| f.work == work)
+                .map(|f| f.ns),
+            ..self.for_threads(cell.threads)
+        }
+    }
+
+    /// The probes' yardsticks for cells of `threads` (no quiet floor).
     pub fn for_threads(&self, threads: usize) -> Yardstick {
         let of = |v: &[ProbeNs]| v.iter().find(|p| p.threads == threads).map(|p| p.ns);
         Yardstick {
+            quiet_floor_ns: None,
             quiet_ns: of(&self.quiet),
             contention_ns: of(&self.contention),
         }
     }
+}
+
+/// The `q` quantile (nearest rank below) of the finite positive `xs`.
+fn quantile(mut xs: Vec<f64>, q: f64) -> Option<f64> {
+    xs.retain(|x| x.is_finite() && *x > 0.0);
+    xs.sort_by(f64::total_cmp);
+    let i = ((xs.len().checked_sub(1)?) as f64 * q).floor() as usize;
+    xs.get(i).copied()
+}
+
+/// Per floor work (ascending), the [`QUIET_QUANTILE`] of the floor slices
+/// of every cell doing it.
+fn quiet_floors(cells: &[Cell]) -> Vec<FloorNs> {
+    let mut by: std::collections::BTreeMap<FloorWork, Vec<f64>> = Default::default();
+    for c in cells {
+        by.entry(FloorWork::of(c))
+            .or_default()
+            .extend_from_slice(&c.pairs.floor_ns_per_page);
+    }
+    by.into_iter()
+        .filter_map(|(work, xs)| {
+            let ns = quantile(xs, QUIET_QUANTILE)?;
+            Some(FloorNs { work, ns })
+        })
+        .collect()
 }
 
 /// Per thread count (ascending), the `q` quantile (nearest rank below) of
@@ -113,37 +219,30 @@ fn per_threads(cells: &[Cell], q: f64, pick: fn(&Pairs) -> Option<&[f64]>) -> Ve
     threads
         .into_iter()
         .filter_map(|t| {
-            let mut xs: Vec<f64> = cells
+            let xs: Vec<f64> = cells
                 .iter()
                 .filter(|c| c.threads == t)
                 .filter_map(|c| pick(&c.pairs))
                 .flatten()
                 .copied()
-                .filter(|x| x.is_finite() && *x > 0.0)
                 .collect();
-            if xs.is_empty() {
-                return None;
-            }
-            xs.sort_by(f64::total_cmp);
-            let i = ((xs.len() - 1) as f64 * q).floor() as usize;
-            Some(ProbeNs {
-                threads: t,
-                ns: xs[i],
-            })
+            let ns = quantile(xs, q)?;
+            Some(ProbeNs { threads: t, ns })
         })
         .collect()
 }
 
 impl Pairs {
-    /// Whether each round ran on a quiet machine: its clock probe within
-    /// [`QUIET_PROBE`] of the quiet one, and (several threads) its
-    /// contention probe at least [`CONCURRENT`] of the median. A probe or
-    /// yardstick that is missing (a file from before the probes) judges
+    /// Whether each round ran on a quiet machine: its floor slice within
+    /// [`QUIET_FLOOR`] of the quiet floor, and (several threads) its
+    /// contention probe at least [`CONCURRENT`] of the median. A yardstick
+    /// or probe that is missing (a file from before the probes) judges
     /// nothing.
     pub fn quiet(&self, y: Yardstick) -> Vec<bool> {
         let mut mask = vec![true; self.subject_ns_per_page.len()];
-        and_each(&mut mask, &self.probe_ns, y.quiet_ns, |p, q| {
-            p <= q * (1.0 + QUIET_PROBE)
+        let floor = Some(self.floor_ns_per_page.clone());
+        and_each(&mut mask, &floor, y.quiet_floor_ns, |f, q| {
+            f <= q * (1.0 + QUIET_FLOOR)
         });
         and_each(&mut mask, &self.contention_ns, y.contention_ns, |p, c| {
             p >= c * CONCURRENT
@@ -151,8 +250,8 @@ impl Pairs {
         mask
     }
 
-    /// [`Pairs::quiet`], and thread 0's probe at the start of its solo
-    /// slice within [`QUIET_PROBE`] of the quiet one: while the other
+    /// [`Pairs::quiet`], and thread 0's clock probe at the start of its
+    /// solo slice within [`QUIET_PROBE`] of the quiet one: while the other
     /// threads wait their vCPUs idle, and a host that hands an idle vCPU's
     /// core to another tenant slows the lone thread (here by half, which
     /// made `x 1T` read 3.0 on 2 CPUs). The rounds a cell's `scaling`
@@ -231,6 +330,7 @@ impl crate::Results {
     /// The run's yardsticks as recorded.
     pub fn yardsticks(&self) -> Yardsticks {
         Yardsticks {
+            quiet_floor: self.quiet_floor_ns.clone(),
             quiet: self.quiet_probe_ns.clone(),
             contention: self.contention_probe_ns.clone(),
         }
@@ -239,13 +339,13 @@ impl crate::Results {
     /// The per-round values `xs` of `cell` (one of this run's) that its
     /// `x_floor` comes from.
     pub fn kept(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
-        let y = self.yardsticks().for_threads(cell.threads);
+        let y = self.yardsticks().for_cell(cell);
         Pairs::keep(xs, &cell.kept(y).rounds)
     }
 
     /// Those its `scaling` comes from (none where it was withheld).
     pub fn kept_solo(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
-        let y = self.yardsticks().for_threads(cell.threads);
+        let y = self.yardsticks().for_cell(cell);
         cell.kept(y)
             .solo_rounds
             .map_or_else(Vec::new, |mask| Pairs::keep(xs, &mask))
@@ -257,45 +357,88 @@ mod tests {
     use super::*;
     use crate::sample;
 
-    fn quiet_only(quiet_ns: f64) -> Yardstick {
+    fn quiet_floor(ns: f64) -> Yardstick {
         Yardstick {
-            quiet_ns: Some(quiet_ns),
-            contention_ns: None,
+            quiet_floor_ns: Some(ns),
+            ..Yardstick::default()
+        }
+    }
+
+    fn quiet_probe(ns: f64) -> Yardstick {
+        Yardstick {
+            quiet_ns: Some(ns),
+            ..Yardstick::default()
         }
     }
 
     #[test]
-    fn rounds_with_a_slow_probe_are_not_quiet() {
+    fn rounds_with_a_slow_floor_are_not_quiet() {
         let mut c = sample::cell("plain", "private", 1, 1.0, 1.0);
         let n = 4;
         c.pairs.subject_ns_per_page = vec![1.0; n];
-        let mut probe = vec![3100.0; n];
-        probe[0] = 3300.0; // 6% slower: busy
-        probe[n - 1] = 3250.0; // 4.8%: still quiet
-        c.pairs.probe_ns = Some(probe);
-        let q = c.pairs.quiet(quiet_only(3100.0));
+        let mut floor = vec![6.0; n];
+        floor[0] = 6.36; // 6% slower: busy
+        floor[n - 1] = 6.29; // 4.8%: still quiet
+        c.pairs.floor_ns_per_page = floor;
+        // A slow clock probe no longer judges a round's x floor.
+        c.pairs.probe_ns = Some(vec![9000.0; n]);
+        let q = c.pairs.quiet(Yardstick {
+            quiet_ns: Some(3100.0),
+            ..quiet_floor(6.0)
+        });
         assert!(!q[0] && q[n - 1]);
         assert_eq!(q.iter().filter(|q| **q).count(), n - 1);
-        // Without a yardstick, or without probes, nothing is set aside.
+        // Without a yardstick nothing is set aside.
         assert!(c.pairs.quiet(Yardstick::default()).iter().all(|q| *q));
-        c.pairs.probe_ns = None;
-        assert!(c.pairs.quiet(quiet_only(3100.0)).iter().all(|q| *q));
         // A cell with too few quiet rounds keeps every round, and is busy.
-        c.pairs.probe_ns = Some(vec![9000.0; n]);
-        let kept = c.kept(quiet_only(3100.0));
+        c.pairs.floor_ns_per_page = vec![9.0; n];
+        let kept = c.kept(quiet_floor(6.0));
         assert!(kept.rounds.iter().all(|q| *q));
         assert!(kept.busy);
-        c.pairs.probe_ns = Some(vec![3100.0; n]);
-        assert!(!c.kept(quiet_only(3100.0)).busy);
+        c.pairs.floor_ns_per_page = vec![6.0; n];
+        assert!(!c.kept(quiet_floor(6.0)).busy);
+    }
+
+    #[test]
+    fn each_floor_work_has_its_own_quiet_floor() {
+        let mut a = sample::cell("plain", "private", 1, 1.0, 1.0);
+        let mut b = sample::cell("hybrid", "private", 1, 1.0, 1.0);
+        let mut huge = sample::cell("plain", "huge", 1, 1.0, 1.0);
+        // 100 floors 6.00..6.99 over two cells of one work: the 5th
+        // percentile (nearest rank below) is 6.04.
+        a.pairs.floor_ns_per_page = (0..50).map(|i| 6.0 + 0.02 * f64::from(i)).collect();
+        b.pairs.floor_ns_per_page = (0..50).map(|i| 6.01 + 0.02 * f64::from(i)).collect();
+        huge.pairs.floor_ns_per_page = vec![7.5; 10];
+        let y = Yardsticks::of(&[a.clone(), huge.clone(), b.clone()]);
+        let of = |c: &Cell| y.for_cell(c).quiet_floor_ns;
+        assert_eq!(of(&a), Some(6.04));
+        assert_eq!(of(&b), Some(6.04));
+        assert_eq!(of(&huge), Some(7.5));
+        // Another thread count, batch or memmap is other work.
+        for change in [
+            (|c: &mut Cell| c.threads = 2) as fn(&mut Cell),
+            |c| c.pages_per_call = 1,
+            |c| c.memmap_pages *= 2,
+            |c| c.backend = "shim".into(),
+        ] {
+            let mut other = a.clone();
+            change(&mut other);
+            assert_eq!(of(&other), None);
+        }
+        // So the huge cell's slower floor is its own quiet, not busy.
+        assert!(!huge.kept(y.for_cell(&huge)).busy);
+        assert_eq!(y.quiet_floor.len(), 2);
     }
 
     #[test]
     fn rounds_whose_threads_did_not_run_together_are_set_aside() {
         let mut c = sample::cell("plain", "private", 2, 1.0, 1.0);
         c.pairs.subject_ns_per_page = vec![1.0; 3];
+        c.pairs.floor_ns_per_page = vec![1.0; 3];
         c.pairs.probe_ns = Some(vec![3100.0; 3]);
         c.pairs.contention_ns = Some(vec![16_000.0, 7_000.0, 9_000.0]);
         let y = Yardstick {
+            quiet_floor_ns: Some(1.0),
             quiet_ns: Some(3100.0),
             contention_ns: Some(16_000.0),
         };
@@ -327,13 +470,15 @@ mod tests {
         assert_eq!(
             y.for_threads(2),
             Yardstick {
+                quiet_floor_ns: None,
                 quiet_ns: Some(cap),
                 contention_ns: Some(16_000.0)
             }
         );
         assert_eq!(y.for_threads(3), Yardstick::default());
-        // So its rounds are busy, not quiet among themselves.
-        assert!(two.pairs.quiet(y.for_threads(2)).iter().all(|q| !q));
+        // So its solo slices are busy, not quiet among themselves.
+        two.pairs.solo_probe_ns = Some(vec![4000.0; 3]);
+        assert!(two.pairs.quiet_solo(y.for_threads(2)).iter().all(|q| !q));
         // A run of 2-thread cells only has its own.
         let alone = Yardsticks::of(std::slice::from_ref(&two));
         assert_eq!(alone.quiet, vec![at(2, 4000.0)]);
@@ -357,17 +502,17 @@ mod tests {
         let mut solo = vec![3100.0; n];
         solo[..3].fill(4000.0);
         c.pairs.solo_probe_ns = Some(solo);
-        let kept = c.kept(quiet_only(3100.0));
+        let kept = c.kept(quiet_probe(3100.0));
         assert!(!kept.busy, "x floor's rounds are all quiet");
         assert_eq!(kept.solo_rounds, None);
-        crate::derive::derive(&mut c, quiet_only(3100.0));
+        crate::derive::derive(&mut c, quiet_probe(3100.0));
         assert_eq!(c.scaling, None);
         assert!(c.scaling_withheld && !c.busy);
         // One more quiet solo slice and it is given, from those 8.
         if let Some(s) = c.pairs.solo_probe_ns.as_mut() {
             s[2] = 3100.0;
         }
-        crate::derive::derive(&mut c, quiet_only(3100.0));
+        crate::derive::derive(&mut c, quiet_probe(3100.0));
         assert_eq!(c.scaling.map(|s| s.n), Some(8));
         assert!(!c.scaling_withheld);
     }

@@ -32,8 +32,12 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let base = read_runs(&base)?;
-    let new = read_runs(&new)?;
+    let mut all = read_runs(&base)?;
+    let n = all.len();
+    all.extend(read_runs(&new)?);
+    pin_reports::runs::judge_together(&mut all);
+    let new = all.split_off(n);
+    let base = all;
     for w in pin_reports::compare::warnings(&base, &new) {
         eprintln!("pinbench: warning: {w}");
     }

@@ -30,7 +30,8 @@ pub struct ReportArgs {
 
 /// `pinbench report FILE... -o DIR`.
 pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let runs = read_runs(&args.files)?;
+    let mut runs = read_runs(&args.files)?;
+    pin_reports::runs::judge_together(&mut runs);
     // A font named on the command line is input; the default one missing
     // is the machine's problem (exit 1, with the package to install).
     font::load(args.font.as_deref()).map_err(|e| -> anyhow::Error {

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 /// `pinbench summary FILE...`: one file's tables, or several files' spread.
 pub fn summary(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let runs = read_runs(files)?;
+    let mut runs = read_runs(files)?;
+    pin_reports::runs::judge_together(&mut runs);
     print(&match runs.as_slice() {
         [run] => pin_reports::summary::render(&run.results),
         _ => pin_reports::summary::across(&runs),

@@ -381,7 +381,7 @@ mod tests {
         // counted.
         assert_eq!(p.contention_ns.as_ref().map(Vec::len), Some(6));
         let y = pin_results::Yardsticks::of(std::slice::from_ref(&cell));
-        let kept = cell.kept(y.for_threads(2));
+        let kept = cell.kept(y.for_cell(&cell));
         let (mask, solo_mask) = (kept.rounds, kept.solo_rounds);
         assert_eq!(cell.busy, kept.busy);
         let quiet = |xs: &[f64]| pin_results::Pairs::keep(xs, &mask);
@@ -392,7 +392,7 @@ mod tests {
         // Scaling from the rounds quiet in thread 0's solo slice too, or
         // withheld when fewer than MIN_QUIET_ROUNDS (here all 6) were.
         let solo_quiet = p
-            .quiet_solo(y.for_threads(2))
+            .quiet_solo(y.for_cell(&cell))
             .iter()
             .filter(|q| **q)
             .count();

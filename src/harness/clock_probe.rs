@@ -1,5 +1,7 @@
-//! The probes that say which state the machine was in during a round
-//! ([`pin_results::Pairs::quiet`]).
+//! The probes that say which state the machine was in during a solo slice
+//! ([`pin_results::Pairs::quiet_solo`]; a round's own state is judged by
+//! its floor slice, [`pin_results::Pairs::quiet`]) and whether a cell's
+//! threads ran together.
 //!
 //! The shared VMs pinbench runs on flip, for seconds to minutes, between a
 //! quiet state and a busy one (another tenant on the host core's SMT
@@ -7,7 +9,9 @@
 //! that hits one hot line up to twice as much, and the floor's walk a
 //! quarter more. Pairing cancels drift within a state, not the change of
 //! state. The clock probe, 512 locked adds on a line of the thread's own,
-//! is the same in every cell, so one yardstick judges the whole run. A
+//! is the same in every cell, so one yardstick judges the whole run's solo
+//! slices (on the EPYC its quiet and busy values overlap, so it no longer
+//! judges the rounds: see `pin_results::quiet`). A
 //! dependent multiply chain was tried first and read the same in both
 //! states: the busy state costs a core its locked operations, not its
 //! clock. The contention probe says whether the host ran a cell's vCPUs

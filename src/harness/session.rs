@@ -36,10 +36,11 @@ pub struct Measured {
     pub effects: Option<pin_results::Effects>,
 }
 
-/// The fingerprint on the first CPU this process may use.
-pub(super) fn take_fingerprint() -> Option<pin_results::Estimate> {
+/// Both fingerprints on the first CPU this process may use: the atomic
+/// one (`None` when it could not be taken) and the memory-bound one.
+pub(super) fn take_fingerprint() -> Option<(pin_results::Estimate, Option<pin_results::Estimate>)> {
     let cpu = *crate::machine::numa::allowed_cpus().ok()?.first()?;
-    fingerprint::take(cpu)
+    Some((fingerprint::take(cpu)?, fingerprint::take_loads(cpu)))
 }
 
 /// What the results file says besides its cells.
@@ -172,6 +173,7 @@ impl Session {
             config: record.config.clone(),
             notes: notes.to_vec(),
             fingerprint: measured.fingerprint,
+            quiet_floor_ns: measured.yardsticks.quiet_floor.clone(),
             quiet_probe_ns: measured.yardsticks.quiet.clone(),
             contention_probe_ns: measured.yardsticks.contention.clone(),
             cells: measured.cells.clone(),

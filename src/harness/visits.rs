@@ -71,7 +71,12 @@ impl Session {
             m: Measured {
                 cells: Vec::new(),
                 partial: true,
-                fingerprint: take_fingerprint().map(|start| Fingerprint { start, end: None }),
+                fingerprint: take_fingerprint().map(|(start, loads_start)| Fingerprint {
+                    start,
+                    end: None,
+                    loads_start,
+                    loads_end: None,
+                }),
                 yardsticks: Yardsticks::default(),
                 effects: None,
                 unmeasured: Vec::new(),
@@ -103,12 +108,21 @@ impl Session {
             .map(|(s, _)| label(s))
             .collect();
         if let (Some(f), false) = (m.fingerprint.as_mut(), interrupted) {
-            f.end = take_fingerprint();
+            let end = take_fingerprint();
+            f.end = end.map(|e| e.0);
+            f.loads_end = end.and_then(|e| e.1);
         }
         if m.fingerprint.is_some_and(|f| f.drifted()) {
             notes.push(
                 "the machine changed state during the run: its fingerprint (a paired \
                  CAS-loop get against the floor) differs at start and end"
+                    .into(),
+            );
+        }
+        if m.fingerprint.is_some_and(|f| f.loads_drifted()) {
+            notes.push(
+                "the machine changed state during the run: its memory-bound fingerprint (a \
+                 paired chain of dependent loads against the floor) differs at start and end"
                     .into(),
             );
         }
@@ -270,13 +284,15 @@ mod tests {
     use std::time::{Instant, SystemTime};
 
     /// A visit of 8 rounds of a cell of `threads` whose clock probes read
-    /// `probe_ns`, and (2 threads) whose solo probes read `solo_ns`.
+    /// `probe_ns` and whose floor slices read as much slower than a quiet
+    /// one (the floor judges a round), and (2 threads) whose solo probes
+    /// read `solo_ns`.
     fn visit(subject: &str, threads: usize, probe_ns: f64, solo_ns: f64) -> Visit {
         let n = 8;
         let mut cell = sample::cell(subject, "private", threads, 2.0, 1e8);
         let p = &mut cell.pairs;
         p.subject_ns_per_page = vec![2.0; n];
-        p.floor_ns_per_page = vec![1.0; n];
+        p.floor_ns_per_page = vec![probe_ns / QUIET; n];
         p.pages_per_sec = vec![1e8; n];
         p.probe_ns = Some(vec![probe_ns; n]);
         p.solo_pages_per_sec = (threads > 1).then(|| vec![0.6e8; n]);
