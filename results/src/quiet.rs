@@ -20,7 +20,7 @@
 //! started 7% above it; on the Xeon the busy state slowed the floor's walk
 //! by a quarter. Four of five runs of that EPYC series then read `hybrid`
 //! 2.15 to 2.17 and `xarray` 4.59 to 4.66 (private, 1T), where the median
-//! over all rounds spread 22% and 30%.
+//! over all rounds spread 34% and 32%.
 //!
 //! The 1 us clock probe at the start of each round (512 locked adds on a
 //! line of the thread's own) judged this before; on the EPYC its quiet and
