@@ -8,6 +8,7 @@
 
 mod cmd;
 mod harness;
+mod import;
 mod kernel;
 mod machine;
 mod metrics;

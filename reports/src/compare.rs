@@ -384,7 +384,9 @@ pub fn compare(base: &[Run], new: &[Run]) -> String {
     let (bi, ni) = (index(base), index(new));
     let keys: Vec<(String, Key)> = crate::runs::distinct(
         base.iter()
-            .flat_map(|r| r.results.cells.iter().map(Key::of))
+            .flat_map(|r| r.results.cells.iter())
+            .filter(|c| c.kernel_timed.is_none())
+            .map(Key::of)
             .filter(|k| ni.iter().any(|(_, by_key)| by_key.contains_key(k))),
     )
     .into_iter()
@@ -395,6 +397,18 @@ pub fn compare(base: &[Run], new: &[Run]) -> String {
         out.push_str(&wrap("== ", "   ", &section, WIDTH));
         let these = keys.iter().filter(|(s, _)| *s == section).map(|(_, k)| k);
         out.push_str(&section_table(&bi, &ni, these).text());
+    }
+    let timed = crate::email::timed_lines(base, new);
+    if !timed.is_empty() {
+        out.push('\n');
+        out.push_str(&wrap(
+            "== ",
+            "   ",
+            "timed by the kernel itself (gup_test logs, each a run): median of the \
+             runs, new vs base, and the 95% interval of the change by Welch's t",
+            WIDTH,
+        ));
+        out.push_str(&timed);
     }
     out.push_str(&census_changes(&bi, &ni, keys.iter().map(|(_, k)| k)));
     out.push_str(&unmatched(base, new));

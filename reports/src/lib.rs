@@ -24,6 +24,7 @@ pub mod census;
 pub mod compare;
 pub mod coverage;
 mod effects;
+pub mod email;
 mod error;
 pub mod findings;
 pub mod output;

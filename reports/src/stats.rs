@@ -43,6 +43,21 @@ pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
 }
 
 /// Ranks of `xs` from 1, ties sharing the mean of their ranks.
+/// The 95% interval of `mean(b) - mean(a)` by Welch's t (two runs or
+/// more per side); `None` with fewer, or without spread on either side.
+pub fn welch_interval(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
+    let (ma, mb) = (mean(a)?, mean(b)?);
+    let (va, vb) = (variance(a)? / a.len() as f64, variance(b)? / b.len() as f64);
+    let se2 = va + vb;
+    if se2 <= 0.0 {
+        return None;
+    }
+    let df = se2 * se2 / (va * va / (a.len() - 1) as f64 + vb * vb / (b.len() - 1) as f64);
+    let t = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(0.975);
+    let half = t * se2.sqrt();
+    Some((mb - ma - half, mb - ma + half))
+}
+
 fn ranks(xs: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..xs.len()).collect();
     order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
@@ -110,6 +125,20 @@ mod tests {
         assert_eq!(harmonic_mean(&[1.0, 0.0]), None);
         assert_eq!(variance(&[2.0, 4.0]), Some(2.0));
         assert_eq!(variance(&[2.0]), None);
+    }
+
+    #[test]
+    fn welch_interval_holds_the_difference_and_narrows_with_agreement() {
+        let a = [1.0, 1.1, 0.9];
+        let b = [2.0, 2.1, 1.9];
+        let (lo, hi) = welch_interval(&a, &b).expect("interval");
+        // Equal variances 0.01, se 0.0816, df 4, t 2.776: 1.0 +- 0.2267.
+        assert!(
+            (lo - 0.7733).abs() < 1e-3 && (hi - 1.2267).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+        assert_eq!(welch_interval(&[1.0], &b), None);
+        assert_eq!(welch_interval(&[1.0, 1.0], &[2.0, 2.0]), None);
     }
 
     #[test]

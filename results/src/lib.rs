@@ -12,6 +12,7 @@ pub mod derive;
 mod effects;
 mod estimate;
 mod quiet;
+mod timed;
 mod validate;
 
 pub use census::{Census, Lines};
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 use thiserror::Error;
+pub use timed::{Half, KernelTimed};
 
 /// Version of the schema below.
 pub const SCHEMA_VERSION: u32 = 7;
@@ -396,6 +398,10 @@ pub struct Cell {
     /// from before the census).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub census: Option<Census>,
+    /// Imported cells (`pinbench import gup-test`): what the kernel timed
+    /// itself, unit by unit; absent otherwise. Such a cell has no rounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_timed: Option<KernelTimed>,
     /// The raw per-slice values, so later tools can recompute.
     pub pairs: Pairs,
 }
@@ -746,9 +752,11 @@ impl Cell {
             "{}/{}{} {} order {} {} pages/call {}T {}",
             self.backend,
             self.subject,
-            self.kernel
-                .as_ref()
-                .map_or(String::new(), |k| format!(" [{}]", k.backing)),
+            self.kernel.as_ref().map_or(String::new(), |k| format!(
+                " [{} {} MiB]",
+                k.backing,
+                k.buffer_bytes >> 20
+            )),
             self.workload,
             self.folio_order,
             self.pages_per_call,
@@ -795,6 +803,12 @@ impl Results {
                 c.pairs.visit_rounds = Some(v);
             }
         }
+    }
+
+    /// Why its values cannot be believed, or `Ok`: what [`Results::read`]
+    /// checks of every file.
+    pub fn check(&self) -> Result<(), String> {
+        validate::check(self)
     }
 
     /// Reads a results file and checks its version and values.
@@ -918,6 +932,7 @@ pub mod sample {
             memmap_bytes: 64,
             memmap_rss_bytes: Some(4096),
             census: None,
+            kernel_timed: None,
             pairs: Pairs {
                 subject_ns_per_page: vec![ns],
                 floor_ns_per_page: vec![FLOOR_NS],

@@ -42,6 +42,13 @@ fn cell(c: &Cell) -> Result<(), String> {
         }
         let p = &c.pairs;
         let n = p.subject_ns_per_page.len();
+        if let Some(t) = &c.kernel_timed {
+            t.check()?;
+            if n > 0 || c.x_floor.n > 0 {
+                return Err("kernel_timed: a cell the kernel timed has no rounds".into());
+            }
+            return Ok(());
+        }
         if n == 0 {
             return Err("no rounds in pairs".into());
         }

@@ -18,6 +18,23 @@ pub struct CompareArgs {
     /// The runs compared with them.
     #[arg(long, num_args = 1.., requires = "base")]
     pub new: Vec<PathBuf>,
+    /// `text` (the tables) or `email` (at most 72 columns for a commit
+    /// message or a mailing-list reply: a line per figure with the change
+    /// and its 95% interval, the machine, the commands).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// With --format email: each run's value under its figure.
+    #[arg(long, requires = "format")]
+    pub verbose: bool,
+}
+
+/// How `compare` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The tables.
+    Text,
+    /// The short block.
+    Email,
 }
 
 /// `pinbench compare BASE NEW` or `--base A... --new B...`: the comparison
@@ -41,6 +58,10 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     for w in pin_reports::compare::warnings(&base, &new) {
         eprintln!("pinbench: warning: {w}");
     }
-    super::input::print(&pin_reports::compare::compare(&base, &new))?;
+    let text = match args.format {
+        Format::Text => pin_reports::compare::compare(&base, &new),
+        Format::Email => pin_reports::email::compare(&base, &new, args.verbose),
+    };
+    super::input::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }

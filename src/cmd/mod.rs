@@ -4,6 +4,7 @@
 //! with 1, an interrupted run with 130.
 
 mod compare;
+mod import;
 mod input;
 mod kernel;
 mod list;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Compare runs cell by cell on their paired ratios: BASE NEW, or
     /// several runs per side with --base and --new.
     Compare(compare::CompareArgs),
+    /// Read what another tool measured into a results file: the kernel's
+    /// own gup_test logs.
+    Import(import::ImportArgs),
 }
 
 /// Runs the CLI; clap's own usage errors already exit with code 2.
@@ -64,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Kernel(args) => kernel::kernel(args),
         Command::Report(args) => report::report(args),
         Command::Compare(args) => compare::compare(args),
+        Command::Import(args) => import::import(args),
         Command::Summary { files } => summary::summary(&files),
     };
     match result {

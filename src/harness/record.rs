@@ -295,6 +295,7 @@ pub fn record(
         memmap_bytes: memory.memmap_bytes,
         memmap_rss_bytes: memory.memmap_rss_bytes,
         census: None,
+        kernel_timed: None,
         pairs,
     };
     derive_all(std::slice::from_mut(&mut cell));

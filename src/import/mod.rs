@@ -1,0 +1,248 @@
+//! Results pinbench did not measure but reads: `pinbench import gup-test`
+//! turns the kernel's own `gup_test` logs ([`gup_test_log`]) into a
+//! results file that `summary`, `compare` and `report` read like any
+//! other. One cell per benchmark and options (`-L -m 256 -n 512 ...`),
+//! backend `gup-test-log`; each log is one unit of the statistics (a run
+//! of gup_test), its repeats the values of that unit. The cell has no
+//! rounds and no floor: the kernel timed itself (`kernel_timed`).
+
+pub mod gup_test_log;
+
+use crate::kernel::gup_test::GupTestCmd;
+use gup_test_log::{Log, Options};
+use pin_results::derive::or_zero;
+use pin_results::{Cell, KernelCell, KernelTimed, NumaPlacement, Pairs};
+use std::collections::BTreeMap;
+
+/// The backend name of imported gup_test cells.
+pub const BACKEND: &str = "gup-test-log";
+
+/// Logs that cannot make one results file.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The logs name different kernels.
+    #[error(
+        "{a} names kernel {ka} and {b} kernel {kb}: import each kernel's logs into its own file"
+    )]
+    Kernels {
+        /// A log.
+        a: String,
+        /// Its kernel.
+        ka: String,
+        /// Another.
+        b: String,
+        /// Its kernel.
+        kb: String,
+    },
+    /// No log names its kernel and none was given.
+    #[error(
+        "no log names its kernel (no 'uname -a' or /proc/version line): give --kernel VERSION"
+    )]
+    NoKernel,
+}
+
+/// The kernel the logs were made on: `given`, else the one they all name.
+pub fn kernel_of(logs: &[Log], given: Option<&str>) -> Result<String, ImportError> {
+    if let Some(k) = given {
+        return Ok(k.to_string());
+    }
+    let named: Vec<(&Log, &String)> = logs
+        .iter()
+        .filter_map(|l| Some((l, l.kernel.as_ref()?)))
+        .collect();
+    let Some(&(first, k)) = named.first() else {
+        return Err(ImportError::NoKernel);
+    };
+    match named.iter().find(|(_, o)| *o != k) {
+        Some((other, ko)) => Err(ImportError::Kernels {
+            a: first.path.display().to_string(),
+            ka: k.clone(),
+            b: other.path.display().to_string(),
+            kb: (*ko).clone(),
+        }),
+        None => Ok(k.clone()),
+    }
+}
+
+/// Per unit (log), the get and the put µs of its lines.
+type Units = Vec<(Vec<f64>, Vec<f64>)>;
+
+/// One cell per benchmark and options over `logs`, each log a unit.
+pub fn cells(logs: &[Log], page_size: u64) -> Vec<Cell> {
+    let mut by: BTreeMap<(u8, Options), Units> = BTreeMap::new();
+    for (unit, log) in logs.iter().enumerate() {
+        for t in &log.timings {
+            let units = by.entry((order(t.cmd), t.options.clone())).or_default();
+            units.resize_with(logs.len(), Default::default);
+            units[unit].0.push(t.get_us as f64);
+            units[unit].1.push(t.put_us as f64);
+        }
+    }
+    by.into_iter()
+        .map(|((cmd, options), units)| {
+            let units: Vec<_> = units.into_iter().filter(|u| !u.0.is_empty()).collect();
+            cell(GupTestCmd::ALL[cmd as usize], &options, units, page_size)
+        })
+        .collect()
+}
+
+/// The table order of `cmd`.
+fn order(cmd: GupTestCmd) -> u8 {
+    GupTestCmd::ALL.iter().position(|c| *c == cmd).unwrap_or(0) as u8
+}
+
+/// The cell of `cmd` run with `options`: its units' get and put µs.
+fn cell(cmd: GupTestCmd, options: &Options, units: Units, page_size: u64) -> Cell {
+    let bytes = options.mib << 20;
+    let pages = (bytes / page_size).max(1);
+    let (get_us, put_us): (Vec<_>, Vec<_>) = units.into_iter().unzip();
+    let timed = KernelTimed {
+        source: "gup_test".into(),
+        pages,
+        get_us,
+        put_us,
+    };
+    let medians = timed.unit_medians(pin_results::Half::Get);
+    let get_us = pin_results::Estimate::of(&medians).map_or(0.0, |e| e.median);
+    let ns_per_page = get_us * 1000.0 / pages as f64;
+    let backing = match (options.hugetlb, options.thp) {
+        (true, _) => "hugetlb-2M",
+        (false, Some(true)) => "thp",
+        _ => "4k",
+    };
+    Cell {
+        subject: cmd.name().to_string(),
+        backend: BACKEND.to_string(),
+        kernel: Some(KernelCell {
+            thp: options.thp == Some(true),
+            backing: backing.to_string(),
+            thp_bytes: None,
+            buffer_bytes: bytes,
+            pins_acquired: None,
+            pins_released: None,
+            pins_balanced: None,
+            foreign_pins: false,
+            expects_pins: cmd.pins(),
+            in_kernel_ns_per_page: Some(ns_per_page),
+            twin: None,
+            pins_kept_per_page: None,
+        }),
+        workload: if options.shared { "shared" } else { "private" }.to_string(),
+        threads: options.threads,
+        numa: NumaPlacement {
+            placement: "local".into(),
+            cpu_node: 0,
+            memmap_node: 0,
+            memmap_node_verified: None,
+            verified_fraction: 0.0,
+            method: "unknown (imported)".into(),
+        },
+        pages_per_call: options.pages_per_call as usize,
+        folio_order: if options.hugetlb { 9 } else { 0 },
+        ns_per_page,
+        floor_ns_per_page: 0.0,
+        pages_per_sec: if ns_per_page > 0.0 {
+            1e9 / ns_per_page
+        } else {
+            0.0
+        },
+        x_floor: or_zero(None),
+        scaling: None,
+        noisy: false,
+        disturbed_rounds: 0,
+        busy: false,
+        scaling_withheld: false,
+        cpu_share: None,
+        latency_ns: Default::default(),
+        counters: Default::default(),
+        false_positives: None,
+        false_negatives: None,
+        fp_threshold_refs: None,
+        fp_by_refs: None,
+        isolation: None,
+        refused: 0,
+        max_pins: None,
+        tracking_bytes: 0,
+        metadata_bytes: None,
+        tracking_peak_bytes: None,
+        tracking_steady_bytes: None,
+        alloc_failures: None,
+        memmap_pages: 0,
+        memmap_bytes: 0,
+        memmap_rss_bytes: None,
+        census: None,
+        kernel_timed: Some(timed),
+        pairs: Pairs::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn log(name: &str, text: &str) -> Log {
+        gup_test_log::parse(Path::new(name), text).expect("log")
+    }
+
+    #[test]
+    fn each_log_is_a_unit_of_each_cell_it_has() {
+        let a = log(
+            "a.log",
+            "./gup_test -L -r 2\nPIN_LONGTERM_BENCHMARK: Time: get:100 put:10 us\n\
+             PIN_LONGTERM_BENCHMARK: Time: get:120 put:12 us\n\
+             ./gup_test -a\nPIN_FAST_BENCHMARK: Time: get:50 put:5 us\n",
+        );
+        let b = log(
+            "b.log",
+            "./gup_test -L\nPIN_LONGTERM_BENCHMARK: Time: get:90 put:9 us\n",
+        );
+        let cells = cells(&[a, b], 4096);
+        assert_eq!(cells.len(), 2);
+        let long = cells
+            .iter()
+            .find(|c| c.subject == "pin-longterm")
+            .expect("cell");
+        let t = long.kernel_timed.as_ref().expect("timed");
+        assert_eq!(t.get_us, vec![vec![100.0, 120.0], vec![90.0]]);
+        assert_eq!(t.put_us, vec![vec![10.0, 12.0], vec![9.0]]);
+        assert_eq!(t.pages, 32768);
+        // The median of the units' medians (110 and 90), per page.
+        assert!((long.ns_per_page - 100.0 * 1000.0 / 32768.0).abs() < 1e-9);
+        let fast = cells
+            .iter()
+            .find(|c| c.subject == "pin-fast")
+            .expect("cell");
+        assert_eq!(fast.kernel_timed.as_ref().map(|t| t.get_us.len()), Some(1));
+        let r = pin_results::sample::results(cells);
+        assert_eq!(r.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_kernel_is_given_or_the_one_every_log_names() {
+        let named = |k: &str| {
+            log(
+                "x.log",
+                &format!("Linux h {k} #1\nGUP_FAST_BENCHMARK: Time: get:1 put:1 us"),
+            )
+        };
+        let bare = log("y.log", "GUP_FAST_BENCHMARK: Time: get:1 put:1 us");
+        assert_eq!(
+            kernel_of(std::slice::from_ref(&bare), Some("6.1")).ok(),
+            Some("6.1".into())
+        );
+        assert!(matches!(
+            kernel_of(std::slice::from_ref(&bare), None),
+            Err(ImportError::NoKernel)
+        ));
+        assert_eq!(
+            kernel_of(&[named("6.12.1"), bare], None).ok(),
+            Some("6.12.1".into())
+        );
+        let e = kernel_of(&[named("6.12.1"), named("6.1.0")], None).expect_err("two kernels");
+        assert!(
+            e.to_string().contains("6.12.1") && e.to_string().contains("6.1.0"),
+            "{e}"
+        );
+    }
+}
