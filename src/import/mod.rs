@@ -105,11 +105,20 @@ fn cell(cmd: GupTestCmd, options: &Options, units: Units, page_size: u64) -> Cel
     let medians = timed.unit_medians(pin_results::Half::Get);
     let get_us = pin_results::Estimate::of(&medians).map_or(0.0, |e| e.median);
     let ns_per_page = get_us * 1000.0 / pages as f64;
+    // -T refuses THP (MADV_NOHUGEPAGE); neither -t nor -T leaves it to the
+    // system's setting, which the log does not say.
     let backing = match (options.hugetlb, options.thp) {
         (true, _) => "hugetlb-2M",
         (false, Some(true)) => "thp",
-        _ => "4k",
+        (false, Some(false)) => "4k",
+        (false, None) => "system-thp",
     };
+    // -W: pins without FOLL_WRITE, another path through gup.
+    let workload = format!(
+        "{}{}",
+        if options.shared { "shared" } else { "private" },
+        if options.write { "" } else { "-ro" }
+    );
     Cell {
         subject: cmd.name().to_string(),
         backend: BACKEND.to_string(),
@@ -127,7 +136,7 @@ fn cell(cmd: GupTestCmd, options: &Options, units: Units, page_size: u64) -> Cel
             twin: None,
             pins_kept_per_page: None,
         }),
-        workload: if options.shared { "shared" } else { "private" }.to_string(),
+        workload,
         threads: options.threads,
         numa: NumaPlacement {
             placement: "local".into(),
@@ -216,6 +225,30 @@ mod tests {
         assert_eq!(fast.kernel_timed.as_ref().map(|t| t.get_us.len()), Some(1));
         let r = pin_results::sample::results(cells);
         assert_eq!(r.check(), Ok(()));
+    }
+
+    #[test]
+    fn runs_that_differ_in_any_option_are_cells_of_their_own() {
+        let mut text = String::new();
+        for args in [
+            "-L",
+            "-L -T",
+            "-L -t",
+            "-L -W",
+            "-L -S",
+            "-L -H",
+            "-L -n 512",
+            "-L -m 64",
+            "-L -j 2",
+        ] {
+            text.push_str(&format!(
+                "# running ./gup_test {args}\n# PIN_LONGTERM_BENCHMARK: Time: get:9 put:1 us# \n"
+            ));
+        }
+        let cells = cells(&[log("m.log", &text)], 4096);
+        assert_eq!(cells.len(), 9);
+        let r = pin_results::sample::results(cells);
+        assert_eq!(r.check(), Ok(()), "no two cells are one");
     }
 
     #[test]
