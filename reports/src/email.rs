@@ -147,7 +147,7 @@ fn figures(base: &[Run], new: &[Run]) -> Vec<Figure> {
     let of = |runs: &[Run], id: &str| -> Vec<Cell> {
         runs.iter()
             .filter_map(|r| r.results.cells.iter().find(|c| c.identity() == id))
-            .filter(|c| !c.busy)
+            .filter(|c| !c.busy && !crate::runs::is_calibration(c))
             .cloned()
             .collect()
     };

@@ -156,14 +156,6 @@ impl Fingerprint {
     pub fn drifted(&self) -> bool {
         self.end.is_some_and(|end| Self::differs(&self.start, &end))
     }
-
-    /// Whether it changed state by the memory-bound one.
-    pub fn loads_drifted(&self) -> bool {
-        match (self.loads_start, self.loads_end) {
-            (Some(a), Some(b)) => Self::differs(&a, &b),
-            _ => false,
-        }
-    }
 }
 
 /// The machine and the run.

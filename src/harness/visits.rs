@@ -119,13 +119,7 @@ impl Session {
                     .into(),
             );
         }
-        if m.fingerprint.is_some_and(|f| f.loads_drifted()) {
-            notes.push(
-                "the machine changed state during the run: its memory-bound fingerprint (a \
-                 paired chain of dependent loads against the floor) differs at start and end"
-                    .into(),
-            );
-        }
+
         m
     }
 
