@@ -31,6 +31,16 @@ fn log(dir: &Path, name: &str, kernel: &str, get_ms: f64, put_ms: f64) -> String
     path.to_str().expect("utf-8").to_string()
 }
 
+/// `pinbench import gup-test LOGS -o OUT`.
+fn import(logs: &[String], out: &Path) -> assert_cmd::assert::Assert {
+    pinbench()
+        .args(["import", "gup-test"])
+        .args(logs)
+        .arg("-o")
+        .arg(out)
+        .assert()
+}
+
 #[test]
 fn three_logs_a_kernel_compare_into_a_short_email_block() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -52,12 +62,7 @@ fn three_logs_a_kernel_compare_into_a_short_email_block() {
             })
             .collect();
         let out = d.join(format!("{side}.json"));
-        pinbench()
-            .args(["import", "gup-test"])
-            .args(&logs)
-            .arg("-o")
-            .arg(&out)
-            .assert()
+        import(&logs, &out)
             .success()
             .stderr(contains("1 cells written"));
         sides.push(out);
@@ -109,6 +114,7 @@ fn garbage_failed_runs_and_mixed_kernels_exit_2_naming_the_file() {
     .expect("write");
     let a = log(d, "a.log", "6.1.0", 130.0, 31.0);
     let b = log(d, "b.log", "6.12.19", 117.0, 31.0);
+    let again = format!("{}/./a.log", d.display());
     let cases: Vec<(Vec<String>, String)> = vec![
         (
             vec![garbage.display().to_string()],
@@ -123,23 +129,25 @@ fn garbage_failed_runs_and_mixed_kernels_exit_2_naming_the_file() {
             format!("{}:2: a failed run", failed.display()),
         ),
         (
-            vec![a, b],
+            vec![a.clone(), b],
             "import each kernel's logs into its own file".into(),
         ),
+        (vec![a.clone(), again], "give each log once".into()),
         (
             vec![d.join("absent.log").display().to_string()],
             "absent.log".into(),
         ),
     ];
     for (logs, want) in cases {
-        pinbench()
-            .args(["import", "gup-test"])
-            .args(&logs)
-            .arg("-o")
-            .arg(&out)
-            .assert()
-            .code(2)
-            .stderr(contains(want));
+        import(&logs, &out).code(2).stderr(contains(want));
         assert!(!out.exists(), "nothing is written");
     }
+    // Not even --force replaces a log with the results.
+    let before = std::fs::read(&a).expect("log");
+    pinbench()
+        .args(["import", "gup-test", &a, "--force", "-o", &a])
+        .assert()
+        .code(2)
+        .stderr(contains("that is one of the logs"));
+    assert_eq!(std::fs::read(&a).expect("log"), before);
 }

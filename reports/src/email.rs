@@ -44,13 +44,22 @@ enum Verdict {
 impl Figure {
     fn verdict(&self) -> Option<Verdict> {
         let (b, n) = (median(&self.base)?, median(&self.new)?);
+        if b <= 0.0 || n <= 0.0 {
+            return None;
+        }
         let change = n / b - 1.0;
         if self.base.len() < 2 || self.new.len() < 2 {
             return Some(Verdict::Untested(change));
         }
         let logs = |xs: &[f64]| xs.iter().map(|x| x.ln()).collect::<Vec<_>>();
         let Some((lo, hi)) = welch_interval(&logs(&self.base), &logs(&self.new)) else {
-            return Some(Verdict::Noise(0.0));
+            // No spread on either side: the runs agree exactly, so the
+            // change is exactly what it is.
+            return Some(if b == n {
+                Verdict::Noise(0.0)
+            } else {
+                Verdict::Changed(change, change, change)
+            });
         };
         let (lo, hi) = (lo.exp() - 1.0, hi.exp() - 1.0);
         Some(if lo <= 0.0 && 0.0 <= hi {
@@ -63,6 +72,15 @@ impl Figure {
     /// `NAME: 130.5 -> 117.5 ms -10.0% (CI -11.2..-8.8%, 3+3 runs)`.
     fn line(&self) -> Option<String> {
         let (b, n) = (median(&self.base)?, median(&self.new)?);
+        if b <= 0.0 || n <= 0.0 {
+            let text = format!(
+                "{} -> {}{} (no ratio: a median of 0)",
+                value(b),
+                value(n),
+                self.unit
+            );
+            return Some(wrap(&format!("{}: ", self.name), "    ", &text, WIDTH));
+        }
         let runs = format!("{}+{} runs", self.base.len(), self.new.len());
         let pct = |x: f64| format!("{:+.1}%", x * 100.0);
         let tail = match self.verdict()? {
@@ -201,17 +219,39 @@ fn figures(base: &[Run], new: &[Run]) -> Vec<Figure> {
     out
 }
 
+/// A word of a command as a shell reads it: an absolute path by its file
+/// name (never the machine's directories), quoted where it must be.
+fn word(w: &str) -> String {
+    let w = clean(w);
+    let w = if w.starts_with('/') {
+        w.rsplit('/').next().unwrap_or_default().to_string()
+    } else {
+        w
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !w.is_empty() && w.chars().all(plain) {
+        w
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
 /// `pinbench run --quick` for a recorded command line: the program by its
-/// name, not the path it ran from.
+/// name, not the path it ran from, and without the file it wrote (runs of
+/// one command differ only in that; the block names the files after).
 fn command(r: &Run) -> String {
-    let mut words = r.results.metadata.command_line.iter().map(|w| clean(w));
-    let program = words.next().map_or("pinbench".to_string(), |p| {
-        p.rsplit('/').next().unwrap_or("pinbench").to_string()
-    });
-    std::iter::once(program)
-        .chain(words)
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out: Vec<String> = vec![];
+    let mut words = r.results.metadata.command_line.iter();
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "-o" | "--output" => {
+                words.next();
+            }
+            o if o.starts_with("--output=") => {}
+            _ => out.push(word(w)),
+        }
+    }
+    out.join(" ")
 }
 
 /// The figures the kernel timed itself (imported gup_test logs), a line
@@ -230,8 +270,12 @@ pub fn timed_lines(base: &[Run], new: &[Run]) -> String {
 pub fn compare(base: &[Run], new: &[Run], verbose: bool) -> String {
     let mut out = String::new();
     let kernel = |runs: &[Run]| {
-        runs.first()
-            .map_or("?".to_string(), |r| clean(&r.results.metadata.kernel))
+        let all = crate::runs::distinct(runs.iter().map(|r| clean(&r.results.metadata.kernel)));
+        if all.is_empty() {
+            "?".to_string()
+        } else {
+            all.join(", ")
+        }
     };
     let (kb, kn) = (kernel(base), kernel(new));
     let head = if kb == kn {
@@ -240,15 +284,19 @@ pub fn compare(base: &[Run], new: &[Run], verbose: bool) -> String {
         format!("pinbench compare, Linux {kb} -> {kn}:")
     };
     out.push_str(&wrap("", "  ", &head, WIDTH));
-    if let Some(r) = base.first() {
-        let m = &r.results.metadata;
-        let machine = if m.cores == 0 {
-            "machine not recorded (imported logs)".to_string()
-        } else {
-            format!("{}, {} CPUs", clean(&m.cpu_model), m.cores)
-        };
-        out.push_str(&wrap("", "  ", &machine, WIDTH));
-    }
+    let machines = crate::runs::distinct(
+        base.iter()
+            .chain(new)
+            .map(|r| &r.results.metadata)
+            .filter(|m| m.cores > 0)
+            .map(|m| format!("{}, {} CPUs", clean(&m.cpu_model), m.cores)),
+    );
+    let machine = match machines.as_slice() {
+        [] => "machine not recorded (imported logs)".to_string(),
+        [one] => one.clone(),
+        many => format!("different machines: {}", many.join("; ")),
+    };
+    out.push_str(&wrap("", "  ", &machine, WIDTH));
     out.push('\n');
     let mut figs = figures(base, new);
     figs.sort_by_key(|f| !f.changed());
@@ -278,18 +326,26 @@ pub fn compare(base: &[Run], new: &[Run], verbose: bool) -> String {
         WIDTH,
     ));
     for (side, runs) in [("base", base), ("new", new)] {
-        if let Some(r) = runs.first() {
-            let files = match runs.len() {
-                1 => "1 file".to_string(),
-                n => format!("{n} files"),
+        let files = match runs.len() {
+            1 => "1 file".to_string(),
+            n => format!("{n} files"),
+        };
+        let commands = crate::runs::distinct(runs.iter().map(command));
+        for (i, c) in commands.iter().take(2).enumerate() {
+            let first = if i == 0 {
+                format!("{side} ({files}):")
+            } else {
+                "  and".to_string()
             };
-            let text = format!("{side} ({files}): {}", command(r));
-            out.push_str(&wrap("", "    ", &text, WIDTH));
+            out.push_str(&wrap("", "    ", &format!("{first} {c}"), WIDTH));
+        }
+        if commands.len() > 2 {
+            let _ = writeln!(out, "  and {} more commands", commands.len() - 2);
         }
     }
     let files = |runs: &[Run]| {
         runs.iter()
-            .map(|r| clean(&r.source))
+            .map(|r| word(&r.source))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -373,6 +429,41 @@ mod tests {
             verbose.contains("base 130.2 130.9 130.5; new 117.2 117.9 117.5"),
             "{verbose}"
         );
+    }
+
+    #[test]
+    fn runs_that_agree_exactly_show_their_exact_change_and_zero_has_no_ratio() {
+        let a = imported("6.1.0", &[100.0, 100.0, 100.0], &[0.0, 0.0, 0.0]);
+        let b = imported("6.1.0", &[200.0, 200.0, 200.0], &[1.0, 1.0, 1.0]);
+        let text = compare(&[a], &[b], false);
+        assert!(
+            text.contains("100.0 -> 200.0 ms +100.0% (CI +100.0..+100.0%"),
+            "{text}"
+        );
+        assert!(
+            text.contains("put: 0 -> 1.00 ms (no ratio: a median of 0)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn commands_name_no_directory_and_quote_what_a_shell_would_split() {
+        let mut a = imported("6.1.0", &[1.0], &[1.0]);
+        a.results.metadata.command_line = vec![
+            "/usr/local/bin/pinbench".into(),
+            "import".into(),
+            "/tmp/probe/my log.log".into(),
+            "--kernel".into(),
+            "it's".into(),
+        ];
+        assert_eq!(
+            command(&a),
+            "pinbench import 'my log.log' --kernel 'it'\\''s'"
+        );
+        a.results.metadata.command_line = ["pinbench", "run", "-o", "a.json", "--quick"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(command(&a), "pinbench run --quick");
     }
 
     #[test]

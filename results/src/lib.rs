@@ -736,7 +736,69 @@ fn read_text(path: &Path) -> std::io::Result<String> {
 /// CPU share is low by design, not because of other load.
 pub const SLEEPING_BACKENDS: [&str; 1] = ["direct-io"];
 
+/// What names a cell: the subject, where and how it ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellName {
+    /// Scheme or flavour.
+    pub subject: String,
+    /// `model` or the backend.
+    pub backend: String,
+    /// Workload.
+    pub workload: String,
+    /// Threads.
+    pub threads: usize,
+    /// Pages per call.
+    pub pages_per_call: usize,
+    /// Folio order.
+    pub folio_order: u8,
+}
+
 impl Cell {
+    /// A cell of `name` at `numa` with nothing measured yet: every figure
+    /// 0 or absent, for its measurer (or importer) to fill.
+    pub fn unmeasured(name: CellName, numa: NumaPlacement, kernel: Option<KernelCell>) -> Cell {
+        Cell {
+            subject: name.subject,
+            backend: name.backend,
+            kernel,
+            workload: name.workload,
+            threads: name.threads,
+            numa,
+            pages_per_call: name.pages_per_call,
+            folio_order: name.folio_order,
+            ns_per_page: 0.0,
+            floor_ns_per_page: 0.0,
+            pages_per_sec: 0.0,
+            x_floor: derive::or_zero(None),
+            scaling: None,
+            noisy: false,
+            disturbed_rounds: 0,
+            busy: false,
+            scaling_withheld: false,
+            cpu_share: None,
+            latency_ns: LatencyNs::default(),
+            counters: Counters::default(),
+            false_positives: None,
+            false_negatives: None,
+            fp_threshold_refs: None,
+            fp_by_refs: None,
+            isolation: None,
+            refused: 0,
+            max_pins: None,
+            tracking_bytes: 0,
+            metadata_bytes: None,
+            tracking_peak_bytes: None,
+            tracking_steady_bytes: None,
+            alloc_failures: None,
+            memmap_pages: 0,
+            memmap_bytes: 0,
+            memmap_rss_bytes: None,
+            census: None,
+            kernel_timed: None,
+            pairs: Pairs::default(),
+        }
+    }
+
     /// What tells this cell from every other of its run: backend, subject,
     /// backing, workload, folio order, pages per call, threads, placement.
     pub fn identity(&self) -> String {

@@ -24,7 +24,7 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// With --format email: each run's value under its figure.
-    #[arg(long, requires = "format")]
+    #[arg(long)]
     pub verbose: bool,
 }
 
@@ -40,6 +40,9 @@ pub enum Format {
 /// `pinbench compare BASE NEW` or `--base A... --new B...`: the comparison
 /// on stdout.
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    if args.verbose && args.format != Format::Email {
+        return Err(BadInput("--verbose goes with --format email".into()).into());
+    }
     let (base, new) = match args.files.as_slice() {
         [b, n] => (vec![b.clone()], vec![n.clone()]),
         [] if !args.base.is_empty() => (args.base, args.new),

@@ -50,6 +50,7 @@ pub struct GupTestArgs {
 pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let Import::GupTest(args) = args.what;
     let start = SystemTime::now();
+    check_paths(&args.logs, args.output.as_deref())?;
     let logs = args
         .logs
         .iter()
@@ -64,16 +65,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         partial: false,
         metadata: metadata(kernel, start),
         config: config(&cells),
-        notes: vec![format!(
-            "imported from {} gup_test log(s): {}; the kernel timed each half itself, \
-             with no floor beside it, so these cells have no x floor",
-            logs.len(),
-            args.logs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )],
+        notes: notes(&logs),
         fingerprint: None,
         quiet_floor_ns: vec![],
         quiet_probe_ns: vec![],
@@ -83,7 +75,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     };
     results
         .check()
-        .map_err(|why| anyhow::anyhow!("the imported results are not valid: {why}"))?;
+        .map_err(|why| BadInput(format!("the logs hold values no run gives: {why}")))?;
     let n = results.cells.len();
     match out.commit(&results) {
         Some(Saved::AsAsked(p)) => eprintln!("pinbench: {n} cells written to {}", p.display()),
@@ -102,6 +94,53 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         None => return Ok(ExitCode::FAILURE),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a log given twice (it would count as two runs) and an output
+/// that is one of the logs (`--force` would replace it).
+fn check_paths(logs: &[PathBuf], output: Option<&std::path::Path>) -> Result<(), BadInput> {
+    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize())
+    {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    for (i, log) in logs.iter().enumerate() {
+        if let Some(first) = logs[..i].iter().find(|o| same(o, log)) {
+            return Err(BadInput(format!(
+                "{} is {} again: give each log once (each is a run)",
+                log.display(),
+                first.display()
+            )));
+        }
+        if output.is_some_and(|o| same(o, log)) {
+            return Err(BadInput(format!(
+                "-o {}: that is one of the logs",
+                log.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The results' notes: where the cells came from, and what was assumed.
+fn notes(logs: &[gup_test_log::Log]) -> Vec<String> {
+    let mut notes = vec![format!(
+        "imported from {} gup_test log(s): {}; the kernel timed each half itself, \
+         with no floor beside it, so these cells have no x floor",
+        logs.len(),
+        logs.iter()
+            .map(|l| l.path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    for l in logs.iter().filter(|l| l.defaulted) {
+        notes.push(format!(
+            "{}: benchmark lines before any line naming gup_test with its options: \
+             gup_test's defaults assumed (-m 128, -n 1, -j 1)",
+            l.path.display()
+        ));
+    }
+    notes
 }
 
 /// What is known of the machine the logs came from: its kernel only.

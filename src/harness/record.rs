@@ -13,8 +13,7 @@
 use super::paired::{ThreadOutcome, Timed};
 use crate::metrics::latency::Latency;
 use pin_results::derive::derive_all;
-use pin_results::derive::or_zero;
-use pin_results::{AllocFailures, Cell, Counters, KernelCell, NumaPlacement, Pairs};
+use pin_results::{AllocFailures, Cell, CellName, Counters, KernelCell, NumaPlacement, Pairs};
 use pin_workloads::Tally;
 
 /// What names a cell in the results: the model's cells and the kernel's
@@ -258,24 +257,15 @@ pub fn record(
         .flat_map(|o| o.rounds.subject.iter().chain(&o.rounds.solo).map(|t| t.ns))
         .sum();
     let tally = Tally::merge_all(&outcomes.iter().map(|o| o.tally.clone()).collect::<Vec<_>>());
-    let mut cell = Cell {
+    let name = CellName {
         subject: labels.subject.to_string(),
         backend: labels.backend.to_string(),
-        kernel,
         workload: labels.workload.to_string(),
         threads: labels.threads,
-        numa,
         pages_per_call: labels.pages_per_call,
         folio_order: labels.folio_order,
-        ns_per_page: 0.0,
-        floor_ns_per_page: 0.0,
-        pages_per_sec: 0.0,
-        noisy: false,
-        disturbed_rounds: 0,
-        busy: false,
-        scaling_withheld: false,
-        x_floor: or_zero(None),
-        scaling: None,
+    };
+    let mut cell = Cell {
         cpu_share: c.task_clock_ns.map(|t| t as f64 / subject_ns.max(1) as f64),
         latency_ns: latency.quantiles(),
         counters: c,
@@ -294,9 +284,8 @@ pub fn record(
         memmap_pages: memory.memmap_pages,
         memmap_bytes: memory.memmap_bytes,
         memmap_rss_bytes: memory.memmap_rss_bytes,
-        census: None,
-        kernel_timed: None,
         pairs,
+        ..Cell::unmeasured(name, numa, kernel)
     };
     derive_all(std::slice::from_mut(&mut cell));
     Visit { cell, latency }

@@ -18,6 +18,15 @@ use std::path::{Path, PathBuf};
 /// thread, THP as the system has it, writable, private.
 const DEFAULT_MIB: u64 = 128;
 
+/// The largest buffer believed: 1 TiB.
+const MAX_MIB: u64 = 1 << 20;
+
+/// The base page of gup_test's `-n -1` arithmetic.
+const PAGE_BYTES: u64 = 4096;
+
+/// The largest time believed, µs: a day.
+const MAX_US: u64 = 86_400_000_000;
+
 /// A log that cannot be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -66,6 +75,15 @@ pub struct Options {
     pub write: bool,
 }
 
+/// What a command line says besides the options a cell is keyed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Expect {
+    /// The benchmark it runs, if a benchmark.
+    cmd: Option<GupTestCmd>,
+    /// Lines it prints: `-r` repeats on each of `-j` threads.
+    lines: u64,
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -102,15 +120,20 @@ pub struct Log {
     pub kernel: Option<String>,
     /// Its benchmark lines, in order.
     pub timings: Vec<Timing>,
+    /// Some benchmark line came before any command line: its options are
+    /// gup_test's defaults, assumed.
+    pub defaulted: bool,
 }
 
 /// Reads and parses `path`.
 pub fn read(path: &Path) -> Result<Log, LogError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LogError::Read {
+    let bytes = std::fs::read(path).map_err(|source| LogError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &text)
+    // A serial console's stray bytes spoil no line but their own.
+    let text = String::from_utf8_lossy(&bytes);
+    parse(path, text.trim_start_matches('\u{feff}'))
 }
 
 /// Parses `text`, the contents of `path`.
@@ -124,45 +147,80 @@ pub fn parse(path: &Path, text: &str) -> Result<Log, LogError> {
         path: path.to_path_buf(),
         kernel: None,
         timings: vec![],
+        defaulted: false,
     };
     let mut options = Options::default();
-    let mut cmd_of_options: Option<GupTestCmd> = None;
+    // The command line in force: its line, what it expects, lines seen.
+    let mut section: Option<(usize, Expect, u64)> = None;
+    let mut kernel_line = 0;
     for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim().trim_start_matches('#').trim();
+        let line = raw.trim().trim_start_matches(['#', ' ', '\t']).trim();
         if let Some(k) = kernel_of(line) {
-            log.kernel.get_or_insert(k);
+            match &log.kernel {
+                Some(first) if *first != k => {
+                    return Err(bad(
+                        i + 1,
+                        format!("kernel {k} after {first} on line {kernel_line}: one kernel a log"),
+                    ))
+                }
+                Some(_) => {}
+                None => (log.kernel, kernel_line) = (Some(k), i + 1),
+            }
         }
         if line.starts_with("not ok") {
             return Err(bad(i + 1, format!("a failed run: '{}'", clip(line))));
         }
         if let Some(args) = command_args(line) {
-            let (o, c) = options_of(&args).map_err(|why| bad(i + 1, why))?;
+            close(section).map_err(|(l, why)| bad(l, why))?;
+            let (o, expect) = options_of(&args).map_err(|why| bad(i + 1, why))?;
             options = o;
-            cmd_of_options = c;
+            section = Some((i + 1, expect, 0));
             continue;
         }
-        if let Some(t) = timing(line).map_err(|why| bad(i + 1, why))? {
-            let (cmd, get_us, put_us) = t;
-            if cmd_of_options.is_some_and(|c| c != cmd) {
-                return Err(bad(
-                    i + 1,
-                    format!("{} after a command line asking for another", clip(line)),
-                ));
+        let Some((cmd, get_us, put_us)) = timing(line).map_err(|why| bad(i + 1, why))? else {
+            continue;
+        };
+        match section.as_mut() {
+            Some((_, expect, seen)) => {
+                if expect.cmd.is_some_and(|c| c != cmd) {
+                    return Err(bad(
+                        i + 1,
+                        format!("{} after a command line asking for another", clip(line)),
+                    ));
+                }
+                *seen += 1;
             }
-            log.timings.push(Timing {
-                cmd,
-                options: options.clone(),
-                get_us,
-                put_us,
-            });
+            None => log.defaulted = true,
         }
+        log.timings.push(Timing {
+            cmd,
+            options: options.clone(),
+            get_us,
+            put_us,
+        });
     }
+    close(section).map_err(|(l, why)| bad(l, why))?;
     if log.timings.is_empty() {
         return Err(LogError::Empty {
             path: path.to_path_buf(),
         });
     }
     Ok(log)
+}
+
+/// Checks that the command line of `section` printed what it asks for
+/// (`-r` lines on each of `-j` threads), or nothing (a skipped run).
+fn close(section: Option<(usize, Expect, u64)>) -> Result<(), (usize, String)> {
+    match section {
+        Some((line, expect, seen)) if seen > 0 && seen != expect.lines => Err((
+            line,
+            format!(
+                "this gup_test run asks for {} benchmark lines (-r times -j) and printed {seen}",
+                expect.lines
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `line` cut to 60 characters for a message.
@@ -196,16 +254,26 @@ fn command_args(line: &str) -> Option<Vec<String>> {
         .then_some(args)
 }
 
-/// The options and benchmark of gup_test's `args` (its getopt string
-/// `m:r:n:F:f:abcj:tTLUuwWSHpz`); the benchmark only where they name one.
-fn options_of(args: &[String]) -> Result<(Options, Option<GupTestCmd>), String> {
+/// The options of gup_test's `args` (its getopt string
+/// `m:r:n:F:f:abcj:tTLUuwWSHpz`) and what it will print. `-n` below 0
+/// takes every page in one call, as upstream's `-n -1` since v6.15; `-F`,
+/// `-f` and `-z` make other experiments than the benchmark's (own gup
+/// flags, a file, faults taken in gup) and are refused.
+fn options_of(args: &[String]) -> Result<(Options, Expect), String> {
     let mut o = Options::default();
-    let mut cmd = Some(GupTestCmd::GupFast);
-    let mut it = args.iter().peekable();
+    let mut expect = Expect {
+        cmd: Some(GupTestCmd::GupFast),
+        lines: 1,
+    };
+    let (mut repeats, mut all_pages) = (1u64, false);
+    let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let Some(flags) = arg.strip_prefix('-') else {
-            continue; // page numbers after -c
+        let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            continue; // page numbers after -c, a comment
         };
+        if flags.parse::<i64>().is_ok() {
+            continue;
+        }
         let mut chars = flags.chars();
         while let Some(f) = chars.next() {
             let mut value = || -> Result<String, String> {
@@ -217,16 +285,30 @@ fn options_of(args: &[String]) -> Result<(Options, Option<GupTestCmd>), String> 
                     .cloned()
                     .ok_or_else(|| format!("gup_test option -{f} without its value"))
             };
-            let number = |v: String| -> Result<u64, String> {
-                v.parse::<u64>()
+            let number = |v: &str| -> Result<i64, String> {
+                v.parse::<i64>()
                     .map_err(|_| format!("gup_test option -{f} {v}: not a count"))
             };
+            let positive = |v: String| -> Result<u64, String> {
+                match number(&v)? {
+                    n if n > 0 => Ok(n as u64),
+                    _ => Err(format!("gup_test option -{f} {v}: must be above 0")),
+                }
+            };
             match f {
-                'm' => o.mib = number(value()?)?,
-                'n' => o.pages_per_call = number(value()?)?,
-                'j' => o.threads = number(value()?)? as usize,
-                'r' | 'F' | 'f' => {
-                    value()?;
+                'm' => o.mib = positive(value()?)?,
+                'n' => match number(&value()?)? {
+                    n if n < 0 => all_pages = true,
+                    0 => return Err("gup_test option -n 0: must not be 0".into()),
+                    n => (o.pages_per_call, all_pages) = (n as u64, false),
+                },
+                'j' => o.threads = positive(value()?)? as usize,
+                'r' => repeats = positive(value()?)?,
+                'F' | 'f' | 'z' => {
+                    return Err(format!(
+                        "gup_test option -{f} makes another experiment (own gup flags, a \
+                         file, or faults taken in gup): not imported"
+                    ))
                 }
                 't' => o.thp = Some(true),
                 'T' => o.thp = Some(false),
@@ -234,19 +316,23 @@ fn options_of(args: &[String]) -> Result<(Options, Option<GupTestCmd>), String> 
                 'S' => o.shared = true,
                 'w' => o.write = true,
                 'W' => o.write = false,
-                'u' => cmd = Some(GupTestCmd::GupFast),
-                'a' => cmd = Some(GupTestCmd::PinFast),
-                'L' => cmd = Some(GupTestCmd::PinLongterm),
-                'U' | 'b' | 'c' => cmd = None,
-                'p' | 'z' => {}
+                'u' => expect.cmd = Some(GupTestCmd::GupFast),
+                'a' => expect.cmd = Some(GupTestCmd::PinFast),
+                'L' => expect.cmd = Some(GupTestCmd::PinLongterm),
+                'U' | 'b' | 'c' => expect.cmd = None,
+                'p' => {}
                 other => return Err(format!("gup_test has no option -{other}")),
             }
         }
     }
-    if o.mib == 0 || o.pages_per_call == 0 || o.threads == 0 {
-        return Err("gup_test options -m, -n and -j must be above 0".into());
+    if o.mib > MAX_MIB {
+        return Err(format!("gup_test option -m {}: over {MAX_MIB} MiB", o.mib));
     }
-    Ok((o, cmd))
+    if all_pages {
+        o.pages_per_call = (o.mib << 20) / PAGE_BYTES;
+    }
+    expect.lines = repeats.saturating_mul(o.threads as u64);
+    Ok((o, expect))
 }
 
 /// The benchmark, get and put µs of a timing line; `None` for any other
@@ -270,9 +356,16 @@ fn timing(line: &str) -> Result<Option<(GupTestCmd, u64, u64)>, String> {
             .strip_prefix(key)
             .ok_or_else(|| format!("expected '{key}N' in '{}'", clip(line)))?;
         let digits = v.len() - v.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        let n = v[..digits]
-            .parse::<u64>()
-            .map_err(|_| format!("expected a count after '{key}' in '{}'", clip(line)))?;
+        if digits == 0 {
+            return Err(format!(
+                "expected a count after '{key}' in '{}'",
+                clip(line)
+            ));
+        }
+        let n = v[..digits].parse::<u64>().unwrap_or(u64::MAX);
+        if n > MAX_US {
+            return Err(format!("{key}{} us: more than a day", &v[..digits]));
+        }
         Ok((n, key.len() + digits))
     };
     let (get, used) = field(rest, "get:")?;
@@ -282,6 +375,12 @@ fn timing(line: &str) -> Result<Option<(GupTestCmd, u64, u64)>, String> {
         return Err(format!(
             "expected 'us' after the put time in '{}'",
             clip(line)
+        ));
+    }
+    if tail.contains("truncated") {
+        return Err(format!(
+            "gup_test truncated this run ('{}'): its size is not the one asked for",
+            clip(tail.trim_start_matches(['u', 's', '#', ' ', ',']))
         ));
     }
     Ok(Some((cmd, get, put)))
@@ -313,10 +412,9 @@ mod tests {
             );
             assert_eq!(t.options, Options::default());
         }
-        let trunc = "# PIN_FAST_BENCHMARK: Time: get:10 put:2 us# , truncated (size: 4096)# \n";
-        assert_eq!(
-            log(trunc).expect("read").timings[0].cmd,
-            GupTestCmd::PinFast
+        assert!(
+            log(old).expect("read").defaulted,
+            "no command line: defaults"
         );
     }
 
@@ -326,6 +424,8 @@ mod tests {
                     # running ./gup_test -L -m 256 -n 512 -t -r 2 -j2\n\
                     # PIN_LONGTERM_BENCHMARK: Time: get:100 put:20 us# \n\
                     # PIN_LONGTERM_BENCHMARK: Time: get:110 put:21 us# \n\
+                    # PIN_LONGTERM_BENCHMARK: Time: get:105 put:20 us# \n\
+                    # PIN_LONGTERM_BENCHMARK: Time: get:108 put:22 us# \n\
                     $ ./gup_test -u -H -m 64 -W\n\
                     GUP_FAST_BENCHMARK: Time: get:5 put:1 us\n";
         let l = log(text).expect("read");
@@ -335,9 +435,18 @@ mod tests {
             (o.mib, o.pages_per_call, o.threads, o.thp),
             (256, 512, 2, Some(true))
         );
-        assert_eq!(l.timings[1].options, *o);
-        let h = &l.timings[2].options;
+        assert_eq!(l.timings[3].options, *o);
+        let h = &l.timings[4].options;
         assert!(h.hugetlb && !h.write && h.mib == 64 && h.pages_per_call == 1);
+        assert!(!l.defaulted);
+        // -n -1: every page in one call, whichever comes first of -n and -m.
+        for args in ["-u -n -1 -m 8", "-u -m 8 -n -1"] {
+            let l = log(&format!(
+                "./gup_test {args}\nGUP_FAST_BENCHMARK: Time: get:5 put:1 us"
+            ))
+            .expect("read");
+            assert_eq!(l.timings[0].options.pages_per_call, 2048, "{args}");
+        }
         let proc_version = "Linux version 6.1.0-47-cloud-amd64 (debian-kernel@lists.debian.org)";
         let l = log(&format!(
             "{proc_version}\nGUP_FAST_BENCHMARK: Time: get:5 put:1 us"
@@ -365,6 +474,24 @@ mod tests {
             ("./gup_test -L -m\n", "-m without its value"),
             ("./gup_test -L -q\n", "no option -q"),
             ("./gup_test -L -m 0\n", "above 0"),
+            ("./gup_test -L -F 0x10\n", "-F makes another experiment"),
+            ("./gup_test -L -z\n", "-z makes another experiment"),
+            (
+                "# PIN_FAST_BENCHMARK: Time: get:10 put:2 us# , truncated (size: 4096)# ",
+                "truncated",
+            ),
+            (
+                "GUP_FAST_BENCHMARK: Time: get:99999999999999999999 put:1 us",
+                "more than a day",
+            ),
+            (
+                "./gup_test -L -r 3\nPIN_LONGTERM_BENCHMARK: Time: get:1 put:1 us",
+                "a.log:1: this gup_test run asks for 3",
+            ),
+            (
+                "Linux h 6.6.0 #1\nLinux h 6.12.0 #1\nGUP_FAST_BENCHMARK: Time: get:1 put:1 us",
+                "a.log:2: kernel 6.12.0 after 6.6.0",
+            ),
             (
                 "./gup_test -a\nPIN_LONGTERM_BENCHMARK: Time: get:1 put:1 us",
                 "another",

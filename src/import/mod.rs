@@ -10,8 +10,7 @@ pub mod gup_test_log;
 
 use crate::kernel::gup_test::GupTestCmd;
 use gup_test_log::{Log, Options};
-use pin_results::derive::or_zero;
-use pin_results::{Cell, KernelCell, KernelTimed, NumaPlacement, Pairs};
+use pin_results::{Cell, CellName, KernelCell, KernelTimed, NumaPlacement};
 use std::collections::BTreeMap;
 
 /// The backend name of imported gup_test cells.
@@ -34,6 +33,19 @@ pub enum ImportError {
         /// Its kernel.
         kb: String,
     },
+    /// `--kernel` names another kernel than a log does.
+    #[error("--kernel {given}: {log} names kernel {named}")]
+    Contradicted {
+        /// Given.
+        given: String,
+        /// The log.
+        log: String,
+        /// Its kernel.
+        named: String,
+    },
+    /// `--kernel` is no release name.
+    #[error("--kernel '{0}': a kernel release is one word of printable characters (uname -r)")]
+    BadRelease(String),
     /// No log names its kernel and none was given.
     #[error(
         "no log names its kernel (no 'uname -a' or /proc/version line): give --kernel VERSION"
@@ -43,13 +55,23 @@ pub enum ImportError {
 
 /// The kernel the logs were made on: `given`, else the one they all name.
 pub fn kernel_of(logs: &[Log], given: Option<&str>) -> Result<String, ImportError> {
-    if let Some(k) = given {
-        return Ok(k.to_string());
-    }
     let named: Vec<(&Log, &String)> = logs
         .iter()
         .filter_map(|l| Some((l, l.kernel.as_ref()?)))
         .collect();
+    if let Some(k) = given {
+        if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ImportError::BadRelease(k.escape_default().to_string()));
+        }
+        return match named.iter().find(|(_, n)| n.as_str() != k) {
+            Some((log, n)) => Err(ImportError::Contradicted {
+                given: k.to_string(),
+                log: log.path.display().to_string(),
+                named: (*n).clone(),
+            }),
+            None => Ok(k.to_string()),
+        };
+    }
     let Some(&(first, k)) = named.first() else {
         return Err(ImportError::NoKernel);
     };
@@ -119,69 +141,45 @@ fn cell(cmd: GupTestCmd, options: &Options, units: Units, page_size: u64) -> Cel
         if options.shared { "shared" } else { "private" },
         if options.write { "" } else { "-ro" }
     );
-    Cell {
+    let kernel = KernelCell {
+        thp: options.thp == Some(true),
+        backing: backing.to_string(),
+        thp_bytes: None,
+        buffer_bytes: bytes,
+        pins_acquired: None,
+        pins_released: None,
+        pins_balanced: None,
+        foreign_pins: false,
+        expects_pins: cmd.pins(),
+        in_kernel_ns_per_page: Some(ns_per_page),
+        twin: None,
+        pins_kept_per_page: None,
+    };
+    let name = CellName {
         subject: cmd.name().to_string(),
         backend: BACKEND.to_string(),
-        kernel: Some(KernelCell {
-            thp: options.thp == Some(true),
-            backing: backing.to_string(),
-            thp_bytes: None,
-            buffer_bytes: bytes,
-            pins_acquired: None,
-            pins_released: None,
-            pins_balanced: None,
-            foreign_pins: false,
-            expects_pins: cmd.pins(),
-            in_kernel_ns_per_page: Some(ns_per_page),
-            twin: None,
-            pins_kept_per_page: None,
-        }),
         workload,
         threads: options.threads,
-        numa: NumaPlacement {
-            placement: "local".into(),
-            cpu_node: 0,
-            memmap_node: 0,
-            memmap_node_verified: None,
-            verified_fraction: 0.0,
-            method: "unknown (imported)".into(),
-        },
         pages_per_call: options.pages_per_call as usize,
         folio_order: if options.hugetlb { 9 } else { 0 },
+    };
+    let numa = NumaPlacement {
+        placement: "local".into(),
+        cpu_node: 0,
+        memmap_node: 0,
+        memmap_node_verified: None,
+        verified_fraction: 0.0,
+        method: "unknown (imported)".into(),
+    };
+    Cell {
         ns_per_page,
-        floor_ns_per_page: 0.0,
         pages_per_sec: if ns_per_page > 0.0 {
             1e9 / ns_per_page
         } else {
             0.0
         },
-        x_floor: or_zero(None),
-        scaling: None,
-        noisy: false,
-        disturbed_rounds: 0,
-        busy: false,
-        scaling_withheld: false,
-        cpu_share: None,
-        latency_ns: Default::default(),
-        counters: Default::default(),
-        false_positives: None,
-        false_negatives: None,
-        fp_threshold_refs: None,
-        fp_by_refs: None,
-        isolation: None,
-        refused: 0,
-        max_pins: None,
-        tracking_bytes: 0,
-        metadata_bytes: None,
-        tracking_peak_bytes: None,
-        tracking_steady_bytes: None,
-        alloc_failures: None,
-        memmap_pages: 0,
-        memmap_bytes: 0,
-        memmap_rss_bytes: None,
-        census: None,
         kernel_timed: Some(timed),
-        pairs: Pairs::default(),
+        ..Cell::unmeasured(name, numa, Some(kernel))
     }
 }
 
@@ -240,12 +238,16 @@ mod tests {
             "-L -n 512",
             "-L -m 64",
             "-L -j 2",
+            "-L -r 2",
         ] {
-            text.push_str(&format!(
-                "# running ./gup_test {args}\n# PIN_LONGTERM_BENCHMARK: Time: get:9 put:1 us# \n"
-            ));
+            text.push_str(&format!("# running ./gup_test {args}\n"));
+            // -j 2 and -r 2 print two lines each.
+            for _ in 0..1 + usize::from(args.ends_with(" 2")) {
+                text.push_str("# PIN_LONGTERM_BENCHMARK: Time: get:9 put:1 us# \n");
+            }
         }
         let cells = cells(&[log("m.log", &text)], 4096);
+        // -r 2 is more values of the cell of -L alone, not a cell.
         assert_eq!(cells.len(), 9);
         let r = pin_results::sample::results(cells);
         assert_eq!(r.check(), Ok(()), "no two cells are one");
@@ -264,6 +266,12 @@ mod tests {
             kernel_of(std::slice::from_ref(&bare), Some("6.1")).ok(),
             Some("6.1".into())
         );
+        for bad in ["", "foo bar", "a\nb"] {
+            let e = kernel_of(std::slice::from_ref(&bare), Some(bad)).expect_err(bad);
+            assert!(matches!(e, ImportError::BadRelease(_)), "{bad:?}");
+        }
+        let e = kernel_of(&[named("6.12.1")], Some("6.6")).expect_err("contradicted");
+        assert!(e.to_string().contains("x.log names kernel 6.12.1"), "{e}");
         assert!(matches!(
             kernel_of(std::slice::from_ref(&bare), None),
             Err(ImportError::NoKernel)
