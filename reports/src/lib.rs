@@ -35,6 +35,7 @@ pub mod summary;
 pub mod table;
 mod tables;
 mod text;
+pub mod timed;
 
 pub use error::ReportError;
 pub use runs::Run;
@@ -51,15 +52,38 @@ pub struct File {
 /// Every file of the report on `runs`: `report.txt`, `report.md` and each
 /// plot as `.svg` and `.png`. Call [`plots::font::load`] first.
 pub fn report(runs: &[Run]) -> Result<Vec<File>, ReportError> {
+    // What the kernel timed itself has no ratio to plot or tabulate: it is
+    // listed apart in the texts.
+    let timed: Vec<String> = timed::lines(runs.iter().flat_map(|r| r.results.cells.iter()));
+    let runs = &timed::without(runs);
     let figures = plots::render_all(runs)?;
+    let mut txt = text::report_txt(runs);
+    let mut md = text::report_md(runs, &figures);
+    if !timed.is_empty() {
+        txt.push_str(
+            "
+== timed by the kernel itself (imported gup_test logs)
+",
+        );
+        md.push_str(
+            "
+## Timed by the kernel itself (imported gup_test logs)
+
+",
+        );
+        for l in &timed {
+            txt.push_str(&table::wrap("", "    ", l, table::WIDTH));
+            md.push_str(&format!("- {l}\n"));
+        }
+    }
     let mut files = vec![
         File {
             name: "report.txt".into(),
-            bytes: text::report_txt(runs).into_bytes(),
+            bytes: txt.into_bytes(),
         },
         File {
             name: "report.md".into(),
-            bytes: text::report_md(runs, &figures).into_bytes(),
+            bytes: md.into_bytes(),
         },
     ];
     files.extend(figures.into_iter().flat_map(|f| f.files));

@@ -83,13 +83,33 @@ fn render_with(r: &Results, with_notes: bool) -> String {
     if let Some(line) = probe_line(r) {
         let _ = writeln!(out, "{line}");
     }
+    let timed = crate::timed::lines(&r.cells);
+    if !timed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\ntimed by the kernel itself (imported gup_test logs):"
+        );
+        for l in &timed {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    let measured: Vec<&Cell> = r
+        .cells
+        .iter()
+        .filter(|c| c.kernel_timed.is_none())
+        .collect();
     let groups = distinct(
-        r.cells
+        measured
             .iter()
             .map(|c| (c.threads, c.numa.placement.clone())),
     );
-    let names = distinct(r.cells.iter().map(subject));
-    let cols = distinct(r.cells.iter().filter(|c| !is_calibration(c)).map(column));
+    let names = distinct(measured.iter().map(|c| subject(c)));
+    let cols = distinct(
+        measured
+            .iter()
+            .filter(|c| !is_calibration(c))
+            .map(|c| column(c)),
+    );
     for (threads, numa) in &groups {
         let _ = writeln!(
             out,
