@@ -137,6 +137,17 @@ fn render_with(r: &Results, with_notes: bool) -> String {
     for line in crate::findings::split_fix_price(&cells) {
         let _ = writeln!(out, "\n{}", clean(&line));
     }
+    if r.effects.is_some() {
+        // What the pins did to the running kernel (`kernel --effects`).
+        let run = Run {
+            label: "A".into(),
+            source: String::new(),
+            results: r.clone(),
+        };
+        for t in crate::effects::tables(std::slice::from_ref(&run)) {
+            out.push_str(&crate::text::titled(&t));
+        }
+    }
     let checks = checks(r);
     if !checks.is_empty() {
         let _ = writeln!(out, "\n{}", checks.join("\n"));
@@ -737,6 +748,25 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("locked _refcount: 2 -> 3 per page"), "{s}");
+    }
+
+    #[test]
+    fn a_file_with_effects_shows_what_the_pins_did() {
+        let mut r = results(vec![cell("plain", "private", 1, 15.0, 1e8)]);
+        r.effects = Some(pin_results::Effects {
+            pin_table: vec![pin_results::PinAnswer {
+                mapping: "file shared".into(),
+                fs: Some("ext4".into()),
+                prot: "read-write".into(),
+                long_term: "EFAULT".into(),
+                dio_into: "pinned".into(),
+                dio_from: "pinned".into(),
+            }],
+            ..pin_results::Effects::default()
+        });
+        let s = render(&r);
+        assert!(s.contains("EFAULT"), "{s}");
+        assert!(!render(&results(vec![])).contains("EFAULT"));
     }
 
     #[test]

@@ -161,17 +161,24 @@ pub fn report_txt(runs: &[Run]) -> String {
         }
     }
     for t in all_tables(runs) {
-        out.push('\n');
-        out.push_str(&wrap("== ", "   ", &t.heading, WIDTH));
-        out.push_str(&wrap("", "", &t.about, WIDTH));
-        out.push('\n');
-        out.push_str(&t.table.text());
-        for f in &t.footnotes {
-            out.push('\n');
-            out.push_str(&wrap("", "  ", f, WIDTH));
-        }
+        out.push_str(&titled(&t));
     }
     ascii(&out)
+}
+
+/// One titled table as text: heading, what it holds, the table, its
+/// footnotes.
+pub fn titled(t: &Titled) -> String {
+    let mut out = String::from("\n");
+    out.push_str(&wrap("== ", "   ", &t.heading, WIDTH));
+    out.push_str(&wrap("", "", &t.about, WIDTH));
+    out.push('\n');
+    out.push_str(&t.table.text());
+    for f in &t.footnotes {
+        out.push('\n');
+        out.push_str(&wrap("", "  ", f, WIDTH));
+    }
+    out
 }
 
 /// The same tables in Markdown, runs side by side in one table of facts,
