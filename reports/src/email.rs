@@ -198,7 +198,11 @@ fn figures(base: &[Run], new: &[Run]) -> Vec<Figure> {
             }
             continue;
         }
-        let name = format!("{} {} {}T", subject(c), c.workload, c.threads);
+        let order = match c.folio_order {
+            0 => String::new(),
+            o => format!("/{o}"),
+        };
+        let name = format!("{} {}{order} {}T", subject(c), c.workload, c.threads);
         let runs = |cells: &[Cell], f: fn(&Cell) -> Option<Estimate>| -> Vec<f64> {
             cells.iter().filter_map(f).map(|e| e.median).collect()
         };
@@ -252,6 +256,66 @@ fn command(r: &Run) -> String {
         }
     }
     out.join(" ")
+}
+
+/// The figures of one set of runs (`report`): a line per figure of the
+/// cells at their fewest threads, `x floor` (and `x 1T` where the cell
+/// has it) of the model and the kernel's paths, and what the kernel timed
+/// itself: the median over the runs with their spread, the first
+/// [`MAX_FIGURES`] of them, then the commands.
+pub fn report(runs: &[Run]) -> String {
+    let mut out = String::new();
+    let kernels = crate::runs::distinct(runs.iter().map(|r| clean(&r.results.metadata.kernel)));
+    out.push_str(&wrap(
+        "",
+        "  ",
+        &format!("pinbench report, Linux {}:", kernels.join(", ")),
+        WIDTH,
+    ));
+    let machines = crate::runs::distinct(
+        runs.iter()
+            .map(|r| &r.results.metadata)
+            .filter(|m| m.cores > 0)
+            .map(|m| format!("{}, {} CPUs", clean(&m.cpu_model), m.cores)),
+    );
+    let machine = match machines.as_slice() {
+        [] => "machine not recorded (imported logs)".to_string(),
+        many => many.join("; "),
+    };
+    out.push_str(&wrap("", "  ", &machine, WIDTH));
+    out.push('\n');
+    let mut figs = figures(runs, runs);
+    let fewest = runs
+        .iter()
+        .flat_map(|r| r.results.cells.iter().map(|c| c.threads))
+        .min()
+        .unwrap_or(1);
+    figs.retain(|f| f.unit == " ms" || f.name.contains(&format!(" {fewest}T ")));
+    for f in figs.iter().take(MAX_FIGURES) {
+        let Some(m) = median(&f.base) else { continue };
+        let lo = f.base.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = f.base.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let spread = match f.base.len() {
+            1 => "1 run".to_string(),
+            n => format!("{}..{}, {n} runs", value(lo), value(hi)),
+        };
+        let text = format!("{}{} ({spread})", value(m), f.unit);
+        out.push_str(&wrap(&format!("{}: ", f.name), "    ", &text, WIDTH));
+    }
+    if figs.len() > MAX_FIGURES {
+        let _ = writeln!(out, "and {} more figures", figs.len() - MAX_FIGURES);
+    }
+    out.push('\n');
+    out.push_str(&wrap(
+        "",
+        "",
+        "Medians over runs, each run's own median; the range of the runs' medians.",
+        WIDTH,
+    ));
+    for c in crate::runs::distinct(runs.iter().map(command)) {
+        out.push_str(&wrap("", "    ", &c, WIDTH));
+    }
+    out
 }
 
 /// The figures the kernel timed itself (imported gup_test logs), a line
@@ -464,6 +528,21 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert_eq!(command(&a), "pinbench run --quick");
+    }
+
+    #[test]
+    fn a_report_block_gives_each_figure_with_the_runs_spread() {
+        let runs = [
+            imported("6.1.0", &[130.2, 130.9, 130.5], &[31.6, 31.8, 31.7]),
+            imported("6.1.0", &[129.0], &[31.0]),
+        ];
+        let text = report(&runs);
+        assert!(text.lines().all(|l| l.len() <= WIDTH), "{text}");
+        assert!(text.starts_with("pinbench report, Linux 6.1.0:"), "{text}");
+        assert!(
+            text.contains("PIN_LONGTERM get: 130.3 ms (129.0..130.9, 4 runs)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub fn report(runs: &[Run]) -> Result<Vec<File>, ReportError> {
     // What the kernel timed itself has no ratio to plot or tabulate: it is
     // listed apart in the texts.
     let timed: Vec<String> = timed::lines(runs.iter().flat_map(|r| r.results.cells.iter()));
+    let all = runs;
     let runs = &timed::without(runs);
     let figures = plots::render_all(runs)?;
     let mut txt = text::report_txt(runs);
@@ -76,10 +77,15 @@ pub fn report(runs: &[Run]) -> Result<Vec<File>, ReportError> {
             md.push_str(&format!("- {l}\n"));
         }
     }
+    let email = email::report(all);
     let mut files = vec![
         File {
             name: "report.txt".into(),
             bytes: txt.into_bytes(),
+        },
+        File {
+            name: "email.txt".into(),
+            bytes: email.into_bytes(),
         },
         File {
             name: "report.md".into(),

@@ -50,7 +50,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let plots = files.iter().filter(|f| f.name.ends_with(".png")).count();
     eprintln!(
-        "pinbench: {} written: report.txt, report.md and {plots} plots (SVG and PNG)",
+        "pinbench: {} written: report.txt, report.md, email.txt and {plots} plots (SVG and PNG)",
         args.output.display()
     );
     Ok(ExitCode::SUCCESS)
