@@ -16,7 +16,7 @@ pub struct ReportArgs {
     /// Results files; several (other hosts, kernels) go side by side.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Directory for report.txt, report.md and the plots (SVG and PNG);
+    /// Directory for report.txt, report.md, email.txt and the plots (SVG and PNG);
     /// created if missing. An existing one is replaced only if it holds
     /// nothing but an older report's files (listed in its
     /// .pinbench-report) or files of the names this report writes.
