@@ -920,6 +920,18 @@ struct Version {
 pub mod sample {
     use super::*;
 
+    /// Threads and memmap on node 0, verified there.
+    pub fn numa() -> NumaPlacement {
+        NumaPlacement {
+            placement: "local".into(),
+            cpu_node: 0,
+            memmap_node: 0,
+            memmap_node_verified: Some(0),
+            verified_fraction: 1.0,
+            method: "mbind".into(),
+        }
+    }
+
     /// A cell of `subject`/`workload` at `threads` with the given timing,
     /// against a floor of 10 ns/page.
     pub fn cell(subject: &str, workload: &str, threads: usize, ns: f64, pps: f64) -> Cell {
@@ -930,31 +942,20 @@ pub mod sample {
             ci_high: median * 1.01,
             n: 1,
         };
-        Cell {
+        let name = CellName {
             subject: subject.into(),
             backend: MODEL.into(),
-            kernel: None,
             workload: workload.into(),
             threads,
-            numa: NumaPlacement {
-                placement: "local".into(),
-                cpu_node: 0,
-                memmap_node: 0,
-                memmap_node_verified: Some(0),
-                verified_fraction: 1.0,
-                method: "mbind".into(),
-            },
             pages_per_call: 512,
             folio_order: 0,
+        };
+        Cell {
             ns_per_page: ns,
             floor_ns_per_page: FLOOR_NS,
             pages_per_sec: pps,
             x_floor: estimate(ratio),
             scaling: (threads > 1).then(|| estimate(threads as f64 * 0.95)),
-            noisy: false,
-            disturbed_rounds: 0,
-            busy: false,
-            scaling_withheld: false,
             cpu_share: Some(1.0),
             latency_ns: LatencyNs {
                 p50: 1,
@@ -964,29 +965,18 @@ pub mod sample {
                 max: 5,
             },
             counters: Counters {
-                cycles: None,
-                instructions: None,
-                cache_misses: None,
                 task_clock_ns: Some(1),
                 context_switches: Some(0),
+                ..Counters::default()
             },
             false_positives: Some(0),
             false_negatives: Some(0),
-            fp_threshold_refs: None,
-            fp_by_refs: None,
-            isolation: None,
-            refused: 0,
-            max_pins: None,
-            tracking_bytes: 0,
             metadata_bytes: Some(64),
             tracking_peak_bytes: Some(0),
             tracking_steady_bytes: Some(0),
-            alloc_failures: None,
             memmap_pages: 1,
             memmap_bytes: 64,
             memmap_rss_bytes: Some(4096),
-            census: None,
-            kernel_timed: None,
             pairs: Pairs {
                 subject_ns_per_page: vec![ns],
                 floor_ns_per_page: vec![FLOOR_NS],
@@ -997,6 +987,7 @@ pub mod sample {
                 solo_probe_ns: None,
                 visit_rounds: None,
             },
+            ..Cell::unmeasured(name, numa(), None)
         }
     }
 

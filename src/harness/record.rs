@@ -358,14 +358,7 @@ mod tests {
 
     #[test]
     fn visits_pool_their_rounds_and_keep_the_worst_answers() {
-        let numa = || NumaPlacement {
-            placement: "local".into(),
-            cpu_node: 0,
-            memmap_node: 0,
-            memmap_node_verified: Some(0),
-            verified_fraction: 1.0,
-            method: "mbind".into(),
-        };
+        let numa = pin_results::sample::numa;
         let labels = Labels {
             subject: "bias",
             backend: "model",
