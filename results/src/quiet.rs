@@ -240,13 +240,16 @@ impl Pairs {
     /// nothing.
     pub fn quiet(&self, y: Yardstick) -> Vec<bool> {
         let mut mask = vec![true; self.subject_ns_per_page.len()];
-        let floor = Some(self.floor_ns_per_page.clone());
-        and_each(&mut mask, &floor, y.quiet_floor_ns, |f, q| {
+        let floor = Some(&self.floor_ns_per_page[..]);
+        and_each(&mut mask, floor, y.quiet_floor_ns, |f, q| {
             f <= q * (1.0 + QUIET_FLOOR)
         });
-        and_each(&mut mask, &self.contention_ns, y.contention_ns, |p, c| {
-            p >= c * CONCURRENT
-        });
+        and_each(
+            &mut mask,
+            self.contention_ns.as_deref(),
+            y.contention_ns,
+            |p, c| p >= c * CONCURRENT,
+        );
         mask
     }
 
@@ -264,9 +267,12 @@ impl Pairs {
 
     /// `quiet` (this cell's [`Pairs::quiet`]) narrowed by the solo probes.
     fn solo_of(&self, mut quiet: Vec<bool>, y: Yardstick) -> Vec<bool> {
-        and_each(&mut quiet, &self.solo_probe_ns, y.quiet_ns, |p, q| {
-            p <= q * (1.0 + QUIET_PROBE)
-        });
+        and_each(
+            &mut quiet,
+            self.solo_probe_ns.as_deref(),
+            y.quiet_ns,
+            |p, q| p <= q * (1.0 + QUIET_PROBE),
+        );
         quiet
     }
 }
@@ -275,7 +281,7 @@ impl Pairs {
 /// yardstick; a missing probe or yardstick clears nothing.
 fn and_each(
     mask: &mut [bool],
-    probes: &Option<Vec<f64>>,
+    probes: Option<&[f64]>,
     yardstick: Option<f64>,
     ok: fn(f64, f64) -> bool,
 ) {
