@@ -28,6 +28,11 @@ pub fn or_zero(e: Option<Estimate>) -> Estimate {
 /// whose solo slice was quiet too, and is withheld (`None`) when too few
 /// were.
 pub fn derive(cell: &mut Cell, y: Yardstick) {
+    // A cell the kernel timed itself has no rounds to derive from: its
+    // figures are its importer's (`kernel_timed`).
+    if cell.kernel_timed.is_some() {
+        return;
+    }
     let kept = cell.kept(y);
     cell.busy = kept.busy;
     let p = &cell.pairs;
@@ -124,4 +129,25 @@ pub fn quietest_floors<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<F
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{sample, KernelTimed};
+
+    #[test]
+    fn a_cell_the_kernel_timed_keeps_its_figures() {
+        let mut c = sample::kernel_cell("gup-test-log", "pin-longterm", 1, 1.0, 1.0);
+        c.kernel_timed = Some(KernelTimed {
+            source: "gup_test".into(),
+            pages: 32768,
+            get_us: vec![vec![130_000.0]],
+            put_us: vec![vec![31_000.0]],
+        });
+        c.pairs = Pairs::default();
+        c.ns_per_page = 3967.0;
+        derive(&mut c, Yardstick::default());
+        assert_eq!(c.ns_per_page, 3967.0);
+    }
 }
