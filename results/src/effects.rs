@@ -1,6 +1,7 @@
 //! `effects`: what pins do to the rest of the running kernel, measured by
 //! `pinbench kernel --effects`: which mappings it lets be pinned, and what
-//! a pinned buffer costs `fork()`.
+//! a pinned buffer costs `fork()`, and what migration and khugepaged
+//! refuse of a pinned range.
 
 use crate::Estimate;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,11 @@ pub struct Effects {
     /// not be tried (no io_uring, no MADV_COLLAPSE before 6.1).
     #[serde(default)]
     pub collapse: Option<Collapse>,
+    /// `move_pages()` of pinned and unpinned pages to another node; `null`
+    /// on a machine with one node of memory (or where it could not be
+    /// tried: the run's notes say why).
+    #[serde(default)]
+    pub migration: Option<Migration>,
     /// The kernel's FOLL_PIN counters balanced over the effects (every pin
     /// taken was released); `null` where /proc/vmstat lacks them.
     pub pins_balanced: Option<bool>,
@@ -97,4 +103,38 @@ pub struct Collapse {
     pub unpinned_collapsed: usize,
     /// As `pinned_answers`, unpinned.
     pub unpinned_answers: Vec<String>,
+}
+
+/// `move_pages()` of a buffer of 4 KiB pages from one node to another,
+/// pinned long-term (registered with io_uring) against unpinned, in
+/// alternating rounds. Migration unmaps an exclusive anonymous page only
+/// if `folio_try_share_anon_rmap_pte()` may clear its `PageAnonExclusive`,
+/// which it refuses for a folio that `folio_maybe_dma_pinned()` (-EBUSY,
+/// include/linux/rmap.h:294 in v6.12, from `try_to_migrate_one()`,
+/// mm/rmap.c:2263); `migrate_pages()` retries it and gives up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Migration {
+    /// The node the buffer's pages start each round on, and the node they
+    /// are asked to move to.
+    pub from_node: u32,
+    /// As above, the destination.
+    pub to_node: u32,
+    /// Pages of the buffer (4 KiB).
+    pub pages: u64,
+    /// Rounds (one pinned and one unpinned move each).
+    pub rounds: usize,
+    /// Per round, pages found on `to_node` after the pinned move, then
+    /// after the unpinned one (`move_pages(..., NULL, status)`).
+    pub moved: Vec<(u64, u64)>,
+    /// What `move_pages()` returned for the pinned moves and the unpinned
+    /// ones: `0`, a positive count of pages not moved (`N not moved`) or
+    /// the errno, each once, in order of first appearance.
+    pub pinned_answers: Vec<String>,
+    /// As above, unpinned.
+    pub unpinned_answers: Vec<String>,
+    /// ns of the `move_pages()` call over the buffer's pages, per round:
+    /// median and 95% interval, pinned.
+    pub ns_per_page_pinned: Estimate,
+    /// As above, unpinned.
+    pub ns_per_page_unpinned: Estimate,
 }

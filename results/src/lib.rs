@@ -16,7 +16,7 @@ mod timed;
 mod validate;
 
 pub use census::{Census, Lines};
-pub use effects::{Collapse, Effects, ForkCost, PinAnswer};
+pub use effects::{Collapse, Effects, ForkCost, Migration, PinAnswer};
 pub use estimate::{Estimate, NOISY_HALF_WIDTH};
 pub use quiet::{
     FloorNs, FloorWork, ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_FLOOR,

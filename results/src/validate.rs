@@ -138,6 +138,37 @@ fn effects(e: &crate::Effects) -> Result<(), String> {
             return Err("collapse: more answers than ranges could give".into());
         }
     }
+    e.migration.as_ref().map_or(Ok(()), migration)
+}
+
+/// The migration effect's values: whole rounds, moves within the buffer.
+fn migration(m: &crate::Migration) -> Result<(), String> {
+    if m.pages == 0 || m.pages > 1 << 40 || m.from_node == m.to_node {
+        return Err(format!(
+            "migration: {} pages from node {} to node {} is no move",
+            m.pages, m.from_node, m.to_node
+        ));
+    }
+    if m.moved.len() != m.rounds || m.moved.iter().any(|&(p, u)| p > m.pages || u > m.pages) {
+        return Err("migration moved: not one per round, or more pages than the buffer".into());
+    }
+    for a in m.pinned_answers.iter().chain(&m.unpinned_answers) {
+        word("migration answer", a)?;
+    }
+    if m.pinned_answers.len() + m.unpinned_answers.len() > 2 * m.rounds {
+        return Err("migration: more answers than rounds could give".into());
+    }
+    for (what, e) in [
+        ("pinned", &m.ns_per_page_pinned),
+        ("unpinned", &m.ns_per_page_unpinned),
+    ] {
+        in_range(&format!("migration ns_per_page_{what}"), e.median, MAX_NS)?;
+        if !(e.ci_low <= e.median && e.median <= e.ci_high) {
+            return Err(format!(
+                "migration ns_per_page_{what}: median outside its interval"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -205,6 +236,41 @@ mod tests {
             ..crate::Effects::default()
         });
         assert!(check(&r).is_err_and(|e| e.contains("effects: collapse")));
+        let ns = crate::Estimate {
+            median: 900.0,
+            ci_low: 800.0,
+            ci_high: 1000.0,
+            n: 4,
+        };
+        let m = crate::Migration {
+            from_node: 0,
+            to_node: 1,
+            pages: 1024,
+            rounds: 1,
+            moved: vec![(0, 1024)],
+            pinned_answers: vec!["1024 not moved".into()],
+            unpinned_answers: vec!["0".into()],
+            ns_per_page_pinned: ns,
+            ns_per_page_unpinned: ns,
+        };
+        r.effects = Some(crate::Effects {
+            migration: Some(m.clone()),
+            ..crate::Effects::default()
+        });
+        assert_eq!(check(&r), Ok(()));
+        for bad in [
+            crate::Migration {
+                moved: vec![(0, 1025)],
+                ..m.clone()
+            },
+            crate::Migration { to_node: 0, ..m },
+        ] {
+            r.effects = Some(crate::Effects {
+                migration: Some(bad),
+                ..crate::Effects::default()
+            });
+            assert!(check(&r).is_err_and(|e| e.contains("effects: migration")));
+        }
         r.effects = Some(crate::Effects {
             pin_table: vec![crate::PinAnswer {
                 mapping: "anon\u{1b}[31m".into(),

@@ -205,7 +205,8 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
             rounds: if args.sweep.quick { 8 } else { 24 },
         };
         let dir = scratch_dir(args.sweep.output.as_deref());
-        let (effects, more) = crate::kernel::effects::measure(&dir, &fork, &|| session.stopped());
+        let (effects, more) =
+            crate::kernel::effects::measure(&dir, &fork, mib / 4, &|| session.stopped());
         Session::say(&more);
         notes.extend(more);
         measured.effects = Some(effects);

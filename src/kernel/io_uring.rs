@@ -63,15 +63,10 @@ impl PinPath for IoUringPath {
 
     fn call(&mut self, i: usize) -> io::Result<()> {
         let (addr, len) = self.buf.chunk(i, self.pages_per_call);
-        let iov = libc::iovec {
-            iov_base: addr as *mut libc::c_void,
-            iov_len: len,
-        };
-        let submitter = self.ring.submitter();
-        // SAFETY: the iovec points into our buffer, which outlives the
+        // SAFETY: the range is in our buffer, which outlives the
         // registration (unregistered just below, and on ring drop).
-        unsafe { submitter.register_buffers(&[iov]) }.map_err(|e| explain_enomem(e, len))?;
-        submitter.unregister_buffers()
+        unsafe { register_range(&self.ring, addr, len) }.map_err(|e| explain_enomem(e, len))?;
+        self.ring.submitter().unregister_buffers()
     }
 }
 
@@ -85,16 +80,11 @@ impl IoUringPath {
     /// one acquired pin per page).
     pub fn pins_kept_per_page(&mut self, vmstat_path: &Path) -> io::Result<Option<f64>> {
         let (addr, len) = self.buf.chunk(0, self.pages_per_call);
-        let iov = libc::iovec {
-            iov_base: addr as *mut libc::c_void,
-            iov_len: len,
-        };
         let before = vmstat::read(vmstat_path)?;
-        let submitter = self.ring.submitter();
         // SAFETY: as in `call`.
-        unsafe { submitter.register_buffers(&[iov]) }.map_err(|e| explain_enomem(e, len))?;
+        unsafe { register_range(&self.ring, addr, len) }.map_err(|e| explain_enomem(e, len))?;
         let during = vmstat::read(vmstat_path);
-        submitter.unregister_buffers()?;
+        self.ring.submitter().unregister_buffers()?;
         let pages = (len / PAGE_SIZE) as u64;
         Ok(match (before, during?) {
             (Some(b), Some(d)) => {
@@ -105,6 +95,28 @@ impl IoUringPath {
             _ => None,
         })
     }
+}
+
+/// `IORING_REGISTER_BUFFERS` of `addr..addr + bytes`, in iovecs of at
+/// most [`IoUringPath::MAX_BUFFER`] (`io_buffer_validate()` refuses larger
+/// ones): pins every page long-term until `unregister_buffers()` (or the
+/// ring's drop). The kernel's errno is kept as it is: the pin table names
+/// it, and callers that want ENOMEM explained call [`explain_enomem`].
+///
+/// # Safety
+/// `addr..addr + bytes` must stay mapped while registered.
+pub unsafe fn register_range(ring: &IoUring, addr: usize, bytes: usize) -> io::Result<()> {
+    let max = IoUringPath::MAX_BUFFER;
+    let iovs: Vec<libc::iovec> = (0..bytes)
+        .step_by(max)
+        .map(|off| libc::iovec {
+            iov_base: (addr + off) as *mut libc::c_void,
+            iov_len: max.min(bytes - off),
+        })
+        .collect();
+    // SAFETY: the iovecs cover the caller's range, which the caller keeps
+    // mapped while registered.
+    unsafe { ring.submitter().register_buffers(&iovs) }
 }
 
 /// Raises RLIMIT_MEMLOCK's soft limit to its hard limit; returns the limit

@@ -12,6 +12,7 @@
 
 use super::errno;
 use crate::kernel::buffer::{anon_huge_bytes, HPAGE};
+use crate::kernel::io_uring::register_range;
 use crate::machine::mapping::{Mapping, PAGE_SIZE};
 use pin_results::Collapse;
 use std::io;
@@ -63,12 +64,8 @@ fn one(ring: &io_uring::IoUring, pinned: bool) -> io::Result<(String, bool)> {
     if !pinned {
         return Ok(collapse(start));
     }
-    let iov = libc::iovec {
-        iov_base: start as *mut libc::c_void,
-        iov_len: HPAGE,
-    };
-    // SAFETY: the iovec covers the range, mapped until after unregister.
-    unsafe { ring.submitter().register_buffers(&[iov]) }?;
+    // SAFETY: the range stays mapped until after unregister.
+    unsafe { register_range(ring, start, HPAGE) }?;
     let out = collapse(start);
     ring.submitter().unregister_buffers()?;
     Ok(out)

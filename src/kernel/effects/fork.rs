@@ -14,6 +14,7 @@
 //! copies.
 
 use crate::kernel::buffer::UserBuffer;
+use crate::kernel::io_uring::{explain_enomem, register_range};
 use crate::machine::mapping::PAGE_SIZE;
 use pin_results::{Estimate, ForkCost};
 use std::io;
@@ -125,20 +126,11 @@ impl Pin<'_> {
         self.ring.submitter().unregister_buffers()
     }
 
-    /// `IORING_REGISTER_BUFFERS`: pins the buffer long-term, in iovecs of
-    /// at most 1 GiB (`io_buffer_validate()` refuses larger ones).
+    /// `IORING_REGISTER_BUFFERS`: pins the buffer long-term.
     fn pin(&self) -> io::Result<()> {
-        let max = crate::kernel::io_uring::IoUringPath::MAX_BUFFER;
-        let iovs: Vec<libc::iovec> = (0..self.buf.bytes())
-            .step_by(max)
-            .map(|off| libc::iovec {
-                iov_base: (self.buf.addr() + off) as *mut libc::c_void,
-                iov_len: max.min(self.buf.bytes() - off),
-            })
-            .collect();
-        // SAFETY: the iovecs cover `buf`, which outlives the ring.
-        unsafe { self.ring.submitter().register_buffers(&iovs) }
-            .map_err(|e| crate::kernel::io_uring::explain_enomem(e, self.buf.bytes()))
+        // SAFETY: `buf` outlives the ring, and with it the registration.
+        unsafe { register_range(&self.ring, self.buf.addr(), self.buf.bytes()) }
+            .map_err(|e| explain_enomem(e, self.buf.bytes()))
     }
 }
 

@@ -1,12 +1,14 @@
 //! `pinbench kernel --effects`: what pins do to the rest of the running
 //! kernel, beside what they cost themselves: which mappings it lets be
 //! pinned ([`pin_table`]), what a pinned buffer costs `fork()`
-//! ([`fork`]), and what khugepaged's `MADV_COLLAPSE` makes of a pinned
-//! range ([`collapse`]). The results go in the results file's `effects`.
+//! ([`fork`]), what khugepaged's `MADV_COLLAPSE` makes of a pinned
+//! range ([`collapse`]) and what `move_pages()` does with pinned pages
+//! ([`migrate`]). The results go in the results file's `effects`.
 
 pub mod collapse;
 mod errno;
 pub mod fork;
+pub mod migrate;
 pub mod pin_table;
 
 use pin_results::Effects;
@@ -44,17 +46,35 @@ pub fn fs_name(dir: &Path) -> String {
 /// Every effect, files made in `dir`, with the kernel's FOLL_PIN counters
 /// read around them; and notes on what could not be measured. Stops
 /// between steps once `stop` says so (a signal): what was measured is
-/// kept.
+/// kept. The migration moves `migrate_bytes` over `fork_opts.rounds`.
 pub fn measure(
     dir: &Path,
     fork_opts: &fork::Options,
+    migrate_bytes: usize,
     stop: &dyn Fn() -> bool,
 ) -> (Effects, Vec<String>) {
     let vmstat = Path::new(super::vmstat::PROC_VMSTAT);
     let before = super::vmstat::read(vmstat).ok().flatten();
     let pin_table = pin_table::measure(dir, stop);
     let (fork, mut notes) = fork::measure(fork_opts, stop);
-    let collapse = if stop() {
+    let collapse = collapse(stop, &mut notes);
+    let migration = migration(migrate_bytes, fork_opts.rounds, stop, &mut notes);
+    let after = super::vmstat::read(vmstat).ok().flatten();
+    let (pins_balanced, disturbed) = balance(before, after, vmstat);
+    notes.extend(disturbed);
+    let effects = Effects {
+        pin_table,
+        fork,
+        collapse,
+        migration,
+        pins_balanced,
+    };
+    (effects, notes)
+}
+
+/// `MADV_COLLAPSE` of pinned and unpinned ranges, or a note why not.
+fn collapse(stop: &dyn Fn() -> bool, notes: &mut Vec<String>) -> Option<pin_results::Collapse> {
+    if stop() {
         None
     } else {
         match collapse::measure() {
@@ -72,17 +92,35 @@ pub fn measure(
                 None
             }
         }
-    };
-    let after = super::vmstat::read(vmstat).ok().flatten();
-    let (pins_balanced, disturbed) = balance(before, after, vmstat);
-    notes.extend(disturbed);
-    let effects = Effects {
-        pin_table,
-        fork,
-        collapse,
-        pins_balanced,
-    };
-    (effects, notes)
+    }
+}
+
+/// `move_pages()` of pinned and unpinned pages, or a note why not.
+fn migration(
+    bytes: usize,
+    rounds: usize,
+    stop: &dyn Fn() -> bool,
+    notes: &mut Vec<String>,
+) -> Option<pin_results::Migration> {
+    if stop() {
+        return None;
+    }
+    match migrate::measure(bytes, rounds, stop) {
+        Ok(Some(m)) => Some(m),
+        Ok(None) if !stop() => {
+            notes.push(format!(
+                "effects: move_pages() not tried: it needs two nodes with memory, and \
+                 this machine has {} (kmod-shims/vm-test's guest has two)",
+                migrate::memory_nodes().len()
+            ));
+            None
+        }
+        Ok(None) => None,
+        Err(e) => {
+            notes.push(format!("effects: move_pages() not measured: {e}"));
+            None
+        }
+    }
 }
 
 /// Whether the counters balanced between `before` and `after`; where they

@@ -16,6 +16,7 @@
 //! Every mapping, file and registration is undone before the next row.
 
 use super::errno;
+use crate::kernel::io_uring::register_range;
 use crate::machine::mapping::{Mapping, PAGE_SIZE};
 use pin_results::PinAnswer;
 use std::fs::File;
@@ -65,13 +66,10 @@ fn scratch(dir: &Path) -> io::Result<File> {
 /// A long-term pin of `buf` and its release: one io_uring registration.
 fn long_term(buf: &Mapping) -> io::Result<()> {
     let ring = io_uring::IoUring::new(2)?;
-    let iov = libc::iovec {
-        iov_base: buf.ptr().as_ptr().cast(),
-        iov_len: PAGES * PAGE_SIZE,
-    };
-    // SAFETY: the iovec points into `buf`, which outlives the
-    // registration (unregistered below, and when the ring drops).
-    unsafe { ring.submitter().register_buffers(&[iov]) }?;
+    let addr = buf.ptr().as_ptr() as usize;
+    // SAFETY: the range is `buf`'s, which outlives the registration
+    // (unregistered below, and when the ring drops).
+    unsafe { register_range(&ring, addr, PAGES * PAGE_SIZE) }?;
     ring.submitter().unregister_buffers()
 }
 

@@ -1,107 +1,12 @@
-//! "Effects of pins": the results' `effects` (`pinbench kernel
-//! --effects`): the pin table and the fork cost, as report tables.
+//! The effects of one run as tables: the pin table, the fork cost,
+//! khugepaged's collapse and migration of pinned ranges.
 
 use crate::runs::Run;
 use crate::table::{clean, num, Group, Table};
 use crate::tables::{estimate, Titled};
 
-/// The effects tables of every run that has them, then what the model's
-/// false positives would cost, where the runs hold both.
-pub fn tables(runs: &[Run]) -> Vec<Titled> {
-    let mut t = per_run(runs);
-    t.extend(prices(runs));
-    t
-}
-
-/// 4 KiB pages in a GiB.
-const PAGES_PER_GIB: f64 = (1u64 << 18) as f64;
-
-/// Per model scheme, the share of unpinned pages `refstorm` read as pinned
-/// (over its sweep of ordinary reference counts), at the fewest threads of
-/// the first run that has the cell.
-fn fp_rates(runs: &[Run]) -> Vec<(String, f64)> {
-    let mut out: Vec<(String, f64)> = vec![];
-    let mut cells: Vec<&pin_results::Cell> = runs
-        .iter()
-        .flat_map(|r| r.results.cells.iter())
-        .filter(|c| c.backend == pin_results::MODEL && c.workload == "refstorm")
-        .collect();
-    cells.sort_by_key(|c| c.threads);
-    for c in cells {
-        let Some(buckets) = &c.fp_by_refs else {
-            continue;
-        };
-        let pages: u64 = buckets.iter().map(|b| b.pages).sum();
-        let fp: u64 = buckets.iter().map(|b| b.false_positives).sum();
-        if pages > 0 && !out.iter().any(|(s, _)| *s == c.subject) {
-            out.push((c.subject.clone(), fp as f64 / pages as f64));
-        }
-    }
-    out
-}
-
-/// What each scheme's false positives would cost the running kernel: its
-/// false-positive share times a GiB of pages, as fork copies (at the
-/// measured ns per pinned 4 KiB page) and as pages reclaim would keep.
-/// khugepaged and migration refuse a page for any extra reference, pinned
-/// or not, so a scheme's answer changes nothing there.
-fn prices(runs: &[Run]) -> Option<Titled> {
-    let fork_ns = runs
-        .iter()
-        .filter_map(|r| r.results.effects.as_ref())
-        .flat_map(|e| e.fork.iter())
-        .find(|f| f.backing == "4k")?
-        .ns_per_pinned_page
-        .median;
-    let rates = fp_rates(runs);
-    if rates.is_empty() {
-        return None;
-    }
-    let rows = rates
-        .iter()
-        .map(|(s, rate)| {
-            let pages = rate * PAGES_PER_GIB;
-            (
-                s.clone(),
-                vec![
-                    format!("{:.1}%", rate * 100.0),
-                    num(pages * fork_ns / 1e6),
-                    format!("{pages:.0}"),
-                ],
-            )
-        })
-        .collect();
-    Some(Titled {
-        heading: "What false positives would cost the running kernel".into(),
-        about: format!(
-            "Where the kernel asks folio_maybe_dma_pinned(), a page a scheme reads \
-             as pinned when it is not is treated as pinned: copied at fork \
-             (folio_needs_cow_for_dma()) and kept by reclaim (mm/vmscan.c). \
-             khugepaged and migration refuse a page for any extra reference \
-             (is_refcount_suitable(), the migration's expected count), pinned or \
-             not, so a false positive changes nothing there. FP share: unpinned \
-             pages refstorm read as pinned over its sweep of 0 to 2047 ordinary \
-             references per page (an even spread, not a measured workload's); per \
-             GiB of such pages: fork time at the measured {} ns per pinned 4 KiB \
-             page, and pages reclaim would keep. Exact schemes cost nothing here; \
-             their price is in the timing tables.",
-            num(fork_ns)
-        ),
-        table: Table {
-            row_head: "scheme".into(),
-            groups: vec![Group {
-                label: String::new(),
-                columns: vec!["FP share".into(), "fork ms/GiB".into(), "kept/GiB".into()],
-                align_left: vec![],
-            }],
-            rows,
-        },
-        footnotes: vec![],
-        section: "effects".into(),
-    })
-}
-
-fn per_run(runs: &[Run]) -> Vec<Titled> {
+/// The effects tables of every run that has them.
+pub fn per_run(runs: &[Run]) -> Vec<Titled> {
     runs.iter()
         .filter_map(|r| Some((r, r.results.effects.as_ref()?)))
         .flat_map(|(r, e)| {
@@ -123,6 +28,7 @@ fn per_run(runs: &[Run]) -> Vec<Titled> {
                 t.push(fork(e, &prefix));
             }
             t.extend(e.collapse.as_ref().map(|c| collapse(c, &prefix)));
+            t.extend(e.migration.as_ref().map(|m| migration(m, &prefix)));
             t
         })
         .collect()
@@ -190,6 +96,59 @@ fn collapse(c: &pin_results::Collapse, prefix: &str) -> Titled {
             rows: vec![
                 row("pinned", c.pinned_collapsed, &c.pinned_answers),
                 row("unpinned", c.unpinned_collapsed, &c.unpinned_answers),
+            ],
+        },
+        footnotes: vec![],
+        section: "effects".into(),
+    }
+}
+
+fn migration(m: &pin_results::Migration, prefix: &str) -> Titled {
+    let moved = |pick: fn(&(u64, u64)) -> u64| {
+        let v: Vec<u64> = m.moved.iter().map(pick).collect();
+        let (lo, hi) = (v.iter().min(), v.iter().max());
+        match (lo, hi) {
+            (Some(lo), Some(hi)) if lo == hi => format!("{lo} of {}", m.pages),
+            (Some(lo), Some(hi)) => format!("{lo}-{hi} of {}", m.pages),
+            _ => "-".into(),
+        }
+    };
+    let row = |what: &str, n: String, ns: &pin_results::Estimate, answers: &[String]| {
+        (
+            what.to_string(),
+            vec![n, estimate(ns), clean(&answers.join(", "))],
+        )
+    };
+    Titled {
+        heading: format!("{prefix}What migration makes of pinned pages"),
+        about: format!(
+            "move_pages() of {} 4 KiB pages from node {} to node {}, registered \
+             with io_uring (pinned long-term) or not, in {} alternating rounds, \
+             each starting on node {}: migration unmaps an exclusive anonymous page \
+             only if it may share it, which folio_try_share_anon_rmap_pte() refuses \
+             for a folio that folio_maybe_dma_pinned() (-EBUSY, include/linux/\
+             rmap.h:582, from try_to_migrate_one(), mm/rmap.c:2263 in v6.12); \
+             migrate_pages() retries and gives up. moved: pages found on node {} \
+             after, over the rounds; ns/page: the call's time over the buffer's \
+             pages, median +- 95% CI half-width.",
+            m.pages, m.from_node, m.to_node, m.rounds, m.from_node, m.to_node
+        ),
+        table: Table {
+            row_head: "pages".into(),
+            groups: vec![group(&["moved", "ns/page", "move_pages answered"])],
+            rows: vec![
+                row(
+                    "pinned",
+                    moved(|r| r.0),
+                    &m.ns_per_page_pinned,
+                    &m.pinned_answers,
+                ),
+                row(
+                    "unpinned",
+                    moved(|r| r.1),
+                    &m.ns_per_page_unpinned,
+                    &m.unpinned_answers,
+                ),
             ],
         },
         footnotes: vec![],
@@ -306,11 +265,39 @@ mod tests {
                 unpinned_collapsed: 4,
                 unpinned_answers: vec!["ok".into()],
             }),
+            migration: Some(pin_results::Migration {
+                from_node: 0,
+                to_node: 1,
+                pages: 512,
+                rounds: 2,
+                moved: vec![(0, 512), (0, 512)],
+                pinned_answers: vec!["512 not moved".into()],
+                unpinned_answers: vec!["0".into()],
+                ns_per_page_pinned: Estimate {
+                    median: 9000.0,
+                    ci_low: 8000.0,
+                    ci_high: 10000.0,
+                    n: 2,
+                },
+                ns_per_page_unpinned: Estimate {
+                    median: 3000.0,
+                    ci_low: 2900.0,
+                    ci_high: 3100.0,
+                    n: 2,
+                },
+            }),
             pins_balanced: Some(false),
         });
         let runs = Run::label_all(vec![("r.json".into(), r)]);
-        let t = tables(&runs);
-        assert_eq!(t.len(), 3);
+        let t = per_run(&runs);
+        assert_eq!(t.len(), 4);
+        let migration = t[3].table.text();
+        assert!(
+            migration.contains("0 of 512")
+                && migration.contains("512 not moved")
+                && migration.contains("9000+-1000"),
+            "{migration}"
+        );
         let table = t[0].table.text();
         assert!(
             table.contains("file shared rw (ext4)") && table.contains("EFAULT"),
@@ -328,56 +315,5 @@ mod tests {
             collapse.contains("0 of 4") && collapse.contains("EAGAIN"),
             "{collapse}"
         );
-    }
-
-    #[test]
-    fn false_positives_are_priced_at_the_measured_fork_cost() {
-        let mut storm = sample::cell("bias", "refstorm", 1, 15.0, 1e8);
-        storm.fp_by_refs = Some(vec![
-            pin_results::FpByRefs {
-                refs_min: 0,
-                refs_max: 1023,
-                pages: 1024,
-                false_positives: 0,
-            },
-            pin_results::FpByRefs {
-                refs_min: 1024,
-                refs_max: 2047,
-                pages: 1024,
-                false_positives: 1024,
-            },
-        ]);
-        let model = sample::results(vec![storm]);
-        let mut kernel = sample::results(vec![]);
-        kernel.effects = Some(Effects {
-            fork: vec![ForkCost {
-                backing: "4k".into(),
-                pages: 1,
-                thp_bytes: None,
-                thp_bytes_after: None,
-                rounds: 1,
-                fork_ns_pinned: 0.0,
-                fork_ns_unpinned: 0.0,
-                ns_per_pinned_page: Estimate {
-                    median: 1000.0,
-                    ci_low: 1000.0,
-                    ci_high: 1000.0,
-                    n: 1,
-                },
-                pages_copied_pinned: None,
-                pages_copied_unpinned: None,
-                rounds_ns: vec![],
-            }],
-            ..Effects::default()
-        });
-        let runs = Run::label_all(vec![("m.json".into(), model), ("k.json".into(), kernel)]);
-        let t = tables(&runs);
-        let prices = t.last().expect("prices").table.text();
-        // Half of a GiB's 262144 pages, 1 us each: 131.1 ms; 131072 kept.
-        assert!(
-            prices.contains("50.0%") && prices.contains("131.1"),
-            "{prices}"
-        );
-        assert!(prices.contains("131072"), "{prices}");
     }
 }
