@@ -156,27 +156,36 @@ fn qualifier(c: &Cell, others: &[&Cell]) -> String {
     }
 }
 
-/// Every figure of the cells both sides have.
-fn figures(base: &[Run], new: &[Run]) -> Vec<Figure> {
+/// Every figure of the cells both sides have, and how many such cells were
+/// left out because a side measured them only busy.
+fn figures(base: &[Run], new: &[Run]) -> (Vec<Figure>, usize) {
     let ids = crate::runs::distinct(
         base.iter()
             .flat_map(|r| r.results.cells.iter().map(Cell::identity)),
     );
-    let of = |runs: &[Run], id: &str| -> Vec<Cell> {
+    let of = |runs: &[Run], id: &str, busy: bool| -> Vec<Cell> {
         runs.iter()
             .filter_map(|r| r.results.cells.iter().find(|c| c.identity() == id))
-            .filter(|c| !c.busy && !crate::runs::is_calibration(c))
+            .filter(|c| (busy || !c.busy) && !crate::runs::is_calibration(c))
             .cloned()
             .collect()
     };
-    let matched: Vec<(Vec<Cell>, Vec<Cell>)> = ids
-        .iter()
-        .map(|id| (of(base, id), of(new, id)))
-        .filter(|(b, n)| !b.is_empty() && !n.is_empty())
-        .collect();
+    let both = |id: &String, busy: bool| {
+        let (b, n) = (of(base, id, busy), of(new, id, busy));
+        (!b.is_empty() && !n.is_empty()).then_some((b, n))
+    };
+    let matched: Vec<(Vec<Cell>, Vec<Cell>)> =
+        ids.iter().filter_map(|id| both(id, false)).collect();
+    let busy = ids.iter().filter(|id| both(id, true).is_some()).count() - matched.len();
+    (figures_of(&matched), busy)
+}
+
+/// The figures of matched cells: the kernel's own times, or the paired
+/// ratios.
+fn figures_of(matched: &[(Vec<Cell>, Vec<Cell>)]) -> Vec<Figure> {
     let firsts: Vec<&Cell> = matched.iter().map(|(b, _)| &b[0]).collect();
     let mut out = vec![];
-    for (b, n) in &matched {
+    for (b, n) in matched {
         let c = &b[0];
         if c.kernel_timed.is_some() {
             let q = qualifier(c, &firsts);
@@ -284,7 +293,7 @@ pub fn report(runs: &[Run]) -> String {
     };
     out.push_str(&wrap("", "  ", &machine, WIDTH));
     out.push('\n');
-    let mut figs = figures(runs, runs);
+    let (mut figs, _) = figures(runs, runs);
     let fewest = runs
         .iter()
         .flat_map(|r| r.results.cells.iter().map(|c| c.threads))
@@ -322,7 +331,7 @@ pub fn report(runs: &[Run]) -> String {
 /// each, for the text comparison, whose tables hold paired ratios only.
 pub fn timed_lines(base: &[Run], new: &[Run]) -> String {
     let mut out = String::new();
-    for f in figures(base, new).iter().filter(|f| f.unit == " ms") {
+    for f in figures(base, new).0.iter().filter(|f| f.unit == " ms") {
         if let Some(line) = f.line() {
             out.push_str(&line);
         }
@@ -362,7 +371,7 @@ pub fn compare(base: &[Run], new: &[Run], verbose: bool) -> String {
     };
     out.push_str(&wrap("", "  ", &machine, WIDTH));
     out.push('\n');
-    let mut figs = figures(base, new);
+    let (mut figs, busy) = figures(base, new);
     figs.sort_by_key(|f| !f.changed());
     for f in figs.iter().take(MAX_FIGURES) {
         if let Some(line) = f.line() {
@@ -379,7 +388,13 @@ pub fn compare(base: &[Run], new: &[Run], verbose: bool) -> String {
         let changed = figs[MAX_FIGURES..].iter().filter(|f| f.changed()).count();
         let _ = writeln!(out, "and {rest} more figures ({changed} changed)");
     }
-    if figs.is_empty() {
+    if busy > 0 {
+        let text = format!(
+            "{busy} cell(s) both sides have left out: a side measured them only \
+             busy (another machine state; see pinbench compare)"
+        );
+        out.push_str(&wrap("", "  ", &text, WIDTH));
+    } else if figs.is_empty() {
         out.push_str("no cell both sides have\n");
     }
     out.push('\n');
@@ -552,5 +567,18 @@ mod tests {
         let text = compare(&[a], &[b], false);
         assert!(text.contains("-23.1% (1+1 runs: no verdict)"), "{text}");
         assert!(text.contains("Linux 6.1.0:"), "{text}");
+    }
+
+    #[test]
+    fn a_cell_busy_on_a_side_is_counted_as_left_out_not_as_missing() {
+        let a = imported("6.1.0", &[130.0, 131.0], &[31.0, 31.0]);
+        let mut b = imported("6.12.19", &[100.0, 101.0], &[31.0, 31.0]);
+        b.results.cells[0].busy = true;
+        let text = compare(&[a], &[b], false);
+        assert!(
+            text.contains("1 cell(s) both sides have left out"),
+            "{text}"
+        );
+        assert!(!text.contains("no cell both sides have"), "{text}");
     }
 }

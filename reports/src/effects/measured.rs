@@ -66,7 +66,9 @@ fn pin_table(e: &pin_results::Effects, prefix: &str, balanced: &str) -> Titled {
              FOLL_PIN counters moved; no pin: the call succeeded without one (tmpfs \
              copies O_DIRECT through its page cache; gup takes no pin on the shared \
              zero page, mm/gup.c:159 and :551 in v6.12, which a never-written read-only \
-             anonymous page is); done: no counters to tell; or the errno the kernel \
+             anonymous page is; and every O_DIRECT where the block layer takes page \
+             references, not pins: before its move to iov_iter_extract_pages(), \
+             v6.5); done: no counters to tell; or the errno the kernel \
              returned, or why the call could not be made. {balanced}"
         ),
         table: Table {
