@@ -4,7 +4,7 @@
 //!
 //! crossbeam-epoch stands in: an epoch advance is a grace period, a pinned
 //! `Guard` a read-side section, `Guard::defer` is `call_rcu()`. What it
-//! costs differs from the kernel's, and the README says by how much: the
+//! costs differs from the kernel's, and docs/schemes.md says by how much: the
 //! first `pin()` of a section is a full fence (the kernel's
 //! `rcu_read_lock()` is a preempt-count increment, free in gup-fast, whose
 //! interrupts are already off); nested sections cost a thread-local

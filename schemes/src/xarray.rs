@@ -21,7 +21,7 @@
 //!   slot 0 (`xas_shrink()`), and frees nodes after a grace period
 //!   (`xa_node_free()`: `call_rcu()`).
 //!
-//! Left out, each named in the README: marks (the bitmaps are there, never
+//! Left out, each named in docs/schemes.md: marks (the bitmaps are there, never
 //! set), multi-index entries, the entry for index 0 kept in `xa_head`
 //! itself (here it takes a node), `XA_RETRY_ENTRY` (only `xas_shrink()` of a
 //! value entry writes one, which cannot happen without head entries), and

@@ -183,7 +183,7 @@ impl Sweep {
     }
 }
 
-/// Slice length, ms (why 2: the README's "How a cell is measured").
+/// Slice length, ms (why 2: docs/method.md, "How a cell is measured").
 pub const DEFAULT_SLICE_MS: u64 = 2;
 /// Measured rounds: enough for a 95% CI of the median between the 40th and
 /// 61st of 100 ratios (`--quick`: the 14th and 27th of 40).
