@@ -6,7 +6,7 @@
 //! shared. Each bench builds its own, so no scheme inherits another's LRU
 //! order or side tree.
 
-use pin_schemes::{Folio, MemMap, Pfn, PinScheme, SchemeInfo, HPAGE_PMD_ORDER};
+use pin_schemes::{Folio, Gup, MemMap, Pfn, SchemeInfo, HPAGE_PMD_ORDER};
 use std::sync::Arc;
 
 /// Order-0 pages the batches rotate over.
@@ -37,7 +37,7 @@ impl Fixture {
     }
 
     /// The registry's scheme over this memmap.
-    pub fn scheme(&self, info: &SchemeInfo) -> Box<dyn PinScheme> {
+    pub fn scheme(&self, info: &SchemeInfo) -> Box<dyn Gup> {
         pin_schemes::build(info.name, Arc::clone(&self.memmap)).expect("a registered scheme")
     }
 

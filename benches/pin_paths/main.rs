@@ -17,7 +17,7 @@
 //! shared machine mean little, ratios measured minutes apart mean more.
 //!
 //! Schemes come only from `pin_schemes::SCHEMES` and are called through
-//! `&dyn PinScheme`: one indirect call per batch; the per-page walk inside
+//! `&dyn Gup`: one indirect call per batch; the per-page walk inside
 //! it is statically dispatched, so `pin_unpin/<scheme>/512` is the scheme's
 //! own cost per page.
 //!

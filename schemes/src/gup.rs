@@ -37,6 +37,56 @@ use crate::scheme::{GupPath, PinScheme};
 use crate::slab::OnAllocFail;
 use crate::vmstat::NodeStatItem;
 
+/// gup's entry points over a scheme: what `pin_user_pages()`,
+/// `unpin_user_pages()` and their kin do around the scheme's
+/// [`PinScheme::grab_folio`] and [`PinScheme::put_folio`]. Every scheme
+/// takes them as they are (`impl Gup for Scheme {}`, beside its
+/// `PinScheme`), but for a scheme whose gup walks differently (the batched
+/// `xarray` records a page table's pins together, [`crate::gup_batch`]).
+pub trait Gup: PinScheme {
+    /// `try_grab_folio{,_fast}()`: [`PinScheme::grab_folio`] plus the
+    /// FOLL_PIN vmstat accounting, without the walk's per-call costs.
+    #[inline]
+    fn try_grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
+        try_grab_folio(self, folio, refs, path)
+    }
+
+    /// `gup_put_folio()`: [`PinScheme::put_folio`] plus the accounting.
+    #[inline]
+    fn gup_put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
+        gup_put_folio(self, folio, refs)
+    }
+
+    /// `pin_user_pages{,_fast}(…, 1 page)`: pins the page at `pfn`.
+    #[inline]
+    fn pin(&self, pfn: Pfn, path: GupPath) -> Result<(), PinError> {
+        pin_user_pages(self, std::slice::from_ref(&pfn), path)
+            .map(|_| ())
+            .map_err(|e| e.cause)
+    }
+
+    /// `unpin_user_page()`.
+    #[inline]
+    fn unpin(&self, pfn: Pfn) -> Result<(), PinError> {
+        let folio = self.folio(pfn)?;
+        gup_put_folio(self, folio, 1)
+    }
+
+    /// `pin_user_pages{,_fast}()` of a batch: pins every pfn in `pfns` and
+    /// returns how many were pinned (all of them). If one is refused, the
+    /// pins already taken by this call are released and the error names
+    /// the entry.
+    fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
+        pin_user_pages(self, pfns, path)
+    }
+
+    /// `unpin_user_pages()`: adjacent entries of one folio are released with
+    /// one put (`gup_folio_next()`). Stops at the first error.
+    fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
+        unpin_user_pages(self, pfns)
+    }
+}
+
 /// `try_grab_folio{,_fast}()`: the scheme's grab, then the FOLL_PIN
 /// accounting.
 // always: called once per folio run; left out of line (as the compiler

@@ -43,7 +43,7 @@ pub mod vmstat;
 pub mod xarray;
 
 pub use error::{BatchPinError, BuildError, MemMapError, PinError};
-pub use gup::FolioRuns;
+pub use gup::{FolioRuns, Gup};
 pub use memmap::{Folio, MemMap, NodeSpan, PageStorage};
 pub use mm::{HasPinnedWrite, Mm};
 pub use page::{Page, Pfn, GUP_PIN_COUNTING_BIAS, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER, PAGE_SIZE};

@@ -5,14 +5,14 @@
 //! [`PinScheme::grab_folio`] (`try_grab_folio()` / `try_grab_folio_fast()` in
 //! mm/gup.c) and [`PinScheme::put_folio`] (`gup_put_folio()`), plus the
 //! query [`PinScheme::maybe_dma_pinned`] (`folio_maybe_dma_pinned()`).
-//! The batch calls are provided on top of them (`gup`) and walk a pfn array
-//! the way gup does, paying what gup pays around the grab.
+//! gup's entry points (`pin_user_pages()`, `unpin_user_pages()`, ...) are
+//! built on top of them in [`crate::gup::Gup`], which walks a pfn array the
+//! way gup does, paying what gup pays around the grab.
 //!
 //! Ordinary references (FOLL_GET, `get_page()`/`put_page()`) are the same for
 //! every scheme and are provided here.
 
-use crate::error::{BatchPinError, PinError};
-use crate::gup;
+use crate::error::PinError;
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Pfn, RefCount, RefError};
 use crate::rcu::ReadGuard;
@@ -248,48 +248,6 @@ pub trait PinScheme: Send + Sync {
     #[inline]
     fn foll_pin(&self) -> bool {
         self.exactness() != Exactness::Blind
-    }
-
-    /// `try_grab_folio{,_fast}()`: [`PinScheme::grab_folio`] plus the
-    /// FOLL_PIN vmstat accounting, without the walk's per-call costs.
-    #[inline]
-    fn try_grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
-        gup::try_grab_folio(self, folio, refs, path)
-    }
-
-    /// `gup_put_folio()`: [`PinScheme::put_folio`] plus the accounting.
-    #[inline]
-    fn gup_put_folio(&self, folio: Folio, refs: u32) -> Result<(), PinError> {
-        gup::gup_put_folio(self, folio, refs)
-    }
-
-    /// `pin_user_pages{,_fast}(…, 1 page)`: pins the page at `pfn`.
-    #[inline]
-    fn pin(&self, pfn: Pfn, path: GupPath) -> Result<(), PinError> {
-        gup::pin_user_pages(self, std::slice::from_ref(&pfn), path)
-            .map(|_| ())
-            .map_err(|e| e.cause)
-    }
-
-    /// `unpin_user_page()`.
-    #[inline]
-    fn unpin(&self, pfn: Pfn) -> Result<(), PinError> {
-        let folio = self.folio(pfn)?;
-        gup::gup_put_folio(self, folio, 1)
-    }
-
-    /// `pin_user_pages{,_fast}()` of a batch: pins every pfn in `pfns` and
-    /// returns how many were pinned (all of them). If one is refused, the
-    /// pins already taken by this call are released and the error names
-    /// the entry.
-    fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
-        gup::pin_user_pages(self, pfns, path)
-    }
-
-    /// `unpin_user_pages()`: adjacent entries of one folio are released with
-    /// one put (`gup_folio_next()`). Stops at the first error.
-    fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
-        gup::unpin_user_pages(self, pfns)
     }
 
     /// `try_get_page()`: an ordinary reference: the `WARN_ON_ONCE(count <=

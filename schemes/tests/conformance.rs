@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use pin_schemes::{
-    build, BatchPinError, Exactness, FolioRuns, GupPath, MemMap, NodeStatItem, Pfn, PinError,
-    PinScheme, GUP_PIN_COUNTING_BIAS,
+    build, BatchPinError, Exactness, FolioRuns, Gup, GupPath, MemMap, NodeStatItem, Pfn, PinError,
+    GUP_PIN_COUNTING_BIAS,
 };
 
 use std::sync::{Arc, Barrier};
@@ -271,7 +271,7 @@ fn huge_folio_accounting(name: &str) {
 fn concurrent_pins_end_with_exact_counts(name: &str) {
     const THREADS: usize = 4;
     const ROUNDS: u32 = 2000;
-    let s: Arc<dyn PinScheme> = Arc::from(scheme(name));
+    let s: Arc<dyn Gup> = Arc::from(scheme(name));
     let hot = Pfn(1);
     let before_hot = state(&*s, hot);
     let before_thp = state(&*s, THP);

@@ -8,7 +8,7 @@ use pin_schemes::gup_batch::{pin_user_pages, unpin_user_pages, BatchedRecord, Ru
 use pin_schemes::schemes::xarray::XArrayScheme;
 use pin_schemes::vmstat::NodeStatItem;
 use pin_schemes::{
-    BatchPinError, FailSlab, Folio, GupPath, MemMap, OnAllocFail, Pfn, PinError, PinScheme,
+    BatchPinError, FailSlab, Folio, Gup, GupPath, MemMap, OnAllocFail, Pfn, PinError, PinScheme,
 };
 use std::sync::Arc;
 
@@ -26,6 +26,10 @@ impl PinScheme for FailsAt {
     fn grab_folio(&self, folio: Folio, refs: u32, path: GupPath) -> Result<(), PinError> {
         self.inner.grab_folio(folio, refs, path)
     }
+}
+
+/// The batched walk, as `xarray`'s own.
+impl Gup for FailsAt {
     fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
         pin_user_pages(self, pfns, path)
     }
@@ -61,7 +65,7 @@ fn failing(fail_at: usize, on_fail: OnAllocFail) -> FailsAt {
 type Pages = Vec<(Option<i32>, Option<u32>)>;
 
 /// The pages, and the FOLL_PIN counters.
-fn state(s: &dyn PinScheme) -> (Pages, i64, i64) {
+fn state(s: &dyn Gup) -> (Pages, i64, i64) {
     let v = s.memmap().vmstat();
     (
         (0..PAGES)
@@ -142,7 +146,7 @@ fn batched_and_per_page_leave_the_same_counts() {
         XArrayScheme::<false>::new(scheme(MemMap::with_pages(PAGES).expect("mm"))).expect("scheme");
     let a: Vec<Pfn> = (0..PAGES).step_by(3).map(Pfn).collect();
     let b: Vec<Pfn> = (500..1700).map(Pfn).collect();
-    for s in [&batched as &dyn PinScheme, &per_page] {
+    for s in [&batched as &dyn Gup, &per_page] {
         s.pin_pages(&a, GupPath::Fast).expect("pin a");
         s.pin_pages(&b, GupPath::Slow).expect("pin b");
         s.unpin_pages(&a[..200]).expect("unpin part of a");

@@ -21,7 +21,7 @@ use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use loom::thread;
 use pin_schemes::sync::smp_mb;
 use pin_schemes::{
-    build, Exactness, Folio, GupPath, MemMap, Pfn, PinError, PinScheme, SchemeInfo,
+    build, Exactness, Folio, Gup, GupPath, MemMap, Pfn, PinError, PinScheme, SchemeInfo,
     GUP_PIN_COUNTING_BIAS, SCHEMES,
 };
 use std::sync::Arc;
@@ -32,7 +32,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
-fn scheme(name: &str, nr_pages: usize) -> Arc<dyn PinScheme> {
+fn scheme(name: &str, nr_pages: usize) -> Arc<dyn Gup> {
     let mm = Arc::new(MemMap::with_pages(nr_pages).expect("memmap"));
     Arc::from(build(name, mm).expect("scheme"))
 }
@@ -241,7 +241,7 @@ fn flag_batch_vs_single() {
 ///
 /// Either the pinner sees the cleared PTE and backs off, or the unsharer
 /// sees the pin: never a kept pin that the unsharer read as unpinned.
-fn pin_vs_unshare(s: Arc<dyn PinScheme>, pfn: Pfn) -> bool {
+fn pin_vs_unshare(s: Arc<dyn Gup>, pfn: Pfn) -> bool {
     const PRESENT: u64 = 1;
     let folio = s.memmap().folio(pfn).expect("folio");
     let pte = Arc::new(AtomicU64::new(PRESENT));
@@ -287,7 +287,7 @@ fn gup_fast_pin_versus_unshare() {
             model(move || {
                 let mut mm = MemMap::with_pages(4).expect("memmap");
                 mm.make_folio(Pfn(2), 1).expect("order-1 folio");
-                let s: Arc<dyn PinScheme> = Arc::from(build(name, Arc::new(mm)).expect("scheme"));
+                let s: Arc<dyn Gup> = Arc::from(build(name, Arc::new(mm)).expect("scheme"));
                 if pin_vs_unshare(s, pfn) {
                     KEPT.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
@@ -364,6 +364,8 @@ static NO_BARRIER: SchemeInfo = SchemeInfo {
     struct_page_bytes: 64,
     max_pins_per_page: 1,
 };
+
+impl Gup for NoBarrier {}
 
 impl PinScheme for NoBarrier {
     fn info(&self) -> &'static SchemeInfo {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{exact_for, scheme, tracks, NR_PAGES, THP};
-use pin_schemes::{Exactness, GupPath, Pfn, PinScheme, SCHEMES};
+use pin_schemes::{Exactness, Gup, GupPath, Pfn, SCHEMES};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -50,7 +50,7 @@ struct Oracle {
     got: Vec<Pfn>,
 }
 
-fn check(s: &dyn PinScheme, oracle: &Oracle, pfn: Pfn) -> Result<(), TestCaseError> {
+fn check(s: &dyn Gup, oracle: &Oracle, pfn: Pfn) -> Result<(), TestCaseError> {
     let folio = s.memmap().folio(pfn).expect("valid");
     let pins = oracle.pins.get(&folio.head).copied().unwrap_or(0);
     let seen = s.maybe_dma_pinned(pfn);

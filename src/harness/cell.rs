@@ -8,8 +8,8 @@ use super::paired::{run_paired, Params, Shape};
 use super::record::{record, Labels, Memory, Visit};
 use crate::machine::numa::{self, NumaError};
 use pin_results::{AllocFailures, NumaPlacement};
-use pin_schemes::{with_scheme, SchemeVisitor};
-use pin_schemes::{FailSlab, HasPinnedWrite, MemMap, MemMapError, OnAllocFail, Page, PinScheme};
+use pin_schemes::{with_scheme, Gup, SchemeVisitor};
+use pin_schemes::{FailSlab, HasPinnedWrite, MemMap, MemMapError, OnAllocFail, Page};
 use pin_workloads::{Layout, Slot, Worker, Workload};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -198,7 +198,7 @@ struct SchemeRun<'a> {
 impl SchemeVisitor for SchemeRun<'_> {
     type Output = Result<(Vec<super::paired::ThreadOutcome>, SchemeMemory), RunError>;
 
-    fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
+    fn visit<S: Gup>(self, scheme: &S) -> Self::Output {
         let (spec, memmap) = (self.spec, self.memmap);
         let setup: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let out = run_paired(
@@ -240,7 +240,7 @@ struct SchemeMemory {
 }
 
 impl SchemeMemory {
-    fn of<S: PinScheme>(scheme: &S, spec: &CellSpec) -> Self {
+    fn of<S: Gup>(scheme: &S, spec: &CellSpec) -> Self {
         let nr_pages = spec.layout.nr_pages(spec.threads);
         let fixed = scheme.bytes_per_page() * nr_pages;
         let tracking = fixed + scheme.tracking_bytes();

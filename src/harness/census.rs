@@ -17,7 +17,7 @@ use super::cell::{CellSpec, RunError, Subject};
 use super::record::Visit;
 use pin_results::{Census, Lines};
 use pin_schemes_census::census::{self, Kind, LineKey, Objects, Recording, Region, ThreadCensus};
-use pin_schemes_census::{with_scheme, MemMap, PinScheme, SchemeVisitor};
+use pin_schemes_census::{with_scheme, Gup, MemMap, SchemeVisitor};
 use pin_workloads_census::{Layout, Slot, Worker, Workload};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex};
@@ -133,7 +133,7 @@ type Counted = (ThreadCensus, u64);
 impl SchemeVisitor for Pass<'_> {
     type Output = Result<Vec<Counted>, RunError>;
 
-    fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
+    fn visit<S: Gup>(self, scheme: &S) -> Self::Output {
         let spec = self.spec;
         let mut regions = self.regions.clone();
         regions.push(Region::of(scheme, Kind::Named(census::OTHER)));

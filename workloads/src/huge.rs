@@ -10,7 +10,7 @@
 
 use super::kit::{PinLoop, Worker};
 use super::{Layout, Slot};
-use pin_schemes::{PinScheme, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER};
+use pin_schemes::{Gup, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER};
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str =
@@ -32,7 +32,7 @@ pub fn layout(order: u8, pages_per_thread: usize) -> Layout {
 }
 
 /// Pin and unpin the thread's folios, one whole folio per call.
-pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+pub fn worker<'a, S: Gup + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
     Box::new(PinLoop::new(
         scheme,
         slot.region_pfns(),

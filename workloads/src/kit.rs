@@ -6,7 +6,7 @@
 //! allocates nothing and reads no clock (the runner reads one per call).
 
 pub use crate::worker::{Tally, Worker};
-use pin_schemes::{GupPath, Pfn, PinError, PinScheme};
+use pin_schemes::{Gup, GupPath, Pfn, PinError};
 
 /// Successive windows of `n` entries over a fixed array, wrapping; the last
 /// window of a pass may be shorter.
@@ -47,7 +47,7 @@ pub struct PinLoop<'a, S: ?Sized> {
     refused: u64,
 }
 
-impl<'a, S: PinScheme + ?Sized> PinLoop<'a, S> {
+impl<'a, S: Gup + ?Sized> PinLoop<'a, S> {
     /// Over `pfns`, `n` per call.
     pub fn new(scheme: &'a S, pfns: Vec<Pfn>, n: usize) -> Self {
         let cursor = Cursor::new(pfns.len(), n);
@@ -60,7 +60,7 @@ impl<'a, S: PinScheme + ?Sized> PinLoop<'a, S> {
     }
 }
 
-impl<S: PinScheme + ?Sized> Worker for PinLoop<'_, S> {
+impl<S: Gup + ?Sized> Worker for PinLoop<'_, S> {
     #[inline]
     fn batch(&mut self) -> u64 {
         let (start, end, _) = self.cursor.next_window();
@@ -101,7 +101,7 @@ pub struct Scan<'a, S: ?Sized> {
     threshold: Option<u64>,
 }
 
-impl<'a, S: PinScheme + ?Sized> Scan<'a, S> {
+impl<'a, S: Gup + ?Sized> Scan<'a, S> {
     /// Over `pfns` with `truth[i]` = pinned and `refs[i]` = ordinary
     /// references added to `pfns[i]` (empty if none were), `n` per call.
     pub fn new(scheme: &'a S, pfns: Vec<Pfn>, truth: Vec<bool>, refs: Vec<u32>, n: usize) -> Self {
@@ -142,7 +142,7 @@ impl<'a, S: PinScheme + ?Sized> Scan<'a, S> {
     }
 }
 
-impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
+impl<S: Gup + ?Sized> Worker for Scan<'_, S> {
     #[inline]
     fn batch(&mut self) -> u64 {
         let (start, end, wrapped) = self.cursor.next_window();
@@ -202,7 +202,7 @@ impl<S: PinScheme + ?Sized> Worker for Scan<'_, S> {
 pub const SETUP_RETRIES: usize = 64;
 
 /// Pins `pfn`, retrying a refusal for want of memory.
-fn pin_retrying<S: PinScheme + ?Sized>(scheme: &S, pfn: Pfn) -> bool {
+fn pin_retrying<S: Gup + ?Sized>(scheme: &S, pfn: Pfn) -> bool {
     for _ in 0..SETUP_RETRIES {
         match scheme.pin(pfn, GupPath::Fast) {
             Ok(()) => return true,
@@ -244,7 +244,7 @@ pub struct Holding<'a, S: ?Sized, W> {
     inner: W,
 }
 
-impl<'a, S: PinScheme + ?Sized, W: Worker> Holding<'a, S, W> {
+impl<'a, S: Gup + ?Sized, W: Worker> Holding<'a, S, W> {
     /// Pins each of `pins` once (a pin refused for want of memory is
     /// retried, up to [`SETUP_RETRIES`] times, as a driver setting up a
     /// long-term registration would; those still refused are counted and
@@ -293,7 +293,7 @@ impl<'a, S: PinScheme + ?Sized, W: Worker> Holding<'a, S, W> {
     }
 }
 
-impl<S: PinScheme + ?Sized, W: Worker> Worker for Holding<'_, S, W> {
+impl<S: Gup + ?Sized, W: Worker> Worker for Holding<'_, S, W> {
     fn measured(&self) -> bool {
         self.inner.measured()
     }

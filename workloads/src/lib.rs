@@ -2,7 +2,7 @@
 //! will-it-scale's `tests/*.c`: a description, how the memmap is laid out,
 //! and the operation. The runner owns threads, affinity, clocks, warm-up
 //! and repetitions; a workload never names a scheme (it is generic over
-//! `S: PinScheme + ?Sized`, so the per-page calls inside a batch are
+//! `S: Gup + ?Sized`, so the per-page calls inside a batch are
 //! statically dispatched when the runner hands it a concrete scheme).
 //!
 //! Memmap layout for a cell: `shared_pages` pfns first (hot pages every
@@ -22,7 +22,7 @@ mod worker;
 pub use kit::{Cursor, SetupError};
 pub use worker::{Idle, Tally, Worker};
 
-use pin_schemes::{Pfn, PinScheme};
+use pin_schemes::{Gup, Pfn};
 use std::ops::Range;
 
 /// How a cell's memmap is laid out and how many pages one call covers.
@@ -178,7 +178,7 @@ impl Workload {
     /// Thread `slot`'s worker; its setup (pins held, references taken) is
     /// done here, before the runner's first barrier. A long-term pin the
     /// scheme refused is an error, not a panic.
-    pub fn worker<'a, S: PinScheme + ?Sized>(
+    pub fn worker<'a, S: Gup + ?Sized>(
         self,
         scheme: &'a S,
         slot: &Slot,
@@ -205,7 +205,7 @@ mod tests {
     /// a tracking scheme never reads an isolated, pinned page as unpinned;
     /// a scheme whose pin takes the page off its LRU (so owns its `lru`
     /// words) loses the isolator's list, no other does.
-    fn check_isolation(scheme: &dyn PinScheme, t: &Tally, what: &str) {
+    fn check_isolation(scheme: &dyn Gup, t: &Tally, what: &str) {
         let i = t.isolation.expect("mixed runs an isolation round");
         assert_eq!(i.isolated, 2 * mixed::ISOLATE_BATCH as u64, "{what}");
         let tracks = scheme.exactness() != pin_schemes::Exactness::Blind;

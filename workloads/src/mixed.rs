@@ -24,7 +24,7 @@ use super::kit::{some_held, Cursor, Holding, Scan, SetupError, Tally, Worker};
 use super::{Layout, Slot};
 use pin_results::Isolation;
 use pin_schemes::page::pg;
-use pin_schemes::{GupPath, Pfn, PinScheme};
+use pin_schemes::{Gup, GupPath, Pfn};
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str =
@@ -73,7 +73,7 @@ struct Traffic<'a, S: ?Sized> {
     cursor: Cursor,
 }
 
-impl<S: PinScheme + ?Sized> Worker for Traffic<'_, S> {
+impl<S: Gup + ?Sized> Worker for Traffic<'_, S> {
     fn measured(&self) -> bool {
         false
     }
@@ -97,7 +97,7 @@ impl<S: PinScheme + ?Sized> Worker for Traffic<'_, S> {
 /// The isolation round (see the module doc) over the first
 /// [`ISOLATE_BATCH`] pages of the thread's region that are not long-term
 /// pinned.
-fn isolation_round<S: PinScheme + ?Sized>(scheme: &S, slot: &Slot) -> Isolation {
+fn isolation_round<S: Gup + ?Sized>(scheme: &S, slot: &Slot) -> Isolation {
     let mm = scheme.memmap();
     let start = slot.region().start;
     let pfns: Vec<Pfn> = slot
@@ -171,7 +171,7 @@ impl Worker for Isolated<'_> {
 
 /// Take this thread's long-term pins and run its isolation round, then
 /// scan (thread 0) or make traffic.
-pub fn worker<'a, S: PinScheme + ?Sized>(
+pub fn worker<'a, S: Gup + ?Sized>(
     scheme: &'a S,
     slot: &Slot,
 ) -> Result<Box<dyn Worker + 'a>, SetupError> {
@@ -185,7 +185,7 @@ pub fn worker<'a, S: PinScheme + ?Sized>(
 /// refused for want of memory (`--failslab` with `--on-alloc-fail fail`)
 /// is counted as refused, never as the scheme's false negative; the other
 /// threads make traffic.
-fn holding<'a, S: PinScheme + ?Sized>(
+fn holding<'a, S: Gup + ?Sized>(
     scheme: &'a S,
     slot: &Slot,
 ) -> Result<Box<dyn Worker + 'a>, SetupError> {
@@ -212,14 +212,16 @@ fn holding<'a, S: PinScheme + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pin_schemes::{build, Folio, MemMap, PinError};
+    use pin_schemes::{build, Folio, MemMap, PinError, PinScheme};
     use std::sync::Arc;
 
     /// An exact scheme that refuses every pin of one pfn for want of memory.
     struct Refusing {
-        inner: Box<dyn PinScheme>,
+        inner: Box<dyn Gup>,
         refused: Pfn,
     }
+
+    impl Gup for Refusing {}
 
     impl PinScheme for Refusing {
         pin_schemes::delegate_pin_scheme!(inner);

@@ -8,7 +8,7 @@
 
 use super::kit::{Tally, Worker};
 use super::{Layout, Slot};
-use pin_schemes::{GupPath, Pfn, PinScheme};
+use pin_schemes::{Gup, GupPath, Pfn};
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str =
@@ -36,7 +36,7 @@ struct Overflow<'a, S: ?Sized> {
     refused: u64,
 }
 
-impl<S: PinScheme + ?Sized> Worker for Overflow<'_, S> {
+impl<S: Gup + ?Sized> Worker for Overflow<'_, S> {
     #[inline]
     fn batch(&mut self) -> u64 {
         for _ in 0..self.n {
@@ -70,7 +70,7 @@ impl<S: PinScheme + ?Sized> Worker for Overflow<'_, S> {
 }
 
 /// Climb the thread's page to the pin limit, then time refusals.
-pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+pub fn worker<'a, S: Gup + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
     let pfn = Pfn(slot.region().start);
     let mut steps = Vec::new();
     if let Ok(folio) = scheme.memmap().folio(pfn) {

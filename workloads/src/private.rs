@@ -6,7 +6,7 @@
 
 use super::kit::{PinLoop, Worker};
 use super::{Layout, Slot};
-use pin_schemes::PinScheme;
+use pin_schemes::Gup;
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str =
@@ -23,7 +23,7 @@ pub fn layout(pages_per_thread: usize, pages_per_call: usize) -> Layout {
 }
 
 /// Pin and unpin the thread's own pages.
-pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+pub fn worker<'a, S: Gup + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
     Box::new(PinLoop::new(
         scheme,
         slot.region_pfns(),

@@ -9,7 +9,7 @@
 
 use super::kit::{some_held, Holding, Scan, SetupError, Worker};
 use super::{Layout, Slot};
-use pin_schemes::{Pfn, PinScheme};
+use pin_schemes::{Gup, Pfn};
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str =
@@ -29,7 +29,7 @@ pub fn layout(pages_per_call: usize) -> Layout {
 }
 
 /// Pin the odd pages, give page `2k` and `2k + 1` `k` references, scan.
-pub fn worker<'a, S: PinScheme + ?Sized>(
+pub fn worker<'a, S: Gup + ?Sized>(
     scheme: &'a S,
     slot: &Slot,
 ) -> Result<Box<dyn Worker + 'a>, SetupError> {

@@ -5,7 +5,7 @@
 
 use super::kit::{PinLoop, Worker};
 use super::{Layout, Slot};
-use pin_schemes::{Pfn, PinScheme};
+use pin_schemes::{Gup, Pfn};
 
 /// One line for `--help` and the README.
 pub const DESCRIPTION: &str = "every thread pins then unpins the same 8 hot pages";
@@ -24,7 +24,7 @@ pub fn layout(pages_per_call: usize) -> Layout {
 }
 
 /// One pfn array `[0, 1, .., 7, 0, 1, ..]` of one call, pinned over and over.
-pub fn worker<'a, S: PinScheme + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+pub fn worker<'a, S: Gup + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
     let hot = slot.shared();
     let n = slot.layout.pages_per_call;
     let pfns = (0..n).map(|i| Pfn(hot.start + i % hot.len())).collect();

@@ -60,6 +60,7 @@ use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Page, Pfn, GUP_PIN_COUNTING_BIAS};
 use crate::scheme::{ref_error, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use std::sync::Arc;
 
 /// Pins that fit in a refcount of 1: `(i32::MAX - 1) / 1024`.
@@ -100,6 +101,9 @@ impl Registered for Bias {
 pub(crate) fn biased_maybe_dma_pinned(head: &Page) -> bool {
     (head.ref_count() as u32) >= GUP_PIN_COUNTING_BIAS as u32
 }
+
+/// gup's entry points as they are.
+impl Gup for Bias {}
 
 impl PinScheme for Bias {
     fn info(&self) -> &'static SchemeInfo {

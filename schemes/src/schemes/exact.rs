@@ -42,6 +42,7 @@ use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use crate::sync::{smp_mb__after_atomic, AtomicU32, Ordering};
 use std::cell::Cell;
 use std::collections::TryReserveError;
@@ -151,6 +152,9 @@ impl Registered for Exact {
         Self::try_new(memmap).map_err(|e| BuildError::Alloc(INFO.name, e))
     }
 }
+
+/// gup's entry points as they are.
+impl Gup for Exact {}
 
 impl PinScheme for Exact {
     fn info(&self) -> &'static SchemeInfo {

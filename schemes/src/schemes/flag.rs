@@ -67,6 +67,7 @@ use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Page, Pfn};
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use crate::lru_add::putback_lru_page;
 use crate::sync::{smp_mb__after_atomic, Ordering, SpinLock};
 use std::sync::Arc;
@@ -210,6 +211,9 @@ impl Registered for Flag {
         Ok(Self::new(memmap))
     }
 }
+
+/// gup's entry points as they are.
+impl Gup for Flag {}
 
 impl PinScheme for Flag {
     fn info(&self) -> &'static SchemeInfo {

@@ -41,6 +41,7 @@ use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::{Pfn, GUP_PIN_COUNTING_BIAS};
 use crate::scheme::{grab_refs, ref_error, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use crate::sync::{smp_mb__after_atomic, Ordering};
 use std::sync::Arc;
 
@@ -99,6 +100,9 @@ impl Registered for Hybrid {
         Ok(Self::new(memmap))
     }
 }
+
+/// gup's entry points as they are.
+impl Gup for Hybrid {}
 
 impl PinScheme for Hybrid {
     fn info(&self) -> &'static SchemeInfo {

@@ -57,6 +57,7 @@ use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::{pg, Pfn, RefCount};
 use crate::scheme::{ref_error, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use crate::sync::{smp_mb__after_atomic, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -240,6 +241,9 @@ impl Registered for Memdesc {
         Self::try_new(memmap).map_err(|e| BuildError::Alloc(INFO.name, e))
     }
 }
+
+/// gup's entry points as they are.
+impl Gup for Memdesc {}
 
 impl PinScheme for Memdesc {
     fn info(&self) -> &'static SchemeInfo {

@@ -5,13 +5,13 @@
 //! suite's list all come from that line.
 
 use crate::error::BuildError;
+use crate::gup::Gup;
 use crate::memmap::MemMap;
-use crate::scheme::PinScheme;
 pub use crate::scheme::SchemeInfo;
 use std::sync::Arc;
 
 /// A scheme the registry can build.
-pub trait Registered: PinScheme + Sized {
+pub trait Registered: Gup + Sized {
     /// Builds it over `memmap`; fails only when its side structures cannot
     /// be allocated.
     fn build(memmap: Arc<MemMap>) -> Result<Self, BuildError>;
@@ -25,7 +25,7 @@ pub trait SchemeVisitor {
     /// What it produces.
     type Output;
     /// Runs with the scheme.
-    fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output;
+    fn visit<S: Gup>(self, scheme: &S) -> Self::Output;
 }
 
 /// The registry, one line per scheme: `module::Type`, in table order.
@@ -69,7 +69,7 @@ macro_rules! registry {
         }
 
         /// Builds scheme `name` over `memmap`, behind the trait.
-        pub fn build(name: &str, memmap: Arc<MemMap>) -> Result<Box<dyn PinScheme>, BuildError> {
+        pub fn build(name: &str, memmap: Arc<MemMap>) -> Result<Box<dyn Gup>, BuildError> {
             $(if name == $module::INFO.name {
                 return Ok(Box::new(<$module::$ty as Registered>::build(memmap)?));
             })*
@@ -125,7 +125,7 @@ mod tests {
 
     impl SchemeVisitor for Probe {
         type Output = (&'static str, &'static str);
-        fn visit<S: PinScheme>(self, scheme: &S) -> Self::Output {
+        fn visit<S: Gup>(self, scheme: &S) -> Self::Output {
             (scheme.name(), std::any::type_name::<S>())
         }
     }

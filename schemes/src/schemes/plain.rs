@@ -18,6 +18,7 @@ use crate::error::{BuildError, PinError};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::scheme::{grab_refs, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use std::sync::Arc;
 
 /// Registry entry.
@@ -48,6 +49,9 @@ impl Registered for Plain {
         Ok(Self::new(memmap))
     }
 }
+
+/// gup's entry points as they are.
+impl Gup for Plain {}
 
 impl PinScheme for Plain {
     fn info(&self) -> &'static SchemeInfo {

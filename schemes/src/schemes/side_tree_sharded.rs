@@ -31,6 +31,7 @@ use crate::page::Pfn;
 use crate::pfn_tree::{PfnTree, TreeError};
 use crate::rcu::ReadGuard;
 use crate::scheme::{grab_refs_and_record, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use crate::sync::smp_mb__after_atomic;
 use std::sync::Arc;
 
@@ -64,6 +65,9 @@ impl Registered for SideTreeSharded {
         Ok(Self::new(memmap))
     }
 }
+
+/// gup's entry points as they are.
+impl Gup for SideTreeSharded {}
 
 impl PinScheme for SideTreeSharded {
     fn info(&self) -> &'static SchemeInfo {

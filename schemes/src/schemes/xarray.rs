@@ -63,6 +63,7 @@ use crate::gup_batch::{self, BatchedRecord, Run};
 use crate::memmap::{Folio, MemMap};
 use crate::page::Pfn;
 use crate::scheme::{grab_refs_and_record, refs_i32, Exactness, GupPath, PinScheme};
+use crate::gup::Gup;
 use crate::sync::smp_mb;
 use crate::slab::KmemCache;
 use crate::rcu::ReadGuard;
@@ -125,6 +126,26 @@ impl Registered for XArrayScheme<true> {
     }
 }
 
+/// gup's entry points, but for the batched walk, which records a page
+/// table's pins under one `xa_lock` ([`gup_batch`]).
+impl<const BATCHED: bool> Gup for XArrayScheme<BATCHED> {
+    fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
+        if BATCHED {
+            gup_batch::pin_user_pages(self, pfns, path)
+        } else {
+            crate::gup::pin_user_pages(self, pfns, path)
+        }
+    }
+
+    fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
+        if BATCHED {
+            gup_batch::unpin_user_pages(self, pfns)
+        } else {
+            crate::gup::unpin_user_pages(self, pfns)
+        }
+    }
+}
+
 impl<const BATCHED: bool> PinScheme for XArrayScheme<BATCHED> {
     fn info(&self) -> &'static SchemeInfo {
         if BATCHED {
@@ -163,22 +184,6 @@ impl<const BATCHED: bool> PinScheme for XArrayScheme<BATCHED> {
             .map_err(|_| PinError::NotPinned(folio.head))?;
         self.memmap.head_page(folio).put_refs(nr);
         Ok(())
-    }
-
-    fn pin_pages(&self, pfns: &[Pfn], path: GupPath) -> Result<usize, BatchPinError> {
-        if BATCHED {
-            gup_batch::pin_user_pages(self, pfns, path)
-        } else {
-            crate::gup::pin_user_pages(self, pfns, path)
-        }
-    }
-
-    fn unpin_pages(&self, pfns: &[Pfn]) -> Result<(), PinError> {
-        if BATCHED {
-            gup_batch::unpin_user_pages(self, pfns)
-        } else {
-            crate::gup::unpin_user_pages(self, pfns)
-        }
     }
 
     #[inline]

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use pin_schemes::page::pg;
-use pin_schemes::{build, Exactness, Folio, MemMap, Pfn, PinScheme};
+use pin_schemes::{build, Exactness, Folio, Gup, MemMap, Pfn};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -21,17 +21,17 @@ pub fn memmap() -> Arc<MemMap> {
 }
 
 /// The scheme `name` over a fresh `memmap()`.
-pub fn scheme(name: &str) -> Box<dyn PinScheme> {
+pub fn scheme(name: &str) -> Box<dyn Gup> {
     build(name, memmap()).expect("registered scheme")
 }
 
 /// True for every scheme that records pins (all but FOLL_GET).
-pub fn tracks(s: &dyn PinScheme) -> bool {
+pub fn tracks(s: &dyn Gup) -> bool {
     s.exactness() != Exactness::Blind
 }
 
 /// True when the scheme's answers are exact for this folio.
-pub fn exact_for(s: &dyn PinScheme, folio: Folio) -> bool {
+pub fn exact_for(s: &dyn Gup, folio: Folio) -> bool {
     match s.exactness() {
         Exactness::Exact => true,
         Exactness::ExactLargeOnly => folio.is_large(),
@@ -53,7 +53,7 @@ pub struct PageState {
 }
 
 /// Snapshot of `pfn`'s folio as seen through `s`.
-pub fn state(s: &dyn PinScheme, pfn: Pfn) -> PageState {
+pub fn state(s: &dyn Gup, pfn: Pfn) -> PageState {
     let mm = s.memmap();
     // Pages put back wait in per-CPU pagevecs (`flag`): read the page as
     // the kernel's checks do, after lru_add_drain_all().
