@@ -8,20 +8,27 @@
 //! least one; the 1 GiB cell needs 16 MiB of memmap per thread and is
 //! skipped where memory does not allow it.
 
-use super::kit::{PinLoop, Worker};
-use super::{Layout, Slot};
+use super::kit::{PinLoop, SetupError, Worker};
+use super::{Info, Layout, Sizes, Slot};
 use pin_schemes::{Gup, HPAGE_PMD_ORDER, HPAGE_PUD_ORDER};
 
-/// One line for `--help` and the README.
-pub const DESCRIPTION: &str =
-    "whole 2 MiB (order 9) and 1 GiB (order 18) folios pinned then unpinned";
+/// Its name, its line for `--help` and `pinbench list`, its folio orders.
+pub const INFO: Info = Info {
+    name: "huge",
+    description: "whole 2 MiB (order 9) and 1 GiB (order 18) folios pinned then unpinned",
+    orders: &[HPAGE_PMD_ORDER, HPAGE_PUD_ORDER],
+    pte_mapped: false,
+};
 
-/// The folio orders measured, one cell each.
-pub const ORDERS: &[u8] = &[HPAGE_PMD_ORDER, HPAGE_PUD_ORDER];
 
 /// Folios of `order` covering at least `pages_per_thread` pages; one folio
 /// per call.
-pub fn layout(order: u8, pages_per_thread: usize) -> Layout {
+pub fn layout(s: Sizes) -> Layout {
+    let Sizes {
+        order,
+        pages_per_thread,
+        ..
+    } = s;
     let folio = 1usize << order;
     Layout {
         shared_pages: 0,
@@ -32,10 +39,13 @@ pub fn layout(order: u8, pages_per_thread: usize) -> Layout {
 }
 
 /// Pin and unpin the thread's folios, one whole folio per call.
-pub fn worker<'a, S: Gup + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
-    Box::new(PinLoop::new(
+pub fn worker<'a, S: Gup + ?Sized>(
+    scheme: &'a S,
+    slot: &Slot,
+) -> Result<Box<dyn Worker + 'a>, SetupError> {
+    Ok(Box::new(PinLoop::new(
         scheme,
         slot.region_pfns(),
         slot.layout.pages_per_call,
-    ))
+    )))
 }

@@ -9,17 +9,14 @@
 //! thread touches), then one region of `per_thread` pfns per thread, each
 //! region made of folios of `order`.
 
-mod huge;
+#[macro_use]
+mod registry;
+
 mod kit;
-mod mixed;
-mod overflow;
-mod private;
-mod pte_thp;
-mod refstorm;
-mod shared;
 mod worker;
 
 pub use kit::{Cursor, SetupError};
+pub use registry::{Info, Sizes};
 pub use worker::{Idle, Tally, Worker};
 
 use pin_schemes::{Gup, Pfn};
@@ -84,115 +81,17 @@ impl Slot {
     }
 }
 
-/// A workload, by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Workload {
-    /// Each thread pins and unpins batches of its own pages (gup_test PIN_FAST).
-    Private,
-    /// Every thread pins and unpins the same few hot pages.
-    Shared,
-    /// Whole 2 MiB and 1 GiB folios pinned and unpinned.
-    Huge,
-    /// PTE-mapped 2 MiB folios pinned and unpinned in batches.
-    PteThp,
-    /// Long-term pins held, get/put traffic, a reclaim scanner querying.
-    Mixed,
-    /// Pages with 0..2047 ordinary references queried: where false
-    /// positives start.
-    Refstorm,
-    /// One page pinned until refused: the limit and the refusal cost.
-    Overflow,
-}
-
-/// Every workload, in table order.
-pub const WORKLOADS: &[Workload] = &[
-    Workload::Private,
-    Workload::Shared,
-    Workload::Huge,
-    Workload::PteThp,
-    Workload::Mixed,
-    Workload::Refstorm,
-    Workload::Overflow,
-];
-
-impl Workload {
-    /// The name used on the command line and in results.
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::Private => "private",
-            Workload::Shared => "shared",
-            Workload::Huge => "huge",
-            Workload::PteThp => "pte-thp",
-            Workload::Mixed => "mixed",
-            Workload::Refstorm => "refstorm",
-            Workload::Overflow => "overflow",
-        }
-    }
-
-    /// The workload called `name`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        WORKLOADS.iter().copied().find(|w| w.name() == name)
-    }
-
-    /// One line on what it measures.
-    pub fn description(self) -> &'static str {
-        match self {
-            Workload::Private => private::DESCRIPTION,
-            Workload::Shared => shared::DESCRIPTION,
-            Workload::Huge => huge::DESCRIPTION,
-            Workload::PteThp => pte_thp::DESCRIPTION,
-            Workload::Mixed => mixed::DESCRIPTION,
-            Workload::Refstorm => refstorm::DESCRIPTION,
-            Workload::Overflow => overflow::DESCRIPTION,
-        }
-    }
-
-    /// Folio orders it runs at, one cell each.
-    pub fn orders(self) -> &'static [u8] {
-        match self {
-            Workload::Huge => huge::ORDERS,
-            Workload::PteThp => pte_thp::ORDERS,
-            _ => &[0],
-        }
-    }
-
-    /// Its large folios are mapped by PTEs, not by PMD/PUD leaves.
-    pub fn pte_mapped(self) -> bool {
-        self == Workload::PteThp
-    }
-
-    /// Its memmap layout for folios of `order`, `pages_per_thread` simulated
-    /// pages per thread and `pages_per_call` pages per call.
-    pub fn layout(self, order: u8, pages_per_thread: usize, pages_per_call: usize) -> Layout {
-        match self {
-            Workload::Private => private::layout(pages_per_thread, pages_per_call),
-            Workload::Shared => shared::layout(pages_per_call),
-            Workload::Huge => huge::layout(order, pages_per_thread),
-            Workload::PteThp => pte_thp::layout(order, pages_per_thread, pages_per_call),
-            Workload::Mixed => mixed::layout(pages_per_thread, pages_per_call),
-            Workload::Refstorm => refstorm::layout(pages_per_call),
-            Workload::Overflow => overflow::layout(pages_per_call),
-        }
-    }
-
-    /// Thread `slot`'s worker; its setup (pins held, references taken) is
-    /// done here, before the runner's first barrier. A long-term pin the
-    /// scheme refused is an error, not a panic.
-    pub fn worker<'a, S: Gup + ?Sized>(
-        self,
-        scheme: &'a S,
-        slot: &Slot,
-    ) -> Result<Box<dyn Worker + 'a>, SetupError> {
-        Ok(match self {
-            Workload::Private => private::worker(scheme, slot),
-            Workload::Shared => shared::worker(scheme, slot),
-            Workload::Huge => huge::worker(scheme, slot),
-            Workload::PteThp => pte_thp::worker(scheme, slot),
-            Workload::Mixed => mixed::worker(scheme, slot)?,
-            Workload::Refstorm => refstorm::worker(scheme, slot)?,
-            Workload::Overflow => overflow::worker(scheme, slot),
-        })
-    }
+// Every workload, one line each: the variant and its file. Adding a
+// workload is one new file (its `INFO`, `layout` and `worker`) plus one
+// line here; the enum, `WORKLOADS` and the dispatch come from this list.
+workloads! {
+    Private => private,
+    Shared => shared,
+    Huge => huge,
+    PteThp => pte_thp,
+    Mixed => mixed,
+    Refstorm => refstorm,
+    Overflow => overflow,
 }
 
 #[cfg(test)]

@@ -21,14 +21,18 @@
 //! RFC's flaw); lost pages are then put back, so the run goes on.
 
 use super::kit::{some_held, Cursor, Holding, Scan, SetupError, Tally, Worker};
-use super::{Layout, Slot};
+use super::{Info, Layout, Sizes, Slot};
 use pin_results::Isolation;
 use pin_schemes::page::pg;
 use pin_schemes::{Gup, GupPath, Pfn};
 
-/// One line for `--help` and the README.
-pub const DESCRIPTION: &str =
-    "long-term pins held, get/put traffic, thread 0 scans maybe_dma_pinned vs ground truth";
+/// Its name, its line for `--help` and `pinbench list`, its folio orders.
+pub const INFO: Info = Info {
+    name: "mixed",
+    description: "long-term pins held, get/put traffic, thread 0 scans maybe_dma_pinned vs ground truth",
+    orders: &[0],
+    pte_mapped: false,
+};
 
 /// One page in this many of each region is long-term pinned.
 pub const LONG_TERM_EVERY: usize = 8;
@@ -38,7 +42,12 @@ pub const LONG_TERM_EVERY: usize = 8;
 pub const ISOLATE_BATCH: usize = 32;
 
 /// A region of small folios per thread, a multiple of [`LONG_TERM_EVERY`].
-pub fn layout(pages_per_thread: usize, pages_per_call: usize) -> Layout {
+pub fn layout(s: Sizes) -> Layout {
+    let Sizes {
+        pages_per_thread,
+        pages_per_call,
+        ..
+    } = s;
     Layout {
         shared_pages: 0,
         per_thread: pages_per_thread
@@ -213,6 +222,7 @@ fn holding<'a, S: Gup + ?Sized>(
 mod tests {
     use super::*;
     use pin_schemes::{build, Folio, MemMap, PinError, PinScheme};
+    use crate::Workload;
     use std::sync::Arc;
 
     /// An exact scheme that refuses every pin of one pfn for want of memory.
@@ -238,7 +248,7 @@ mod tests {
         let slot = Slot {
             index: 0,
             threads: 2,
-            layout: layout(64, 16),
+            layout: Workload::Mixed.layout(0, 64, 16),
         };
         let mm = Arc::new(MemMap::with_pages(slot.nr_pages()).expect("memmap"));
         let scheme = Refusing {
@@ -261,7 +271,7 @@ mod tests {
         let slot = Slot {
             index: 0,
             threads: 2,
-            layout: layout(64, 16),
+            layout: Workload::Mixed.layout(0, 64, 16),
         };
         let pins = long_term(&slot);
         assert_eq!(pins, (0..128).step_by(8).map(Pfn).collect::<Vec<_>>());

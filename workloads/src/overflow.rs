@@ -6,19 +6,24 @@
 //! calls per batch, each refused. A refused pin is a value, never a
 //! wrapped counter (the scheme core checks every add).
 
-use super::kit::{Tally, Worker};
-use super::{Layout, Slot};
+use super::kit::{SetupError, Tally, Worker};
+use super::{Info, Layout, Sizes, Slot};
 use pin_schemes::{Gup, GupPath, Pfn};
 
-/// One line for `--help` and the README.
-pub const DESCRIPTION: &str =
-    "one page pinned until refused: the limit reached and the cost of a refused pin";
+/// Its name, its line for `--help` and `pinbench list`, its folio orders.
+pub const INFO: Info = Info {
+    name: "overflow",
+    description: "one page pinned until refused: the limit reached and the cost of a refused pin",
+    orders: &[0],
+    pte_mapped: false,
+};
 
 /// Pages per thread: one used, the rest keep threads off each other's lines.
 const REGION: usize = 64;
 
 /// A tiny region per thread; `pages_per_call` refused attempts per call.
-pub fn layout(pages_per_call: usize) -> Layout {
+pub fn layout(s: Sizes) -> Layout {
+    let pages_per_call = s.pages_per_call;
     Layout {
         shared_pages: 0,
         per_thread: REGION,
@@ -70,7 +75,10 @@ impl<S: Gup + ?Sized> Worker for Overflow<'_, S> {
 }
 
 /// Climb the thread's page to the pin limit, then time refusals.
-pub fn worker<'a, S: Gup + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker + 'a> {
+pub fn worker<'a, S: Gup + ?Sized>(
+    scheme: &'a S,
+    slot: &Slot,
+) -> Result<Box<dyn Worker + 'a>, SetupError> {
     let pfn = Pfn(slot.region().start);
     let mut steps = Vec::new();
     if let Ok(folio) = scheme.memmap().folio(pfn) {
@@ -82,11 +90,11 @@ pub fn worker<'a, S: Gup + ?Sized>(scheme: &'a S, slot: &Slot) -> Box<dyn Worker
             }
         }
     }
-    Box::new(Overflow {
+    Ok(Box::new(Overflow {
         scheme,
         pfn,
         steps,
         n: slot.layout.pages_per_call,
         refused: 0,
-    })
+    }))
 }

@@ -6,19 +6,26 @@
 //! `record_subpages()`: every grab of the same head page's refcount (and
 //! `_pincount`) is a separate atomic on one cache line.
 
-use super::Layout;
+use super::{Info, Layout, Sizes};
 use pin_schemes::HPAGE_PMD_ORDER;
 
-/// One line for `--help` and the README.
-pub const DESCRIPTION: &str =
-    "PTE-mapped 2 MiB folios pinned then unpinned in batches: one grab per PTE";
+/// Its name, its line for `--help` and `pinbench list`, its folio orders.
+pub const INFO: Info = Info {
+    name: "pte-thp",
+    description: "PTE-mapped 2 MiB folios pinned then unpinned in batches: one grab per PTE",
+    orders: &[HPAGE_PMD_ORDER],
+    pte_mapped: true,
+};
 
-/// The folio order measured.
-pub const ORDERS: &[u8] = &[HPAGE_PMD_ORDER];
 
 /// Folios of `order` covering at least `pages_per_thread` pages,
 /// `pages_per_call` pages per call.
-pub fn layout(order: u8, pages_per_thread: usize, pages_per_call: usize) -> Layout {
+pub fn layout(s: Sizes) -> Layout {
+    let Sizes {
+        order,
+        pages_per_thread,
+        pages_per_call,
+    } = s;
     let folio = 1usize << order;
     Layout {
         shared_pages: 0,

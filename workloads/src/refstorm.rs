@@ -8,18 +8,23 @@
 //! records how many pages were wrong and the smallest `k` that fooled it.
 
 use super::kit::{some_held, Holding, Scan, SetupError, Worker};
-use super::{Layout, Slot};
+use super::{Info, Layout, Sizes, Slot};
 use pin_schemes::{Gup, Pfn};
 
-/// One line for `--help` and the README.
-pub const DESCRIPTION: &str =
-    "pages with 0..2047 ordinary references scanned with maybe_dma_pinned: where false positives start";
+/// Its name, its line for `--help` and `pinbench list`, its folio orders.
+pub const INFO: Info = Info {
+    name: "refstorm",
+    description: "pages with 0..2047 ordinary references scanned with maybe_dma_pinned: where false positives start",
+    orders: &[0],
+    pte_mapped: false,
+};
 
 /// References swept: `0..MAX_REFS`, two pages per count.
 pub const MAX_REFS: usize = 2048;
 
 /// Two pages per reference count per thread.
-pub fn layout(pages_per_call: usize) -> Layout {
+pub fn layout(s: Sizes) -> Layout {
+    let pages_per_call = s.pages_per_call;
     Layout {
         shared_pages: 0,
         per_thread: 2 * MAX_REFS,
