@@ -19,6 +19,7 @@
 //! per backend, rather than converting SVG to PNG, so no rasteriser is
 //! needed; the price is a TrueType font at run time ([`plots::font`]).
 
+mod bottom_line;
 mod calibration;
 pub mod census;
 pub mod compare;

@@ -24,9 +24,15 @@ fn all_tables(unmerged: &[Run]) -> Vec<Titled> {
     t
 }
 
-/// `argv` as one shell line, quoting what needs it.
+/// `argv` as one shell line: the program by its name (`pinbench`, never
+/// the directory of the machine it ran from), quoting what needs it.
 pub fn shell_line(argv: &[String]) -> String {
-    argv.iter()
+    let program = argv
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
+    program
+        .iter()
+        .chain(argv.iter().skip(1))
         .map(|a| {
             let plain = !a.is_empty()
                 && a.chars()
@@ -160,6 +166,21 @@ pub fn report_txt(runs: &[Run]) -> String {
             out.push_str(&wrap(&first, &" ".repeat(first.len()), n, WIDTH));
         }
     }
+    let merged = crate::runs::merge_same_machine(runs);
+    let findings = crate::bottom_line::findings(&merged);
+    if !findings.is_empty() {
+        out.push_str("\n== Findings\n");
+        out.push_str(&wrap(
+            "",
+            "",
+            "From judged cells only; a difference is stated only where the two \
+             95% intervals separate. The tables below hold every figure.",
+            WIDTH,
+        ));
+        for f in &findings {
+            out.push_str(&wrap("- ", "  ", f, WIDTH));
+        }
+    }
     for t in all_tables(runs) {
         out.push_str(&titled(&t));
     }
@@ -259,11 +280,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_are_quoted_only_where_needed() {
-        let argv: Vec<String> = ["pinbench", "run", "-o", "my file.json", "it's"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    fn commands_name_the_program_not_its_directory_and_quote_only_where_needed() {
+        let argv: Vec<String> = [
+            "/home/dev/pinbench/target/release/pinbench",
+            "run",
+            "-o",
+            "my file.json",
+            "it's",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(
             shell_line(&argv),
             "pinbench run -o 'my file.json' 'it'\\''s'"
