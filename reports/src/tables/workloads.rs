@@ -1,0 +1,183 @@
+//! One table per workload shape: ns/page, x floor, Mpages/s and x 1T of
+//! every subject, per run, thread count and placement.
+
+use super::{estimate, run_prefix, threads, Titled, BUSY, DISTURBED, NOISY, WITHHELD};
+use crate::runs::{distinct, subject, subjects, Run, Shape};
+use crate::table::{num, Group, Table};
+use pin_results::Cell;
+
+/// One table per workload shape.
+pub fn workloads(runs: &[Run]) -> Vec<Titled> {
+    crate::runs::shapes(runs)
+        .into_iter()
+        .map(|shape| workload(runs, shape))
+        .collect()
+}
+
+/// Column groups: every run, thread count and placement it has (and
+/// whether the run has several placements).
+fn column_keys<'a>(
+    runs: &'a [Run],
+    of_shape: impl Fn(&'a Run) -> Vec<&'a Cell>,
+) -> Vec<(&'a Run, usize, String, bool)> {
+    let mut keys = vec![];
+    for run in runs {
+        let cells = of_shape(run);
+        let places = distinct(cells.iter().map(|c| c.numa.placement.clone()));
+        let mut tp = distinct(cells.iter().map(|c| (c.threads, c.numa.placement.clone())));
+        tp.sort_by_key(|(t, p)| (*t, places.iter().position(|q| q == p)));
+        keys.extend(tp.into_iter().map(|(t, p)| (run, t, p, places.len() > 1)));
+    }
+    keys
+}
+
+/// One group's columns of a row: ns/page with its marks, x floor,
+/// Mpages/s, and with several threads x 1T; `-` where the run lacks the
+/// cell.
+fn row_cells(c: Option<&Cell>, threads: usize, mark: &impl Fn(&Cell) -> String) -> Vec<String> {
+    let mut v = match c {
+        Some(c) => vec![
+            format!("{}{}", num(c.ns_per_page), mark(c)),
+            estimate(&c.x_floor),
+            num(c.pages_per_sec / 1e6),
+        ],
+        None => vec!["-".into(), "-".into(), "-".into()],
+    };
+    if threads > 1 {
+        v.push(match c {
+            Some(c) if c.scaling_withheld => WITHHELD.into(),
+            c => c
+                .and_then(|c| c.scaling.as_ref())
+                .map_or("-".into(), estimate),
+        });
+    }
+    v
+}
+
+fn workload(runs: &[Run], shape: Shape) -> Titled {
+    fn of_shape<'a>(r: &'a Run, shape: &Shape) -> Vec<&'a Cell> {
+        r.results.cells.iter().filter(|c| shape.holds(c)).collect()
+    }
+    let keys = column_keys(runs, |r| of_shape(r, &shape));
+    let all: Vec<&Cell> = runs.iter().flat_map(|r| of_shape(r, &shape)).collect();
+    let noisy = all.iter().any(|c| c.noisy);
+    let disturbed = all.iter().any(|c| c.disturbed());
+    let busy = all.iter().any(|c| c.busy);
+    let withheld = all.iter().any(|c| c.scaling_withheld);
+    let mark = |c: &Cell| {
+        let mut m = String::new();
+        for (any, this, mark) in [
+            (noisy, c.noisy, NOISY),
+            (disturbed, c.disturbed(), DISTURBED),
+            (busy, c.busy, BUSY),
+        ] {
+            if any {
+                m.push(if this { mark } else { ' ' });
+            }
+        }
+        m
+    };
+    let groups = keys
+        .iter()
+        .map(|(run, t, p, both)| Group {
+            label: format!(
+                "{}{}{}",
+                run_prefix(runs, run),
+                threads(*t),
+                if *both {
+                    format!(" {p}")
+                } else {
+                    String::new()
+                }
+            ),
+            columns: if *t > 1 {
+                vec![
+                    "ns/page".into(),
+                    "x floor".into(),
+                    "Mpages/s".into(),
+                    "x 1T".into(),
+                ]
+            } else {
+                vec!["ns/page".into(), "x floor".into(), "Mpages/s".into()]
+            },
+            align_left: vec![],
+        })
+        .collect();
+    let rows = subjects(all.iter().copied())
+        .into_iter()
+        .map(|s| {
+            let cells = keys
+                .iter()
+                .flat_map(|(run, t, p, _)| {
+                    let c = run.results.cells.iter().find(|c| {
+                        shape.holds(c)
+                            && subject(c) == s
+                            && c.threads == *t
+                            && c.numa.placement == *p
+                    });
+                    row_cells(c, *t, &mark)
+                })
+                .collect();
+            (s, cells)
+        })
+        .collect();
+    let mut footnotes = crate::findings::split_fix_price(&all);
+    footnotes.extend(crate::findings::pins_kept(&all));
+    footnotes.extend(mark_notes(noisy, disturbed, busy, withheld));
+    Titled {
+        heading: format!("{} ({} pages per call)", shape.name(), shape.pages_per_call),
+        about: format!(
+            "ns/page: time for {}, median over slices; x floor: that over the floor's \
+             (one atomic add per page) over the same pages with the same threads, \
+             median of the ratios of adjacent slices +- the half-width of its 95% \
+             confidence interval; Mpages/s: all threads, median; x 1T: pages/s of \
+             all threads over thread 0 alone, in adjacent slices.",
+            shape.unit()
+        ),
+        table: Table {
+            row_head: "scheme".into(),
+            groups,
+            rows,
+        },
+        footnotes,
+        section: shape.slug(),
+    }
+}
+
+/// What the marks a table uses mean.
+fn mark_notes(noisy: bool, disturbed: bool, busy: bool, withheld: bool) -> Vec<String> {
+    let mut notes = Vec::new();
+    if noisy {
+        notes.push(format!(
+            "{NOISY} noisy: the 95% confidence interval of x floor (or x 1T) is wider \
+             than +-2% of its median; differences smaller than it mean nothing."
+        ));
+    }
+    if disturbed {
+        notes.push(format!(
+            "{DISTURBED} disturbed: the measured threads were on a CPU for less than 95% \
+             of their elapsed time (cpu_share): other load shared the CPUs, so the \
+             timing is suspect."
+        ));
+    }
+    if busy {
+        notes.push(format!(
+            "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (the \
+             floor's slice within {:.0}% of the run's quiet floor for that work; with \
+             several threads, the threads run together by the contention probe), so its figures are \
+             over all rounds, mostly of a busy machine, and not comparable with a \
+             quiet cell's; re-run it.",
+            pin_results::MIN_QUIET_ROUNDS,
+            pin_results::QUIET_FLOOR * 100.0
+        ));
+    }
+    if withheld {
+        notes.push(format!(
+            "x 1T {WITHHELD}: fewer than {} rounds were quiet with thread 0 quiet in \
+             its solo slice too; a host that gives an idle vCPU's core away slows the \
+             lone thread, so no scaling is given; re-run it.",
+            pin_results::MIN_QUIET_ROUNDS
+        ));
+    }
+    notes
+}
