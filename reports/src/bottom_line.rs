@@ -28,7 +28,24 @@ pub fn findings(runs: &[Run]) -> Vec<String> {
     out.extend(scaling(&cells));
     out.extend(exactness(&cells, &blind));
     out.extend(memory(runs));
+    out.extend(split_fix(&cells));
     out
+}
+
+/// `hybrid - bias` on `private` order-0 pages at the fewest threads, of
+/// judged cells: the price of c24d37322548's fix, or that the run does not
+/// resolve it.
+fn split_fix(cells: &[&Cell]) -> Vec<String> {
+    let fewest = cells.iter().map(|c| c.threads).min();
+    let at: Vec<&Cell> = cells
+        .iter()
+        .copied()
+        .filter(|c| Some(c.threads) == fewest && !c.busy)
+        .collect();
+    crate::findings::split_fix_price(&at)
+        .into_iter()
+        .take(1)
+        .collect()
 }
 
 /// Whether the run can be quoted: most of its cells judged on a quiet
@@ -225,7 +242,14 @@ fn exactness(cells: &[&Cell], blind: &[String]) -> Vec<String> {
             (true, None) => fp.push(s.clone()),
         }
     }
-    let mut line = format!("Exact where mixed and refstorm asked: {}", list(&exact));
+    let mut asked_in: Vec<&str> = asked.iter().map(|c| c.workload.as_str()).collect();
+    asked_in.sort();
+    asked_in.dedup();
+    let mut line = format!(
+        "Exact where {} asked: {}",
+        asked_in.join(" and "),
+        list(&exact)
+    );
     if !fp.is_empty() {
         line += &format!("; read unpinned pages as pinned: {}", fp.join(", "));
     }

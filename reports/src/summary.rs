@@ -77,6 +77,23 @@ fn render_with(r: &Results, with_notes: bool) -> String {
     for n in r.notes.iter().filter(|_| with_notes) {
         let _ = writeln!(out, "note: {}", clean(n));
     }
+    let runs = Run::label_all(vec![(String::new(), r.clone())]);
+    let findings = crate::bottom_line::findings(&runs);
+    if !findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "findings (judged cells; differences only where intervals separate):"
+        );
+        for f in &findings {
+            out.push_str(&crate::table::wrap(
+                "- ",
+                "  ",
+                &clean(f),
+                crate::table::WIDTH,
+            ));
+        }
+        out.push('\n');
+    }
     if let Some(f) = r.fingerprint {
         let _ = writeln!(out, "{}", fingerprint_line(&f));
     }
@@ -133,10 +150,6 @@ fn render_with(r: &Results, with_notes: bool) -> String {
         }
     }
     accuracy(r, &names, &mut out);
-    let cells: Vec<&Cell> = r.cells.iter().collect();
-    for line in crate::findings::split_fix_price(&cells) {
-        let _ = writeln!(out, "\n{}", clean(&line));
-    }
     if r.effects.is_some() {
         // What the pins did to the running kernel (`kernel --effects`).
         let run = Run {

@@ -13,6 +13,7 @@ use std::fmt::Write;
 fn all_tables(unmerged: &[Run]) -> Vec<Titled> {
     let runs = crate::runs::merge_same_machine(unmerged);
     let mut t = tables::workloads(&runs);
+    t.extend(tables::kernel_paths(&runs));
     t.extend(crate::census::tables(&runs));
     t.extend(tables::false_positives(&runs));
     t.extend(tables::memory(&runs));
@@ -22,6 +23,17 @@ fn all_tables(unmerged: &[Run]) -> Vec<Titled> {
     // Each run's own effects, and the model's prices against them.
     t.extend(crate::effects::tables(unmerged));
     t
+}
+
+/// What the findings are drawn from.
+const FINDINGS_ABOUT: &str = "From judged cells only; a difference is stated only where the \
+    two 95% intervals separate. The tables below hold every figure.";
+
+/// What the workload tables' columns and marks mean, each said once.
+fn legend(runs: &[Run]) -> Vec<String> {
+    let mut v = vec![tables::COLUMNS.to_string()];
+    v.extend(tables::marks(runs));
+    v
 }
 
 /// `argv` as one shell line: the program by its name (`pinbench`, never
@@ -170,16 +182,14 @@ pub fn report_txt(runs: &[Run]) -> String {
     let findings = crate::bottom_line::findings(&merged);
     if !findings.is_empty() {
         out.push_str("\n== Findings\n");
-        out.push_str(&wrap(
-            "",
-            "",
-            "From judged cells only; a difference is stated only where the two \
-             95% intervals separate. The tables below hold every figure.",
-            WIDTH,
-        ));
+        out.push_str(&wrap("", "", FINDINGS_ABOUT, WIDTH));
         for f in &findings {
             out.push_str(&wrap("- ", "  ", f, WIDTH));
         }
+    }
+    out.push_str("\n== How to read the tables\n");
+    for l in legend(runs) {
+        out.push_str(&wrap("", "  ", &l, WIDTH));
     }
     for t in all_tables(runs) {
         out.push_str(&titled(&t));
@@ -236,6 +246,17 @@ pub fn report_md(runs: &[Run], figures: &[Figure]) -> String {
         for n in &run.results.notes {
             let _ = writeln!(out, "\n- \\[{}\\] {}", run.label, md(n));
         }
+    }
+    let findings = crate::bottom_line::findings(&crate::runs::merge_same_machine(runs));
+    if !findings.is_empty() {
+        let _ = writeln!(out, "\n## Findings\n\n{}\n", md(FINDINGS_ABOUT));
+        for f in &findings {
+            let _ = writeln!(out, "- {}", md(f));
+        }
+    }
+    out.push_str("\n## How to read the tables\n");
+    for l in legend(runs) {
+        let _ = write!(out, "\n{}\n", md(&l));
     }
     let mut placed = vec![false; figures.len()];
     for t in all_tables(runs) {

@@ -11,7 +11,7 @@ mod workloads;
 pub use false_positives::{false_positives, rate_segments};
 pub use memory::{bytes_per_page, gib_per_tib, memory, memory_cells, metadata};
 pub use numa::{find, numa, numa_pairs};
-pub use workloads::workloads;
+pub use workloads::{kernel_paths, marks, workloads, COLUMNS};
 
 use crate::runs::Run;
 use crate::table::{num, Table};

@@ -4,14 +4,60 @@
 use super::{estimate, run_prefix, threads, Titled, BUSY, DISTURBED, NOISY, WITHHELD};
 use crate::runs::{distinct, subject, subjects, Run, Shape};
 use crate::table::{num, Group, Table};
-use pin_results::Cell;
+use pin_results::{Cell, MODEL};
 
-/// One table per workload shape.
+/// One table per workload shape of the model's cells.
 pub fn workloads(runs: &[Run]) -> Vec<Titled> {
+    tables_of(runs, Rows::Model)
+}
+
+/// One table per workload shape of the running kernel's cells, apart from
+/// the model's.
+pub fn kernel_paths(runs: &[Run]) -> Vec<Titled> {
+    tables_of(runs, Rows::Kernel)
+}
+
+/// Which cells a table holds.
+#[derive(Clone, Copy, PartialEq)]
+enum Rows {
+    Model,
+    Kernel,
+}
+
+impl Rows {
+    fn holds(self, c: &Cell) -> bool {
+        (c.backend == MODEL) == (self == Rows::Model)
+    }
+}
+
+fn tables_of(runs: &[Run], rows: Rows) -> Vec<Titled> {
     crate::runs::shapes(runs)
         .into_iter()
-        .map(|shape| workload(runs, shape))
+        .filter(|shape| {
+            runs.iter()
+                .flat_map(|r| r.results.cells.iter())
+                .any(|c| shape.holds(c) && rows.holds(c))
+        })
+        .map(|shape| workload(runs, shape, rows))
         .collect()
+}
+
+/// What the columns of every workload table are, said once per report.
+pub const COLUMNS: &str = "ns/page: the time for a table's unit of work, median over \
+    slices; x floor: that over the floor's (one atomic add per page) over the same \
+    pages with the same threads, median of the ratios of adjacent slices +- the \
+    half-width of its 95% confidence interval; Mpages/s: all threads, median; x 1T: \
+    pages/s of all threads over thread 0 alone, in adjacent slices.";
+
+/// The marks the workload tables of `runs` use, each said once.
+pub fn marks(runs: &[Run]) -> Vec<String> {
+    let cells = || runs.iter().flat_map(|r| r.results.cells.iter());
+    mark_notes(
+        cells().any(|c| c.noisy),
+        cells().any(|c| c.disturbed()),
+        cells().any(|c| c.busy),
+        cells().any(|c| c.scaling_withheld),
+    )
 }
 
 /// Column groups: every run, thread count and placement it has (and
@@ -54,16 +100,22 @@ fn row_cells(c: Option<&Cell>, threads: usize, mark: &impl Fn(&Cell) -> String) 
     v
 }
 
-fn workload(runs: &[Run], shape: Shape) -> Titled {
-    fn of_shape<'a>(r: &'a Run, shape: &Shape) -> Vec<&'a Cell> {
-        r.results.cells.iter().filter(|c| shape.holds(c)).collect()
+fn workload(runs: &[Run], shape: Shape, which: Rows) -> Titled {
+    fn of_shape<'a>(r: &'a Run, shape: &Shape, which: Rows) -> Vec<&'a Cell> {
+        r.results
+            .cells
+            .iter()
+            .filter(|c| shape.holds(c) && which.holds(c))
+            .collect()
     }
-    let keys = column_keys(runs, |r| of_shape(r, &shape));
-    let all: Vec<&Cell> = runs.iter().flat_map(|r| of_shape(r, &shape)).collect();
+    let keys = column_keys(runs, |r| of_shape(r, &shape, which));
+    let all: Vec<&Cell> = runs
+        .iter()
+        .flat_map(|r| of_shape(r, &shape, which))
+        .collect();
     let noisy = all.iter().any(|c| c.noisy);
     let disturbed = all.iter().any(|c| c.disturbed());
     let busy = all.iter().any(|c| c.busy);
-    let withheld = all.iter().any(|c| c.scaling_withheld);
     let mark = |c: &Cell| {
         let mut m = String::new();
         for (any, this, mark) in [
@@ -111,6 +163,7 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
                 .flat_map(|(run, t, p, _)| {
                     let c = run.results.cells.iter().find(|c| {
                         shape.holds(c)
+                            && which.holds(c)
                             && subject(c) == s
                             && c.threads == *t
                             && c.numa.placement == *p
@@ -121,19 +174,27 @@ fn workload(runs: &[Run], shape: Shape) -> Titled {
             (s, cells)
         })
         .collect();
-    let mut footnotes = crate::findings::split_fix_price(&all);
+    // The price of c24d37322548's fix, once: at the fewest threads.
+    let fewest = all.iter().map(|c| c.threads).min();
+    let at_fewest: Vec<&Cell> = all
+        .iter()
+        .copied()
+        .filter(|c| Some(c.threads) == fewest)
+        .collect();
+    let mut footnotes = crate::findings::split_fix_price(&at_fewest);
     footnotes.extend(crate::findings::pins_kept(&all));
-    footnotes.extend(mark_notes(noisy, disturbed, busy, withheld));
+    let kernel = if which == Rows::Kernel {
+        "Kernel paths: "
+    } else {
+        ""
+    };
     Titled {
-        heading: format!("{} ({} pages per call)", shape.name(), shape.pages_per_call),
-        about: format!(
-            "ns/page: time for {}, median over slices; x floor: that over the floor's \
-             (one atomic add per page) over the same pages with the same threads, \
-             median of the ratios of adjacent slices +- the half-width of its 95% \
-             confidence interval; Mpages/s: all threads, median; x 1T: pages/s of \
-             all threads over thread 0 alone, in adjacent slices.",
-            shape.unit()
+        heading: format!(
+            "{kernel}{} ({} pages per call)",
+            shape.name(),
+            shape.pages_per_call
         ),
+        about: format!("ns/page: time for {}.", shape.unit()),
         table: Table {
             row_head: "scheme".into(),
             groups,
