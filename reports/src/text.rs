@@ -8,16 +8,25 @@ use crate::table::{ascii, md, wrap, WIDTH};
 use crate::tables::{self, Titled};
 use std::fmt::Write;
 
-/// Every table of the report, in order; runs of one machine with
-/// different subjects share columns ([`crate::runs::merge_same_machine`]).
-fn all_tables(unmerged: &[Run]) -> Vec<Titled> {
+/// Every table of the report, in order (`brief`: report.txt's); runs of
+/// one machine with different subjects share columns
+/// ([`crate::runs::merge_same_machine`]).
+fn all_tables(unmerged: &[Run], brief: bool) -> Vec<Titled> {
     let runs = crate::runs::merge_same_machine(unmerged);
-    let mut t = tables::workloads(&runs);
+    // report.txt, to be pasted, gives the model at a glance; report.md
+    // every workload's table and the page metadata in all.
+    let mut t = if brief {
+        tables::overview(&runs)
+    } else {
+        tables::workloads(&runs)
+    };
     t.extend(tables::kernel_paths(&runs));
     t.extend(crate::census::tables(&runs));
     t.extend(tables::false_positives(&runs));
     t.extend(tables::memory(&runs));
-    t.extend(tables::metadata(&runs));
+    if !brief {
+        t.extend(tables::metadata(&runs));
+    }
     t.extend(crate::calibration::calibration(&runs));
     t.extend(tables::numa(&runs));
     // Each run's own effects, and the model's prices against them.
@@ -191,7 +200,7 @@ pub fn report_txt(runs: &[Run]) -> String {
     for l in legend(runs) {
         out.push_str(&wrap("", "  ", &l, WIDTH));
     }
-    for t in all_tables(runs) {
+    for t in all_tables(runs, true) {
         out.push_str(&titled(&t));
     }
     ascii(&out)
@@ -259,7 +268,7 @@ pub fn report_md(runs: &[Run], figures: &[Figure]) -> String {
         let _ = write!(out, "\n{}\n", md(&l));
     }
     let mut placed = vec![false; figures.len()];
-    for t in all_tables(runs) {
+    for t in all_tables(runs, false) {
         let _ = write!(
             out,
             "\n## {}\n\n{}\n\n{}",

@@ -6,11 +6,13 @@
 mod false_positives;
 mod memory;
 mod numa;
+mod overview;
 mod workloads;
 
 pub use false_positives::{false_positives, rate_segments};
 pub use memory::{bytes_per_page, gib_per_tib, memory, memory_cells, metadata};
 pub use numa::{find, numa, numa_pairs};
+pub use overview::overview;
 pub use workloads::{kernel_paths, marks, workloads, COLUMNS};
 
 use crate::runs::Run;
