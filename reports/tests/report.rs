@@ -189,16 +189,20 @@ fn several_runs_sit_side_by_side_in_one_report() {
         "{txt}"
     );
     assert!(txt.contains("kernel:   6.12"), "{txt}");
-    // One table per workload with both runs' columns in it.
-    let private = txt.split("== private").nth(1).expect("private table");
-    assert!(private.contains("[A] 1 thread local"), "{private}");
-    assert!(private.contains("[B] 1 thread local"), "{private}");
-    assert_eq!(txt.matches("== private").count(), 1, "{txt}");
+    // report.txt: each run's model at a glance; report.md: one table per
+    // workload with both runs' columns in it.
+    assert!(txt.contains("== [A] x floor at a glance"), "{txt}");
+    assert!(txt.contains("== [B] x floor at a glance"), "{txt}");
+    let md = text(&files, "report.md");
+    let private = md.split("## private").nth(1).expect("private table");
+    let private = private.split("\n## ").next().unwrap_or(private);
+    assert!(private.contains("\\[A\\] 1 thread local"), "{private}");
+    assert!(private.contains("\\[B\\] 1 thread local"), "{private}");
+    assert_eq!(md.matches("## private").count(), 1, "{md}");
     // Each run's plots, named by its label.
     for name in ["throughput-private-A.png", "throughput-private-B.png"] {
         assert!(files.iter().any(|f| f.name == name), "no {name}");
     }
-    let md = text(&files, "report.md");
     assert!(md.contains("| host | h | other |"), "{md}");
 }
 
@@ -215,7 +219,7 @@ fn the_same_input_gives_the_same_bytes() {
 }
 
 #[test]
-fn a_kernel_run_of_the_same_machine_sits_next_to_the_model() {
+fn a_kernel_run_of_the_same_machine_has_its_own_section_beside_the_model() {
     let model = sample::results(vec![cell("plain", 1, "local", 10.0)]);
     let kernel = sample::results(vec![sample::kernel_cell(
         "io-uring",
@@ -226,11 +230,21 @@ fn a_kernel_run_of_the_same_machine_sits_next_to_the_model() {
     )]);
     let files = files(&runs(vec![model, kernel]));
     let txt = text(&files, "report.txt");
-    let private = txt.split("== private").nth(1).expect("private table");
+    let glance = txt
+        .split("== x floor at a glance")
+        .nth(1)
+        .and_then(|t| t.split("\n== ").next())
+        .expect("the model at a glance");
+    assert!(glance.contains("plain"), "{glance}");
+    assert!(!glance.contains("io-uring"), "kernel rows apart: {glance}");
+    let kernel = txt
+        .split("== Kernel paths: private")
+        .nth(1)
+        .expect("the kernel's own section");
     // One set of columns; the kernel path's x floor is its own paired one
     // (sample floor 10 ns).
-    assert!(!private.contains("[A"), "{private}");
-    let row = private
+    assert!(!kernel.contains("[A"), "{kernel}");
+    let row = kernel
         .lines()
         .find(|l| l.starts_with("register-buffers [io-uring]"))
         .expect("kernel row");
