@@ -17,6 +17,17 @@ pub struct Group {
     pub align_left: Vec<bool>,
 }
 
+impl Group {
+    /// Numeric columns (aligned right) under `label`.
+    pub fn numbers(label: &str, columns: &[&str]) -> Group {
+        Group {
+            label: label.to_string(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            align_left: vec![],
+        }
+    }
+}
+
 /// A table with labelled rows and grouped columns.
 #[derive(Clone, Debug, Default)]
 pub struct Table {

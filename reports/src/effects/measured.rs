@@ -197,26 +197,10 @@ fn fork(e: &pin_results::Effects, prefix: &str) -> Titled {
         table: Table {
             row_head: "backing".into(),
             groups: vec![
-                Group {
-                    label: "buffer MiB".into(),
-                    columns: vec!["all".into(), "PMD".into()],
-                    align_left: vec![],
-                },
-                Group {
-                    label: "fork ms".into(),
-                    columns: vec!["pinned".into(), "unpinned".into()],
-                    align_left: vec![],
-                },
-                Group {
-                    label: "extra".into(),
-                    columns: vec!["ns/page".into()],
-                    align_left: vec![],
-                },
-                Group {
-                    label: "pages copied".into(),
-                    columns: vec!["pinned".into(), "unpinned".into()],
-                    align_left: vec![],
-                },
+                Group::numbers("buffer MiB", &["all", "PMD"]),
+                Group::numbers("fork ms", &["pinned", "unpinned"]),
+                Group::numbers("extra", &["ns/page"]),
+                Group::numbers("pages copied", &["pinned", "unpinned"]),
             ],
             rows,
         },

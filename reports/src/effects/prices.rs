@@ -95,26 +95,10 @@ pub fn prices(runs: &[Run]) -> Option<Titled> {
         table: Table {
             row_head: "scheme".into(),
             groups: vec![
-                Group {
-                    label: String::new(),
-                    columns: vec!["FP share".into()],
-                    align_left: vec![],
-                },
-                Group {
-                    label: "fork per GiB".into(),
-                    columns: vec!["ms".into(), "copied".into()],
-                    align_left: vec![],
-                },
-                Group {
-                    label: "migration per GiB".into(),
-                    columns: vec!["ms".into(), "refused".into()],
-                    align_left: vec![],
-                },
-                Group {
-                    label: "reclaim".into(),
-                    columns: vec!["kept/GiB".into()],
-                    align_left: vec![],
-                },
+                Group::numbers("", &["FP share"]),
+                Group::numbers("fork per GiB", &["ms", "copied"]),
+                Group::numbers("migration per GiB", &["ms", "refused"]),
+                Group::numbers("reclaim", &["kept/GiB"]),
             ],
             rows,
         },
