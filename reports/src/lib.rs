@@ -28,6 +28,7 @@ mod effects;
 pub mod email;
 mod error;
 pub mod findings;
+pub mod legend;
 pub mod output;
 pub mod plots;
 pub mod runs;

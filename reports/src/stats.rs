@@ -94,10 +94,10 @@ pub fn spearman(xs: &[f64], ys: &[f64]) -> Option<f64> {
 /// blank otherwise, `?` when the test could not be made.
 pub fn mark(p: Option<f64>) -> &'static str {
     match p {
-        Some(p) if p < 0.01 => "**",
-        Some(p) if p < 0.05 => "*",
+        Some(p) if p < 0.01 => crate::legend::P01,
+        Some(p) if p < 0.05 => crate::legend::P05,
         Some(_) => "",
-        None => "?",
+        None => crate::legend::NO_VERDICT,
     }
 }
 

@@ -155,10 +155,10 @@ fn report_txt_is_ascii_within_80_columns_whatever_the_input() {
     let head: String = txt.lines().take(6).collect::<Vec<_>>().join("\n");
     assert!(head.contains("!!! EMULATED RUN [A] (qemu-tcg)"), "{head}");
     assert!(txt.contains("NOT performance evidence"), "{txt}");
-    // Kernel cells sit next to the model, labelled by backend; marks are
+    // Kernel cells have their own section, labelled by backend; marks are
     // explained.
     assert!(txt.contains("register-buffers [io-uring]"), "{txt}");
-    assert!(txt.contains("* noisy:"), "{txt}");
+    assert!(txt.contains("^ wide:"), "{txt}");
     assert!(txt.contains("! disturbed:"), "{txt}");
     assert!(txt.contains("# busy:"), "{txt}");
     assert!(txt.contains("x 1T busy: fewer than 8 rounds"), "{txt}");

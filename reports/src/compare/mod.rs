@@ -20,6 +20,7 @@ mod warnings;
 use warnings::describe;
 pub use warnings::warnings;
 
+use crate::legend::{BUSY_WORD as BUSY, WITHIN_NOISE};
 use crate::runs::{subject, Run, Shape};
 use crate::stats::welch_p;
 use crate::table::{ascii, num, wrap, Group, Table, WIDTH};
@@ -174,11 +175,6 @@ fn unpaired(ratio: Ratio, sides: [(Side, &Vec<f64>); 2]) -> [String; 4] {
         if any { BUSY.into() } else { String::new() },
     ]
 }
-
-/// Mark of a change smaller than the noise.
-pub const WITHIN_NOISE: &str = "~";
-/// Mark of a comparison with a side measured only on a busy machine.
-pub const BUSY: &str = "busy";
 
 /// Whether the ranges of two sides' run medians overlap: a new run inside
 /// the base runs' range (or the other way round) is a rerun's result.

@@ -40,9 +40,9 @@ pub fn across(runs: &[Run]) -> String {
     let _ = writeln!(
         out,
         "\nmedian over runs of each run's median; spread = max/min - 1 over runs; \
-         CI = widest within-run 95% CI (high/low - 1); ! = spread wider than CI: \
-         the runs disagree by more than one run can show; a run where the cell was \
-         busy (too few rounds on a quiet machine) is left out where others are not"
+         CI = widest within-run 95% CI (high/low - 1); {}; a run where the cell was \
+         busy (too few rounds on a quiet machine) is left out where others are not",
+        crate::legend::spread()
     );
     let _ = writeln!(
         out,
@@ -178,7 +178,7 @@ fn spread_cols(x: Option<(f64, f64, f64)>) -> String {
             num(m),
             s * 100.0,
             ci * 100.0,
-            if s > ci { "!" } else { " " }
+            if s > ci { crate::legend::SPREAD } else { ' ' }
         ),
         None => format!("{:>8} {:>7} {:>7} ", "-", "-", "-"),
     }
@@ -206,7 +206,7 @@ mod tests {
         // Medians 1.50, 1.56, 1.53: median 1.53, spread 4.0%, within-run CI
         // 1.01/0.99 - 1 = 2.0%: flagged.
         assert!(
-            row.contains("1.53") && row.contains("4.0%") && row.contains("2.0%!"),
+            row.contains("1.53") && row.contains("4.0%") && row.contains("2.0%%"),
             "{row}"
         );
         assert!(

@@ -55,12 +55,16 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
-/// `1.62+-0.01*`: an estimate, marked when noisy.
+/// `1.62+-0.05^`: an estimate, marked when its interval is wide.
 fn short(e: &Estimate) -> String {
     format!(
         "{}{}",
         crate::tables::estimate(e),
-        if e.noisy() { "*" } else { "" }
+        if e.noisy() {
+            crate::legend::WIDE.to_string()
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -137,7 +141,8 @@ fn render_with(r: &Results, with_notes: bool) -> String {
         let _ = writeln!(
             out,
             "\nx floor (median +- 95% CI half-width of paired slices), {threads} thread(s), \
-             memmap {numa}; * = CI wider than +-2%; # = busy (too few rounds on a quiet machine)"
+             memmap {numa}; {}",
+            crate::legend::cell_marks_short()
         );
         let _ = write!(out, "{:<28}", "subject");
         for col in &cols {
@@ -148,7 +153,13 @@ fn render_with(r: &Results, with_notes: bool) -> String {
             let _ = write!(out, "{:<28}", clean(s));
             for col in &cols {
                 let text = find(r, s, col, *threads, numa).map_or("-".into(), |c| {
-                    format!("{}{}", short(&c.x_floor), if c.busy { "#" } else { "" })
+                    let mark = |on: bool, m: char| if on { m.to_string() } else { String::new() };
+                    format!(
+                        "{}{}{}",
+                        short(&c.x_floor),
+                        mark(c.disturbed(), crate::legend::DISTURBED),
+                        mark(c.busy, crate::legend::BUSY)
+                    )
                 });
                 let _ = write!(out, " {text:>13}");
             }

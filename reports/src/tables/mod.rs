@@ -33,14 +33,7 @@ pub struct Titled {
     pub section: String,
 }
 
-/// Mark of a noisy cell (95% CI half-width of x floor above 2%).
-pub const NOISY: char = '*';
-/// Mark of a disturbed cell (cpu_share below 0.95).
-pub const DISTURBED: char = '!';
-/// Mark of a busy cell (too few rounds on a quiet machine).
-pub const BUSY: char = '#';
-/// What the x 1T column shows for a scaling measured but withheld.
-pub const WITHHELD: &str = "busy";
+pub use crate::legend::{BUSY, BUSY_WORD as WITHHELD, DISTURBED, WIDE};
 
 pub(crate) fn run_prefix(runs: &[Run], run: &Run) -> String {
     if runs.len() > 1 {

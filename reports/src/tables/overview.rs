@@ -3,7 +3,7 @@
 //! and `x 1T` at the most. The per-workload tables, with ns/page and
 //! Mpages/s at every thread count, are `report.md`'s.
 
-use super::{estimate, run_prefix, Titled, BUSY, DISTURBED, NOISY, WITHHELD};
+use super::{estimate, run_prefix, Titled, BUSY, DISTURBED, WIDE, WITHHELD};
 use crate::runs::{distinct, subject, subjects, Run, Shape};
 use crate::table::{Group, Table};
 use pin_results::{Cell, MODEL};
@@ -62,7 +62,7 @@ pub fn overview(runs: &[Run]) -> Vec<Titled> {
 
 /// A cell's marks, each where it applies.
 fn marks(c: &Cell) -> String {
-    [(c.noisy, NOISY), (c.disturbed(), DISTURBED), (c.busy, BUSY)]
+    [(c.noisy, WIDE), (c.disturbed(), DISTURBED), (c.busy, BUSY)]
         .iter()
         .filter(|(on, _)| *on)
         .map(|(_, m)| *m)

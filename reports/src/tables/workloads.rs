@@ -1,7 +1,7 @@
 //! One table per workload shape: ns/page, x floor, Mpages/s and x 1T of
 //! every subject, per run, thread count and placement.
 
-use super::{estimate, run_prefix, threads, Titled, BUSY, DISTURBED, NOISY, WITHHELD};
+use super::{estimate, run_prefix, threads, Titled, BUSY, DISTURBED, WIDE, WITHHELD};
 use crate::runs::{distinct, subject, subjects, Run, Shape};
 use crate::table::{num, Group, Table};
 use pin_results::{Cell, MODEL};
@@ -119,7 +119,7 @@ fn workload(runs: &[Run], shape: Shape, which: Rows) -> Titled {
     let mark = |c: &Cell| {
         let mut m = String::new();
         for (any, this, mark) in [
-            (noisy, c.noisy, NOISY),
+            (noisy, c.noisy, WIDE),
             (disturbed, c.disturbed(), DISTURBED),
             (busy, c.busy, BUSY),
         ] {
@@ -205,40 +205,17 @@ fn workload(runs: &[Run], shape: Shape, which: Rows) -> Titled {
     }
 }
 
-/// What the marks a table uses mean.
-fn mark_notes(noisy: bool, disturbed: bool, busy: bool, withheld: bool) -> Vec<String> {
-    let mut notes = Vec::new();
-    if noisy {
-        notes.push(format!(
-            "{NOISY} noisy: the 95% confidence interval of x floor (or x 1T) is wider \
-             than +-2% of its median; differences smaller than it mean nothing."
-        ));
-    }
-    if disturbed {
-        notes.push(format!(
-            "{DISTURBED} disturbed: the measured threads were on a CPU for less than 95% \
-             of their elapsed time (cpu_share): other load shared the CPUs, so the \
-             timing is suspect."
-        ));
-    }
-    if busy {
-        notes.push(format!(
-            "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (the \
-             floor's slice within {:.0}% of the run's quiet floor for that work; with \
-             several threads, the threads run together by the contention probe), so its figures are \
-             over all rounds, mostly of a busy machine, and not comparable with a \
-             quiet cell's; re-run it.",
-            pin_results::MIN_QUIET_ROUNDS,
-            pin_results::QUIET_FLOOR * 100.0
-        ));
-    }
-    if withheld {
-        notes.push(format!(
-            "x 1T {WITHHELD}: fewer than {} rounds were quiet with thread 0 quiet in \
-             its solo slice too; a host that gives an idle vCPU's core away slows the \
-             lone thread, so no scaling is given; re-run it.",
-            pin_results::MIN_QUIET_ROUNDS
-        ));
-    }
-    notes
+/// What the marks a table uses mean ([`crate::legend`]).
+fn mark_notes(wide: bool, disturbed: bool, busy: bool, withheld: bool) -> Vec<String> {
+    use crate::legend;
+    [
+        (wide, legend::wide as fn() -> String),
+        (disturbed, legend::disturbed),
+        (busy, legend::busy),
+        (withheld, legend::withheld),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, text)| text())
+    .collect()
 }
