@@ -156,12 +156,7 @@ fn measure(args: KernelArgs) -> anyhow::Result<ExitCode> {
     )?;
     let buffer_bytes = plan.buffer_bytes;
     crate::harness::session::at_abort(hugetlb_pool::release_all);
-    let _pools = hugetlb_pool::reserve_for(
-        &hugetlb_pool::Place::system(),
-        &mut plan.jobs,
-        |job| job.hugetlb_pages(buffer_bytes),
-        &mut plan.sweep.notes,
-    );
+    let _pools = reserve_hugetlb(&mut plan.jobs, buffer_bytes, &mut plan.sweep.notes);
     raise_memlock();
     let avail = counters::probe();
     let mut notes = plan.sweep.notes.clone();
@@ -281,7 +276,7 @@ impl Checks {
                 format!("{label}: the kernel counted no FOLL_PIN pins: this path is not pinning"),
             );
         }
-        if job.backing == crate::kernel::hugetlb::Backing::Thp && k.thp_bytes == Some(0) {
+        if job.backing == crate::kernel::backing::Backing::Thp && k.thp_bytes == Some(0) {
             push_once(
                 &mut self.late,
                 format!("{label}: THP asked for but the kernel backed no buffer with THP"),
@@ -305,6 +300,31 @@ fn push_once(lines: &mut Vec<String>, line: String) {
     if !lines.contains(&line) {
         lines.push(line);
     }
+}
+
+/// Makes available, for every hugetlb backing the jobs use, what their
+/// largest cell needs; the jobs of a backing whose pages cannot be had are
+/// dropped, with a note saying why. The pools go back to their size when
+/// the returned values are dropped.
+fn reserve_hugetlb(
+    jobs: &mut Vec<crate::kernel::plan::Job>,
+    buffer_bytes: usize,
+    notes: &mut Vec<String>,
+) -> Vec<hugetlb_pool::Pool> {
+    let mut needs: Vec<(crate::kernel::backing::Backing, u64)> = vec![];
+    for j in jobs.iter() {
+        let pages = j.hugetlb_pages(buffer_bytes);
+        match needs.iter_mut().find(|(b, _)| *b == j.backing) {
+            Some((_, most)) => *most = (*most).max(pages),
+            None => needs.push((j.backing, pages)),
+        }
+    }
+    let (pools, refused) = hugetlb_pool::reserve_for(&hugetlb_pool::Place::system(), &needs, notes);
+    for (backing, why) in refused {
+        jobs.retain(|j| j.backing != backing);
+        notes.push(format!("{} cells skipped: {why}", backing.name()));
+    }
+    pools
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! `MADV_NOHUGEPAGE`d. What the kernel really gave is read back from
 //! /proc/self/smaps (`AnonHugePages`) and recorded, not assumed.
 
-use super::hugetlb::Backing;
+use super::backing::Backing;
 use crate::machine::mapping::{Mapping, PAGE_SIZE};
 use std::io;
 use std::ptr::NonNull;

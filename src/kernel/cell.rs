@@ -9,9 +9,9 @@
 //! or `mbind` to the buffer node), so the pins and the memory they cover
 //! are where the cell says they are.
 
+use super::backing::Backing;
 use super::buffer::UserBuffer;
 use super::device::FileDevice;
-use super::hugetlb::Backing;
 use super::io_uring::IoUringPath;
 use super::plan::Job;
 use super::shim::ShimMode;

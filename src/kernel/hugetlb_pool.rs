@@ -34,7 +34,7 @@
 //! is missing from `free_hugepages`, so that pages another pinbench run
 //! holds stay its own.
 
-use super::hugetlb::Backing;
+use super::backing::Backing;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -473,44 +473,28 @@ fn join(pids: &[u32]) -> String {
         .join(", ")
 }
 
-/// Makes available for every hugetlb backing `jobs` use what their largest
-/// cell needs (`pages_for(job)`, [`Pool::reserve`]); the jobs of a
-/// backing whose pages cannot be had are dropped, with a note saying why.
-/// Pools left by runs that died are put back first, with a note. The pools
-/// go back to their size when the returned values are dropped.
+/// Puts back what runs that died left (a note each), then makes each
+/// hugetlb backing of `needs` (a backing, and the most pages any of its
+/// cells needs) available to this run. Returns the pools held, to drop at
+/// the end, and the backings that cannot be had, each with why.
 pub fn reserve_for(
     place: &Place,
-    jobs: &mut Vec<super::plan::Job>,
-    pages_for: impl Fn(&super::plan::Job) -> u64,
+    needs: &[(Backing, u64)],
     notes: &mut Vec<String>,
-) -> Vec<Pool> {
+) -> (Vec<Pool>, Vec<(Backing, String)>) {
     notes.extend(repair(place));
     let mut pools = Vec::new();
-    let mut sizes: Vec<u64> = Vec::new();
-    for j in jobs.iter() {
-        if let Backing::Hugetlb(kb) = j.backing {
-            if !sizes.contains(&kb) {
-                sizes.push(kb);
-            }
-        }
-    }
-    for kb in sizes {
-        let backing = Backing::Hugetlb(kb);
-        let pages = jobs
-            .iter()
-            .filter(|j| j.backing == backing)
-            .map(&pages_for)
-            .max()
-            .unwrap_or(0);
+    let mut refused = Vec::new();
+    for &(backing, pages) in needs {
+        let Backing::Hugetlb(kb) = backing else {
+            continue;
+        };
         match Pool::reserve(place, kb, pages) {
             Ok(p) => pools.push(p),
-            Err(why) => {
-                jobs.retain(|j| j.backing != backing);
-                notes.push(format!("{} cells skipped: {why}", backing.name()));
-            }
+            Err(why) => refused.push((backing, why)),
         }
     }
-    pools
+    (pools, refused)
 }
 
 #[cfg(test)]

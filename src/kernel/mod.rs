@@ -6,13 +6,13 @@
 //! unpins a run of a user buffer. The runner owns threads, placement,
 //! clocks and sampling, exactly as for the model's workloads.
 
+pub mod backing;
 pub mod buffer;
 pub mod cell;
 pub mod device;
 pub mod direct_io;
 pub mod effects;
 pub mod gup_test;
-pub mod hugetlb;
 pub mod hugetlb_pool;
 pub mod io_uring;
 pub mod plan;

@@ -3,11 +3,11 @@
 //! backing (4 KiB pages or THP). Every check of the input happens here,
 //! before anything is measured or written; a refusal names the bad value.
 
+use super::backing::Backing;
 use super::buffer::UserBuffer;
 use super::device::FileDevice;
 use super::direct_io::{self, DioMode, DirectIoPath, Source};
 use super::gup_test::{GupTestCmd, GupTestPath};
-use super::hugetlb::Backing;
 use super::io_uring::IoUringPath;
 use super::process_vm::ProcessVmPath;
 use super::shim::{ShimMode, ShimPath};

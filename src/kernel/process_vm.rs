@@ -11,8 +11,8 @@
 //! threads at once inherit each other's pipe ends, so neither would ever
 //! see EOF (seen: two cells hung for 11 minutes).
 
+use super::backing::Backing;
 use super::buffer::UserBuffer;
-use super::hugetlb::Backing;
 use super::PinPath;
 use crate::machine::mapping::PAGE_SIZE;
 use std::io;

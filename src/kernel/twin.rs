@@ -5,9 +5,9 @@
 //! structure. Untimed except for that pass; FOLL_GET only, so the FOLL_PIN
 //! counters do not move.
 
+use super::backing::Backing;
 use super::buffer::UserBuffer;
 use super::device::Device;
-use super::hugetlb::Backing;
 use super::shim_abi::{
     PinShimHold, PinShimLookup, PinShimTwinStats, PIN_SHIM_HOLD, PIN_SHIM_LOOKUP,
     PIN_SHIM_MODE_FAST, PIN_SHIM_TWIN_STATS, PIN_SHIM_UNHOLD,
