@@ -18,7 +18,7 @@ pub use across::across;
 pub use checks::checks;
 
 use crate::runs::{distinct, is_calibration, subject, Run};
-use crate::table::{clean, num};
+use crate::table::{clean, num, Group, Table};
 use pin_results::{Cell, Estimate, Fingerprint, Results, DISTURBED_CPU_SHARE};
 use std::fmt::Write;
 
@@ -138,33 +138,43 @@ fn render_with(r: &Results, with_notes: bool) -> String {
             .map(|c| column(c)),
     );
     for (threads, numa) in &groups {
-        let _ = writeln!(
-            out,
-            "\nx floor (median +- 95% CI half-width of paired slices), {threads} thread(s), \
+        let heading = format!(
+            "x floor (median +- 95% CI half-width of paired slices), {threads} thread(s), \
              memmap {numa}; {}",
             crate::legend::cell_marks_short()
         );
-        let _ = write!(out, "{:<28}", "subject");
-        for col in &cols {
-            let _ = write!(out, " {col:>13}");
-        }
-        let _ = writeln!(out);
-        for s in &names {
-            let _ = write!(out, "{:<28}", clean(s));
-            for col in &cols {
-                let text = find(r, s, col, *threads, numa).map_or("-".into(), |c| {
-                    let mark = |on: bool, m: char| if on { m.to_string() } else { String::new() };
-                    format!(
-                        "{}{}{}",
-                        short(&c.x_floor),
-                        mark(c.disturbed(), crate::legend::DISTURBED),
-                        mark(c.busy, crate::legend::BUSY)
-                    )
-                });
-                let _ = write!(out, " {text:>13}");
+        out.push('\n');
+        out.push_str(&crate::table::wrap("", "  ", &heading, crate::table::WIDTH));
+        let rows = names
+            .iter()
+            .map(|s| {
+                let row = cols
+                    .iter()
+                    .map(|col| {
+                        find(r, s, col, *threads, numa).map_or("-".into(), |c| {
+                            let mark =
+                                |on: bool, m: char| if on { m.to_string() } else { String::new() };
+                            format!(
+                                "{}{}{}",
+                                short(&c.x_floor),
+                                mark(c.disturbed(), crate::legend::DISTURBED),
+                                mark(c.busy, crate::legend::BUSY)
+                            )
+                        })
+                    })
+                    .collect();
+                (clean(s), row)
+            })
+            .collect();
+        let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+        out.push_str(
+            &Table {
+                row_head: "subject".into(),
+                groups: vec![Group::numbers("", &cols)],
+                rows,
             }
-            let _ = writeln!(out);
-        }
+            .text(),
+        );
     }
     accuracy(r, &names, &mut out);
     if r.effects.is_some() {
@@ -265,17 +275,6 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
         out,
         "\nwrong answers and limits, {t} thread(s): FP/FN = pages misreported in one pass"
     );
-    let _ = writeln!(
-        out,
-        "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12} {:>16}",
-        "scheme",
-        "mixed FP/FN",
-        "storm FP/FN",
-        "FP from refs",
-        "max pins",
-        "refusal ns",
-        "isolated FN/lost"
-    );
     let fpfn = |c: Option<&Cell>| match c {
         Some(Cell {
             false_positives: Some(fp),
@@ -284,6 +283,7 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
         }) => format!("{fp}/{fneg}"),
         _ => "-".into(),
     };
+    let mut rows = vec![];
     for s in names {
         let storm = find(r, s, "refstorm", t, numa);
         let over = find(r, s, "overflow", t, numa);
@@ -291,23 +291,40 @@ fn accuracy(r: &Results, names: &[String], out: &mut String) {
         if storm.or(over).or(mixed).is_none() {
             continue;
         }
-        let _ = writeln!(
-            out,
-            "{:<18} {:>12} {:>12} {:>14} {:>12} {:>12} {:>16}",
+        rows.push((
             clean(s),
-            fpfn(mixed),
-            fpfn(storm),
-            storm.map_or("-".into(), |c| c
-                .fp_threshold_refs
-                .map_or("none".into(), |k| format!(">= {k}"))),
-            over.and_then(|c| c.max_pins)
-                .map_or("-".into(), |m| m.to_string()),
-            over.map_or("-".into(), |c| format!("{:.2}", c.ns_per_page)),
-            mixed
-                .and_then(|c| c.isolation)
-                .map_or("-".into(), |i| i.short()),
-        );
+            vec![
+                fpfn(mixed),
+                fpfn(storm),
+                storm.map_or("-".into(), |c| {
+                    c.fp_threshold_refs
+                        .map_or("none".into(), |k| format!(">= {k}"))
+                }),
+                over.and_then(|c| c.max_pins)
+                    .map_or("-".into(), |m| m.to_string()),
+                over.map_or("-".into(), |c| format!("{:.2}", c.ns_per_page)),
+                mixed
+                    .and_then(|c| c.isolation)
+                    .map_or("-".into(), |i| i.short()),
+            ],
+        ));
     }
+    let columns = [
+        "mixed FP/FN",
+        "storm FP/FN",
+        "FP from refs",
+        "max pins",
+        "refusal ns",
+        "isolated FN/lost",
+    ];
+    out.push_str(
+        &Table {
+            row_head: "scheme".into(),
+            groups: vec![Group::numbers("", &columns)],
+            rows,
+        }
+        .text(),
+    );
 }
 
 #[cfg(test)]
