@@ -9,6 +9,8 @@
 //! middle of its bars.
 
 use super::{text, tick_format, Draw, PlotError, GREY};
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordi32;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -41,7 +43,6 @@ impl Bars {
 
 impl Draw for Bars {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
-        let n = self.colors.len() as i32;
         let top = self.categories.len() as i32 * self.slots();
         let widest = |texts: &mut dyn Iterator<Item = String>, size: f64| {
             texts
@@ -80,8 +81,49 @@ impl Draw for Bars {
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(name_w + 24);
-        let mut chart = builder.build_cartesian_2d(0.0..xmax, 0..top)?;
-        // Labels on the middle half-slot of each category only.
+        // Values that span more than two decades (the kernel's paths beside
+        // the model's) on a log axis, or the small ones cannot be read.
+        let vmin = self
+            .values
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .filter(|v| *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        if vmin.is_finite() && vmax / vmin > LOG_SPAN {
+            let lo = vmin / 2.0;
+            // A log axis needs room right of the longest bar in decades.
+            let hi = vmax * (vmax / lo).powf(room.min(0.6) / (1.0 - room.min(0.6))) * 1.05;
+            let mut chart = builder.build_cartesian_2d((lo..hi).log_scale(), 0..top)?;
+            let desc = format!("{} (log scale)", self.x_desc);
+            self.mesh(&mut chart, &desc, &|v: &f64| format!("{v}"))?;
+            self.bars(&mut chart, lo, top)
+        } else {
+            let mut chart = builder.build_cartesian_2d(0.0..xmax, 0..top)?;
+            self.mesh(&mut chart, &self.x_desc, &tick_format(xmax))?;
+            self.bars(&mut chart, 0.0, top)
+        }
+    }
+}
+
+/// Values spanning more than this factor go on a log axis.
+const LOG_SPAN: f64 = 100.0;
+
+impl Bars {
+    /// The axes: category names on the middle half-slot of each category,
+    /// the value axis described.
+    fn mesh<DB: DrawingBackend, X>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordi32>>,
+        desc: &str,
+        ticks: &dyn Fn(&f64) -> String,
+    ) -> Result<(), PlotError>
+    where
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        let n = self.colors.len() as i32;
+        let top = self.categories.len() as i32 * self.slots();
         let label_at = |y: &i32| {
             self.categories
                 .iter()
@@ -93,14 +135,28 @@ impl Draw for Bars {
             .configure_mesh()
             .disable_y_mesh()
             .set_tick_mark_size(LabelAreaPosition::Left, 0)
-            .x_desc(self.x_desc.as_str())
+            .x_desc(desc)
             .axis_desc_style(text(20.0))
             .label_style(text(16.0))
             .y_labels(top as usize + 1)
             .y_label_formatter(&label_at)
-            .x_label_formatter(&tick_format(xmax))
+            .x_label_formatter(ticks)
             .light_line_style(WHITE)
             .draw()?;
+        Ok(())
+    }
+
+    /// The reference line, then each bar from `from` with its value.
+    fn bars<DB: DrawingBackend, X>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordi32>>,
+        from: f64,
+        top: i32,
+    ) -> Result<(), PlotError>
+    where
+        X: Ranged<ValueType = f64>,
+    {
+        let n = self.colors.len() as i32;
         // Behind the bars and their values.
         if let Some((x, label)) = &self.reference {
             chart.draw_series(DashedLineSeries::new(
@@ -125,12 +181,13 @@ impl Draw for Bars {
                 let y0 = self.base(c) + 2 * (n - 1 - s as i32);
                 let color = self.colors[s];
                 chart.draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y0), (v, y0 + 2)],
+                    [(from, y0), (v.max(from), y0 + 2)],
                     color.filled(),
                 )))?;
                 let label = (self.value_label)(v);
                 chart.draw_series(std::iter::once(
-                    EmptyElement::at((v, y0 + 1)) + Text::new(label, (6, 0), value_style.clone()),
+                    EmptyElement::at((v.max(from), y0 + 1))
+                        + Text::new(label, (6, 0), value_style.clone()),
                 ))?;
             }
         }

@@ -4,7 +4,7 @@
 //! entry, so no line hides another. Needs `fp_by_refs` in the results
 //! (pinbench from the commit that added it on); older files get no plot.
 
-use super::{text, Ctx, Draw, Entry, Figure, Mark, PlotError};
+use super::{text, Ctx, Dot, Draw, Entry, Figure, Mark, PlotError};
 use crate::error::ReportError;
 use crate::runs::{is_calibration, subject, subjects};
 use crate::tables::rate_segments;
@@ -67,7 +67,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
         legend.push(Entry {
             label: lines(names, 24),
             color,
-            mark: Mark::Line,
+            mark: Mark::Line(Dot::Circle),
         });
     }
     let body = Steps { max_refs, series };

@@ -1,7 +1,7 @@
 //! Plot: `fork()` time against the MiB of the buffer, pinned (registered
 //! with io_uring) and unpinned, per backing (`pinbench kernel --effects`).
 
-use super::{draw_line, text, tick_format, Colors, Ctx, Draw, Entry, Figure, Mark, PlotError};
+use super::{draw_line, text, tick_format, Colors, Ctx, Dot, Draw, Entry, Figure, Mark, PlotError};
 use crate::error::ReportError;
 use crate::runs::distinct;
 use plotters::coord::Shift;
@@ -41,7 +41,7 @@ impl Draw for Lines {
             .axis_desc_style(text(20.0))
             .draw()?;
         for s in &self.0 {
-            draw_line(&mut chart, &s.points, &s.color, s.dashed)?;
+            draw_line(&mut chart, &s.points, &s.color, s.dashed, Dot::Circle)?;
         }
         Ok(())
     }
@@ -77,7 +77,11 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
             legend.push(Entry {
                 label: format!("{backing}, {state}"),
                 color,
-                mark: if pinned { Mark::Line } else { Mark::Dashed },
+                mark: if pinned {
+                    Mark::Line(Dot::Circle)
+                } else {
+                    Mark::Dashed
+                },
             });
             series.push(Series {
                 color,

@@ -4,7 +4,7 @@
 //! with no slow calls; a line that climbs at p99 is one that sometimes
 //! waits (a lock, a cache line bouncing between CPUs).
 
-use super::{draw_line, text, Ctx, Draw, Entry, Figure, Mark, PlotError};
+use super::{draw_line, text, Ctx, Dot, Draw, Entry, Figure, Mark, PlotError};
 use crate::error::ReportError;
 use crate::runs::{subject, subjects};
 use plotters::coord::Shift;
@@ -45,7 +45,7 @@ pub(crate) fn render(ctx: &Ctx) -> Result<Vec<Figure>, ReportError> {
             legend.push(Entry {
                 label: s,
                 color,
-                mark: Mark::Line,
+                mark: Mark::Line(Dot::Circle),
             });
         }
         if series.is_empty() {
@@ -148,7 +148,7 @@ impl Draw for Lines {
                 .enumerate()
                 .map(|(i, &v)| (SegmentValue::CenterOf(i as i32), v))
                 .collect();
-            draw_line(&mut chart, &pts, color, false)?;
+            draw_line(&mut chart, &pts, color, false, Dot::Circle)?;
         }
         Ok(())
     }

@@ -137,6 +137,7 @@ pub(crate) fn draw_line<DB, X, Y, CT>(
     pts: &[(X, Y)],
     color: &RGBColor,
     dashed: bool,
+    dot: Dot,
 ) -> Result<(), PlotError>
 where
     DB: DrawingBackend,
@@ -154,11 +155,7 @@ where
     } else {
         chart.draw_series(LineSeries::new(pts.iter().cloned(), color.stroke_width(3)))?;
     }
-    chart.draw_series(
-        pts.iter()
-            .map(|p| Circle::new(p.clone(), 5, color.filled())),
-    )?;
-    Ok(())
+    dot_at(chart, pts, color, dot)
 }
 
 /// A failure inside plotters, as text.
@@ -179,11 +176,54 @@ pub(crate) struct Entry {
     pub mark: Mark,
 }
 
+/// The marker on each point of a line: a circle, or, where colours
+/// repeat (more series than the palette has), a triangle, then a square.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dot {
+    Circle,
+    Triangle,
+    Square,
+}
+
+impl Dot {
+    /// The marker of the `i`th series of a palette of `colors` colours.
+    pub fn nth(i: usize, colors: usize) -> Dot {
+        [Dot::Circle, Dot::Triangle, Dot::Square][(i / colors.max(1)) % 3]
+    }
+}
+
+/// Draws `dot` at `p`.
+fn dot_at<DB: DrawingBackend, C: Clone + 'static, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    pts: &[C],
+    color: &RGBColor,
+    dot: Dot,
+) -> Result<(), PlotError>
+where
+    CT: plotters::coord::CoordTranslate<From = C>,
+{
+    let style = color.filled();
+    match dot {
+        Dot::Circle => {
+            chart.draw_series(pts.iter().map(|p| Circle::new(p.clone(), 5, style)))?;
+        }
+        Dot::Triangle => {
+            chart.draw_series(pts.iter().map(|p| TriangleMarker::new(p.clone(), 7, style)))?;
+        }
+        Dot::Square => {
+            chart.draw_series(pts.iter().map(|p| {
+                EmptyElement::at(p.clone()) + Rectangle::new([(-5, -5), (5, 5)], style)
+            }))?;
+        }
+    }
+    Ok(())
+}
+
 /// How a legend line shows its series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mark {
-    /// A line with a dot.
-    Line,
+    /// A line with a marker.
+    Line(Dot),
     /// A dashed line (the floor).
     Dashed,
     /// A filled box (bars).
@@ -291,12 +331,19 @@ fn draw_frame<DB: DrawingBackend, D: Draw>(
     for e in &frame.legend {
         let mid = y + 9;
         match e.mark {
-            Mark::Line => {
+            Mark::Line(dot) => {
                 legend.draw(&PathElement::new(
                     vec![(12, mid), (52, mid)],
                     e.color.stroke_width(3),
                 ))?;
-                legend.draw(&Circle::new((32, mid), 5, e.color.filled()))?;
+                let style = e.color.filled();
+                match dot {
+                    Dot::Circle => legend.draw(&Circle::new((32, mid), 5, style))?,
+                    Dot::Triangle => legend.draw(&TriangleMarker::new((32, mid), 7, style))?,
+                    Dot::Square => {
+                        legend.draw(&Rectangle::new([(27, mid - 5), (37, mid + 5)], style))?
+                    }
+                }
             }
             Mark::Dashed => {
                 for x in [12, 26, 40] {
@@ -383,6 +430,12 @@ impl Colors {
     }
 
     /// The colour of `subject`; black for the floor.
+    /// The marker of `subject`'s line: another where its colour repeats.
+    pub fn dot(&self, subject: &str) -> Dot {
+        let i = self.subjects.iter().position(|s| s == subject).unwrap_or(0);
+        Dot::nth(i, PALETTE.len())
+    }
+
     pub fn of(&self, subject: &str) -> RGBColor {
         if subject == "floor" {
             return BLACK;
