@@ -12,22 +12,38 @@ use pin_results::{Cell, MODEL};
 const PRICED: [&str; 4] = ["private", "shared", "huge", "pte-thp"];
 
 /// The findings, one sentence each, or nothing where the runs hold no
-/// model cells.
+/// model cells. Each run is judged on its own (a cell measured in two runs
+/// is two cells, not a choice between them), its sentences labelled with
+/// the run's where there are several.
 pub fn findings(runs: &[Run]) -> Vec<String> {
-    let cells: Vec<&Cell> = runs
+    let mut out = vec![];
+    for run in runs {
+        let label = if runs.len() > 1 {
+            format!("[{}] ", run.label)
+        } else {
+            String::new()
+        };
+        out.extend(of_run(run).into_iter().map(|f| format!("{label}{f}")));
+    }
+    out
+}
+
+fn of_run(run: &Run) -> Vec<String> {
+    let cells: Vec<&Cell> = run
+        .results
+        .cells
         .iter()
-        .flat_map(|r| r.results.cells.iter())
         .filter(|c| c.backend == MODEL && !is_calibration(c) && c.kernel_timed.is_none())
         .collect();
     if cells.is_empty() {
         return vec![];
     }
-    let mut out = vec![usable(runs, &cells)];
+    let mut out = vec![usable(run, &cells)];
     let blind = blind(&cells);
     out.extend(cheapest(&cells, &blind));
     out.extend(scaling(&cells));
     out.extend(exactness(&cells, &blind));
-    out.extend(memory(runs));
+    out.extend(memory(run));
     out.extend(split_fix(&cells));
     out
 }
@@ -48,25 +64,19 @@ fn split_fix(cells: &[&Cell]) -> Vec<String> {
         .collect()
 }
 
-/// Whether the run can be quoted: most of its cells judged on a quiet
+/// Whether the run can be quoted: at least half its cells judged on a quiet
 /// machine, and the machine in the same state at its end as at its start
 /// (the fingerprints' intervals overlap).
-fn usable(runs: &[Run], cells: &[&Cell]) -> String {
+fn usable(run: &Run, cells: &[&Cell]) -> String {
     let busy = cells.iter().filter(|c| c.busy).count();
-    let moved: Vec<&str> = runs
-        .iter()
-        .filter(|r| {
-            r.results.fingerprint.as_ref().is_some_and(|f| {
-                f.end
-                    .is_some_and(|e| e.ci_high < f.start.ci_low || f.start.ci_high < e.ci_low)
-            })
-        })
-        .map(|r| r.label.as_str())
-        .collect();
+    let moved = run.results.fingerprint.as_ref().is_some_and(|f| {
+        f.end
+            .is_some_and(|e| e.ci_high < f.start.ci_low || f.start.ci_high < e.ci_low)
+    });
     let judged = cells.len() - busy;
     let verdict = if 2 * judged < cells.len() {
         "NOT usable as evidence: most cells ran on a busy machine; run it again on a quiet one"
-    } else if !moved.is_empty() {
+    } else if moved {
         "NOT usable as evidence: the machine's fingerprint moved between the run's start and end"
     } else if busy > 0 {
         "usable: the busy cells are left out of what follows (run them again to judge them)"
@@ -261,8 +271,8 @@ fn exactness(cells: &[&Cell], blind: &[String]) -> Vec<String> {
 
 /// Tracking memory per 4 KiB page in the order-0 workload with the largest
 /// memmap, scheme by scheme, least first.
-fn memory(runs: &[Run]) -> Vec<String> {
-    let Some((shape, cells)) = runs.iter().find_map(crate::tables::memory_cells) else {
+fn memory(run: &Run) -> Vec<String> {
+    let Some((shape, cells)) = crate::tables::memory_cells(run) else {
         return vec![];
     };
     let mut per: Vec<(String, f64)> = cells
@@ -384,5 +394,30 @@ mod tests {
         assert!(line.contains("refstorm asked: exact;"), "{line}");
         assert!(line.contains("bias (from 1023 references)"), "{line}");
         assert!(line.contains("blind to pins (FOLL_GET): plain"), "{line}");
+    }
+
+    #[test]
+    fn two_runs_of_the_same_cells_are_judged_each_on_its_own() {
+        let run = |x: f64| {
+            sample::results(vec![
+                cell("hybrid", "private", x, 0.01),
+                cell("exact", "private", 3.0, 0.01),
+            ])
+        };
+        let runs = Run::label_all(vec![
+            ("a.json".into(), run(2.0)),
+            ("b.json".into(), run(2.2)),
+        ]);
+        let f = findings(&runs);
+        let cheap: Vec<&String> = f.iter().filter(|l| l.contains("Cheapest")).collect();
+        assert_eq!(cheap.len(), 2, "{f:?}");
+        assert!(
+            cheap[0].starts_with("[A] ") && cheap[1].starts_with("[B] "),
+            "{cheap:?}"
+        );
+        assert!(
+            cheap.iter().all(|l| !l.contains("below hybrid")),
+            "{cheap:?}"
+        );
     }
 }
