@@ -1,7 +1,9 @@
 //! The bottom line: what a run's model cells say, in words, at the top of
-//! `report.txt`. Drawn only from judged cells (not busy), and a difference
-//! is stated only where the two 95% intervals separate; where they do not,
-//! it says so. Whether the run is usable at all comes first.
+//! `report.txt`. Timings are drawn only from judged cells ([`judged`]: not
+//! busy, not disturbed, with an interval), and a difference is stated only
+//! where the two 95% intervals separate; where they do not, it says so.
+//! Wrong answers and memory are counted, not timed: every cell's count is
+//! used. Whether the run is usable at all comes first.
 
 use crate::runs::{is_calibration, subject, Run, Shape};
 use crate::table::num;
@@ -56,7 +58,7 @@ fn split_fix(cells: &[&Cell]) -> Vec<String> {
     let at: Vec<&Cell> = cells
         .iter()
         .copied()
-        .filter(|c| Some(c.threads) == fewest && !c.busy)
+        .filter(|c| Some(c.threads) == fewest && judged(c))
         .collect();
     crate::findings::split_fix_price(&at)
         .into_iter()
@@ -64,37 +66,46 @@ fn split_fix(cells: &[&Cell]) -> Vec<String> {
         .collect()
 }
 
+/// A cell whose timing can be quoted: not busy (its rounds ran on a quiet
+/// machine), not disturbed (its threads had their CPUs), with an interval.
+fn judged(c: &Cell) -> bool {
+    !c.busy && !c.disturbed() && c.x_floor.n > 0
+}
+
 /// Whether the run can be quoted: at least half its cells judged on a quiet
 /// machine, and the machine in the same state at its end as at its start
 /// (the fingerprints' intervals overlap).
 fn usable(run: &Run, cells: &[&Cell]) -> String {
     let busy = cells.iter().filter(|c| c.busy).count();
+    let disturbed = cells.iter().filter(|c| !c.busy && c.disturbed()).count();
+    let judged = cells.iter().filter(|c| judged(c)).count();
     let moved = run.results.fingerprint.as_ref().is_some_and(|f| {
         f.end
             .is_some_and(|e| e.ci_high < f.start.ci_low || f.start.ci_high < e.ci_low)
     });
-    let judged = cells.len() - busy;
     let verdict = if 2 * judged < cells.len() {
-        "NOT usable as evidence: most cells ran on a busy machine; run it again on a quiet one"
+        "NOT usable as evidence: most cells ran on a busy or shared machine; run it again \
+         on a quiet one"
     } else if moved {
         "NOT usable as evidence: the machine's fingerprint moved between the run's start and end"
-    } else if busy > 0 {
-        "usable: the busy cells are left out of what follows (run them again to judge them)"
+    } else if judged < cells.len() {
+        "usable: the others are left out of the timings below (run them again to judge them)"
     } else {
         "usable"
     };
     format!(
-        "{judged} of {} model cells judged on a quiet machine, {busy} busy: {verdict}.",
+        "{judged} of {} model cells judged (quiet machine, CPUs to themselves, an \
+         interval); {busy} busy, {disturbed} disturbed: {verdict}.",
         cells.len()
     )
 }
 
-/// Subjects that read pinned pages as unpinned in `mixed` (FOLL_GET's
+/// Subjects that read a pinned page as unpinned in any cell (FOLL_GET's
 /// `plain`): they are not pin tracking, whatever they cost.
 fn blind(cells: &[&Cell]) -> Vec<String> {
     let mut out: Vec<String> = cells
         .iter()
-        .filter(|c| c.workload == "mixed" && c.false_negatives.is_some_and(|n| n > 0))
+        .filter(|c| c.false_negatives.is_some_and(|n| n > 0))
         .map(|c| subject(c))
         .collect();
     out.sort();
@@ -123,7 +134,7 @@ fn judged_at_fewest<'a>(cells: &[&'a Cell]) -> Vec<(Shape, Vec<&'a Cell>)> {
             let fewest = of.iter().map(|c| c.threads).min()?;
             let judged = of
                 .into_iter()
-                .filter(|c| c.threads == fewest && !c.busy)
+                .filter(|c| c.threads == fewest && judged(c))
                 .collect();
             Some((s, judged))
         })
@@ -177,7 +188,7 @@ fn scaling(cells: &[&Cell]) -> Vec<String> {
     let of: Vec<&Cell> = cells
         .iter()
         .copied()
-        .filter(|c| c.workload == "private" && c.numa.placement == "local" && !c.busy)
+        .filter(|c| c.workload == "private" && c.numa.placement == "local" && judged(c))
         .filter(|c| c.scaling.is_some_and(|s| s.n > 0))
         .collect();
     let Some(most) = of.iter().map(|c| c.threads).max() else {
@@ -243,20 +254,25 @@ fn exactness(cells: &[&Cell], blind: &[String]) -> Vec<String> {
             .filter(|c| c.false_positives.is_some_and(|n| n > 0))
             .filter_map(|c| c.fp_threshold_refs)
             .min();
-        let wrong = mine.clone().any(|c| {
-            c.false_positives.is_some_and(|n| n > 0) || c.false_negatives.is_some_and(|n| n > 0)
-        });
-        match (wrong, from) {
-            (false, _) => exact.push(s.clone()),
-            (true, Some(r)) => fp.push(format!("{s} (from {r} references)")),
-            (true, None) => fp.push(s.clone()),
+        // Exact only where every answer was counted and none was wrong.
+        let counted = mine
+            .clone()
+            .all(|c| c.false_positives.is_some() && c.false_negatives.is_some());
+        let wrong = mine
+            .clone()
+            .any(|c| c.false_positives.is_some_and(|n| n > 0));
+        match (counted, wrong, from) {
+            (true, false, _) => exact.push(s.clone()),
+            (_, true, Some(r)) => fp.push(format!("{s} (from {r} references)")),
+            (_, true, None) => fp.push(s.clone()),
+            (false, false, _) => {}
         }
     }
     let mut asked_in: Vec<&str> = asked.iter().map(|c| c.workload.as_str()).collect();
     asked_in.sort();
     asked_in.dedup();
     let mut line = format!(
-        "Exact where {} asked: {}",
+        "Exact where {} asked (counted, not timed): {}",
         asked_in.join(" and "),
         list(&exact)
     );
@@ -391,7 +407,10 @@ mod tests {
             .iter()
             .find(|l| l.starts_with("Exact"))
             .expect("exactness");
-        assert!(line.contains("refstorm asked: exact;"), "{line}");
+        assert!(
+            line.contains("refstorm asked (counted, not timed): exact;"),
+            "{line}"
+        );
         assert!(line.contains("bias (from 1023 references)"), "{line}");
         assert!(line.contains("blind to pins (FOLL_GET): plain"), "{line}");
     }
@@ -419,5 +438,27 @@ mod tests {
             cheap.iter().all(|l| !l.contains("below hybrid")),
             "{cheap:?}"
         );
+    }
+
+    #[test]
+    fn disturbed_cells_are_not_judged_and_false_negatives_anywhere_are_blind() {
+        let mut shared = cell("hybrid", "private", 1.0, 0.01);
+        shared.cpu_share = Some(0.5);
+        let mut plain = cell("plain", "refstorm", 1.0, 0.01);
+        plain.false_positives = Some(0);
+        plain.false_negatives = Some(2048);
+        let runs = Run::label_all(vec![(
+            "r.json".into(),
+            sample::results(vec![shared, cell("exact", "private", 2.0, 0.01), plain]),
+        )]);
+        let f = findings(&runs);
+        assert!(f[0].contains("1 disturbed"), "{}", f[0]);
+        assert!(!f.iter().any(|l| l.contains("hybrid 1.00")), "{f:?}");
+        let line = f
+            .iter()
+            .find(|l| l.starts_with("Exact"))
+            .expect("exactness");
+        assert!(line.contains("blind to pins (FOLL_GET): plain"), "{line}");
+        assert!(!line.contains("as pinned: plain"), "{line}");
     }
 }

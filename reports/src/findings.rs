@@ -42,8 +42,11 @@ pub fn split_fix_price(cells: &[&Cell]) -> Vec<String> {
             let overlap = h.x_floor.ci_low <= b.x_floor.ci_high && b.x_floor.ci_low <= h.x_floor.ci_high;
             let verdict = if overlap {
                 "within the two cells' 95% CIs: not resolved by this run"
-            } else {
+            } else if d > 0.0 {
                 "the price of that fix"
+            } else {
+                "yet hybrid is the cheaper here, which one more atomic cannot explain: \
+                 the two cells saw different machine states; run it again"
             };
             Some(format!(
                 "hybrid - bias, private order-0 pages, {t}T {numa}: {d:+.2} x floor ({:.2} -> {:.2}): \
@@ -101,6 +104,10 @@ mod tests {
         h.x_floor.ci_low = 2.0;
         assert!(split_fix_price(&[&b, &h])[0].contains("not resolved"));
         assert!(split_fix_price(&[&b]).is_empty());
+        h.x_floor = estimate(1.5);
+        let lines = split_fix_price(&[&b, &h]);
+        assert!(lines[0].contains("-0.50 x floor"), "{}", lines[0]);
+        assert!(!lines[0].contains("the price of that fix"), "{}", lines[0]);
     }
 
     #[test]

@@ -35,8 +35,9 @@ fn all_tables(unmerged: &[Run], brief: bool) -> Vec<Titled> {
 }
 
 /// What the findings are drawn from.
-const FINDINGS_ABOUT: &str = "From judged cells only; a difference is stated only where the \
-    two 95% intervals separate. The tables below hold every figure.";
+const FINDINGS_ABOUT: &str = "Timings from judged cells only (not busy, not disturbed, with \
+    an interval); a difference is stated only where the two 95% intervals separate. Wrong \
+    answers and memory are counted, not timed. The tables below hold every figure.";
 
 /// What the workload tables' columns and marks mean, each said once.
 fn legend(runs: &[Run]) -> Vec<String> {

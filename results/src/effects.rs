@@ -109,8 +109,8 @@ pub struct Collapse {
 /// pinned long-term (registered with io_uring) against unpinned, in
 /// alternating rounds. Migration unmaps an exclusive anonymous page only
 /// if `folio_try_share_anon_rmap_pte()` may clear its `PageAnonExclusive`,
-/// which it refuses for a folio that `folio_maybe_dma_pinned()` (-EBUSY,
-/// include/linux/rmap.h:294 in v6.12, from `try_to_migrate_one()`,
+/// which it refuses for a folio `folio_maybe_dma_pinned()` reports pinned
+/// (-EBUSY, include/linux/rmap.h:582 in v6.12, from `try_to_migrate_one()`,
 /// mm/rmap.c:2263); `migrate_pages()` retries it and gives up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Migration {

@@ -54,7 +54,13 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// device such as /dev/zero, a FIFO) or larger than [`MAX_FILE_BYTES`].
 fn read_text(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking: opening a FIFO for reading would wait for a writer
+    // before the check below could refuse it.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
     let m = f.metadata()?;
     if !m.is_file() {
         return Err(std::io::Error::new(

@@ -21,6 +21,18 @@ fn in_range(what: &str, x: f64, max: f64) -> Result<(), String> {
 }
 
 fn cell(c: &Cell) -> Result<(), String> {
+    // Names first: they go into every message and every output.
+    let backing = c.kernel.as_ref().map(|k| k.backing.as_str());
+    for (what, s) in [
+        ("subject", Some(c.subject.as_str())),
+        ("workload", Some(c.workload.as_str())),
+        ("backend", Some(c.backend.as_str())),
+        ("kernel backing", backing),
+    ] {
+        if let Some(s) = s {
+            word(&format!("a cell's {what}"), s)?;
+        }
+    }
     let name = format!("cell {}/{} {}T", c.subject, c.workload, c.threads);
     let check = || -> Result<(), String> {
         if c.threads == 0 || c.threads > MAX_THREADS {
@@ -214,6 +226,14 @@ mod tests {
         let mut r = ok.clone();
         r.cells[0].threads = 0;
         assert!(check(&r).is_err_and(|e| e.contains("threads 0")));
+        // A name with a terminal escape, or a line break, never reaches an
+        // output, nor the message that refuses it.
+        for bad in ["evil\u{1b}]0;pwned\u{7}", "two\nlines"] {
+            let mut r = ok.clone();
+            r.cells[0].subject = bad.into();
+            let e = check(&r).expect_err("refused");
+            assert!(e.contains("a cell's subject") && !e.contains(bad), "{e}");
+        }
         let mut r = ok.clone();
         r.cells[0].pairs.floor_ns_per_page.clear();
         assert!(check(&r).is_err_and(|e| e.contains("differ in length")));

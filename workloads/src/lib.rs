@@ -122,6 +122,15 @@ mod tests {
         assert_eq!(i.lru_lost, lost, "{what}");
     }
 
+    /// A name is one workload's: `from_name` would find only the first.
+    #[test]
+    fn every_workload_has_a_name_of_its_own() {
+        for (i, w) in WORKLOADS.iter().enumerate() {
+            assert_eq!(Workload::from_name(w.name()), Some(*w));
+            assert!(WORKLOADS[i + 1..].iter().all(|o| o.name() != w.name()));
+        }
+    }
+
     /// Runs every workload's worker a few batches on every scheme, two
     /// threads' worth of slots on one thread, and checks the memmap is left
     /// with every page back at refcount 1 and nothing pinned.

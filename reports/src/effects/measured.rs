@@ -128,7 +128,7 @@ fn migration(m: &pin_results::Migration, prefix: &str) -> Titled {
              with io_uring (pinned long-term) or not, in {} alternating rounds, \
              each starting on node {}: migration unmaps an exclusive anonymous page \
              only if it may share it, which folio_try_share_anon_rmap_pte() refuses \
-             for a folio that folio_maybe_dma_pinned() (-EBUSY, include/linux/\
+             for a folio folio_maybe_dma_pinned() reports pinned (-EBUSY, include/linux/\
              rmap.h:582, from try_to_migrate_one(), mm/rmap.c:2263 in v6.12); \
              migrate_pages() retries and gives up. moved: pages found on node {} \
              after, over the rounds; ns/page: the call's time over the buffer's \

@@ -8,11 +8,15 @@ use crate::tables::Titled;
 /// 4 KiB pages in a GiB.
 const PAGES_PER_GIB: f64 = (1u64 << 18) as f64;
 
-/// Per model scheme, the share of unpinned pages `refstorm` read as pinned
-/// (over its sweep of ordinary reference counts), at the fewest threads of
-/// the first run that has the cell.
-fn fp_rates(runs: &[Run]) -> Vec<(String, f64)> {
-    let mut out: Vec<(String, f64)> = vec![];
+/// A scheme's answer over refstorm's sweep: the share of unpinned pages it
+/// read as pinned, or `None` where it read pinned pages as unpinned (blind
+/// to pins, FOLL_GET's `plain`: it has no false positives to price).
+type FpShare = Option<f64>;
+
+/// Per model scheme, its [`FpShare`], at the fewest threads of the first
+/// run that has the cell.
+fn fp_rates(runs: &[Run]) -> Vec<(String, FpShare)> {
+    let mut out: Vec<(String, FpShare)> = vec![];
     let mut cells: Vec<&pin_results::Cell> = runs
         .iter()
         .flat_map(|r| r.results.cells.iter())
@@ -26,7 +30,11 @@ fn fp_rates(runs: &[Run]) -> Vec<(String, f64)> {
         let pages: u64 = buckets.iter().map(|b| b.pages).sum();
         let fp: u64 = buckets.iter().map(|b| b.false_positives).sum();
         if pages > 0 && !out.iter().any(|(s, _)| *s == c.subject) {
-            out.push((c.subject.clone(), fp as f64 / pages as f64));
+            let blind = c.false_negatives.is_some_and(|n| n > 0);
+            out.push((
+                c.subject.clone(),
+                (!blind).then(|| fp as f64 / pages as f64),
+            ));
         }
     }
     out
@@ -34,19 +42,16 @@ fn fp_rates(runs: &[Run]) -> Vec<(String, f64)> {
 
 /// What each scheme's false positives would cost the running kernel: its
 /// false-positive share times a GiB of pages, as fork copies (at the
-/// measured ns per pinned 4 KiB page), as pages migration would refuse
-/// (at the measured ns per refused page, where a run moved pages between
-/// nodes) and as pages reclaim would keep.
+/// measured ns per pinned 4 KiB page), as pages migration refuses before
+/// unmapping them, and as pages reclaim keeps.
 pub fn prices(runs: &[Run]) -> Option<Titled> {
-    let effects = || runs.iter().filter_map(|r| r.results.effects.as_ref());
-    let fork_ns = effects()
+    let fork_ns = runs
+        .iter()
+        .filter_map(|r| r.results.effects.as_ref())
         .flat_map(|e| e.fork.iter())
         .find(|f| f.backing == "4k")?
         .ns_per_pinned_page
         .median;
-    let refused_ns = effects()
-        .find_map(|e| e.migration.as_ref())
-        .map(|m| m.ns_per_page_pinned.median);
     let rates = fp_rates(runs);
     if rates.is_empty() {
         return None;
@@ -54,42 +59,55 @@ pub fn prices(runs: &[Run]) -> Option<Titled> {
     let rows = rates
         .iter()
         .map(|(s, rate)| {
-            let pages = rate * PAGES_PER_GIB;
-            (
-                s.clone(),
-                vec![
-                    format!("{:.1}%", rate * 100.0),
-                    num(pages * fork_ns / 1e6),
-                    format!("{pages:.0}"),
-                    refused_ns.map_or("-".into(), |ns| num(pages * ns / 1e6)),
-                    format!("{pages:.0}"),
+            let cells = match rate {
+                Some(rate) => {
+                    let pages = rate * PAGES_PER_GIB;
+                    vec![
+                        format!("{:.1}%", rate * 100.0),
+                        num(pages * fork_ns / 1e6),
+                        format!("{pages:.0}"),
+                        format!("{pages:.0}"),
+                        format!("{pages:.0}"),
+                    ]
+                }
+                None => vec![
+                    "blind".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
                 ],
-            )
+            };
+            (s.clone(), cells)
         })
         .collect();
-    let refused = refused_ns.map_or_else(
-        || "no run here moved pages between nodes (one node of memory), so no time".into(),
-        |ns| format!("at the measured {} ns per refused page", num(ns)),
-    );
     Some(Titled {
         heading: "What false positives would cost the running kernel".into(),
         about: format!(
             "A page a scheme reads as pinned when it is not is treated as pinned \
-             where the kernel asks folio_maybe_dma_pinned() (v6.12): an exclusive \
-             anonymous page is copied at fork (folio_try_dup_anon_rmap_pte(), \
-             include/linux/rmap.h) and refused by migration before it is unmapped \
-             (folio_try_share_anon_rmap_pte(), rmap.h:582, from try_to_migrate_one(), \
-             mm/rmap.c:2263); anonymous pages are kept by reclaim (mm/vmscan.c:1239 \
-             and :1328). FP share: unpinned pages refstorm read as pinned over its \
-             sweep of 0 to 2047 ordinary references per page (an even spread, not a \
-             measured workload's). Per GiB of such pages: fork time at the measured \
-             {} ns per pinned 4 KiB page and pages copied; migration's refused pages, \
-             {refused}: references that are not mappings fail migration's expected \
-             count anyway (folio_migrate_mapping()), so an exact scheme refuses the \
-             same pages, after unmapping and retrying rather than before; a page \
-             whose references are mappings is not exclusive, and neither fork nor \
-             migration asks. kept: pages reclaim would keep. Exact schemes cost \
-             nothing here; their price is in the timing tables.",
+             where the kernel asks folio_maybe_dma_pinned() (v6.12). FP share: \
+             unpinned pages refstorm read as pinned over its sweep of 0 to 2047 \
+             ordinary references per page (an even spread, not a measured \
+             workload's); blind: the scheme cannot tell pinned pages at all. Per GiB \
+             of such pages: fork copies an exclusive anonymous page it finds maybe \
+             pinned (folio_try_dup_anon_rmap_pte(), include/linux/rmap.h), in a \
+             process that has pinned before (MMF_HAS_PINNED, folio_needs_cow_for_dma(), \
+             include/linux/mm.h): ms at the measured {} ns per pinned 4 KiB page, and \
+             pages copied. Migration refuses an exclusive anonymous page before \
+             unmapping it (folio_try_share_anon_rmap_pte(), rmap.h:582, from \
+             try_to_migrate_one(), mm/rmap.c:2263): refused; but the references \
+             that made the false positive, not being mappings, fail migration's \
+             expected count anyway (folio_migrate_mapping()), so an exact scheme \
+             refuses the same pages, only later (after unmapping and the retries), \
+             and the false positive costs no refusal. Reclaim keeps an anonymous \
+             page not yet in the swap cache that it finds maybe pinned, before \
+             unmapping it (mm/vmscan.c:1239), exclusive or not: kept; for a page \
+             whose references are mappings this is the false positive's real cost \
+             (after unmapping, :1328, those references are gone); with other \
+             references an exact scheme keeps the page too, as its refcount cannot \
+             be frozen (__remove_mapping()). A page whose references are mappings \
+             is not exclusive, so neither fork nor migration asks about it. Exact \
+             schemes cost nothing here; their price is in the timing tables.",
             num(fork_ns)
         ),
         table: Table {
@@ -97,7 +115,7 @@ pub fn prices(runs: &[Run]) -> Option<Titled> {
             groups: vec![
                 Group::numbers("", &["FP share"]),
                 Group::numbers("fork per GiB", &["ms", "copied"]),
-                Group::numbers("migration per GiB", &["ms", "refused"]),
+                Group::numbers("migration per GiB", &["refused"]),
                 Group::numbers("reclaim", &["kept/GiB"]),
             ],
             rows,
@@ -129,7 +147,13 @@ mod tests {
                 false_positives: 1024,
             },
         ]);
-        let model = sample::results(vec![storm]);
+        let mut plain = storm.clone();
+        plain.subject = "plain".into();
+        plain.false_negatives = Some(1024);
+        for b in plain.fp_by_refs.iter_mut().flatten() {
+            b.false_positives = 0;
+        }
+        let model = sample::results(vec![storm, plain]);
         let mut kernel = sample::results(vec![]);
         kernel.effects = Some(Effects {
             fork: vec![ForkCost {
@@ -182,7 +206,15 @@ mod tests {
             "{prices}"
         );
         assert!(prices.contains("131072"), "{prices}");
-        // The same pages refused by migration, 2 us each: 262.1 ms.
-        assert!(prices.contains("262.1"), "{prices}");
+        // FOLL_GET's plain has no false positive to price: it cannot see pins.
+        let plain = prices
+            .lines()
+            .find(|l| l.starts_with("plain"))
+            .expect("plain");
+        assert!(plain.contains("blind"), "{plain}");
+        // Refused by migration, as counted pages only: an exact scheme
+        // refuses them too.
+        assert!(!prices.contains("262.1"), "{prices}");
+        assert!(t.last().expect("prices").about.contains("costs no refusal"));
     }
 }

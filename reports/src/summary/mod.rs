@@ -92,7 +92,7 @@ fn render_with(r: &Results, with_notes: bool) -> String {
     if !findings.is_empty() {
         let _ = writeln!(
             out,
-            "findings (judged cells; differences only where intervals separate):"
+            "findings (timings of judged cells; differences only where intervals separate):"
         );
         for f in &findings {
             out.push_str(&crate::table::wrap(

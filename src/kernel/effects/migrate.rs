@@ -2,9 +2,9 @@
 //! to another node. `try_to_migrate_one()` (mm/rmap.c:2263 in v6.12) must
 //! clear an exclusive anonymous page's `PageAnonExclusive` before it
 //! unmaps it, and `folio_try_share_anon_rmap_pte()` refuses that with
-//! -EBUSY for a folio that `folio_maybe_dma_pinned()` (include/linux/
-//! rmap.h:294): the page stays mapped, `migrate_pages()` retries it
-//! (`NR_MAX_MIGRATE_PAGES_RETRY`, 10 passes) and gives up, and
+//! -EBUSY for a folio `folio_maybe_dma_pinned()` reports pinned
+//! (include/linux/rmap.h:582): the page stays mapped, `migrate_pages()`
+//! retries it (`NR_MAX_MIGRATE_PAGES_RETRY`, 10 passes) and gives up, and
 //! `move_pages()` returns how many pages it did not move. This is the
 //! check a false positive of the pin answer trips.
 //!
