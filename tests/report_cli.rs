@@ -4,6 +4,7 @@
 //! bad input exits 2 with nothing written or overwritten.
 
 use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use std::path::{Path, PathBuf};
 
@@ -102,7 +103,9 @@ fn a_run_gives_every_plot_a_mailable_text_and_the_same_bytes_twice() {
         "THP:",
         "pinbench:",
         "command:",
-        "== private",
+        "== Findings",
+        "== How to read the tables",
+        "== x floor at a glance",
     ] {
         assert!(txt.contains(want), "report.txt lacks {want}\n{txt}");
     }
@@ -116,6 +119,8 @@ fn a_run_gives_every_plot_a_mailable_text_and_the_same_bytes_twice() {
     )
     .expect("utf-8");
     assert!(md.contains("(throughput-private.png)"), "{md}");
+    // The per-workload tables are report.md's.
+    assert!(md.contains("\n## private"), "{md}");
     assert_eq!(files, listing(&b), "two reports of one file differ");
 }
 
@@ -237,8 +242,12 @@ fn hostile_files_are_refused_by_name_or_rendered_without_a_panic() {
             .code(2)
             .stderr(contains(needle));
     }
-    // A 100,000-character subject is rendered, not a panic.
-    report(&long, &d.join("long")).success();
+    // A 100,000-character subject is refused by name, not rendered, and not
+    // echoed whole.
+    report(&long, &d.join("long"))
+        .code(2)
+        .stderr(contains("a cell's subject is not a short line of text"))
+        .stderr(contains("xxxxxxxxxxxxxxxxxxxxxxxx").not());
     // A directory of the user's pictures, and the working directory, are
     // refused and left as they were.
     let pics = d.join("pics");
