@@ -26,6 +26,17 @@ pub const WITHIN_NOISE: &str = "~";
 /// `compare`: no verdict (too few runs to test).
 pub const NO_VERDICT: &str = "?";
 
+/// A cell's marks after its figure, in one order everywhere: [`WIDE`]
+/// where `wide` (the figure's interval; the caller says which), then
+/// [`DISTURBED`] and [`BUSY`] where they apply.
+pub fn cell_marks(c: &pin_results::Cell, wide: bool) -> String {
+    [(wide, WIDE), (c.disturbed(), DISTURBED), (c.busy, BUSY)]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, m)| *m)
+        .collect()
+}
+
 /// What [`WIDE`] means, in a sentence.
 pub fn wide() -> String {
     format!(

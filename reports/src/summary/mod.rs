@@ -55,19 +55,6 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
-/// `1.62+-0.05^`: an estimate, marked when its interval is wide.
-fn short(e: &Estimate) -> String {
-    format!(
-        "{}{}",
-        crate::tables::estimate(e),
-        if e.noisy() {
-            crate::legend::WIDE.to_string()
-        } else {
-            String::new()
-        }
-    )
-}
-
 /// The summary of one results file.
 pub fn render(r: &Results) -> String {
     render_with(r, true)
@@ -152,14 +139,8 @@ fn render_with(r: &Results, with_notes: bool) -> String {
                     .iter()
                     .map(|col| {
                         find(r, s, col, *threads, numa).map_or("-".into(), |c| {
-                            let mark =
-                                |on: bool, m: char| if on { m.to_string() } else { String::new() };
-                            format!(
-                                "{}{}{}",
-                                short(&c.x_floor),
-                                mark(c.disturbed(), crate::legend::DISTURBED),
-                                mark(c.busy, crate::legend::BUSY)
-                            )
+                            let marks = crate::legend::cell_marks(c, c.x_floor.noisy());
+                            format!("{}{marks}", crate::tables::estimate(&c.x_floor))
                         })
                     })
                     .collect();

@@ -3,7 +3,7 @@
 //! and `x 1T` at the most. The per-workload tables, with ns/page and
 //! Mpages/s at every thread count, are `report.md`'s.
 
-use super::{estimate, run_prefix, Titled, BUSY, DISTURBED, WIDE, WITHHELD};
+use super::{estimate, run_prefix, Titled, WITHHELD};
 use crate::runs::{distinct, subject, subjects, Run, Shape};
 use crate::table::{Group, Table};
 use pin_results::{Cell, MODEL};
@@ -42,7 +42,13 @@ pub fn overview(runs: &[Run]) -> Vec<Titled> {
             &at,
             fewest,
             format!("{prefix}x floor at a glance, {fewest} thread(s), memmap {place}"),
-            |c| Some(format!("{}{}", estimate(&c.x_floor), marks(c))),
+            |c| {
+                Some(format!(
+                    "{}{}",
+                    estimate(&c.x_floor),
+                    crate::legend::cell_marks(c, c.noisy)
+                ))
+            },
         ));
         if most > fewest {
             out.push(table(
@@ -51,22 +57,17 @@ pub fn overview(runs: &[Run]) -> Vec<Titled> {
                 format!("{prefix}x 1T at a glance, {most} threads, memmap {place}"),
                 |c| match c.scaling {
                     _ if c.scaling_withheld => Some(WITHHELD.into()),
-                    Some(s) => Some(format!("{}{}", estimate(&s), marks(c))),
+                    Some(s) => Some(format!(
+                        "{}{}",
+                        estimate(&s),
+                        crate::legend::cell_marks(c, c.noisy)
+                    )),
                     None => None,
                 },
             ));
         }
     }
     out
-}
-
-/// A cell's marks, each where it applies.
-fn marks(c: &Cell) -> String {
-    [(c.noisy, WIDE), (c.disturbed(), DISTURBED), (c.busy, BUSY)]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, m)| *m)
-        .collect()
 }
 
 /// Subjects by workload shape at `threads`, each cell `figure`'s.
