@@ -60,7 +60,7 @@ fn bad_input_exits_2_naming_the_value_and_leaves_the_output_alone() {
         (vec!["run", "--threads", "x", "-o", o], "'x'"),
         (
             vec!["run", "--revisits", "99999", "-o", o],
-            "--revisits 99999: at most 7684",
+            "--revisits 99999: at most 8325",
         ),
         (vec!["run", "--revisits", "-1", "-o", o], "'-1'"),
     ];
@@ -157,13 +157,13 @@ fn a_tiny_run_writes_every_cell_of_the_documented_schema() {
             "bias/overflow"
         ]
     );
-    // 2 rounds in 2 visits, and 1 revisit of a round to a cell short of
-    // quiet ones.
+    // 2 rounds asked in 2 visits: each visit measures a whole ABBA block
+    // (4 rounds), and 1 revisit adds a block to a cell short of quiet ones.
     assert_eq!(r["config"]["visits"], 2);
     assert_eq!(r["config"]["revisits"], 1);
     for c in cells {
         let rounds = c["pairs"]["subject_ns_per_page"].as_array().map(Vec::len);
-        assert!(rounds == Some(2) || rounds == Some(3), "{rounds:?}");
+        assert!(rounds == Some(4) || rounds == Some(6), "{rounds:?}");
         assert!(
             c["x_floor"]["median"].as_f64().is_some_and(|v| v > 0.0),
             "{c}"

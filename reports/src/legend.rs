@@ -59,11 +59,11 @@ pub fn disturbed() -> String {
 /// What [`BUSY`] means.
 pub fn busy() -> String {
     format!(
-        "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (the \
-         floor's slice within {:.0}% of the run's quiet floor for that work; with \
-         several threads, the threads run together by the contention probe), so its \
-         figures are over all rounds, mostly of a busy machine, and not comparable \
-         with a quiet cell's; re-run it.",
+        "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (judged \
+         two at a time, the floor's slices within {:.0}% of the run's quiet floor for \
+         that work; with several threads, the threads run together by the contention \
+         probe), or those of one visit only, so its figures are over all rounds, \
+         mostly of a busy machine, and not comparable with a quiet cell's; re-run it.",
         pin_results::MIN_QUIET_ROUNDS,
         pin_results::QUIET_FLOOR * 100.0
     )

@@ -24,7 +24,9 @@ pub fn or_zero(e: Option<Estimate>) -> Estimate {
 /// Sets the figures derived from `cell.pairs` over its quiet rounds, as
 /// judged by `y`: medians, estimates, noisy, how many rounds were set
 /// aside; each over all rounds, and the cell marked busy, when fewer than
-/// [`crate::MIN_QUIET_ROUNDS`] were quiet. `scaling` comes from the rounds
+/// [`crate::MIN_QUIET_ROUNDS`] were quiet. The ratios (`x_floor`,
+/// `scaling`) are estimated over ABBA blocks ([`Pairs::blocks`]), the
+/// slice order's effect cancelled in each. `scaling` comes from the rounds
 /// whose solo slice was quiet too, and is withheld (`None`) when too few
 /// were.
 pub fn derive(cell: &mut Cell, y: Yardstick) {
@@ -37,26 +39,18 @@ pub fn derive(cell: &mut Cell, y: Yardstick) {
     cell.busy = kept.busy;
     let p = &cell.pairs;
     let quiet = |xs: &[f64]| Pairs::keep(xs, &kept.rounds);
-    let visits = p.visits();
-    let visits_of = |mask: &[bool]| -> Vec<usize> {
-        visits
-            .iter()
-            .zip(mask)
-            .filter(|(_, k)| **k)
-            .map(|(v, _)| *v)
-            .collect()
-    };
     cell.ns_per_page = median(&quiet(&p.subject_ns_per_page));
     cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
     cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
-    cell.x_floor = or_zero(Estimate::over_visits(
-        &quiet(&p.x_floor()),
-        &visits_of(&kept.rounds),
-    ));
+    let by_block = |xs: &[f64], mask: &[bool]| {
+        let (values, visits) = p.by_block(xs, mask);
+        Estimate::over_visits(&values, &visits)
+    };
+    cell.x_floor = or_zero(by_block(&p.x_floor(), &kept.rounds));
     let scaling = p.scaling();
     cell.scaling_withheld = scaling.is_some() && kept.solo_rounds.is_none();
     cell.scaling = match (scaling, &kept.solo_rounds) {
-        (Some(s), Some(mask)) => Estimate::over_visits(&Pairs::keep(&s, mask), &visits_of(mask)),
+        (Some(s), Some(mask)) => by_block(&s, mask),
         _ => None,
     };
     cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());

@@ -147,8 +147,9 @@ impl Results {
             r.derive_again();
             r.notes.push(format!(
                 "written as schema_version {v}: its figures were derived again from its rounds \
-                 by version {SCHEMA_VERSION}'s rules (rounds judged quiet by their floor slice \
-                 against the run's quiet floor for that work; intervals over visits, each of \
+                 by version {SCHEMA_VERSION}'s rules (ratios estimated over ABBA blocks of two \
+                 rounds, each block judged quiet by its floor against the run's quiet floor \
+                 for that work; intervals over visits, each of \
                  pairs / visits rounds where the file kept none; scaling withheld where too \
                  few solo slices were quiet)"
             ));

@@ -58,8 +58,8 @@ pub const QUIET_FLOOR: f64 = 0.05;
 pub const CONCURRENT: f64 = 0.5;
 
 /// A cell with fewer quiet rounds than this (or than its rounds, if fewer)
-/// is reported over all its rounds and marked busy: fewer than 8 ratios
-/// give no 95% interval of their median narrower than their range.
+/// is reported over all its rounds and marked busy: 4 blocks, from which
+/// no interval over visits says much.
 pub const MIN_QUIET_ROUNDS: usize = 8;
 
 /// The 5th percentile of the rounds' clock probes a state is judged by.
@@ -233,23 +233,32 @@ fn per_threads(cells: &[Cell], q: f64, pick: fn(&Pairs) -> Option<&[f64]>) -> Ve
 }
 
 impl Pairs {
-    /// Whether each round ran on a quiet machine: its floor slice within
-    /// [`QUIET_FLOOR`] of the quiet floor, and (several threads) its
-    /// contention probe at least [`CONCURRENT`] of the median. A yardstick
-    /// or probe that is missing (a file from before the probes) judges
+    /// Whether each round ran on a quiet machine, judged block by block
+    /// ([`Pairs::blocks`]): the block's floor (the mean of its floor
+    /// slices) within [`QUIET_FLOOR`] of the quiet floor, and (several
+    /// threads) each of its contention probes at least [`CONCURRENT`] of
+    /// the median. Both rounds of a block share its state. A yardstick or
+    /// probe that is missing (a file from before the probes) judges
     /// nothing.
     pub fn quiet(&self, y: Yardstick) -> Vec<bool> {
-        let mut mask = vec![true; self.subject_ns_per_page.len()];
+        let all = vec![true; self.subject_ns_per_page.len()];
         let floor = Some(&self.floor_ns_per_page[..]);
-        and_each(&mut mask, floor, y.quiet_floor_ns, |f, q| {
-            f <= q * (1.0 + QUIET_FLOOR)
-        });
+        let mut mask = self.block_mean_within(all, floor, y.quiet_floor_ns, QUIET_FLOOR);
         and_each(
             &mut mask,
             self.contention_ns.as_deref(),
             y.contention_ns,
             |p, c| p >= c * CONCURRENT,
         );
+        self.whole_blocks(mask)
+    }
+
+    /// `mask` with every block cleared where one of its rounds is.
+    fn whole_blocks(&self, mut mask: Vec<bool>) -> Vec<bool> {
+        for b in self.blocks() {
+            let whole = mask[b.clone()].iter().all(|m| *m);
+            mask[b].iter_mut().for_each(|m| *m = whole);
+        }
         mask
     }
 
@@ -265,15 +274,37 @@ impl Pairs {
         self.solo_of(self.quiet(y), y)
     }
 
-    /// `quiet` (this cell's [`Pairs::quiet`]) narrowed by the solo probes.
-    fn solo_of(&self, mut quiet: Vec<bool>, y: Yardstick) -> Vec<bool> {
-        and_each(
-            &mut quiet,
+    /// `quiet` (this cell's [`Pairs::quiet`]) narrowed by the solo probes,
+    /// a block at a time: the mean of its rounds' solo probes.
+    fn solo_of(&self, quiet: Vec<bool>, y: Yardstick) -> Vec<bool> {
+        self.block_mean_within(
+            quiet,
             self.solo_probe_ns.as_deref(),
             y.quiet_ns,
-            |p, q| p <= q * (1.0 + QUIET_PROBE),
-        );
-        quiet
+            QUIET_PROBE,
+        )
+    }
+
+    /// `mask` with every block cleared whose mean of `values` ran more than
+    /// `margin` over `yardstick`; missing values or yardstick clear nothing.
+    fn block_mean_within(
+        &self,
+        mut mask: Vec<bool>,
+        values: Option<&[f64]>,
+        yardstick: Option<f64>,
+        margin: f64,
+    ) -> Vec<bool> {
+        let (Some(values), Some(y)) = (values, yardstick) else {
+            return mask;
+        };
+        for b in self.blocks() {
+            let Some(v) = values.get(b.clone()) else {
+                continue;
+            };
+            let ok = v.iter().sum::<f64>() / v.len() as f64 <= y * (1.0 + margin);
+            mask[b].iter_mut().for_each(|m| *m &= ok);
+        }
+        mask
     }
 }
 
@@ -311,25 +342,38 @@ pub struct Kept {
 impl Cell {
     /// The rounds its figures come from, judged by `y`.
     pub fn kept(&self, y: Yardstick) -> Kept {
-        let quiet = self.pairs.quiet(y);
-        let solo = self.pairs.solo_of(quiet.clone(), y);
+        let p = &self.pairs;
+        let quiet = p.quiet(y);
+        let solo = p.solo_of(quiet.clone(), y);
+        let busy = p.too_few(&quiet);
         Kept {
-            busy: too_few(&quiet),
-            solo_rounds: (!too_few(&solo)).then_some(solo),
-            rounds: all_if_few(quiet),
+            busy,
+            solo_rounds: (!p.too_few(&solo)).then_some(solo),
+            rounds: if busy { vec![true; quiet.len()] } else { quiet },
         }
     }
 }
 
-fn too_few(mask: &[bool]) -> bool {
-    mask.iter().filter(|q| **q).count() < MIN_QUIET_ROUNDS.min(mask.len())
-}
-
-fn all_if_few(mut mask: Vec<bool>) -> Vec<bool> {
-    if too_few(&mask) {
-        mask.fill(true);
+impl Pairs {
+    /// Whether `mask` keeps too few rounds to judge by: fewer than
+    /// [`MIN_QUIET_ROUNDS`] (or than the cell's rounds, if fewer), or, in a
+    /// cell measured in several visits, rounds of one visit only: the
+    /// interval is drawn over visits ([`crate::Estimate::over_visits`]),
+    /// and one visit cannot show how a rerun's would differ.
+    fn too_few(&self, mask: &[bool]) -> bool {
+        let kept = mask.iter().filter(|q| **q).count();
+        if kept < MIN_QUIET_ROUNDS.min(mask.len()) {
+            return true;
+        }
+        let visits = self.visits();
+        let first = visits.iter().zip(mask).find(|(_, k)| **k).map(|(v, _)| *v);
+        let several = visits.first() != visits.last();
+        let one_kept = visits
+            .iter()
+            .zip(mask)
+            .all(|(v, k)| !*k || Some(*v) == first);
+        self.visit_rounds.is_some() && several && one_kept
     }
-    mask
 }
 
 impl crate::Results {
@@ -340,21 +384,6 @@ impl crate::Results {
             quiet: self.quiet_probe_ns.clone(),
             contention: self.contention_probe_ns.clone(),
         }
-    }
-
-    /// The per-round values `xs` of `cell` (one of this run's) that its
-    /// `x_floor` comes from.
-    pub fn kept(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
-        let y = self.yardsticks().for_cell(cell);
-        Pairs::keep(xs, &cell.kept(y).rounds)
-    }
-
-    /// Those its `scaling` comes from (none where it was withheld).
-    pub fn kept_solo(&self, cell: &Cell, xs: &[f64]) -> Vec<f64> {
-        let y = self.yardsticks().for_cell(cell);
-        cell.kept(y)
-            .solo_rounds
-            .map_or_else(Vec::new, |mask| Pairs::keep(xs, &mask))
     }
 }
 
@@ -378,22 +407,22 @@ mod tests {
     }
 
     #[test]
-    fn rounds_with_a_slow_floor_are_not_quiet() {
+    fn blocks_with_a_slow_floor_are_not_quiet() {
         let mut c = sample::cell("plain", "private", 1, 1.0, 1.0);
         let n = 4;
         c.pairs.subject_ns_per_page = vec![1.0; n];
-        let mut floor = vec![6.0; n];
-        floor[0] = 6.36; // 6% slower: busy
-        floor[n - 1] = 6.29; // 4.8%: still quiet
-        c.pairs.floor_ns_per_page = floor;
+        // Two blocks: the first's floor averages 5.8% over the quiet one
+        // (busy), the second's 4.6% (quiet), though its last round alone
+        // reads 9% over.
+        c.pairs.floor_ns_per_page = vec![6.7, 6.0, 6.0, 6.55];
         // A slow clock probe no longer judges a round's x floor.
         c.pairs.probe_ns = Some(vec![9000.0; n]);
         let q = c.pairs.quiet(Yardstick {
             quiet_ns: Some(3100.0),
             ..quiet_floor(6.0)
         });
-        assert!(!q[0] && q[n - 1]);
-        assert_eq!(q.iter().filter(|q| **q).count(), n - 1);
+        // Both rounds of a block share its state.
+        assert_eq!(q, vec![false, false, true, true]);
         // Without a yardstick nothing is set aside.
         assert!(c.pairs.quiet(Yardstick::default()).iter().all(|q| *q));
         // A cell with too few quiet rounds keeps every round, and is busy.
@@ -448,13 +477,14 @@ mod tests {
             quiet_ns: Some(3100.0),
             contention_ns: Some(16_000.0),
         };
-        // 7 us is under half the median: the vCPUs took turns.
-        assert_eq!(c.pairs.quiet(y), vec![true, false, true]);
-        // Thread 0 slow in its solo slice: that round's scaling is set
+        // 7 us is under half the median: the vCPUs took turns, and the
+        // block of that round is set aside whole.
+        assert_eq!(c.pairs.quiet(y), vec![false, false, true]);
+        // Thread 0 slow in its solo slice: that block's scaling is set
         // aside, its x floor is not.
         c.pairs.solo_probe_ns = Some(vec![3100.0, 3100.0, 4000.0]);
-        assert_eq!(c.pairs.quiet_solo(y), vec![true, false, false]);
-        assert_eq!(c.pairs.quiet(y), vec![true, false, true]);
+        assert_eq!(c.pairs.quiet_solo(y), vec![false, false, false]);
+        assert_eq!(c.pairs.quiet(y), vec![false, false, true]);
     }
 
     #[test]
@@ -496,6 +526,25 @@ mod tests {
     }
 
     #[test]
+    fn quiet_rounds_of_one_visit_only_are_too_few() {
+        let mut c = sample::cell("plain", "private", 1, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![1.0; 16];
+        // Two visits of 8: the second ran busy throughout.
+        let mut floor = vec![6.0; 16];
+        floor[8..].fill(9.0);
+        c.pairs.floor_ns_per_page = floor;
+        c.pairs.visit_rounds = Some(vec![8, 8]);
+        assert!(c.kept(quiet_floor(6.0)).busy, "8 quiet rounds, one visit");
+        // One quiet block in the second visit: two visits to draw on.
+        c.pairs.floor_ns_per_page[8..10].fill(6.0);
+        assert!(!c.kept(quiet_floor(6.0)).busy);
+        // A file without visits: every round its own unit, 8 are enough.
+        c.pairs.floor_ns_per_page[8..10].fill(9.0);
+        c.pairs.visit_rounds = None;
+        assert!(!c.kept(quiet_floor(6.0)).busy);
+    }
+
+    #[test]
     fn scaling_is_withheld_when_too_few_solo_slices_were_quiet() {
         let n = 10;
         let mut c = sample::cell("plain", "private", 2, 1.0, 1.0);
@@ -504,7 +553,8 @@ mod tests {
         c.pairs.pages_per_sec = vec![2.0; n];
         c.pairs.solo_pages_per_sec = Some(vec![1.0; n]);
         c.pairs.probe_ns = Some(vec![3100.0; n]);
-        // Thread 0 slow alone in 3 rounds: 7 quiet, under MIN_QUIET_ROUNDS.
+        // Thread 0 slow alone in 3 rounds, of the first two blocks: 6
+        // rounds quiet, under MIN_QUIET_ROUNDS.
         let mut solo = vec![3100.0; n];
         solo[..3].fill(4000.0);
         c.pairs.solo_probe_ns = Some(solo);
@@ -514,12 +564,13 @@ mod tests {
         crate::derive::derive(&mut c, quiet_probe(3100.0));
         assert_eq!(c.scaling, None);
         assert!(c.scaling_withheld && !c.busy);
-        // One more quiet solo slice and it is given, from those 8.
+        // Its second block quiet and it is given, from those 8 rounds'
+        // 4 blocks.
         if let Some(s) = c.pairs.solo_probe_ns.as_mut() {
             s[2] = 3100.0;
         }
         crate::derive::derive(&mut c, quiet_probe(3100.0));
-        assert_eq!(c.scaling.map(|s| s.n), Some(8));
+        assert_eq!(c.scaling.map(|s| s.n), Some(4));
         assert!(!c.scaling_withheld);
     }
 }

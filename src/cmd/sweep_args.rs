@@ -23,7 +23,8 @@ pub struct SweepArgs {
     pub pages_per_call: usize,
     /// Measured rounds per cell: each a slice of the subject and one of the
     /// floor over the same pages (and, with several threads, one of thread
-    /// 0 alone), in alternating order (default 100; 40 with --quick).
+    /// 0 alone), in alternating order (default 96; 40 with --quick); each
+    /// visit's share is rounded up to an even number, whole ABBA blocks.
     #[arg(long)]
     pub pairs: Option<usize>,
     /// Warm-up rounds per cell, not recorded (default 2).
@@ -34,7 +35,7 @@ pub struct SweepArgs {
     pub slice_ms: Option<u64>,
     /// Visits per cell: its rounds are measured in this many parts, one per
     /// pass over all cells, so every cell sees the same mix of the
-    /// machine's states (default 8; 4 with --quick).
+    /// machine's states (default 8; 5 with --quick).
     #[arg(long)]
     pub visits: Option<usize>,
     /// Further visits, at most, to each cell still short of quiet rounds

@@ -384,10 +384,11 @@ mod tests {
         let kept = cell.kept(y.for_cell(&cell));
         let (mask, solo_mask) = (kept.rounds, kept.solo_rounds);
         assert_eq!(cell.busy, kept.busy);
-        let quiet = |xs: &[f64]| pin_results::Pairs::keep(xs, &mask);
+        // Over the ABBA blocks the kept rounds make.
+        let (blocks, visits) = p.by_block(&p.x_floor(), &mask);
         assert_eq!(
             Some(cell.x_floor),
-            pin_results::Estimate::of(&quiet(&p.x_floor()))
+            pin_results::Estimate::over_visits(&blocks, &visits)
         );
         // Scaling from the rounds quiet in thread 0's solo slice too, or
         // withheld when fewer than MIN_QUIET_ROUNDS (here all 6) were.
@@ -399,8 +400,8 @@ mod tests {
         assert_eq!(cell.scaling_withheld, solo_quiet < 6);
         assert_eq!(cell.scaling.is_none(), cell.scaling_withheld);
         if let (Some(s), Some(m)) = (p.scaling(), solo_mask) {
-            let kept = pin_results::Pairs::keep(&s, &m);
-            assert_eq!(cell.scaling.map(|e| e.n), Some(kept.len()));
+            let (blocks, _) = p.by_block(&s, &m);
+            assert_eq!(cell.scaling.map(|e| e.n), Some(blocks.len()));
         }
         let kept = mask.iter().filter(|q| **q).count();
         assert_eq!(kept + cell.disturbed_rounds, 6);

@@ -176,18 +176,26 @@ impl Sweep {
     pub fn params(&self, counters: Availability) -> Params {
         Params {
             warmup: self.warmup,
-            pairs: self.pairs.div_ceil(self.visits),
+            pairs: per_visit(self.pairs, self.visits),
             slice: Duration::from_millis(self.slice_ms),
             counters,
         }
     }
 }
 
+/// Rounds each visit measures: its share of `pairs`, rounded up to an even
+/// number so that its rounds make whole ABBA blocks (a forward round and
+/// the reversed one after it: the units its ratios are estimated over,
+/// `pin_results::Pairs::blocks`).
+pub fn per_visit(pairs: usize, visits: usize) -> usize {
+    pairs.div_ceil(visits.max(1)).next_multiple_of(2)
+}
+
 /// Slice length, ms (why 2: docs/method.md, "How a cell is measured").
 pub const DEFAULT_SLICE_MS: u64 = 2;
-/// Measured rounds: enough for a 95% CI of the median between the 40th and
-/// 61st of 100 ratios (`--quick`: the 14th and 27th of 40).
-const DEFAULT_PAIRS: usize = 100;
+/// Measured rounds: 8 visits of 12, 6 ABBA blocks each (`--quick`: 5
+/// visits of 8).
+const DEFAULT_PAIRS: usize = 96;
 const QUICK_PAIRS: usize = 40;
 /// Warm-up rounds of each visit: the first slices after a memmap is built
 /// pay its page faults and cache misses.
@@ -197,11 +205,12 @@ const DEFAULT_WARMUP: usize = 2;
 /// cancel; eight visits spread over the run let every cell see the same mix
 /// and give each a chance of quiet rounds.
 const DEFAULT_VISITS: usize = 8;
-/// `--quick`: 4, to keep the whole sweep within a minute on 2 cores with
-/// room for revisits (a visit costs its cell about 30 ms of building and
-/// warm-up: 8 visits took 64 s, 4 took 49 s on the 2-vCPU VM on a quiet
-/// day; 5 took 54 to 57 s on a busy one, once 60).
-const QUICK_VISITS: usize = 4;
+/// `--quick`: 5, to keep the whole sweep within a minute on 2 cores (a
+/// visit costs its cell about 30 ms of building and warm-up: on the 2-vCPU
+/// VM the whole `--quick` matrix without revisits took 52 s in 4 visits of
+/// 10 rounds, 54 s in 5 of 8 and 63 s in 6 of 8). A fifth visit narrows
+/// the interval over visits (`t(0.975, 4)` is 2.78, `t(0.975, 3)` 3.18).
+const QUICK_VISITS: usize = 5;
 // Revisits: a cell still short of quiet rounds after its visits (busy, or
 // its scaling withheld) is visited again, by default up to half as many
 // times more (`visits / 2`), each time adding its share of rounds: the
@@ -360,7 +369,7 @@ fn revisits(
         None if opts.quick => QUICK_REVISITS,
         None => visits / 2,
     };
-    let per_visit = pairs.div_ceil(visits.max(1)) as u64;
+    let per_visit = per_visit(pairs, visits) as u64;
     if pairs as u64 + r as u64 * per_visit > MAX_PAIRS {
         let room = MAX_PAIRS.saturating_sub(pairs as u64) / per_visit.max(1);
         return Err(PlanError::TooLarge("--revisits", r as u64, room));
@@ -423,11 +432,16 @@ mod tests {
         // Emulated: timings are no evidence, nothing to revisit for.
         assert_eq!(revisits(&opts(false, None), 100, 8, true), Ok(0));
         assert_eq!(revisits(&opts(false, Some(3)), 100, 8, true), Ok(3));
-        // 100 rounds in 8 visits of 13: at most (100000 - 100) / 13 more.
-        assert_eq!(revisits(&opts(false, Some(7684)), 100, 8, false), Ok(7684));
+        // 100 rounds in 8 visits of 14 (13, made even): at most
+        // (100000 - 100) / 14 more.
+        assert_eq!(revisits(&opts(false, Some(7135)), 100, 8, false), Ok(7135));
         assert_eq!(
-            revisits(&opts(false, Some(7685)), 100, 8, false),
-            Err(PlanError::TooLarge("--revisits", 7685, 7684))
+            revisits(&opts(false, Some(7136)), 100, 8, false),
+            Err(PlanError::TooLarge("--revisits", 7136, 7135))
+        );
+        assert_eq!(
+            (per_visit(96, 8), per_visit(40, 5), per_visit(1, 8)),
+            (12, 8, 2)
         );
     }
 }

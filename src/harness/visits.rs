@@ -383,8 +383,10 @@ mod tests {
         };
         let (rounds, notes) = sweep(visits, &["quiet", "busy"], quiet_then_busy);
         // The busy cell's third visit found the machine quiet: 8 quiet
-        // rounds, enough, so no fourth. The quiet cell was never revisited.
-        assert_eq!((rounds["quiet"], rounds["busy"]), (16, 24));
+        // rounds, but of one visit, which gives no interval over visits;
+        // the fourth made two, enough, so no fifth. The quiet cell was
+        // never revisited.
+        assert_eq!((rounds["quiet"], rounds["busy"]), (16, 32));
         assert!(notes.is_empty(), "{notes:?}");
         let none = Visits {
             revisits: 0,
@@ -409,7 +411,8 @@ mod tests {
             _ => Ok(visit(s, 2, QUIET, QUIET)),
         });
         assert!(!rounds.contains_key("failing"));
-        assert_eq!((rounds["solo-busy"], rounds["quiet"]), (24, 16));
+        // Quiet alone from its third visit on: two such visits make enough.
+        assert_eq!((rounds["solo-busy"], rounds["quiet"]), (32, 16));
         assert_eq!(notes.len(), 1, "one note for both visits: {notes:?}");
         assert!(notes[0].contains("failing: visit 1 of 2 not measured: no memory"));
         assert!(notes[0].contains("(and 1 more cell visits"), "{notes:?}");

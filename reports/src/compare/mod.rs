@@ -69,14 +69,11 @@ enum Ratio {
 }
 
 impl Ratio {
-    /// The estimate of `c` (of run `r`) and the per-round values it came
-    /// from (its quiet rounds).
-    fn of(self, (r, c): (&Run, &Cell)) -> Option<(Estimate, Vec<f64>)> {
+    /// The estimate of `c`.
+    fn of(self, (_, c): (&Run, &Cell)) -> Option<Estimate> {
         match self {
-            Ratio::XFloor => {
-                (c.x_floor.n > 0).then(|| (c.x_floor, r.results.kept(c, &c.pairs.x_floor())))
-            }
-            Ratio::Scaling => Some((c.scaling?, r.results.kept_solo(c, &c.pairs.scaling()?))),
+            Ratio::XFloor => (c.x_floor.n > 0).then_some(c.x_floor),
+            Ratio::Scaling => c.scaling,
         }
     }
 }
@@ -112,9 +109,9 @@ fn side<'a>(runs: &Indexed<'a>, key: &Key) -> Vec<(&'a Run, &'a Cell)> {
 /// A side left with one run gets no verdict: its noise between runs is
 /// unseen.
 fn metric(base: Side, new: Side, ratio: Ratio) -> [String; 4] {
-    let b: Vec<(Estimate, Vec<f64>)> = base.iter().filter_map(|&rc| ratio.of(rc)).collect();
-    let n: Vec<(Estimate, Vec<f64>)> = new.iter().filter_map(|&rc| ratio.of(rc)).collect();
-    let medians = |s: &[(Estimate, Vec<f64>)]| s.iter().map(|(e, _)| e.median).collect::<Vec<_>>();
+    let b: Vec<Estimate> = base.iter().filter_map(|&rc| ratio.of(rc)).collect();
+    let n: Vec<Estimate> = new.iter().filter_map(|&rc| ratio.of(rc)).collect();
+    let medians = |s: &[Estimate]| s.iter().map(|e| e.median).collect::<Vec<_>>();
     let (bm, nm) = (medians(&b), medians(&n));
     let (Some(bc), Some(nc)) = (Estimate::of(&bm), Estimate::of(&nm)) else {
         return unpaired(ratio, [(base, &bm), (new, &nm)]);
@@ -123,7 +120,7 @@ fn metric(base: Side, new: Side, ratio: Ratio) -> [String; 4] {
     // No run resolves a change finer than its CI, however close a few runs'
     // medians happen to fall: the typical run's (the median half-width), so
     // that one wild run does not silence every verdict.
-    let half_widths: Vec<f64> = b.iter().chain(&n).map(|(e, _)| e.half_width()).collect();
+    let half_widths: Vec<f64> = b.iter().chain(&n).map(|e| e.half_width()).collect();
     let resolution = Estimate::of(&half_widths).map_or(0.0, |e| e.median);
     // A side of one run cannot show the run-to-run noise any verdict must
     // see (six runs of one build, compared in pairs, gave 15 `*`/`**`

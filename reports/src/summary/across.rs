@@ -17,10 +17,11 @@ pub fn across(runs: &[Run]) -> String {
         let m = &r.results.metadata;
         let _ = writeln!(
             out,
-            "[{}] {}: {} {}, {}{}",
+            "[{}] {}: {} ({}) {}, {}{}",
             r.label,
             clean(&r.source),
             clean(&m.host),
+            clean(&m.cpu_model),
             clean(&m.start_time),
             r.results
                 .fingerprint

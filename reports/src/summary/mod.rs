@@ -126,8 +126,8 @@ fn render_with(r: &Results, with_notes: bool) -> String {
     );
     for (threads, numa) in &groups {
         let heading = format!(
-            "x floor (median +- 95% CI half-width of paired slices), {threads} thread(s), \
-             memmap {numa}; {}",
+            "x floor (median of paired ABBA blocks +- 95% CI half-width over visits), \
+             {threads} thread(s), memmap {numa}; {}",
             crate::legend::cell_marks_short()
         );
         out.push('\n');
