@@ -61,8 +61,9 @@ pub fn busy() -> String {
     format!(
         "{BUSY} busy: fewer than {} of the cell's rounds ran on a quiet machine (judged \
          two at a time, the floor's slices within {:.0}% of the run's quiet floor for \
-         that work; with several threads, the threads run together by the contention \
-         probe), or those of one visit only, so its figures are over all rounds, \
+         that work; with several threads, the threads run together and in the run's \
+         usual placement by the contention and handoff probes), or those of one visit \
+         only, so its figures are over all rounds, \
          mostly of a busy machine, and not comparable with a quiet cell's; re-run it.",
         pin_results::MIN_QUIET_ROUNDS,
         pin_results::QUIET_FLOOR * 100.0

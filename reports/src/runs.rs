@@ -201,31 +201,33 @@ impl Shape {
 pub const ANOTHER_STATE: &str = "another machine state";
 
 /// Judges every run's rounds against the quietest floor that any run of
-/// the same machine (host and CPU) found for the same work: a run that
-/// never saw the machine quiet cannot tell from its own rounds, but
-/// beside a run that did, its quiet floor sits high. Such a run's cells of
-/// that work become busy, and a note on the run says why.
+/// the same machine (host and CPU) found for the same work, and the
+/// quickest median handoff probe any found for the same thread count: a
+/// run that never saw the machine quiet (or whose threads sat apart on the
+/// host most of the run) cannot tell from its own rounds, but beside a run
+/// that did, its yardstick sits high. Such a run's cells become busy where
+/// too few of their rounds pass, and a note on the run says why.
 pub fn judge_together(runs: &mut [Run]) {
     let machine = |r: &Results| (r.metadata.host.clone(), r.metadata.cpu_model.clone());
-    let quietest: Vec<_> = runs
+    let best: Vec<_> = runs
         .iter()
         .map(|r| {
             let m = machine(&r.results);
-            pin_results::derive::quietest_floors(
-                runs.iter().map(|o| &o.results).filter(|o| machine(o) == m),
+            let same = || runs.iter().map(|o| &o.results).filter(|o| machine(o) == m);
+            (
+                pin_results::derive::quietest_floors(same()),
+                pin_results::derive::quickest_handoffs(same()),
             )
         })
         .collect();
-    for (r, q) in runs.iter_mut().zip(quietest) {
-        let (moved, busy) = r.results.judge_against(&q);
-        if moved.is_empty() {
-            continue;
-        }
-        let works: Vec<String> = moved
+    for (r, (floors, handoffs)) in runs.iter_mut().zip(best) {
+        let j = r.results.judge_against(&floors, &handoffs);
+        let mut what: Vec<String> = j
+            .floors
             .iter()
             .map(|(w, over)| {
                 format!(
-                    "{} {}T {} pages/call +{:.0}%",
+                    "quiet floor {} {}T {} pages/call +{:.0}%",
                     w.workload,
                     w.threads,
                     w.pages_per_call,
@@ -233,11 +235,20 @@ pub fn judge_together(runs: &mut [Run]) {
                 )
             })
             .collect();
+        what.extend(
+            j.handoffs
+                .iter()
+                .map(|(t, over)| format!("handoff probe {t}T +{:.0}%", over * 100.0)),
+        );
+        if what.is_empty() {
+            continue;
+        }
         r.results.notes.push(format!(
-            "{ANOTHER_STATE} than the quietest of the runs given: its quiet floor sat \
-             over theirs ({}), so its rounds were judged by theirs, and {busy} more of its \
+            "{ANOTHER_STATE} than the quietest of the runs given: its yardsticks sat \
+             over theirs ({}), so its rounds were judged by theirs, and {} more of its \
              cells are busy",
-            works.join(", ")
+            what.join(", "),
+            j.busy
         ));
     }
 }

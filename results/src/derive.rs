@@ -4,7 +4,7 @@
 //! of an earlier schema that kept its rounds can be derived again by the
 //! current rules ([`crate::Results::read`]).
 
-use crate::{Cell, Estimate, FloorNs, FloorWork, Pairs, Results, Yardstick, Yardsticks};
+use crate::{Cell, Estimate, FloorNs, FloorWork, Pairs, ProbeNs, Results, Yardstick, Yardsticks};
 
 /// The median of `xs`, 0 for none.
 fn median(xs: &[f64]) -> f64 {
@@ -76,39 +76,78 @@ impl Results {
         self.quiet_floor_ns = y.quiet_floor;
         self.quiet_probe_ns = y.quiet;
         self.contention_probe_ns = y.contention;
+        self.handoff_probe_ns = y.handoff;
     }
+}
+
+/// What [`Results::judge_against`] changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rejudged {
+    /// Works whose quiet floor sat more than [`crate::QUIET_FLOOR`] over
+    /// the quietest, with how far (a share).
+    pub floors: Vec<(FloorWork, f64)>,
+    /// Thread counts whose median handoff probe sat more than
+    /// [`crate::HANDOFF`] over the quickest, with how far (a share).
+    pub handoffs: Vec<(usize, f64)>,
+    /// Cells busy now that were not.
+    pub busy: usize,
 }
 
 impl Results {
     /// Judges the rounds again against the quieter of the run's own quiet
-    /// floors and `quietest` (those of other runs of the same machine):
-    /// a run that never saw the machine quiet has a busy quiet floor of
-    /// its own, and only a run that did can tell. Returns the works whose
-    /// quiet floor sat more than [`crate::QUIET_FLOOR`] over `quietest`,
-    /// with how far (a share), and the cells of theirs now busy.
-    pub fn judge_against(&mut self, quietest: &[FloorNs]) -> (Vec<(FloorWork, f64)>, usize) {
+    /// floors and `quietest` (those of other runs of the same machine), and
+    /// the quicker of its handoff probes and `quickest`: a run that never
+    /// saw the machine quiet has a busy quiet floor of its own, one whose
+    /// threads sat apart most of the run a slow median handoff, and only a
+    /// run that did not can tell.
+    pub fn judge_against(&mut self, quietest: &[FloorNs], quickest: &[ProbeNs]) -> Rejudged {
         let mut y = Yardsticks::of(&self.cells);
-        let mut moved = vec![];
+        let mut out = Rejudged::default();
         for own in &mut y.quiet_floor {
             let Some(q) = quietest.iter().find(|q| q.work == own.work) else {
                 continue;
             };
             if own.ns > q.ns * (1.0 + crate::QUIET_FLOOR) {
-                moved.push((own.work.clone(), own.ns / q.ns - 1.0));
+                out.floors.push((own.work.clone(), own.ns / q.ns - 1.0));
                 own.ns = q.ns;
             }
         }
-        if moved.is_empty() {
-            return (moved, 0);
+        for own in &mut y.handoff {
+            let Some(q) = quickest.iter().find(|q| q.threads == own.threads) else {
+                continue;
+            };
+            if own.ns > q.ns * (1.0 + crate::HANDOFF) {
+                out.handoffs.push((own.threads, own.ns / q.ns - 1.0));
+                own.ns = q.ns;
+            }
+        }
+        if out.floors.is_empty() && out.handoffs.is_empty() {
+            return out;
         }
         let busy_before = self.cells.iter().filter(|c| c.busy).count();
         for c in &mut self.cells {
             derive(c, y.for_cell(c));
         }
         self.quiet_floor_ns = y.quiet_floor;
+        self.handoff_probe_ns = y.handoff;
         let busy = self.cells.iter().filter(|c| c.busy).count();
-        (moved, busy.saturating_sub(busy_before))
+        out.busy = busy.saturating_sub(busy_before);
+        out
     }
+}
+
+/// Per thread count, the lowest median handoff probe of any of `runs`.
+pub fn quickest_handoffs<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<ProbeNs> {
+    let mut out: Vec<ProbeNs> = vec![];
+    for r in runs {
+        for h in &r.handoff_probe_ns {
+            match out.iter_mut().find(|o| o.threads == h.threads) {
+                Some(o) => o.ns = o.ns.min(h.ns),
+                None => out.push(*h),
+            }
+        }
+    }
+    out
 }
 
 /// Per floor work, the lowest quiet floor of any of `runs`.
@@ -129,6 +168,39 @@ pub fn quietest_floors<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<F
 mod tests {
     use super::*;
     use crate::{sample, KernelTimed};
+
+    /// A 2-thread cell of 16 rounds in two visits whose handoff probe read
+    /// `ns` (64 turns of `ns / 64`) throughout.
+    fn run_with_handoff(ns: f64) -> Results {
+        let mut c = sample::cell("flag", "private", 2, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![50.0; 16];
+        c.pairs.floor_ns_per_page = vec![1.0; 16];
+        c.pairs.pages_per_sec = vec![1.0; 16];
+        c.pairs.solo_pages_per_sec = None;
+        c.pairs.handoff_ns = Some(vec![ns; 16]);
+        c.pairs.visit_rounds = Some(vec![8, 8]);
+        let mut r = sample::results(vec![c]);
+        r.derive_again();
+        r
+    }
+
+    #[test]
+    fn a_run_whose_threads_sat_apart_throughout_is_judged_by_the_quickest() {
+        let quick = run_with_handoff(4000.0);
+        let mut slow = run_with_handoff(20_000.0);
+        // Alone, the slow run's own median is its yardstick: it cannot tell.
+        assert!(!slow.cells[0].busy);
+        let handoffs = quickest_handoffs([&quick, &slow]);
+        assert_eq!(handoffs, quick.handoff_probe_ns);
+        let j = slow.judge_against(&[], &handoffs);
+        assert_eq!(j.handoffs, vec![(2, 4.0)]);
+        assert_eq!(j.busy, 1);
+        assert!(slow.cells[0].busy);
+        // The quick run is judged by its own, and nothing changes.
+        let mut again = quick.clone();
+        assert_eq!(again.judge_against(&[], &handoffs), Rejudged::default());
+        assert_eq!(again, quick);
+    }
 
     #[test]
     fn a_cell_the_kernel_timed_keeps_its_figures() {

@@ -30,8 +30,8 @@ pub use estimate::{Estimate, NOISY_HALF_WIDTH};
 pub use file::{ResultsError, MAX_FILE_BYTES};
 pub use pairs::Pairs;
 pub use quiet::{
-    FloorNs, FloorWork, ProbeNs, Yardstick, Yardsticks, CONCURRENT, MIN_QUIET_ROUNDS, QUIET_FLOOR,
-    QUIET_PROBE,
+    FloorNs, FloorWork, ProbeNs, Yardstick, Yardsticks, CONCURRENT, HANDOFF, MIN_QUIET_ROUNDS,
+    QUIET_FLOOR, QUIET_PROBE,
 };
 use serde::{Deserialize, Serialize};
 pub use timed::{Half, KernelTimed};
@@ -84,6 +84,11 @@ pub struct Results {
     /// its threads together.
     #[serde(default)]
     pub contention_probe_ns: Vec<ProbeNs>,
+    /// The handoff probe's median per thread count (multi-thread cells): a
+    /// block whose probe sat more than [`HANDOFF`] above it, or as far
+    /// below, ran its threads in another placement on the host.
+    #[serde(default)]
+    pub handoff_probe_ns: Vec<ProbeNs>,
     /// The measurements.
     pub cells: Vec<Cell>,
     /// `pinbench kernel --effects`: what pins did to the running kernel;

@@ -39,6 +39,11 @@ pub struct Pairs {
     /// 1-thread cells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contention_ns: Option<Vec<f64>>,
+    /// The handoff probe after it (a line passed round the threads in
+    /// turn, 64 turns each): the slowest thread's ns; `null` in 1-thread
+    /// cells and in files from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_ns: Option<Vec<f64>>,
     /// The clock probe thread 0 ran at the start of its solo slice, ns;
     /// `null` where the cell has no scaling.
     #[serde(default, skip_serializing_if = "Option::is_none")]

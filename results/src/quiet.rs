@@ -57,6 +57,14 @@ pub const QUIET_FLOOR: f64 = 0.05;
 /// of the run's median did not run its threads at the same time.
 pub const CONCURRENT: f64 = 0.5;
 
+/// A multi-thread block whose handoff probe (its rounds' mean) sat further
+/// than this share above the run's median for its thread count, or as far
+/// below (`1 / (1 + HANDOFF)` of it), ran its threads in another placement
+/// on the host: on the 2-vCPU EPYC VM a handoff took about 17, 34, 99 or
+/// 160 to 280 ns by placement, each at least twice the next, while one
+/// placement's rounds spread by a few percent.
+pub const HANDOFF: f64 = 0.5;
+
 /// A cell with fewer quiet rounds than this (or than its rounds, if fewer)
 /// is reported over all its rounds and marked busy: 4 blocks, from which
 /// no interval over visits says much.
@@ -129,6 +137,8 @@ pub struct Yardstick {
     pub quiet_ns: Option<f64>,
     /// The median contention probe of the cell's thread count.
     pub contention_ns: Option<f64>,
+    /// The median handoff probe of the cell's thread count.
+    pub handoff_ns: Option<f64>,
 }
 
 /// The run's yardsticks.
@@ -142,6 +152,8 @@ pub struct Yardsticks {
     pub quiet: Vec<ProbeNs>,
     /// Median contention probes (multi-thread cells only).
     pub contention: Vec<ProbeNs>,
+    /// Median handoff probes (multi-thread cells only).
+    pub handoff: Vec<ProbeNs>,
 }
 
 impl Yardsticks {
@@ -157,6 +169,7 @@ impl Yardsticks {
             quiet_floor: quiet_floors(cells),
             quiet,
             contention: per_threads(cells, 0.5, |p| p.contention_ns.as_deref()),
+            handoff: per_threads(cells, 0.5, |p| p.handoff_ns.as_deref()),
         }
     }
 
@@ -180,6 +193,7 @@ impl Yardsticks {
             quiet_floor_ns: None,
             quiet_ns: of(&self.quiet),
             contention_ns: of(&self.contention),
+            handoff_ns: of(&self.handoff),
         }
     }
 }
@@ -250,6 +264,10 @@ impl Pairs {
             y.contention_ns,
             |p, c| p >= c * CONCURRENT,
         );
+        let handoff = self.handoff_ns.as_deref();
+        let mask = self.block_mean_within(mask, handoff, y.handoff_ns, HANDOFF);
+        let slow = y.handoff_ns.map(|h| h / (1.0 + HANDOFF));
+        let mask = self.block_mean_at_least(mask, handoff, slow);
         self.whole_blocks(mask)
     }
 
@@ -283,6 +301,27 @@ impl Pairs {
             y.quiet_ns,
             QUIET_PROBE,
         )
+    }
+
+    /// `mask` with every block cleared whose mean of `values` is under
+    /// `least`; missing values or bound clear nothing.
+    fn block_mean_at_least(
+        &self,
+        mut mask: Vec<bool>,
+        values: Option<&[f64]>,
+        least: Option<f64>,
+    ) -> Vec<bool> {
+        let (Some(values), Some(least)) = (values, least) else {
+            return mask;
+        };
+        for b in self.blocks() {
+            let Some(v) = values.get(b.clone()) else {
+                continue;
+            };
+            let ok = v.iter().sum::<f64>() / v.len() as f64 >= least;
+            mask[b].iter_mut().for_each(|m| *m &= ok);
+        }
+        mask
     }
 
     /// `mask` with every block cleared whose mean of `values` ran more than
@@ -383,6 +422,7 @@ impl crate::Results {
             quiet_floor: self.quiet_floor_ns.clone(),
             quiet: self.quiet_probe_ns.clone(),
             contention: self.contention_probe_ns.clone(),
+            handoff: self.handoff_probe_ns.clone(),
         }
     }
 }
@@ -476,6 +516,7 @@ mod tests {
             quiet_floor_ns: Some(1.0),
             quiet_ns: Some(3100.0),
             contention_ns: Some(16_000.0),
+            handoff_ns: None,
         };
         // 7 us is under half the median: the vCPUs took turns, and the
         // block of that round is set aside whole.
@@ -485,6 +526,36 @@ mod tests {
         c.pairs.solo_probe_ns = Some(vec![3100.0, 3100.0, 4000.0]);
         assert_eq!(c.pairs.quiet_solo(y), vec![false, false, false]);
         assert_eq!(c.pairs.quiet(y), vec![false, false, true]);
+    }
+
+    #[test]
+    fn blocks_whose_threads_sat_in_another_placement_are_set_aside() {
+        let mut c = sample::cell("flag", "private", 2, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![1.0; 8];
+        c.pairs.floor_ns_per_page = vec![1.0; 8];
+        // Handoffs of 34 ns a turn (64 turns), then 99, then 17, then 34
+        // and 50 (a block's mean of 42: the same placement, within half).
+        let per = |ns: f64| ns * 64.0;
+        c.pairs.handoff_ns = Some(
+            [34.0, 34.0, 99.0, 99.0, 17.0, 17.0, 34.0, 50.0]
+                .map(per)
+                .to_vec(),
+        );
+        let y = Yardstick {
+            handoff_ns: Some(per(34.0)),
+            ..Yardstick::default()
+        };
+        let q = c.pairs.quiet(y);
+        assert_eq!(q, [true, true, false, false, false, false, true, true]);
+        // The run's median, from the cells of its thread count.
+        let ys = Yardsticks::of(std::slice::from_ref(&c));
+        assert_eq!(
+            ys.handoff,
+            vec![ProbeNs {
+                threads: 2,
+                ns: per(34.0)
+            }]
+        );
     }
 
     #[test]
@@ -508,7 +579,8 @@ mod tests {
             Yardstick {
                 quiet_floor_ns: None,
                 quiet_ns: Some(cap),
-                contention_ns: Some(16_000.0)
+                contention_ns: Some(16_000.0),
+                handoff_ns: None,
             }
         );
         assert_eq!(y.for_threads(3), Yardstick::default());

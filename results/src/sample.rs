@@ -67,6 +67,7 @@ pub fn cell(subject: &str, workload: &str, threads: usize, ns: f64, pps: f64) ->
             solo_pages_per_sec: (threads > 1).then(|| vec![pps / (threads as f64 * 0.95)]),
             probe_ns: None,
             contention_ns: None,
+            handoff_ns: None,
             solo_probe_ns: None,
             visit_rounds: None,
         },
@@ -165,6 +166,7 @@ pub fn results(cells: Vec<Cell>) -> Results {
             ns: 3100.0,
         }],
         contention_probe_ns: vec![],
+        handoff_probe_ns: vec![],
         cells,
         effects: None,
     }

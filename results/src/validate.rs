@@ -69,6 +69,7 @@ fn cell(c: &Cell) -> Result<(), String> {
             && p.solo_pages_per_sec.as_ref().is_none_or(|s| s.len() == n)
             && p.probe_ns.as_ref().is_none_or(|s| s.len() == n)
             && p.contention_ns.as_ref().is_none_or(|s| s.len() == n)
+            && p.handoff_ns.as_ref().is_none_or(|s| s.len() == n)
             && p.solo_probe_ns.as_ref().is_none_or(|s| s.len() == n);
         if !same {
             return Err("pairs: its lists differ in length".into());

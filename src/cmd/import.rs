@@ -70,6 +70,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         quiet_floor_ns: vec![],
         quiet_probe_ns: vec![],
         contention_probe_ns: vec![],
+        handoff_probe_ns: vec![],
         cells,
         effects: None,
     };

@@ -20,7 +20,7 @@
 //! Per-call latency and perf counters cover the subject's slices of the
 //! measured rounds only.
 
-use super::clock_probe::{clock_probe, contention_probe, SharedLine};
+use super::clock_probe::{clock_probe, contention_probe, handoff_probe, SharedLine};
 use crate::machine::numa::bind_thread;
 use crate::metrics::counters::{Availability, ThreadCounters};
 use crate::metrics::latency::Latency;
@@ -93,6 +93,8 @@ pub struct ThreadRounds {
     pub probe: Vec<u64>,
     /// ns of the contention probe after it (empty in 1-thread cells).
     pub contention: Vec<u64>,
+    /// ns of the handoff probe after that (empty in 1-thread cells).
+    pub handoff: Vec<u64>,
     /// ns of the clock probe thread 0 runs at the start of its solo slices.
     pub solo_probe: Vec<u64>,
 }
@@ -316,9 +318,11 @@ impl ThreadRun<'_> {
             let probe = clock_probe();
             let threads = self.shape.threads;
             let contention = (threads > 1).then(|| contention_probe(self.line, threads, r));
+            let handoff = (threads > 1).then(|| handoff_probe(self.line, threads, self.index, r));
             if measured {
                 rounds.probe.push(probe);
                 rounds.contention.extend(contention);
+                rounds.handoff.extend(handoff);
             }
             for &kind in round(r, self.shape.solo) {
                 self.meet();

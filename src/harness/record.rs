@@ -126,6 +126,9 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
         contention_ns: (outcomes.len() > 1)
             .then(|| slowest(outcomes, rounds, |o| &o.rounds.contention))
             .flatten(),
+        handoff_ns: (outcomes.len() > 1)
+            .then(|| slowest(outcomes, rounds, |o| &o.rounds.handoff))
+            .flatten(),
         visit_rounds: Some(vec![rounds]),
     }
 }
@@ -176,6 +179,7 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     );
     x.pairs.probe_ns = chain(x.pairs.probe_ns.take(), y.pairs.probe_ns);
     x.pairs.contention_ns = chain(x.pairs.contention_ns.take(), y.pairs.contention_ns);
+    x.pairs.handoff_ns = chain(x.pairs.handoff_ns.take(), y.pairs.handoff_ns);
     x.pairs.solo_probe_ns = chain(x.pairs.solo_probe_ns.take(), y.pairs.solo_probe_ns);
     let rounds_of = |v: Option<Vec<usize>>, n: f64| v.unwrap_or(vec![n as usize]);
     let mut visits = rounds_of(x.pairs.visit_rounds.take(), na);
@@ -312,6 +316,7 @@ mod tests {
                 solo,
                 probe,
                 contention: Vec::new(),
+                handoff: Vec::new(),
                 solo_probe: vec![3000; solo_rounds],
             },
             latency: Latency::new(),

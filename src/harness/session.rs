@@ -176,6 +176,7 @@ impl Session {
             quiet_floor_ns: measured.yardsticks.quiet_floor.clone(),
             quiet_probe_ns: measured.yardsticks.quiet.clone(),
             contention_probe_ns: measured.yardsticks.contention.clone(),
+            handoff_probe_ns: measured.yardsticks.handoff.clone(),
             cells: measured.cells.clone(),
             effects: measured.effects.clone(),
         }

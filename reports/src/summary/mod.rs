@@ -230,6 +230,11 @@ fn probe_line(r: &Results) -> Option<String> {
     } else {
         format!("; contention probe: {}", list(&r.contention_probe_ns))
     };
+    let contention = if r.handoff_probe_ns.is_empty() {
+        contention
+    } else {
+        format!("{contention}; handoff probe: {}", list(&r.handoff_probe_ns))
+    };
     let busy = r.cells.iter().filter(|c| c.busy).count();
     let withheld = match r.cells.iter().filter(|c| c.scaling_withheld).count() {
         0 => String::new(),
