@@ -264,10 +264,10 @@ impl Pairs {
             y.contention_ns,
             |p, c| p >= c * CONCURRENT,
         );
-        let handoff = self.handoff_ns.as_deref();
-        let mask = self.block_mean_within(mask, handoff, y.handoff_ns, HANDOFF);
-        let slow = y.handoff_ns.map(|h| h / (1.0 + HANDOFF));
-        let mask = self.block_mean_at_least(mask, handoff, slow);
+        let usual = y
+            .handoff_ns
+            .map(|h| move |mean: f64| mean <= h * (1.0 + HANDOFF) && mean * (1.0 + HANDOFF) >= h);
+        let mask = self.blocks_where(mask, self.handoff_ns.as_deref(), usual);
         self.whole_blocks(mask)
     }
 
@@ -303,45 +303,36 @@ impl Pairs {
         )
     }
 
-    /// `mask` with every block cleared whose mean of `values` is under
-    /// `least`; missing values or bound clear nothing.
-    fn block_mean_at_least(
-        &self,
-        mut mask: Vec<bool>,
-        values: Option<&[f64]>,
-        least: Option<f64>,
-    ) -> Vec<bool> {
-        let (Some(values), Some(least)) = (values, least) else {
-            return mask;
-        };
-        for b in self.blocks() {
-            let Some(v) = values.get(b.clone()) else {
-                continue;
-            };
-            let ok = v.iter().sum::<f64>() / v.len() as f64 >= least;
-            mask[b].iter_mut().for_each(|m| *m &= ok);
-        }
-        mask
-    }
-
     /// `mask` with every block cleared whose mean of `values` ran more than
     /// `margin` over `yardstick`; missing values or yardstick clear nothing.
     fn block_mean_within(
         &self,
-        mut mask: Vec<bool>,
+        mask: Vec<bool>,
         values: Option<&[f64]>,
         yardstick: Option<f64>,
         margin: f64,
     ) -> Vec<bool> {
-        let (Some(values), Some(y)) = (values, yardstick) else {
+        let ok = yardstick.map(|y| move |mean: f64| mean <= y * (1.0 + margin));
+        self.blocks_where(mask, values, ok)
+    }
+
+    /// `mask` with every block cleared whose mean of `values` fails `ok`;
+    /// missing values or no `ok` clear nothing.
+    fn blocks_where(
+        &self,
+        mut mask: Vec<bool>,
+        values: Option<&[f64]>,
+        ok: Option<impl Fn(f64) -> bool>,
+    ) -> Vec<bool> {
+        let (Some(values), Some(ok)) = (values, ok) else {
             return mask;
         };
         for b in self.blocks() {
             let Some(v) = values.get(b.clone()) else {
                 continue;
             };
-            let ok = v.iter().sum::<f64>() / v.len() as f64 <= y * (1.0 + margin);
-            mask[b].iter_mut().for_each(|m| *m &= ok);
+            let pass = ok(v.iter().sum::<f64>() / v.len() as f64);
+            mask[b].iter_mut().for_each(|m| *m &= pass);
         }
         mask
     }
