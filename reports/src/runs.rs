@@ -201,11 +201,12 @@ impl Shape {
 pub const ANOTHER_STATE: &str = "another machine state";
 
 /// Judges every run's rounds against the quietest floor that any run of
-/// the same machine (host and CPU) found for the same work, and the
-/// quickest median handoff probe any found for the same thread count: a
-/// run that never saw the machine quiet (or whose threads sat apart on the
-/// host most of the run) cannot tell from its own rounds, but beside a run
-/// that did, its yardstick sits high. Such a run's cells become busy where
+/// the same machine (host and CPU) found for the same work, and its
+/// handoff probes by the runs' usual median handoff for the same thread
+/// count where its own sat far from it: a run that never saw the machine
+/// quiet (or whose threads sat in another placement on the host most of
+/// the run) cannot tell from its own rounds, but beside the others its
+/// yardstick stands out. Such a run's cells become busy where
 /// too few of their rounds pass, and a note on the run says why.
 pub fn judge_together(runs: &mut [Run]) {
     let machine = |r: &Results| (r.metadata.host.clone(), r.metadata.cpu_model.clone());
@@ -216,7 +217,7 @@ pub fn judge_together(runs: &mut [Run]) {
             let same = || runs.iter().map(|o| &o.results).filter(|o| machine(o) == m);
             (
                 pin_results::derive::quietest_floors(same()),
-                pin_results::derive::quickest_handoffs(same()),
+                pin_results::derive::usual_handoffs(same()),
             )
         })
         .collect();
@@ -238,14 +239,14 @@ pub fn judge_together(runs: &mut [Run]) {
         what.extend(
             j.handoffs
                 .iter()
-                .map(|(t, over)| format!("handoff probe {t}T +{:.0}%", over * 100.0)),
+                .map(|(t, off)| format!("handoff probe {t}T {:+.0}%", off * 100.0)),
         );
         if what.is_empty() {
             continue;
         }
         r.results.notes.push(format!(
-            "{ANOTHER_STATE} than the quietest of the runs given: its yardsticks sat \
-             over theirs ({}), so its rounds were judged by theirs, and {} more of its \
+            "{ANOTHER_STATE} than the runs given: its yardsticks stood apart from \
+             theirs ({}), so its rounds were judged by theirs, and {} more of its \
              cells are busy",
             what.join(", "),
             j.busy

@@ -110,7 +110,7 @@ fn facts(run: &Run) -> Vec<(&'static str, String)> {
                 m.start_time,
                 m.duration_s,
                 r.cells.len(),
-                c.pairs,
+                pin_results::rounds_per_visit(c.pairs, c.visits) * c.visits,
                 c.slice_ms,
                 c.visits,
                 c.warmup,

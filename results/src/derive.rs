@@ -86,8 +86,8 @@ pub struct Rejudged {
     /// Works whose quiet floor sat more than [`crate::QUIET_FLOOR`] over
     /// the quietest, with how far (a share).
     pub floors: Vec<(FloorWork, f64)>,
-    /// Thread counts whose median handoff probe sat more than
-    /// [`crate::HANDOFF`] over the quickest, with how far (a share).
+    /// Thread counts whose median handoff probe sat outside
+    /// [`crate::HANDOFF`] of the usual one, with how far (a share, + or -).
     pub handoffs: Vec<(usize, f64)>,
     /// Cells busy now that were not.
     pub busy: usize,
@@ -96,11 +96,12 @@ pub struct Rejudged {
 impl Results {
     /// Judges the rounds again against the quieter of the run's own quiet
     /// floors and `quietest` (those of other runs of the same machine), and
-    /// the quicker of its handoff probes and `quickest`: a run that never
-    /// saw the machine quiet has a busy quiet floor of its own, one whose
-    /// threads sat apart most of the run a slow median handoff, and only a
-    /// run that did not can tell.
-    pub fn judge_against(&mut self, quietest: &[FloorNs], quickest: &[ProbeNs]) -> Rejudged {
+    /// its handoff probes by `usual` (the runs' median handoff) where its
+    /// own sat outside [`crate::HANDOFF`] of it: a run that never saw the
+    /// machine quiet has a busy quiet floor of its own, one whose threads
+    /// sat in another placement most of the run another median handoff,
+    /// and only the runs beside it can tell.
+    pub fn judge_against(&mut self, quietest: &[FloorNs], usual: &[ProbeNs]) -> Rejudged {
         let mut y = Yardsticks::of(&self.cells);
         let mut out = Rejudged::default();
         for own in &mut y.quiet_floor {
@@ -113,10 +114,11 @@ impl Results {
             }
         }
         for own in &mut y.handoff {
-            let Some(q) = quickest.iter().find(|q| q.threads == own.threads) else {
+            let Some(q) = usual.iter().find(|q| q.threads == own.threads) else {
                 continue;
             };
-            if own.ns > q.ns * (1.0 + crate::HANDOFF) {
+            let band = 1.0 + crate::HANDOFF;
+            if own.ns > q.ns * band || own.ns * band < q.ns {
                 out.handoffs.push((own.threads, own.ns / q.ns - 1.0));
                 own.ns = q.ns;
             }
@@ -136,18 +138,24 @@ impl Results {
     }
 }
 
-/// Per thread count, the lowest median handoff probe of any of `runs`.
-pub fn quickest_handoffs<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<ProbeNs> {
-    let mut out: Vec<ProbeNs> = vec![];
+/// Per thread count, the median (the lower of two middle ones) of the
+/// median handoff probes of `runs`: the placement the runs usually had.
+pub fn usual_handoffs<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<ProbeNs> {
+    let mut by: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
     for r in runs {
         for h in &r.handoff_probe_ns {
-            match out.iter_mut().find(|o| o.threads == h.threads) {
-                Some(o) => o.ns = o.ns.min(h.ns),
-                None => out.push(*h),
-            }
+            by.entry(h.threads).or_default().push(h.ns);
         }
     }
-    out
+    by.into_iter()
+        .map(|(threads, mut ns)| {
+            ns.sort_by(f64::total_cmp);
+            ProbeNs {
+                threads,
+                ns: ns[(ns.len() - 1) / 2],
+            }
+        })
+        .collect()
 }
 
 /// Per floor work, the lowest quiet floor of any of `runs`.
@@ -185,21 +193,28 @@ mod tests {
     }
 
     #[test]
-    fn a_run_whose_threads_sat_apart_throughout_is_judged_by_the_quickest() {
+    fn a_run_whose_threads_sat_apart_throughout_is_judged_by_the_usual_placement() {
         let quick = run_with_handoff(4000.0);
         let mut slow = run_with_handoff(20_000.0);
         // Alone, the slow run's own median is its yardstick: it cannot tell.
         assert!(!slow.cells[0].busy);
-        let handoffs = quickest_handoffs([&quick, &slow]);
-        assert_eq!(handoffs, quick.handoff_probe_ns);
-        let j = slow.judge_against(&[], &handoffs);
+        let usual = usual_handoffs([&quick, &quick.clone(), &slow]);
+        assert_eq!(usual, quick.handoff_probe_ns);
+        let j = slow.judge_against(&[], &usual);
         assert_eq!(j.handoffs, vec![(2, 4.0)]);
         assert_eq!(j.busy, 1);
         assert!(slow.cells[0].busy);
-        // The quick run is judged by its own, and nothing changes.
+        // The usual runs are judged by their own, and nothing changes.
         let mut again = quick.clone();
-        assert_eq!(again.judge_against(&[], &handoffs), Rejudged::default());
+        assert_eq!(again.judge_against(&[], &usual), Rejudged::default());
         assert_eq!(again, quick);
+        // One run much quicker than the others is the odd one, not their
+        // yardstick.
+        let mut odd = run_with_handoff(1000.0);
+        let usual = usual_handoffs([&odd, &quick, &quick.clone()]);
+        assert_eq!(usual, quick.handoff_probe_ns);
+        assert_eq!(odd.judge_against(&[], &usual).handoffs, vec![(2, -0.75)]);
+        assert!(odd.cells[0].busy);
     }
 
     #[test]

@@ -45,6 +45,13 @@ pub const SCHEMA_VERSION: u32 = 8;
 /// `pairs / visits` rounds, rounded up).
 pub const REDERIVED_VERSIONS: [u32; 4] = [4, 5, 6, 7];
 
+/// Rounds each visit of a run of `pairs` rounds in `visits` visits
+/// measures: its share, rounded up to an even number so that its rounds
+/// make whole ABBA blocks ([`Pairs::blocks`]).
+pub fn rounds_per_visit(pairs: usize, visits: usize) -> usize {
+    pairs.div_ceil(visits.max(1)).next_multiple_of(2)
+}
+
 /// A cell whose threads got less CPU time than this share of their elapsed
 /// time was disturbed by other load on the machine.
 pub const DISTURBED_CPU_SHARE: f64 = 0.95;

@@ -50,7 +50,8 @@ pub struct Pairs {
     pub solo_probe_ns: Option<Vec<f64>>,
     /// How many of the rounds, in order, each visit measured (each visit
     /// over a fresh memmap): the units a rerun varies by. `null` in files
-    /// written before it was kept: every round is then its own unit.
+    /// written before it was kept: rounds are then paired over the cell,
+    /// each block its own unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visit_rounds: Option<Vec<usize>>,
 }
@@ -62,7 +63,7 @@ impl Pairs {
     pub fn visits(&self) -> Vec<usize> {
         let n = self.subject_ns_per_page.len();
         match &self.visit_rounds {
-            Some(v) if v.iter().sum::<usize>() == n => v
+            Some(v) if self.visits_sum() == Some(n) => v
                 .iter()
                 .enumerate()
                 .flat_map(|(i, &k)| std::iter::repeat_n(i, k))
@@ -71,13 +72,22 @@ impl Pairs {
         }
     }
 
+    /// The rounds [`Pairs::visit_rounds`] add up to; `None` without them or
+    /// where the sum overflows (a hostile file).
+    pub fn visits_sum(&self) -> Option<usize> {
+        self.visit_rounds
+            .as_ref()?
+            .iter()
+            .try_fold(0usize, |a, &k| a.checked_add(k))
+    }
+
     /// The rounds of each block, in order: rounds 2k and 2k+1 of each
     /// visit (a visit's odd last round is a block alone). Where the file
     /// has no visits, rounds 2k and 2k+1 of the cell.
     pub fn blocks(&self) -> Vec<Range<usize>> {
         let n = self.subject_ns_per_page.len();
         let visits = match &self.visit_rounds {
-            Some(v) if v.iter().sum::<usize>() == n => v.clone(),
+            Some(v) if self.visits_sum() == Some(n) => v.clone(),
             _ => vec![n],
         };
         let mut out = Vec::with_capacity(n.div_ceil(2));
@@ -104,6 +114,11 @@ impl Pairs {
                 continue;
             }
             let Some(v) = xs.get(b.clone()) else { continue };
+            // A ratio of 0 or less (no pages measured) has no place in a
+            // geometric mean: its block is left out.
+            if !v.iter().all(|x| x.is_finite() && *x > 0.0) {
+                continue;
+            }
             values.push(geometric_mean(v));
             units.push(visits.as_ref().map_or(i, |vs| vs[b.start]));
         }
@@ -142,16 +157,12 @@ impl Pairs {
     }
 }
 
-/// The geometric mean of `xs`; their mean where one is not above 0 (no
-/// logarithm), so a ratio of 0 (no pages measured) stays 0.
+/// The geometric mean of `xs`, all above 0.
 fn geometric_mean(xs: &[f64]) -> f64 {
     match xs {
         [x] => *x,
-        [a, b] if *a > 0.0 && *b > 0.0 => (a * b).sqrt(),
-        _ if xs.iter().all(|x| *x > 0.0) => {
-            (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
-        }
-        _ => xs.iter().sum::<f64>() / xs.len() as f64,
+        [a, b] => (a * b).sqrt(),
+        _ => (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp(),
     }
 }
 
@@ -197,6 +208,14 @@ mod tests {
         // Without visits each block is its own unit.
         let p = pairs(&x, None);
         assert_eq!(p.by_block(&p.x_floor(), &[true; 6]).1, vec![0, 1, 2]);
-        assert_eq!(geometric_mean(&[0.0, 2.0]), 1.0);
+        // A block with a ratio of 0 (no pages measured) is left out, not
+        // averaged into a value no round read.
+        let mut zero = x;
+        zero[1] = 0.0;
+        let p = pairs(&zero, Some(vec![4, 2]));
+        assert_eq!(p.by_block(&p.x_floor(), &[true; 6]).1, vec![0, 1]);
+        // Visits that overflow when added are no visits, not a panic.
+        let p = pairs(&[1.0; 4], Some(vec![usize::MAX, 5]));
+        assert_eq!((p.visits_sum(), p.blocks()), (None, vec![0..2, 2..4]));
     }
 }

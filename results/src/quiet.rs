@@ -60,9 +60,8 @@ pub const CONCURRENT: f64 = 0.5;
 /// A multi-thread block whose handoff probe (its rounds' mean) sat further
 /// than this share above the run's median for its thread count, or as far
 /// below (`1 / (1 + HANDOFF)` of it), ran its threads in another placement
-/// on the host: on the 2-vCPU EPYC VM a handoff took about 17, 34, 99 or
-/// 160 to 280 ns by placement, each at least twice the next, while one
-/// placement's rounds spread by a few percent.
+/// on the host: on the 2-vCPU EPYC VM the probe read about 4.2 us in one
+/// placement and about 20 us in the other, nearly five times as much.
 pub const HANDOFF: f64 = 0.5;
 
 /// A cell with fewer quiet rounds than this (or than its rounds, if fewer)
@@ -251,7 +250,8 @@ impl Pairs {
     /// ([`Pairs::blocks`]): the block's floor (the mean of its floor
     /// slices) within [`QUIET_FLOOR`] of the quiet floor, and (several
     /// threads) each of its contention probes at least [`CONCURRENT`] of
-    /// the median. Both rounds of a block share its state. A yardstick or
+    /// the median and its handoff probes' mean within [`HANDOFF`] of the
+    /// median, above or below. Both rounds of a block share its state. A yardstick or
     /// probe that is missing (a file from before the probes) judges
     /// nothing.
     pub fn quiet(&self, y: Yardstick) -> Vec<bool> {
@@ -524,8 +524,8 @@ mod tests {
         let mut c = sample::cell("flag", "private", 2, 1.0, 1.0);
         c.pairs.subject_ns_per_page = vec![1.0; 8];
         c.pairs.floor_ns_per_page = vec![1.0; 8];
-        // Handoffs of 34 ns a turn (64 turns), then 99, then 17, then 34
-        // and 50 (a block's mean of 42: the same placement, within half).
+        // Probes of 64 turns at 34 ns a turn, then 99, then 17, then 34 and
+        // 50 (a block's mean of 42: the same placement, within half).
         let per = |ns: f64| ns * 64.0;
         c.pairs.handoff_ns = Some(
             [34.0, 34.0, 99.0, 99.0, 17.0, 17.0, 34.0, 50.0]

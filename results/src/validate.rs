@@ -74,12 +74,35 @@ fn cell(c: &Cell) -> Result<(), String> {
         if !same {
             return Err("pairs: its lists differ in length".into());
         }
+        if p.visit_rounds.is_some() && p.visits_sum() != Some(n) {
+            return Err("pairs: visit_rounds do not add up to its rounds".into());
+        }
         for &x in p.subject_ns_per_page.iter().chain(&p.floor_ns_per_page) {
             in_range("a round's ns/page", x, MAX_NS)?;
         }
         Ok(())
     };
     check().map_err(|e| format!("{name}: {e}"))
+}
+
+/// The run's yardsticks: every one a time a probe or floor can take.
+fn yardsticks(r: &Results) -> Result<(), String> {
+    let floors = r.quiet_floor_ns.iter().map(|f| ("quiet_floor_ns", f.ns));
+    let probes = [
+        ("quiet_probe_ns", &r.quiet_probe_ns),
+        ("contention_probe_ns", &r.contention_probe_ns),
+        ("handoff_probe_ns", &r.handoff_probe_ns),
+    ]
+    .into_iter()
+    .flat_map(|(what, v)| v.iter().map(move |p| (what, p.ns)));
+    for (what, ns) in floors.chain(probes) {
+        if !(ns.is_finite() && ns > 0.0 && ns <= MAX_NS) {
+            return Err(format!(
+                "{what} {ns} is out of range (above 0, to {MAX_NS})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The longest word an effects table holds (an errno, a mapping's name,
@@ -194,6 +217,7 @@ pub fn check(r: &Results) -> Result<(), String> {
         ));
     }
     r.cells.iter().try_for_each(cell)?;
+    yardsticks(r)?;
     if let Some(e) = &r.effects {
         effects(e).map_err(|why| format!("effects: {why}"))?;
     }
@@ -227,6 +251,18 @@ mod tests {
         let mut r = ok.clone();
         r.cells[0].threads = 0;
         assert!(check(&r).is_err_and(|e| e.contains("threads 0")));
+        // Visits that do not add up to the rounds, or overflow when added.
+        for visits in [vec![2], vec![usize::MAX, 2]] {
+            let mut r = ok.clone();
+            r.cells[0].pairs.visit_rounds = Some(visits);
+            assert!(check(&r).is_err_and(|e| e.contains("visit_rounds")));
+        }
+        // A run's yardstick no probe could read.
+        for bad in [-1e300, 0.0, f64::INFINITY] {
+            let mut r = ok.clone();
+            r.handoff_probe_ns = vec![crate::ProbeNs { threads: 2, ns: bad }];
+            assert!(check(&r).is_err_and(|e| e.contains("handoff_probe_ns")), "{bad}");
+        }
         // A name with a terminal escape, or a line break, never reaches an
         // output, nor the message that refuses it.
         for bad in ["evil\u{1b}]0;pwned\u{7}", "two\nlines"] {

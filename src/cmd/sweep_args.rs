@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// timing, placement of the threads, the output file.
 #[derive(Args, Debug)]
 pub struct SweepArgs {
-    /// 1 and nproc threads, 40 rounds per cell in 4 visits: the whole
+    /// 1 and nproc threads, 40 rounds per cell in 5 visits: the whole
     /// sweep in under a minute on 2 cores.
     #[arg(long)]
     pub quick: bool,

@@ -380,6 +380,13 @@ mod tests {
         // rounds (all of them in a busy cell); the set-aside ones are
         // counted.
         assert_eq!(p.contention_ns.as_ref().map(Vec::len), Some(6));
+        // The handoff probe, one per round, each a time.
+        let handoff = p
+            .handoff_ns
+            .as_ref()
+            .expect("a 2-thread cell's handoff probes");
+        assert_eq!(handoff.len(), 6);
+        assert!(handoff.iter().all(|&ns| ns > 0.0), "{handoff:?}");
         let y = pin_results::Yardsticks::of(std::slice::from_ref(&cell));
         let kept = cell.kept(y.for_cell(&cell));
         let (mask, solo_mask) = (kept.rounds, kept.solo_rounds);

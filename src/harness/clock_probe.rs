@@ -65,15 +65,19 @@ pub fn contention_probe(shared: &SharedLine, threads: usize, round: usize) -> u6
 /// Turns of each thread in one [`handoff_probe`].
 const HANDOFFS: u64 = 64;
 
-/// ns thread `index` of `threads` took for [`HANDOFFS`] turns of a line
-/// passed round the cell's threads (each waits for its turn, then hands
-/// the line on), after its first: what moving a line from one CPU to the
-/// next costs, a lock handoff's price. On the 2-vCPU EPYC VM a handoff
-/// took about 17, 34, 99 or 160 to 280 ns, by the host's placement of the
-/// vCPUs, and switched between these within seconds; where it was slow,
-/// `flag` on 2 threads cost up to 2.5 times its usual x floor. Round
-/// `round` (counted from 0, the same on every thread) takes its turns
-/// after those of the rounds before, so the line needs no reset.
+/// ns thread `index` of `threads` took for its turns of a line passed
+/// round the cell's threads (each waits for its turn, then hands the line
+/// on), from its second turn to its last: by its second turn every thread
+/// has arrived and taken one, so how late the others came is not in it.
+/// A turn is one round of the line through every thread: what moving a
+/// line from one CPU to the next costs, a lock handoff's price. On the
+/// 2-vCPU EPYC VM the probe's 64 turns took about 4.2 us in most rounds
+/// and about 20 us in the others (a standalone one-way pass: 17, 34, 99
+/// or 160 to 280 ns), by the host's placement of the vCPUs, which switched
+/// within seconds and sometimes held for a whole run; where it was slow,
+/// `flag` on 2 threads cost 2.3 times its usual x floor. Round `round`
+/// (counted from 0, the same on every thread) takes its turns after those
+/// of the rounds before, so the line needs no reset.
 pub fn handoff_probe(shared: &SharedLine, threads: usize, index: usize, round: usize) -> u64 {
     let t = threads as u64;
     let first = round as u64 * HANDOFFS * t + index as u64;
@@ -88,7 +92,9 @@ pub fn handoff_probe(shared: &SharedLine, threads: usize, index: usize, round: u
             }
             std::hint::spin_loop();
         }
-        start.get_or_insert_with(Instant::now);
+        if k == 1 {
+            start = Some(Instant::now());
+        }
         shared.turn.0.store(mine + 1, Ordering::Release);
     }
     start.map_or(0, |s| s.elapsed().as_nanos() as u64)

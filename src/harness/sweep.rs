@@ -38,6 +38,10 @@ pub enum PlanError {
     /// A value past its bound.
     #[error("{0} {1}: at most {2}")]
     TooLarge(&'static str, u64, u64),
+    /// `--pairs` whose visits, each measuring whole ABBA blocks, come to
+    /// more rounds than a cell may measure.
+    #[error("--pairs {0} in {1} visits: each visit measures {2} rounds (an even share), {3} in all; at most {4}")]
+    PairsInVisits(usize, usize, usize, u64, u64),
     /// `--pages-per-call` larger than a thread's memory.
     #[error("--pages-per-call {0}: larger than the {1} pages per thread of -m/--mib")]
     PagesPerCall(usize, usize),
@@ -183,12 +187,9 @@ impl Sweep {
     }
 }
 
-/// Rounds each visit measures: its share of `pairs`, rounded up to an even
-/// number so that its rounds make whole ABBA blocks (a forward round and
-/// the reversed one after it: the units its ratios are estimated over,
-/// `pin_results::Pairs::blocks`).
+/// Rounds each visit measures ([`pin_results::rounds_per_visit`]).
 pub fn per_visit(pairs: usize, visits: usize) -> usize {
-    pairs.div_ceil(visits.max(1)).next_multiple_of(2)
+    pin_results::rounds_per_visit(pairs, visits)
 }
 
 /// Slice length, ms (why 2: docs/method.md, "How a cell is measured").
@@ -369,9 +370,16 @@ fn revisits(
         None if opts.quick => QUICK_REVISITS,
         None => visits / 2,
     };
-    let per_visit = per_visit(pairs, visits) as u64;
-    if pairs as u64 + r as u64 * per_visit > MAX_PAIRS {
-        let room = MAX_PAIRS.saturating_sub(pairs as u64) / per_visit.max(1);
+    let each = per_visit(pairs, visits);
+    let per_visit = each as u64;
+    let base = per_visit * visits as u64;
+    if base > MAX_PAIRS {
+        return Err(PlanError::PairsInVisits(
+            pairs, visits, each, base, MAX_PAIRS,
+        ));
+    }
+    if base + r as u64 * per_visit > MAX_PAIRS {
+        let room = (MAX_PAIRS - base) / per_visit.max(1);
         return Err(PlanError::TooLarge("--revisits", r as u64, room));
     }
     Ok(r)
@@ -432,12 +440,19 @@ mod tests {
         // Emulated: timings are no evidence, nothing to revisit for.
         assert_eq!(revisits(&opts(false, None), 100, 8, true), Ok(0));
         assert_eq!(revisits(&opts(false, Some(3)), 100, 8, true), Ok(3));
-        // 100 rounds in 8 visits of 14 (13, made even): at most
-        // (100000 - 100) / 14 more.
-        assert_eq!(revisits(&opts(false, Some(7135)), 100, 8, false), Ok(7135));
+        // 100 rounds asked in 8 visits of 14 (13, made even), 112 in all:
+        // at most (100000 - 112) / 14 more.
+        assert_eq!(revisits(&opts(false, Some(7134)), 100, 8, false), Ok(7134));
         assert_eq!(
-            revisits(&opts(false, Some(7136)), 100, 8, false),
-            Err(PlanError::TooLarge("--revisits", 7136, 7135))
+            revisits(&opts(false, Some(7135)), 100, 8, false),
+            Err(PlanError::TooLarge("--revisits", 7135, 7134))
+        );
+        // Visits whose even shares pass the bound on their own.
+        assert_eq!(
+            revisits(&opts(false, Some(0)), 100_000, 999, false),
+            Err(PlanError::PairsInVisits(
+                100_000, 999, 102, 101_898, MAX_PAIRS
+            ))
         );
         assert_eq!(
             (per_visit(96, 8), per_visit(40, 5), per_visit(1, 8)),
