@@ -260,8 +260,14 @@ mod tests {
         // A run's yardstick no probe could read.
         for bad in [-1e300, 0.0, f64::INFINITY] {
             let mut r = ok.clone();
-            r.handoff_probe_ns = vec![crate::ProbeNs { threads: 2, ns: bad }];
-            assert!(check(&r).is_err_and(|e| e.contains("handoff_probe_ns")), "{bad}");
+            r.handoff_probe_ns = vec![crate::ProbeNs {
+                threads: 2,
+                ns: bad,
+            }];
+            assert!(
+                check(&r).is_err_and(|e| e.contains("handoff_probe_ns")),
+                "{bad}"
+            );
         }
         // A name with a terminal escape, or a line break, never reaches an
         // output, nor the message that refuses it.
