@@ -10,7 +10,7 @@ use super::paired::Params;
 use super::visits::Visits;
 use crate::machine::Machine;
 use crate::metrics::counters::Availability;
-use pin_results::Config;
+use pin_results::{rounds_per_visit, Config};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -180,16 +180,11 @@ impl Sweep {
     pub fn params(&self, counters: Availability) -> Params {
         Params {
             warmup: self.warmup,
-            pairs: per_visit(self.pairs, self.visits),
+            pairs: rounds_per_visit(self.pairs, self.visits),
             slice: Duration::from_millis(self.slice_ms),
             counters,
         }
     }
-}
-
-/// Rounds each visit measures ([`pin_results::rounds_per_visit`]).
-pub fn per_visit(pairs: usize, visits: usize) -> usize {
-    pin_results::rounds_per_visit(pairs, visits)
 }
 
 /// Slice length, ms (why 2: docs/method.md, "How a cell is measured").
@@ -370,7 +365,7 @@ fn revisits(
         None if opts.quick => QUICK_REVISITS,
         None => visits / 2,
     };
-    let each = per_visit(pairs, visits);
+    let each = rounds_per_visit(pairs, visits);
     let per_visit = each as u64;
     let base = per_visit * visits as u64;
     if base > MAX_PAIRS {
@@ -455,7 +450,11 @@ mod tests {
             ))
         );
         assert_eq!(
-            (per_visit(96, 8), per_visit(40, 5), per_visit(1, 8)),
+            (
+                rounds_per_visit(96, 8),
+                rounds_per_visit(40, 5),
+                rounds_per_visit(1, 8)
+            ),
             (12, 8, 2)
         );
     }
