@@ -36,9 +36,13 @@ pub struct Measured {
     pub effects: Option<pin_results::Effects>,
 }
 
-/// Both fingerprints on the first CPU this process may use: the atomic
-/// one (`None` when it could not be taken) and the memory-bound one.
-pub(super) fn take_fingerprint() -> Option<(pin_results::Estimate, Option<pin_results::Estimate>)> {
+/// Both fingerprints: the atomic one and the memory-bound one (`None`
+/// when it could not be taken).
+pub(super) type Fingerprints = (pin_results::Estimate, Option<pin_results::Estimate>);
+
+/// Both fingerprints on the first CPU this process may use (`None` when
+/// the atomic one could not be taken).
+pub(super) fn take_fingerprint() -> Option<Fingerprints> {
     let cpu = *crate::machine::numa::allowed_cpus().ok()?.first()?;
     Some((fingerprint::take(cpu)?, fingerprint::take_loads(cpu)))
 }
@@ -97,6 +101,10 @@ pub struct Session {
     pub start: SystemTime,
     pub(super) t0: Instant,
     pub(super) stop: Arc<AtomicBool>,
+    /// Takes the machine's fingerprints before and after the cells:
+    /// [`take_fingerprint`], or in tests a stand-in, so that what a test
+    /// asserts does not hang on the host's drift.
+    pub(super) fingerprint: fn() -> Option<Fingerprints>,
 }
 
 impl Session {
@@ -123,6 +131,7 @@ impl Session {
             start: SystemTime::now(),
             t0: Instant::now(),
             stop,
+            fingerprint: take_fingerprint,
         }
     }
 
