@@ -37,13 +37,13 @@ use serde::{Deserialize, Serialize};
 pub use timed::{Half, KernelTimed};
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// The earlier versions [`Results::read`] still reads: they kept every
 /// round, and their figures are derived again by the current rules (their
 /// rounds' visits inferred from the config: every visit measures
 /// `pairs / visits` rounds, rounded up).
-pub const REDERIVED_VERSIONS: [u32; 4] = [4, 5, 6, 7];
+pub const REDERIVED_VERSIONS: [u32; 5] = [4, 5, 6, 7, 8];
 
 /// Rounds each visit of a run of `pairs` rounds in `visits` visits
 /// measures: its share, rounded up to an even number so that its rounds
