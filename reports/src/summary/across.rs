@@ -175,13 +175,24 @@ fn spread_of(es: impl Iterator<Item = Estimate>) -> Option<(f64, f64, f64)> {
 fn spread_cols(x: Option<(f64, f64, f64)>) -> String {
     match x {
         Some((m, s, ci)) => format!(
-            "{:>8} {:>6.1}% {:>6.1}%{}",
+            "{:>8} {:>6.1}% {:>7}{}",
             num(m),
             s * 100.0,
-            ci * 100.0,
+            wide_percent(ci),
             if s > ci { crate::legend::SPREAD } else { ' ' }
         ),
         None => format!("{:>8} {:>7} {:>7} ", "-", "-", "-"),
+    }
+}
+
+/// `x` as a percentage, `>999%` past that: an interval over two visits
+/// that disagree (`t(0.975, 1)` is 12.7) can span several orders of
+/// magnitude, a figure that says only that it is useless.
+fn wide_percent(x: f64) -> String {
+    if x * 100.0 > 999.0 {
+        ">999%".into()
+    } else {
+        format!("{:.1}%", x * 100.0)
     }
 }
 
@@ -214,6 +225,9 @@ mod tests {
             s.contains("widest run-to-run spread of x floor: 4.0% (bias private 1T local)"),
             "{s}"
         );
+        assert_eq!(wide_percent(0.5), "50.0%");
+        assert_eq!(wide_percent(9.99), "999.0%");
+        assert_eq!(wide_percent(39725796.2), ">999%");
     }
 
     #[test]
