@@ -106,7 +106,7 @@ pub struct Sweep {
     pub placements: Vec<Numa>,
     /// Measured rounds per cell.
     pub pairs: usize,
-    /// Warm-up rounds per cell.
+    /// Warm-up rounds at the start of each visit.
     pub warmup: usize,
     /// Slice length, ms.
     pub slice_ms: u64,
