@@ -116,6 +116,12 @@ pub struct Cell {
     pub memmap_bytes: u64,
     /// Bytes of the memmap resident in RAM at the end (`mincore`).
     pub memmap_rss_bytes: Option<u64>,
+    /// Model cells: bytes of the memmap the host backed with 2 MiB pages
+    /// (`AnonHugePages` in smaps; the memmap asks for them, as the
+    /// kernel's vmemmap is mapped), the least of any visit; `null` where
+    /// smaps could not be read, and in files from before schema 9.
+    #[serde(default)]
+    pub memmap_thp_bytes: Option<u64>,
     /// Model cells: what the cell's code did per page, counted in an
     /// untimed pass (`null` for calibration and kernel cells, and in files
     /// from before the census).
@@ -414,6 +420,7 @@ impl Cell {
             memmap_pages: 0,
             memmap_bytes: 0,
             memmap_rss_bytes: None,
+            memmap_thp_bytes: None,
             census: None,
             kernel_timed: None,
             pairs: Pairs::default(),

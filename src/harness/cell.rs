@@ -309,6 +309,7 @@ pub fn run_cell(spec: &CellSpec, params: &Params) -> Result<Visit, RunError> {
         memmap_pages: nr_pages,
         memmap_bytes: spec.memmap_bytes(),
         memmap_rss_bytes: numa::resident_bytes(&memmap),
+        memmap_thp_bytes: numa::thp_bytes(&memmap),
     };
     let numa = NumaPlacement {
         placement: spec.numa.placement.to_string(),

@@ -54,6 +54,8 @@ pub struct Memory {
     pub memmap_bytes: u64,
     /// Resident bytes of the memmap (`mincore`).
     pub memmap_rss_bytes: Option<u64>,
+    /// Bytes of the memmap in transparent huge pages (smaps).
+    pub memmap_thp_bytes: Option<u64>,
 }
 
 /// Mean per-thread ns/page of slice `r` of the measured threads.
@@ -217,6 +219,8 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     x.tracking_steady_bytes = both(x.tracking_steady_bytes, y.tracking_steady_bytes, u64::max);
     x.alloc_failures = both(x.alloc_failures, y.alloc_failures, |a, b| a + b);
     x.memmap_rss_bytes = both(x.memmap_rss_bytes, y.memmap_rss_bytes, u64::max);
+    // The least: a visit the host gave fewer huge pages shows.
+    x.memmap_thp_bytes = both(x.memmap_thp_bytes, y.memmap_thp_bytes, u64::min);
     if y.numa.verified_fraction < x.numa.verified_fraction {
         x.numa = y.numa;
     }
@@ -288,6 +292,7 @@ pub fn record(
         memmap_pages: memory.memmap_pages,
         memmap_bytes: memory.memmap_bytes,
         memmap_rss_bytes: memory.memmap_rss_bytes,
+        memmap_thp_bytes: memory.memmap_thp_bytes,
         pairs,
         ..Cell::unmeasured(name, numa, kernel)
     };

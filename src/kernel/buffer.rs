@@ -118,59 +118,13 @@ impl UserBuffer {
     /// Bytes of the buffer the kernel backs with THP (`AnonHugePages` of
     /// the VMAs inside it), `None` if smaps cannot be read.
     pub fn thp_bytes(&self) -> Option<u64> {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-        Some(anon_huge_bytes(
-            &smaps,
-            self.addr(),
-            self.addr() + self.bytes,
-        ))
+        crate::machine::mapping::thp_bytes(self.addr(), self.addr() + self.bytes)
     }
-}
-
-/// Sums `AnonHugePages` of the smaps entries whose range lies in [lo, hi).
-pub fn anon_huge_bytes(smaps: &str, lo: usize, hi: usize) -> u64 {
-    let mut inside = false;
-    let mut total = 0;
-    for line in smaps.lines() {
-        let mut words = line.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        if let Some((a, b)) = first.split_once('-') {
-            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                inside = a < hi && b > lo;
-                continue;
-            }
-        }
-        if inside && first == "AnonHugePages:" {
-            if let Some(kb) = words.next().and_then(|v| v.parse::<u64>().ok()) {
-                total += kb * 1024;
-            }
-        }
-    }
-    total
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn smaps_parsing_sums_only_the_buffer() {
-        let smaps = "\
-7f0000000000-7f0000400000 rw-p 00000000 00:00 0
-AnonHugePages:      4096 kB
-7f0000400000-7f0000600000 rw-p 00000000 00:00 0
-AnonHugePages:      2048 kB
-";
-        assert_eq!(
-            anon_huge_bytes(smaps, 0x7f0000000000, 0x7f0000400000),
-            4 << 20
-        );
-        assert_eq!(
-            anon_huge_bytes(smaps, 0x7f0000000000, 0x7f0000600000),
-            6 << 20
-        );
-        assert_eq!(anon_huge_bytes(smaps, 0x7f0000600000, 0x7f0000700000), 0);
-    }
 
     #[test]
     fn chunks_wrap_around_the_buffer() {

@@ -1,6 +1,7 @@
 //! An anonymous private mapping, unmapped on drop: the one `mmap` helper
 //! behind the model's memmap storage ([`super::numa::MmapPages`]) and the
-//! real-kernel backends' user buffers ([`crate::kernel::buffer`]).
+//! real-kernel backends' user buffers ([`crate::kernel::buffer`]); and how
+//! much of a range the kernel backs with THP ([`thp_bytes`]).
 
 use std::io;
 use std::ptr::NonNull;
@@ -92,6 +93,35 @@ impl Drop for Mapping {
     }
 }
 
+/// Bytes of `[lo, hi)` the kernel backs with transparent huge pages
+/// (`AnonHugePages` of the VMAs there), `None` if smaps cannot be read.
+pub fn thp_bytes(lo: usize, hi: usize) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    Some(anon_huge_bytes(&smaps, lo, hi))
+}
+
+/// Sums `AnonHugePages` of the smaps entries whose range lies in [lo, hi).
+pub fn anon_huge_bytes(smaps: &str, lo: usize, hi: usize) -> u64 {
+    let mut inside = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                inside = a < hi && b > lo;
+                continue;
+            }
+        }
+        if inside && first == "AnonHugePages:" {
+            if let Some(kb) = words.next().and_then(|v| v.parse::<u64>().ok()) {
+                total += kb * 1024;
+            }
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +134,24 @@ mod tests {
         // SAFETY: inside the mapping, readable.
         let first = unsafe { m.ptr().as_ptr().read_volatile() };
         assert_eq!(first, 0);
+    }
+
+    #[test]
+    fn smaps_parsing_sums_only_the_buffer() {
+        let smaps = "\
+7f0000000000-7f0000400000 rw-p 00000000 00:00 0
+AnonHugePages:      4096 kB
+7f0000400000-7f0000600000 rw-p 00000000 00:00 0
+AnonHugePages:      2048 kB
+";
+        assert_eq!(
+            anon_huge_bytes(smaps, 0x7f0000000000, 0x7f0000400000),
+            4 << 20
+        );
+        assert_eq!(
+            anon_huge_bytes(smaps, 0x7f0000000000, 0x7f0000600000),
+            6 << 20
+        );
+        assert_eq!(anon_huge_bytes(smaps, 0x7f0000600000, 0x7f0000700000), 0);
     }
 }

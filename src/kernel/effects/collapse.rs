@@ -11,8 +11,9 @@
 //! unpinned, each freshly faulted in as 4 KiB pages.
 
 use super::errno;
-use crate::kernel::buffer::{anon_huge_bytes, HPAGE};
+use crate::kernel::buffer::HPAGE;
 use crate::kernel::io_uring::register_range;
+use crate::machine::mapping::anon_huge_bytes;
 use crate::machine::mapping::{Mapping, PAGE_SIZE};
 use pin_results::Collapse;
 use std::io;
