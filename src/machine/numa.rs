@@ -47,23 +47,9 @@ impl MmapPages {
     pub fn new(len: usize) -> Result<Self, NumaError> {
         let bytes = len.saturating_mul(std::mem::size_of::<Page>());
         let map = Mapping::new(bytes).map_err(|source| NumaError::Mmap { bytes, source })?;
-        // 2 MiB pages where the host grants them, as the kernel maps its
-        // own memmap: x86-64's vmemmap_populate() takes
-        // vmemmap_populate_hugepages() on any CPU with PSE (6.12,
-        // arch/x86/mm/init_64.c). In 4 KiB pages a 16 MiB memmap needs
-        // 4096 TLB entries a pass and its cost moved with where each
-        // visit's pages landed: five interleaved pairs of `huge` runs at
-        // 1T read the order-18 floor's visits 6.5% apart (sd) in 4 KiB
-        // pages, 4.3% in 2 MiB ones. Where THP is off the advice is
-        // ignored; `memmap_thp_bytes` records what was granted.
-        // SAFETY: advice over our own fresh mapping; it changes no data.
-        unsafe {
-            libc::madvise(
-                map.ptr().as_ptr() as *mut libc::c_void,
-                map.bytes(),
-                libc::MADV_HUGEPAGE,
-            )
-        };
+        // In 4 KiB pages, though the kernel maps its own vmemmap in 2 MiB
+        // ones (docs/schemes.md says why and what it costs);
+        // `memmap_thp_bytes` records what a host with THP `always` gives.
         Ok(Self { map, len })
     }
 
@@ -302,7 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn a_memmap_asks_for_huge_pages_and_counts_what_it_got() {
+    fn a_memmap_counts_what_the_host_backed_with_huge_pages() {
         // 16 MiB of struct page, the huge/18 cell's.
         let topo = Topology::read(Path::new(SYSFS_ROOT)).expect("sysfs");
         let node = topo.first_cpu_node().expect("a node with CPUs");
