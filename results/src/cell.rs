@@ -117,9 +117,10 @@ pub struct Cell {
     /// Bytes of the memmap resident in RAM at the end (`mincore`).
     pub memmap_rss_bytes: Option<u64>,
     /// Model cells: bytes of the memmap the host backed with 2 MiB pages
-    /// (`AnonHugePages` in smaps; the memmap does not ask for them, a host
-    /// with THP `always` gives them), the least of any visit; `null` where
-    /// smaps could not be read, and in files from before schema 9.
+    /// (`AnonHugePages` in smaps), the least of the visits whose smaps
+    /// could be read: 0, as the memmap refuses them (`MADV_NOHUGEPAGE`);
+    /// `null` where smaps could not be read, and in files from before
+    /// schema 9.
     #[serde(default)]
     pub memmap_thp_bytes: Option<u64>,
     /// Model cells: what the cell's code did per page, counted in an

@@ -94,13 +94,15 @@ impl Drop for Mapping {
 }
 
 /// Bytes of `[lo, hi)` the kernel backs with transparent huge pages
-/// (`AnonHugePages` of the VMAs there), `None` if smaps cannot be read.
+/// (`AnonHugePages` of the VMAs overlapping it, at most `hi - lo`: a VMA
+/// merged with a neighbour counts the neighbour's too), `None` if smaps
+/// cannot be read. PMD-sized THP only: smaps does not count mTHP there.
 pub fn thp_bytes(lo: usize, hi: usize) -> Option<u64> {
     let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-    Some(anon_huge_bytes(&smaps, lo, hi))
+    Some(anon_huge_bytes(&smaps, lo, hi).min(hi.saturating_sub(lo) as u64))
 }
 
-/// Sums `AnonHugePages` of the smaps entries whose range lies in [lo, hi).
+/// Sums `AnonHugePages` of the smaps entries whose range overlaps [lo, hi).
 pub fn anon_huge_bytes(smaps: &str, lo: usize, hi: usize) -> u64 {
     let mut inside = false;
     let mut total = 0;

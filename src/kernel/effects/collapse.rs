@@ -13,8 +13,7 @@
 use super::errno;
 use crate::kernel::buffer::HPAGE;
 use crate::kernel::io_uring::register_range;
-use crate::machine::mapping::anon_huge_bytes;
-use crate::machine::mapping::{Mapping, PAGE_SIZE};
+use crate::machine::mapping::{anon_huge_bytes, Mapping, PAGE_SIZE};
 use pin_results::Collapse;
 use std::io;
 
