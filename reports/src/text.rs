@@ -139,6 +139,12 @@ fn facts(run: &Run) -> Vec<(&'static str, String)> {
             format!("inside {e}: timings are NOT performance evidence"),
         ));
     }
+    if m.debug_build {
+        v.push((
+            "DEBUG",
+            "built without --release: its timings do not compare with a release build's".into(),
+        ));
+    }
     v
 }
 
@@ -309,6 +315,20 @@ fn embed(out: &mut String, fig: &Figure) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_debug_build_s_run_says_so_in_the_header() {
+        let mut results = pin_results::sample::results(vec![]);
+        let run = |results: &pin_results::Results| Run {
+            label: "A".into(),
+            source: "r.json".into(),
+            results: results.clone(),
+        };
+        assert!(!report_txt(&[run(&results)]).contains("DEBUG:"));
+        results.metadata.debug_build = true;
+        let txt = report_txt(&[run(&results)]);
+        assert!(txt.contains("DEBUG:    built without --release"), "{txt}");
+    }
 
     #[test]
     fn commands_name_the_program_not_its_directory_and_quote_only_where_needed() {

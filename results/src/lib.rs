@@ -181,6 +181,11 @@ pub struct Metadata {
     /// kernels of the same release but different builds can be told apart.
     #[serde(default)]
     pub kernel_version: Option<String>,
+    /// The binary was built without `--release` (debug assertions on, and
+    /// the test profile's optimisation): its timings are not a release
+    /// build's, and its ratios do not compare with one's.
+    #[serde(default)]
+    pub debug_build: bool,
 }
 
 /// One NUMA node.

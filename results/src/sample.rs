@@ -126,6 +126,7 @@ pub fn results(cells: Vec<Cell>) -> Results {
             start_time: "2025-01-01T00:00:00Z".into(),
             duration_s: 1.0,
             emulated: None,
+            debug_build: false,
             kernel_version: Some("#1 SMP PREEMPT_DYNAMIC".into()),
         },
         config: Config {

@@ -170,6 +170,7 @@ fn metadata(kernel: String, start: SystemTime) -> Metadata {
         duration_s: 0.0,
         emulated: host::emulated(),
         kernel_version: None,
+        debug_build: cfg!(debug_assertions),
     }
 }
 

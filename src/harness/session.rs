@@ -127,6 +127,9 @@ impl Session {
                 say_err(&format!("pinbench: cannot catch SIGINT/SIGTERM/SIGHUP ({e}): an interrupted run keeps only its checkpoint"));
             }
         }
+        if cfg!(debug_assertions) {
+            say_err("pinbench: warning: a debug build (built without --release): its timings do not compare with a release build's; the results file says so (debug_build)");
+        }
         Self {
             start: SystemTime::now(),
             t0: Instant::now(),

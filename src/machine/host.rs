@@ -168,6 +168,7 @@ pub fn metadata(
         start_time: rfc3339(start),
         duration_s,
         emulated: emulated(),
+        debug_build: cfg!(debug_assertions),
     }
 }
 
