@@ -215,14 +215,11 @@ pub fn judge_together(runs: &mut [Run]) {
         .map(|r| {
             let m = machine(&r.results);
             let same = || runs.iter().map(|o| &o.results).filter(|o| machine(o) == m);
-            (
-                pin_results::derive::quietest_floors(same()),
-                pin_results::derive::usual_handoffs(same()),
-            )
+            pin_results::derive::Quietest::of(same())
         })
         .collect();
-    for (r, (floors, handoffs)) in runs.iter_mut().zip(best) {
-        let j = r.results.judge_against(&floors, &handoffs);
+    for (r, quietest) in runs.iter_mut().zip(best) {
+        let j = r.results.judge_against(&quietest);
         let mut what: Vec<String> = j
             .floors
             .iter()
@@ -240,6 +237,11 @@ pub fn judge_together(runs: &mut [Run]) {
             j.handoffs
                 .iter()
                 .map(|(t, off)| format!("handoff probe {t}T {:+.0}%", off * 100.0)),
+        );
+        what.extend(
+            j.throughputs
+                .iter()
+                .map(|(t, over)| format!("throughput probe {t}T +{:.0}%", over * 100.0)),
         );
         if what.is_empty() {
             continue;

@@ -75,6 +75,7 @@ impl Results {
         let y = derive_all(&mut self.cells);
         self.quiet_floor_ns = y.quiet_floor;
         self.quiet_probe_ns = y.quiet;
+        self.quiet_throughput_ns = y.throughput;
         self.contention_probe_ns = y.contention;
         self.handoff_probe_ns = y.handoff;
     }
@@ -89,6 +90,9 @@ pub struct Rejudged {
     /// Thread counts whose median handoff probe sat outside
     /// [`crate::HANDOFF`] of the usual one, with how far (a share, + or -).
     pub handoffs: Vec<(usize, f64)>,
+    /// Thread counts whose quiet throughput probe sat more than
+    /// [`crate::QUIET_THROUGHPUT`] over the quietest, with how far.
+    pub throughputs: Vec<(usize, f64)>,
     /// Cells busy now that were not.
     pub busy: usize,
 }
@@ -101,11 +105,12 @@ impl Results {
     /// machine quiet has a busy quiet floor of its own, one whose threads
     /// sat in another placement most of the run another median handoff,
     /// and only the runs beside it can tell.
-    pub fn judge_against(&mut self, quietest: &[FloorNs], usual: &[ProbeNs]) -> Rejudged {
+    pub fn judge_against(&mut self, quietest: &Quietest) -> Rejudged {
+        let (floors, usual) = (&quietest.floors, &quietest.handoffs);
         let mut y = Yardsticks::of(&self.cells);
         let mut out = Rejudged::default();
         for own in &mut y.quiet_floor {
-            let Some(q) = quietest.iter().find(|q| q.work == own.work) else {
+            let Some(q) = floors.iter().find(|q| q.work == own.work) else {
                 continue;
             };
             if own.ns > q.ns * (1.0 + crate::QUIET_FLOOR) {
@@ -123,7 +128,20 @@ impl Results {
                 own.ns = q.ns;
             }
         }
-        if out.floors.is_empty() && out.handoffs.is_empty() {
+        for own in &mut y.throughput {
+            let Some(q) = quietest
+                .throughputs
+                .iter()
+                .find(|q| q.threads == own.threads)
+            else {
+                continue;
+            };
+            if own.ns > q.ns * (1.0 + crate::QUIET_THROUGHPUT) {
+                out.throughputs.push((own.threads, own.ns / q.ns - 1.0));
+                own.ns = q.ns;
+            }
+        }
+        if out.floors.is_empty() && out.handoffs.is_empty() && out.throughputs.is_empty() {
             return out;
         }
         let busy_before = self.cells.iter().filter(|c| c.busy).count();
@@ -132,6 +150,7 @@ impl Results {
         }
         self.quiet_floor_ns = y.quiet_floor;
         self.handoff_probe_ns = y.handoff;
+        self.quiet_throughput_ns = y.throughput;
         let busy = self.cells.iter().filter(|c| c.busy).count();
         out.busy = busy.saturating_sub(busy_before);
         out
@@ -156,6 +175,40 @@ pub fn usual_handoffs<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<Pr
             }
         })
         .collect()
+}
+
+/// The yardsticks several runs of one machine judge each other by
+/// ([`Results::judge_against`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Quietest {
+    /// Per floor work, the lowest quiet floor of any run.
+    pub floors: Vec<FloorNs>,
+    /// Per thread count, the runs' usual median handoff.
+    pub handoffs: Vec<ProbeNs>,
+    /// Per thread count, the lowest quiet throughput probe of any run.
+    pub throughputs: Vec<ProbeNs>,
+}
+
+impl Quietest {
+    /// Those of `runs`.
+    pub fn of<'a>(runs: impl IntoIterator<Item = &'a Results> + Clone) -> Self {
+        let mut throughputs: Vec<ProbeNs> = vec![];
+        for p in runs
+            .clone()
+            .into_iter()
+            .flat_map(|r| &r.quiet_throughput_ns)
+        {
+            match throughputs.iter_mut().find(|o| o.threads == p.threads) {
+                Some(o) => o.ns = o.ns.min(p.ns),
+                None => throughputs.push(*p),
+            }
+        }
+        Self {
+            floors: quietest_floors(runs.clone()),
+            handoffs: usual_handoffs(runs),
+            throughputs,
+        }
+    }
 }
 
 /// Per floor work, the lowest quiet floor of any of `runs`.
@@ -200,21 +253,58 @@ mod tests {
         assert!(!slow.cells[0].busy);
         let usual = usual_handoffs([&quick, &quick.clone(), &slow]);
         assert_eq!(usual, quick.handoff_probe_ns);
-        let j = slow.judge_against(&[], &usual);
+        let by = |handoffs: &Vec<ProbeNs>| Quietest {
+            handoffs: handoffs.clone(),
+            ..Quietest::default()
+        };
+        let j = slow.judge_against(&by(&usual));
         assert_eq!(j.handoffs, vec![(2, 4.0)]);
         assert_eq!(j.busy, 1);
         assert!(slow.cells[0].busy);
         // The usual runs are judged by their own, and nothing changes.
         let mut again = quick.clone();
-        assert_eq!(again.judge_against(&[], &usual), Rejudged::default());
+        assert_eq!(again.judge_against(&by(&usual)), Rejudged::default());
         assert_eq!(again, quick);
         // One run much quicker than the others is the odd one, not their
         // yardstick.
         let mut odd = run_with_handoff(1000.0);
         let usual = usual_handoffs([&odd, &quick, &quick.clone()]);
         assert_eq!(usual, quick.handoff_probe_ns);
-        assert_eq!(odd.judge_against(&[], &usual).handoffs, vec![(2, -0.75)]);
+        assert_eq!(odd.judge_against(&by(&usual)).handoffs, vec![(2, -0.75)]);
         assert!(odd.cells[0].busy);
+    }
+
+    /// A 1-thread cell of 16 rounds in two visits whose throughput probe
+    /// read `ns` throughout.
+    fn run_with_throughput(ns: f64) -> Results {
+        let mut c = sample::cell("hybrid", "mixed", 1, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![3.0; 16];
+        c.pairs.floor_ns_per_page = vec![6.0; 16];
+        c.pairs.pages_per_sec = vec![1.0; 16];
+        c.pairs.throughput_ns = Some(vec![ns; 16]);
+        c.pairs.visit_rounds = Some(vec![8, 8]);
+        let mut r = sample::results(vec![c]);
+        r.derive_again();
+        r
+    }
+
+    #[test]
+    fn a_run_whose_core_was_shared_throughout_is_judged_by_the_quietest_core() {
+        let quiet = run_with_throughput(3000.0);
+        let mut shared = run_with_throughput(5400.0);
+        // Alone, its own 5th percentile is its yardstick: it cannot tell.
+        assert!(!shared.cells[0].busy);
+        let quietest = Quietest::of([&quiet, &shared]);
+        assert_eq!(quietest.throughputs, quiet.quiet_throughput_ns);
+        let j = shared.judge_against(&quietest);
+        assert_eq!(j.throughputs.len(), 1);
+        assert!((j.throughputs[0].1 - 0.8).abs() < 1e-9, "{j:?}");
+        assert_eq!(j.busy, 1);
+        // Within the margin, nothing changes.
+        let mut near = run_with_throughput(3200.0);
+        let before = near.clone();
+        assert_eq!(near.judge_against(&quietest), Rejudged::default());
+        assert_eq!(near, before);
     }
 
     #[test]

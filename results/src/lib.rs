@@ -31,19 +31,19 @@ pub use file::{ResultsError, MAX_FILE_BYTES};
 pub use pairs::Pairs;
 pub use quiet::{
     FloorNs, FloorWork, ProbeNs, Yardstick, Yardsticks, CONCURRENT, HANDOFF, MIN_QUIET_ROUNDS,
-    QUIET_FLOOR, QUIET_PROBE,
+    QUIET_FLOOR, QUIET_PROBE, QUIET_THROUGHPUT,
 };
 use serde::{Deserialize, Serialize};
 pub use timed::{Half, KernelTimed};
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// The earlier versions [`Results::read`] still reads: they kept every
 /// round, and their figures are derived again by the current rules (their
 /// rounds' visits inferred from the config: every visit measures
 /// `pairs / visits` rounds, rounded up).
-pub const REDERIVED_VERSIONS: [u32; 5] = [4, 5, 6, 7, 8];
+pub const REDERIVED_VERSIONS: [u32; 6] = [4, 5, 6, 7, 8, 9];
 
 /// Rounds each visit of a run of `pairs` rounds in `visits` visits
 /// measures: its share, rounded up to an even number so that its rounds
@@ -86,6 +86,12 @@ pub struct Results {
     /// [`QUIET_PROBE`] of it ([`Pairs::quiet_solo`]).
     #[serde(default)]
     pub quiet_probe_ns: Vec<ProbeNs>,
+    /// The throughput probe of a quiet core, per thread count: the 5th
+    /// percentile of every round's probe in the run's cells of that many
+    /// threads. A block is quiet only where its probes are within
+    /// [`QUIET_THROUGHPUT`] of it ([`Pairs::quiet`]).
+    #[serde(default)]
+    pub quiet_throughput_ns: Vec<ProbeNs>,
     /// The contention probe's median per thread count (multi-thread cells):
     /// a round whose probe took less than [`CONCURRENT`] of it did not run
     /// its threads together.

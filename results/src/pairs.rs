@@ -34,6 +34,12 @@ pub struct Pairs {
     /// (`null` in files written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_ns: Option<Vec<f64>>,
+    /// The throughput probe (eight independent multiply-add chains, a
+    /// core's issue width) before and after each round's slices, the slower
+    /// of the two: the slowest thread's ns (`null` in files written before
+    /// it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_ns: Option<Vec<f64>>,
     /// The contention probe after it (every thread's locked adds on one
     /// shared line, started together): the slowest thread's ns; `null` in
     /// 1-thread cells.

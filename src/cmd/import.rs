@@ -69,6 +69,7 @@ pub fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         fingerprint: None,
         quiet_floor_ns: vec![],
         quiet_probe_ns: vec![],
+        quiet_throughput_ns: vec![],
         contention_probe_ns: vec![],
         handoff_probe_ns: vec![],
         cells,

@@ -377,6 +377,9 @@ mod tests {
             .chain(&p.floor_ns_per_page)
             .all(|&x| x > 0.0));
         assert_eq!(p.probe_ns.as_ref().map(Vec::len), Some(6));
+        let throughput = p.throughput_ns.as_ref().expect("throughput probes");
+        assert_eq!(throughput.len(), 6);
+        assert!(throughput.iter().all(|&ns| ns > 0.0), "{throughput:?}");
         // The headline figures are the estimates of the kept pairs' quiet
         // rounds (all of them in a busy cell); the set-aside ones are
         // counted.

@@ -20,7 +20,9 @@
 //! Per-call latency and perf counters cover the subject's slices of the
 //! measured rounds only.
 
-use super::clock_probe::{clock_probe, contention_probe, handoff_probe, SharedLine};
+use super::clock_probe::{
+    clock_probe, contention_probe, handoff_probe, throughput_probe, SharedLine,
+};
 use crate::machine::numa::bind_thread;
 use crate::metrics::counters::{Availability, ThreadCounters};
 use crate::metrics::latency::Latency;
@@ -97,6 +99,9 @@ pub struct ThreadRounds {
     pub handoff: Vec<u64>,
     /// ns of the clock probe thread 0 runs at the start of its solo slices.
     pub solo_probe: Vec<u64>,
+    /// ns of the throughput probe: the slower of its runs before and after
+    /// each measured round's slices.
+    pub throughput: Vec<u64>,
 }
 
 /// One thread's measurements.
@@ -316,6 +321,7 @@ impl ThreadRun<'_> {
             // slice waits here, asleep, not spinning beside thread 0).
             self.meet();
             let probe = clock_probe();
+            let before = throughput_probe();
             let threads = self.shape.threads;
             let contention = (threads > 1).then(|| contention_probe(self.line, threads, r));
             let handoff = (threads > 1).then(|| handoff_probe(self.line, threads, self.index, r));
@@ -355,7 +361,9 @@ impl ThreadRun<'_> {
                     }
                 }
             }
-            if !measured {
+            if measured {
+                rounds.throughput.push(before.max(throughput_probe()));
+            } else {
                 latency.reset();
             }
         }

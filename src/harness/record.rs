@@ -125,6 +125,7 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
         solo_probe_ns: solo
             .and_then(|zero| slowest(std::slice::from_ref(zero), rounds, |o| &o.rounds.solo_probe)),
         probe_ns: slowest(outcomes, rounds, |o| &o.rounds.probe),
+        throughput_ns: slowest(outcomes, rounds, |o| &o.rounds.throughput),
         contention_ns: (outcomes.len() > 1)
             .then(|| slowest(outcomes, rounds, |o| &o.rounds.contention))
             .flatten(),
@@ -180,6 +181,7 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
         y.pairs.solo_pages_per_sec,
     );
     x.pairs.probe_ns = chain(x.pairs.probe_ns.take(), y.pairs.probe_ns);
+    x.pairs.throughput_ns = chain(x.pairs.throughput_ns.take(), y.pairs.throughput_ns);
     x.pairs.contention_ns = chain(x.pairs.contention_ns.take(), y.pairs.contention_ns);
     x.pairs.handoff_ns = chain(x.pairs.handoff_ns.take(), y.pairs.handoff_ns);
     x.pairs.solo_probe_ns = chain(x.pairs.solo_probe_ns.take(), y.pairs.solo_probe_ns);
@@ -312,6 +314,7 @@ mod tests {
     fn outcome(subject: Vec<Timed>, floor: Vec<Timed>, solo: Vec<Timed>) -> ThreadOutcome {
         // A quiet machine: every round's probe alike.
         let probe = vec![3000; subject.len()];
+        let throughput = vec![3000; subject.len()];
         let solo_rounds = solo.len();
         ThreadOutcome {
             measured: true,
@@ -323,6 +326,7 @@ mod tests {
                 contention: Vec::new(),
                 handoff: Vec::new(),
                 solo_probe: vec![3000; solo_rounds],
+                throughput,
             },
             latency: Latency::new(),
             counters: Counters::default(),

@@ -187,6 +187,7 @@ impl Session {
             fingerprint: measured.fingerprint,
             quiet_floor_ns: measured.yardsticks.quiet_floor.clone(),
             quiet_probe_ns: measured.yardsticks.quiet.clone(),
+            quiet_throughput_ns: measured.yardsticks.throughput.clone(),
             contention_probe_ns: measured.yardsticks.contention.clone(),
             handoff_probe_ns: measured.yardsticks.handoff.clone(),
             cells: measured.cells.clone(),

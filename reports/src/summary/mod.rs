@@ -205,8 +205,9 @@ fn fingerprint_line(f: &Fingerprint) -> String {
 }
 
 /// `quiet floor: 6.05 to 7.65 ns/page over 8 works; quiet clock probe:
-/// 3104 ns (1T), 3115 ns (2T); contention probe: 16400 ns (2T); 3 of 130
-/// cells busy, 2 with x 1T withheld`.
+/// 3104 ns (1T), 3115 ns (2T); quiet throughput probe: 3024 ns (1T);
+/// contention probe: 16400 ns (2T); 3 of 130 cells busy, 2 with x 1T
+/// withheld`.
 fn probe_line(r: &Results) -> Option<String> {
     if r.quiet_probe_ns.is_empty() && r.quiet_floor_ns.is_empty() {
         return None;
@@ -225,10 +226,18 @@ fn probe_line(r: &Results) -> Option<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let contention = if r.contention_probe_ns.is_empty() {
+    let throughput = if r.quiet_throughput_ns.is_empty() {
         String::new()
     } else {
-        format!("; contention probe: {}", list(&r.contention_probe_ns))
+        format!("; quiet throughput probe: {}", list(&r.quiet_throughput_ns))
+    };
+    let contention = if r.contention_probe_ns.is_empty() {
+        throughput
+    } else {
+        format!(
+            "{throughput}; contention probe: {}",
+            list(&r.contention_probe_ns)
+        )
     };
     let contention = if r.handoff_probe_ns.is_empty() {
         contention
