@@ -149,7 +149,8 @@ impl Results {
                 "written as schema_version {v}: its figures were derived again from its rounds \
                  by version {SCHEMA_VERSION}'s rules (ratios estimated over ABBA blocks of two \
                  rounds, each block judged quiet by its floor against the run's quiet floor \
-                 for that work; intervals over visits from robust spreads, each visit of \
+                 for that work, and at one thread by its throughput probe where the file has \
+                 one; intervals over visits from robust spreads, each visit of \
                  pairs / visits rounds where the file kept none; scaling withheld where too \
                  few solo slices were quiet)"
             ));

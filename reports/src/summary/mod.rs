@@ -250,10 +250,47 @@ fn probe_line(r: &Results) -> Option<String> {
         w => format!(", {w} with x 1T withheld"),
     };
     Some(format!(
-        "{floor}quiet clock probe: {}{contention}; {busy} of {} cells busy{withheld}",
+        "{floor}quiet clock probe: {}{contention}; {busy} of {} cells busy{withheld}{}",
         list(&r.quiet_probe_ns),
-        r.cells.len()
+        r.cells.len(),
+        set_aside(r)
     ))
+}
+
+/// `; one-thread rounds set aside by the floor 12%, by the throughput
+/// probe 58%`: what made the busy rounds of one-thread cells busy, each
+/// yardstick alone (a round may fail both); empty without such rounds.
+fn set_aside(r: &Results) -> String {
+    let ys = r.yardsticks();
+    let one: Vec<&Cell> = r.cells.iter().filter(|c| c.threads == 1).collect();
+    let rounds: usize = one.iter().map(|c| c.pairs.subject_ns_per_page.len()).sum();
+    if rounds == 0 {
+        return String::new();
+    }
+    let share = |only: fn(pin_results::Yardstick) -> pin_results::Yardstick| {
+        let out: usize = one
+            .iter()
+            .map(|c| {
+                let q = c.pairs.quiet(only(ys.for_cell(c)));
+                q.iter().filter(|k| !**k).count()
+            })
+            .sum();
+        out as f64 / rounds as f64 * 100.0
+    };
+    let floor = share(|y| pin_results::Yardstick {
+        quiet_floor_ns: y.quiet_floor_ns,
+        ..Default::default()
+    });
+    let throughput = share(|y| pin_results::Yardstick {
+        quiet_throughput_ns: y.quiet_throughput_ns,
+        ..Default::default()
+    });
+    let throughput = if r.quiet_throughput_ns.is_empty() {
+        String::new()
+    } else {
+        format!(", by the throughput probe {throughput:.0}%")
+    };
+    format!("; one-thread rounds set aside by the floor {floor:.0}%{throughput}")
 }
 
 /// What each scheme got wrong or refused, at the first thread count.
@@ -344,5 +381,35 @@ mod tests {
         let s = render(&r);
         assert!(s.contains("EFAULT"), "{s}");
         assert!(!render(&results(vec![])).contains("EFAULT"));
+    }
+
+    #[test]
+    fn the_probe_line_says_which_yardstick_set_rounds_aside() {
+        let mut c = cell("hybrid", "mixed", 1, 3.0, 1e8);
+        // Four blocks: one quiet, one on a slow floor, two on a shared
+        // core (one of them on a slow floor too).
+        c.pairs.subject_ns_per_page = vec![3.0; 8];
+        c.pairs.floor_ns_per_page = vec![6.0, 6.0, 7.0, 7.0, 6.0, 6.0, 7.0, 7.0];
+        c.pairs.pages_per_sec = vec![1e8; 8];
+        c.pairs.throughput_ns = Some(vec![
+            3000.0, 3000.0, 3000.0, 3000.0, 5400.0, 5400.0, 5400.0, 5400.0,
+        ]);
+        let mut r = results(vec![c]);
+        r.derive_again();
+        let line = probe_line(&r).expect("a probe line");
+        assert!(
+            line.ends_with(
+                "; one-thread rounds set aside by the floor 50%, by the throughput probe 50%"
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains("quiet throughput probe: 3000 ns (1T)"),
+            "{line}"
+        );
+        // A file from before the probe names the floor only.
+        r.quiet_throughput_ns.clear();
+        let line = probe_line(&r).expect("a probe line");
+        assert!(line.ends_with("set aside by the floor 50%"), "{line}");
     }
 }
