@@ -230,4 +230,36 @@ mod tests {
             assert!(e.contains(&format!("schema_version {v}")), "{e}");
         }
     }
+
+    #[test]
+    fn every_earlier_version_read_is_derived_again_by_todays_rules() {
+        // One-thread rounds, four visits: the floor quiet throughout, the
+        // core shared with a busy sibling in the middle two, which schema
+        // 9 could not see (its median sat between the states) and schema
+        // 10 sets aside.
+        let mut c = sample::cell("hybrid", "mixed", 1, 3.0, 2.5e8);
+        let n = 32;
+        let visits =
+            |quiet: f64, busy: f64| [[quiet; 8], [busy; 8], [busy; 8], [quiet; 8]].concat();
+        c.pairs.subject_ns_per_page = visits(2.2, 3.0);
+        c.pairs.floor_ns_per_page = vec![6.1; n];
+        c.pairs.pages_per_sec = vec![2.5e8; n];
+        c.pairs.throughput_ns = Some(visits(3000.0, 5400.0));
+        c.pairs.visit_rounds = Some(vec![8, 8, 8, 8]);
+        let mut r = sample::results(vec![c]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.json");
+        for v in REDERIVED_VERSIONS {
+            r.schema_version = v;
+            // What the writer derived: every round kept.
+            r.cells[0].x_floor.median = 0.43;
+            r.quiet_throughput_ns.clear();
+            std::fs::write(&path, serde_json::to_string(&r).expect("json")).expect("write");
+            let read = Results::read(&path).expect("an earlier version is read");
+            assert_eq!(read.schema_version, SCHEMA_VERSION, "version {v}");
+            let x = read.cells[0].x_floor.median;
+            assert!((x - 2.2 / 6.1).abs() < 1e-9, "version {v}: {x}");
+            assert_eq!(read.quiet_throughput_ns.len(), 1, "version {v}");
+        }
+    }
 }

@@ -68,6 +68,7 @@ fn cell(c: &Cell) -> Result<(), String> {
             && p.pages_per_sec.len() == n
             && p.solo_pages_per_sec.as_ref().is_none_or(|s| s.len() == n)
             && p.probe_ns.as_ref().is_none_or(|s| s.len() == n)
+            && p.throughput_ns.as_ref().is_none_or(|s| s.len() == n)
             && p.contention_ns.as_ref().is_none_or(|s| s.len() == n)
             && p.handoff_ns.as_ref().is_none_or(|s| s.len() == n)
             && p.solo_probe_ns.as_ref().is_none_or(|s| s.len() == n);
@@ -90,6 +91,7 @@ fn yardsticks(r: &Results) -> Result<(), String> {
     let floors = r.quiet_floor_ns.iter().map(|f| ("quiet_floor_ns", f.ns));
     let probes = [
         ("quiet_probe_ns", &r.quiet_probe_ns),
+        ("quiet_throughput_ns", &r.quiet_throughput_ns),
         ("contention_probe_ns", &r.contention_probe_ns),
         ("handoff_probe_ns", &r.handoff_probe_ns),
     ]
@@ -268,7 +270,21 @@ mod tests {
                 check(&r).is_err_and(|e| e.contains("handoff_probe_ns")),
                 "{bad}"
             );
+            let mut r = ok.clone();
+            r.quiet_throughput_ns = vec![crate::ProbeNs {
+                threads: 1,
+                ns: bad,
+            }];
+            assert!(
+                check(&r).is_err_and(|e| e.contains("quiet_throughput_ns")),
+                "{bad}"
+            );
         }
+        // A probe list shorter than the rounds.
+        let mut r = ok.clone();
+        let n = r.cells[0].pairs.subject_ns_per_page.len();
+        r.cells[0].pairs.throughput_ns = Some(vec![3000.0; n + 1]);
+        assert!(check(&r).is_err_and(|e| e.contains("differ in length")));
         // A name with a terminal escape, or a line break, never reaches an
         // output, nor the message that refuses it.
         for bad in ["evil\u{1b}]0;pwned\u{7}", "two\nlines"] {

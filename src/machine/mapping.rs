@@ -102,26 +102,9 @@ pub fn thp_bytes(lo: usize, hi: usize) -> Option<u64> {
     Some(anon_huge_bytes(&smaps, lo, hi).min(hi.saturating_sub(lo) as u64))
 }
 
-/// Sums `AnonHugePages` of the smaps entries whose range overlaps [lo, hi).
+/// Bytes of `AnonHugePages` in the smaps entries overlapping [lo, hi).
 pub fn anon_huge_bytes(smaps: &str, lo: usize, hi: usize) -> u64 {
-    let mut inside = false;
-    let mut total = 0;
-    for line in smaps.lines() {
-        let mut words = line.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        if let Some((a, b)) = first.split_once('-') {
-            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                inside = a < hi && b > lo;
-                continue;
-            }
-        }
-        if inside && first == "AnonHugePages:" {
-            if let Some(kb) = words.next().and_then(|v| v.parse::<u64>().ok()) {
-                total += kb * 1024;
-            }
-        }
-    }
-    total
+    super::smaps::kib_in(smaps, lo, hi, &["AnonHugePages:"]) * 1024
 }
 
 #[cfg(test)]

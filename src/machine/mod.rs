@@ -5,6 +5,7 @@
 pub mod host;
 pub mod mapping;
 pub mod numa;
+pub mod smaps;
 pub mod topology;
 
 /// What a plan needs to know of the machine.

@@ -58,25 +58,8 @@ fn reap(pid: libc::pid_t) -> io::Result<()> {
 /// Private pages (KiB / 4) in the VMAs of `smaps` overlapping
 /// `[lo, hi)`.
 pub fn private_pages(smaps: &str, lo: usize, hi: usize) -> u64 {
-    let mut inside = false;
-    let mut kib = 0;
-    for line in smaps.lines() {
-        let mut words = line.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        if let Some((a, b)) = first.split_once('-') {
-            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                inside = a < hi && lo < b;
-                continue;
-            }
-        }
-        if inside && (first == "Private_Dirty:" || first == "Private_Clean:") {
-            kib += words
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    kib * 1024 / PAGE_SIZE as u64
+    let fields = ["Private_Dirty:", "Private_Clean:"];
+    crate::machine::smaps::kib_in(smaps, lo, hi, &fields) * 1024 / PAGE_SIZE as u64
 }
 
 /// Forks with the child held until its smaps is read; the child's
