@@ -201,9 +201,11 @@ impl Shape {
 pub const ANOTHER_STATE: &str = "another machine state";
 
 /// Judges every run's rounds against the quietest floor that any run of
-/// the same machine (host and CPU) found for the same work, and its
-/// handoff probes by the runs' usual median handoff for the same thread
-/// count where its own sat far from it: a run that never saw the machine
+/// the same machine (host and CPU) found for the same work, its
+/// one-thread rounds against the quietest throughput probe of the runs of
+/// the same machine and build (commit and profile), and its handoff
+/// probes by the runs' usual median handoff for the same thread count
+/// where its own sat far from it: a run that never saw the machine
 /// quiet (or whose threads sat in another placement on the host most of
 /// the run) cannot tell from its own rounds, but beside the others its
 /// yardstick stands out. Such a run's cells become busy where
@@ -215,7 +217,9 @@ pub fn judge_together(runs: &mut [Run]) {
         .map(|r| {
             let m = machine(&r.results);
             let same = || runs.iter().map(|o| &o.results).filter(|o| machine(o) == m);
-            pin_results::derive::Quietest::of(same())
+            let build = |o: &Results| (o.metadata.git_commit.clone(), o.metadata.debug_build);
+            let b = build(&r.results);
+            pin_results::derive::Quietest::of(same(), same().filter(|o| build(o) == b))
         })
         .collect();
     for (r, quietest) in runs.iter_mut().zip(best) {

@@ -98,13 +98,14 @@ pub struct Rejudged {
 }
 
 impl Results {
-    /// Judges the rounds again against the quieter of the run's own quiet
-    /// floors and `quietest` (those of other runs of the same machine), and
-    /// its handoff probes by `usual` (the runs' median handoff) where its
-    /// own sat outside [`crate::HANDOFF`] of it: a run that never saw the
-    /// machine quiet has a busy quiet floor of its own, one whose threads
-    /// sat in another placement most of the run another median handoff,
-    /// and only the runs beside it can tell.
+    /// Judges the rounds again against `quietest`, the yardsticks of other
+    /// runs of the same machine: its quiet floors and (one thread) its
+    /// quiet throughput probe where its own sat more than their margin
+    /// over the quietest, and its handoff probes by the runs' usual median
+    /// handoff where its own sat outside [`crate::HANDOFF`] of it. A run
+    /// that never saw the machine quiet has busy yardsticks of its own,
+    /// one whose threads sat in another placement most of the run another
+    /// median handoff, and only the runs beside it can tell.
     pub fn judge_against(&mut self, quietest: &Quietest) -> Rejudged {
         let (floors, usual) = (&quietest.floors, &quietest.handoffs);
         let mut y = Yardsticks::of(&self.cells);
@@ -185,22 +186,29 @@ pub struct Quietest {
     pub floors: Vec<FloorNs>,
     /// Per thread count, the runs' usual median handoff.
     pub handoffs: Vec<ProbeNs>,
-    /// Per thread count, the lowest quiet throughput probe of any run.
+    /// Per thread count, the lowest quiet throughput probe of any run of
+    /// the same build: the probe's instructions are the compiler's, and
+    /// another build's need not take as long on the same core.
     pub throughputs: Vec<ProbeNs>,
 }
 
 impl Quietest {
-    /// Those of `runs`.
-    pub fn of<'a>(runs: impl IntoIterator<Item = &'a Results> + Clone) -> Self {
+    /// Those of `runs` (one machine's), the throughput probes of
+    /// `same_build` (those of them built from one commit alike).
+    pub fn of<'a>(
+        runs: impl IntoIterator<Item = &'a Results> + Clone,
+        same_build: impl IntoIterator<Item = &'a Results>,
+    ) -> Self {
         let mut throughputs: Vec<ProbeNs> = vec![];
-        for p in runs
-            .clone()
+        // From the rounds, not the file's own figure: a run is judged by
+        // what its peers measured.
+        let own = same_build
             .into_iter()
-            .flat_map(|r| &r.quiet_throughput_ns)
-        {
+            .flat_map(|r| Yardsticks::of(&r.cells).throughput);
+        for p in own {
             match throughputs.iter_mut().find(|o| o.threads == p.threads) {
                 Some(o) => o.ns = o.ns.min(p.ns),
-                None => throughputs.push(*p),
+                None => throughputs.push(p),
             }
         }
         Self {
@@ -294,7 +302,7 @@ mod tests {
         let mut shared = run_with_throughput(5400.0);
         // Alone, its own 5th percentile is its yardstick: it cannot tell.
         assert!(!shared.cells[0].busy);
-        let quietest = Quietest::of([&quiet, &shared]);
+        let quietest = Quietest::of([&quiet, &shared], [&quiet, &shared]);
         assert_eq!(quietest.throughputs, quiet.quiet_throughput_ns);
         let j = shared.judge_against(&quietest);
         assert_eq!(j.throughputs.len(), 1);
@@ -305,6 +313,16 @@ mod tests {
         let before = near.clone();
         assert_eq!(near.judge_against(&quietest), Rejudged::default());
         assert_eq!(near, before);
+        // Another build's probes judge nothing: the shared run alone is
+        // its own yardstick.
+        let mut shared = run_with_throughput(5400.0);
+        let other_build = Quietest::of([&quiet, &shared], [&shared]);
+        assert_eq!(shared.judge_against(&other_build), Rejudged::default());
+        // Nor does a file's own stated yardstick: the rounds do.
+        let mut liar = quiet.clone();
+        liar.quiet_throughput_ns[0].ns = 1e-9;
+        let q = Quietest::of([&liar, &shared], [&liar, &shared]);
+        assert_eq!(q.throughputs, quiet.quiet_throughput_ns);
     }
 
     #[test]

@@ -261,5 +261,14 @@ mod tests {
             assert!((x - 2.2 / 6.1).abs() < 1e-9, "version {v}: {x}");
             assert_eq!(read.quiet_throughput_ns.len(), 1, "version {v}");
         }
+        // A file from before the probe: judged by its floor alone, as it
+        // was written, its median between the two states.
+        r.cells[0].pairs.throughput_ns = None;
+        r.schema_version = 9;
+        std::fs::write(&path, serde_json::to_string(&r).expect("json")).expect("write");
+        let read = Results::read(&path).expect("a version 9 file is read");
+        assert!(read.quiet_throughput_ns.is_empty());
+        let x = read.cells[0].x_floor.median;
+        assert!(x > 2.3 / 6.1 && x < 2.9 / 6.1, "{x}");
     }
 }

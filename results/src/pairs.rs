@@ -34,7 +34,7 @@ pub struct Pairs {
     /// (`null` in files written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_ns: Option<Vec<f64>>,
-    /// The throughput probe (eight independent multiply-add chains, a
+    /// The throughput probe (eight independent chains of one-cycle integer operations, a
     /// core's issue width) before and after each round's slices, the slower
     /// of the two: the slowest thread's ns (`null` in files written before
     /// it existed).

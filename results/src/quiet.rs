@@ -37,7 +37,7 @@
 //! spent most rounds with the floor 4 to 6% over its quiet value while
 //! `hybrid` on `mixed` pages read 0.49 x floor against 0.36. A one-thread
 //! block is quiet only if its throughput probe (`Pairs::throughput_ns`,
-//! eight independent multiply-add chains) is within [`QUIET_THROUGHPUT`]
+//! eight independent chains of one-cycle integer operations) is within [`QUIET_THROUGHPUT`]
 //! of the run's quiet one too.
 //!
 //! A cell of several threads has a second state of its own: whether the

@@ -81,6 +81,15 @@ fn cell(c: &Cell) -> Result<(), String> {
         for &x in p.subject_ns_per_page.iter().chain(&p.floor_ns_per_page) {
             in_range("a round's ns/page", x, MAX_NS)?;
         }
+        // A probe that judges a round took some time: a zero or negative
+        // one would pass any yardstick.
+        for &x in p.throughput_ns.iter().flatten() {
+            if !(x > 0.0 && x <= MAX_NS) {
+                return Err(format!(
+                    "pairs: throughput_ns {x} is out of range (above 0, to {MAX_NS})"
+                ));
+            }
+        }
         Ok(())
     };
     check().map_err(|e| format!("{name}: {e}"))
@@ -280,11 +289,20 @@ mod tests {
                 "{bad}"
             );
         }
-        // A probe list shorter than the rounds.
+        // A probe list longer than the rounds, or a probe that took no time.
         let mut r = ok.clone();
         let n = r.cells[0].pairs.subject_ns_per_page.len();
         r.cells[0].pairs.throughput_ns = Some(vec![3000.0; n + 1]);
         assert!(check(&r).is_err_and(|e| e.contains("differ in length")));
+        for bad in [0.0, -9000.0, f64::NAN, f64::INFINITY] {
+            let mut probes = vec![3000.0; n];
+            probes[0] = bad;
+            r.cells[0].pairs.throughput_ns = Some(probes);
+            assert!(
+                check(&r).is_err_and(|e| e.contains("throughput_ns")),
+                "{bad}"
+            );
+        }
         // A name with a terminal escape, or a line break, never reaches an
         // output, nor the message that refuses it.
         for bad in ["evil\u{1b}]0;pwned\u{7}", "two\nlines"] {

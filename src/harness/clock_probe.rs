@@ -1,7 +1,8 @@
 //! The probes that say which state the machine was in during a solo slice
 //! ([`pin_results::Pairs::quiet_solo`]; a round's own state is judged by
-//! its floor slice, [`pin_results::Pairs::quiet`]) and whether a cell's
-//! threads ran together.
+//! its floor slice and, at one thread, by the throughput probe here,
+//! [`pin_results::Pairs::quiet`]) and whether a cell's threads ran
+//! together.
 //!
 //! The shared VMs pinbench runs on flip, for seconds to minutes, between a
 //! quiet state and a busy one (another tenant on the host core's SMT
@@ -113,31 +114,70 @@ impl SharedLine {
     }
 }
 
-/// Rounds of [`throughput_probe`]'s eight chains: about 2.2 us on an
-/// idle core of the 2-vCPU EPYC VM.
+/// Steps of [`throughput_probe`]'s eight chains: about 3 us on an idle
+/// core of the 2-vCPU EPYC VM.
 const ISSUE_STEPS: u64 = 2000;
 
-/// ns of eight independent multiply-add chains: a core's issue width,
-/// which it shares with its SMT sibling. The locked adds of the clock
-/// probe and the floor wait on their own latency and barely feel a busy
-/// sibling; code that keeps many instructions in flight does. On the
-/// 2-vCPU EPYC VM this probe read 2.19 to 2.21 us in a third of 2000
-/// samples 2 ms apart and 3.9 us in another third (the sibling busy, most
-/// likely), with the clock probe uncorrelated (r = 0.03); in those
-/// samples the paired ratios of `hybrid` on `mixed` pages read 0.49
-/// against 0.36 with the floor within 5% of its quiet value.
+/// ns of eight independent chains of one-cycle integer operations (an add
+/// and an xor a step, in registers): a core's issue width, which it shares
+/// with its SMT sibling. The locked adds of the clock probe and the floor
+/// wait on their own latency and barely feel a busy sibling; code that
+/// keeps many instructions in flight does. On the 2-vCPU EPYC VM a C loop
+/// of eight such chains read 2.19 to 2.21 us in a third of 2000 samples
+/// 2 ms apart and 3.9 us in another third (the sibling busy, most likely),
+/// with 512 locked adds beside it uncorrelated (r = 0.03); in three
+/// `--quick` runs, `hybrid` on `mixed` pages read 0.33 to 0.40 x floor in
+/// the rounds whose probe was quiet and 0.44 to 0.53 in the others, with
+/// the floor within 5% of its quiet value in both.
 #[inline(never)]
 pub fn throughput_probe() -> u64 {
-    let mut x = black_box([1u64, 2, 3, 4, 5, 6, 7, 8]);
     let start = Instant::now();
-    for _ in 0..black_box(ISSUE_STEPS) {
-        for (i, v) in x.iter_mut().enumerate() {
-            *v = v.wrapping_mul(2 * i as u64 + 3).wrapping_add(1);
-        }
+    issue_chains(black_box(ISSUE_STEPS));
+    start.elapsed().as_nanos() as u64
+}
+
+/// The probe's chains, in assembly: a compiler may fold eight lanes of
+/// Rust into one vector chain (with `-C target-cpu=native` on an AVX-512
+/// core, LLVM made them 250 steps of `vpmullq`, one latency-bound chain of
+/// 290 ns), which is the kind of probe a busy sibling does not slow.
+#[cfg(target_arch = "x86_64")]
+fn issue_chains(steps: u64) {
+    let k: u64 = 0x9e37_79b9_7f4a_7c15;
+    // SAFETY: arithmetic on registers the block owns (no memory, no
+    // stack; flags are clobbered, which asm! assumes by default); the count
+    // starts at 1 or more, so `dec` reaches 0 and the loop ends.
+    unsafe {
+        std::arch::asm!(
+            "2:",
+            "add {a}, {a}", "add {b}, {b}", "add {c}, {c}", "add {d}, {d}",
+            "add {e}, {e}", "add {f}, {f}", "add {g}, {g}", "add {h}, {h}",
+            "xor {a}, {k}", "xor {b}, {k}", "xor {c}, {k}", "xor {d}, {k}",
+            "xor {e}, {k}", "xor {f}, {k}", "xor {g}, {k}", "xor {h}, {k}",
+            "dec {n}",
+            "jnz 2b",
+            n = inout(reg) steps.max(1) => _,
+            k = in(reg) k,
+            a = inout(reg) 1u64 => _, b = inout(reg) 2u64 => _,
+            c = inout(reg) 3u64 => _, d = inout(reg) 4u64 => _,
+            e = inout(reg) 5u64 => _, f = inout(reg) 6u64 => _,
+            g = inout(reg) 7u64 => _, h = inout(reg) 8u64 => _,
+            options(nomem, nostack),
+        );
     }
-    let ns = start.elapsed().as_nanos() as u64;
-    black_box(x);
-    ns
+}
+
+/// The same chains where there is no assembly for them; each step's value
+/// passes through `black_box`, so the lanes stay apart.
+#[cfg(not(target_arch = "x86_64"))]
+fn issue_chains(steps: u64) {
+    let k = black_box(0x9e37_79b9_7f4a_7c15u64);
+    let mut x = [1u64, 2, 3, 4, 5, 6, 7, 8];
+    for _ in 0..steps {
+        for v in x.iter_mut() {
+            *v = v.wrapping_add(*v) ^ k;
+        }
+        x = black_box(x);
+    }
 }
 
 #[inline(never)]
@@ -182,8 +222,8 @@ mod tests {
     fn the_throughput_probe_takes_time_and_repeats_within_a_factor() {
         let mut t: Vec<u64> = (0..50).map(|_| throughput_probe()).collect();
         t.sort_unstable();
-        // 16000 multiply-adds take more than 1 ns per 32 on any core; a
-        // probe the compiler folded away would time a few ns.
+        // 32000 one-cycle operations take more than 1 ns per 64 on any
+        // core; a probe the compiler folded away would time a few ns.
         assert!(t[0] >= ISSUE_STEPS / 4, "{t:?}");
         assert!(t[25] < 4 * t[0], "{t:?}");
     }

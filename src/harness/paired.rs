@@ -228,10 +228,11 @@ where
 {
     let barrier = Barrier::new(shape.threads);
     let line = SharedLine::default();
-    // Every thread meets at every round's probes and every slice's
-    // barrier, and once more at the end.
+    // Every thread meets at every round's probes, every slice's barrier
+    // and the throughput probe after the last slice, and once more at the
+    // end.
     let meetings: usize = (0..params.warmup + params.pairs)
-        .map(|r| 1 + round(r, shape.solo).len())
+        .map(|r| 2 + round(r, shape.solo).len())
         .sum::<usize>()
         + 1;
     let gate = StartGate::default();
@@ -361,8 +362,12 @@ impl ThreadRun<'_> {
                     }
                 }
             }
+            // After every thread's last slice: a thread that sat out a
+            // solo slice would otherwise probe beside thread 0's.
+            self.meet();
+            let after = throughput_probe();
             if measured {
-                rounds.throughput.push(before.max(throughput_probe()));
+                rounds.throughput.push(before.max(after));
             } else {
                 latency.reset();
             }

@@ -257,9 +257,10 @@ fn probe_line(r: &Results) -> Option<String> {
     ))
 }
 
-/// `; one-thread rounds set aside by the floor 12%, by the throughput
-/// probe 58%`: what made the busy rounds of one-thread cells busy, each
-/// yardstick alone (a round may fail both); empty without such rounds.
+/// `; one-thread rounds judged busy by the floor 12%, by the throughput
+/// probe 58%`: each yardstick alone (a round may fail both), over every
+/// one-thread cell's rounds, busy cells' too (which keep them all, for
+/// too few passed); empty without such rounds.
 fn set_aside(r: &Results) -> String {
     let ys = r.yardsticks();
     let one: Vec<&Cell> = r.cells.iter().filter(|c| c.threads == 1).collect();
@@ -290,7 +291,7 @@ fn set_aside(r: &Results) -> String {
     } else {
         format!(", by the throughput probe {throughput:.0}%")
     };
-    format!("; one-thread rounds set aside by the floor {floor:.0}%{throughput}")
+    format!("; one-thread rounds judged busy by the floor {floor:.0}%{throughput}")
 }
 
 /// What each scheme got wrong or refused, at the first thread count.
@@ -384,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn the_probe_line_says_which_yardstick_set_rounds_aside() {
+    fn the_probe_line_says_what_each_yardstick_judged_busy() {
         let mut c = cell("hybrid", "mixed", 1, 3.0, 1e8);
         // Four blocks: one quiet, one on a slow floor, two on a shared
         // core (one of them on a slow floor too).
@@ -399,7 +400,7 @@ mod tests {
         let line = probe_line(&r).expect("a probe line");
         assert!(
             line.ends_with(
-                "; one-thread rounds set aside by the floor 50%, by the throughput probe 50%"
+                "; one-thread rounds judged busy by the floor 50%, by the throughput probe 50%"
             ),
             "{line}"
         );
@@ -410,6 +411,6 @@ mod tests {
         // A file from before the probe names the floor only.
         r.quiet_throughput_ns.clear();
         let line = probe_line(&r).expect("a probe line");
-        assert!(line.ends_with("set aside by the floor 50%"), "{line}");
+        assert!(line.ends_with("judged busy by the floor 50%"), "{line}");
     }
 }
