@@ -86,10 +86,11 @@ pub struct Results {
     /// [`QUIET_PROBE`] of it ([`Pairs::quiet_solo`]).
     #[serde(default)]
     pub quiet_probe_ns: Vec<ProbeNs>,
-    /// The throughput probe of a quiet core, per thread count: the 5th
-    /// percentile of every round's probe in the run's cells of that many
-    /// threads. A block is quiet only where its probes are within
-    /// [`QUIET_THROUGHPUT`] of it ([`Pairs::quiet`]).
+    /// The throughput probe of one thread alone on a quiet core (`threads`
+    /// 1): the 5th percentile of the probes of the one-thread cells' rounds
+    /// and of every cell's solo slices. A one-thread block, or a solo
+    /// slice's, is quiet only where its probes are within
+    /// [`QUIET_THROUGHPUT`] of it ([`Pairs::quiet`], [`Pairs::quiet_solo`]).
     #[serde(default)]
     pub quiet_throughput_ns: Vec<ProbeNs>,
     /// The contention probe's median per thread count (multi-thread cells):

@@ -54,6 +54,10 @@ pub struct Pairs {
     /// `null` where the cell has no scaling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solo_probe_ns: Option<Vec<f64>>,
+    /// The throughput probe thread 0 ran after that clock probe, ns;
+    /// `null` where the cell has no scaling, and in files from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solo_throughput_ns: Option<Vec<f64>>,
     /// How many of the rounds, in order, each visit measured (each visit
     /// over a fresh memmap): the units a rerun varies by. `null` in files
     /// written before it was kept: rounds are then paired over the cell,

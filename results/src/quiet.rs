@@ -152,8 +152,10 @@ pub struct Yardstick {
     pub quiet_floor_ns: Option<f64>,
     /// The quiet clock probe of the cell's thread count (solo slices).
     pub quiet_ns: Option<f64>,
-    /// The quiet throughput probe of the cell's thread count.
+    /// The quiet throughput probe of the cell's rounds (one-thread cells).
     pub quiet_throughput_ns: Option<f64>,
+    /// The quiet throughput probe of its solo slices (thread 0 alone).
+    pub solo_throughput_ns: Option<f64>,
     /// The median contention probe of the cell's thread count.
     pub contention_ns: Option<f64>,
     /// The median handoff probe of the cell's thread count.
@@ -169,9 +171,11 @@ pub struct Yardsticks {
     /// Quiet clock probes: the 5th percentile of each thread count's
     /// rounds' probes, capped at [`QUIET_PROBE`] over the lowest of them.
     pub quiet: Vec<ProbeNs>,
-    /// The quiet throughput probe of one-thread cells: the 5th percentile
-    /// of their rounds' probes. Cells of several threads are not judged by
-    /// it: their threads probe at once, and on the 2-vCPU EPYC VM the
+    /// The quiet throughput probe of one thread alone on its core
+    /// (`threads` 1): the 5th percentile of the one-thread cells' rounds'
+    /// probes and of every cell's solo slices'. It judges those rounds and
+    /// solo slices; the rounds of cells of several threads are not judged
+    /// by it: their threads probe at once, and on the 2-vCPU EPYC VM the
     /// slower of two read about 1.4 times the one-thread quiet value in
     /// most rounds and 0.8 to 0.85 times it in a few, whether from each
     /// other or from other tenants it cannot tell, and `x floor` was no
@@ -195,10 +199,7 @@ impl Yardsticks {
         Self {
             quiet_floor: quiet_floors(cells),
             quiet,
-            throughput: per_threads(cells, QUIET_QUANTILE, |p| p.throughput_ns.as_deref())
-                .into_iter()
-                .filter(|p| p.threads == 1)
-                .collect(),
+            throughput: alone_throughput(cells),
             contention: per_threads(cells, 0.5, |p| p.contention_ns.as_deref()),
             handoff: per_threads(cells, 0.5, |p| p.handoff_ns.as_deref()),
         }
@@ -220,10 +221,12 @@ impl Yardsticks {
     /// The probes' yardsticks for cells of `threads` (no quiet floor).
     pub fn for_threads(&self, threads: usize) -> Yardstick {
         let of = |v: &[ProbeNs]| v.iter().find(|p| p.threads == threads).map(|p| p.ns);
+        let of1 = |v: &[ProbeNs]| v.iter().find(|p| p.threads == 1).map(|p| p.ns);
         Yardstick {
             quiet_floor_ns: None,
             quiet_ns: of(&self.quiet),
-            quiet_throughput_ns: of(&self.throughput),
+            quiet_throughput_ns: (threads == 1).then(|| of1(&self.throughput)).flatten(),
+            solo_throughput_ns: of1(&self.throughput),
             contention_ns: of(&self.contention),
             handoff_ns: of(&self.handoff),
         }
@@ -252,6 +255,26 @@ fn quiet_floors(cells: &[Cell]) -> Vec<FloorNs> {
             let ns = quantile(xs, QUIET_QUANTILE)?;
             Some(FloorNs { work, ns })
         })
+        .collect()
+}
+
+/// The quiet throughput probe of one thread alone on its core: the
+/// [`QUIET_QUANTILE`] of the probes of the one-thread cells' rounds and of
+/// every cell's solo slices (thread 0 alone while the others sleep at a
+/// barrier), as `threads` 1; none without such probes.
+fn alone_throughput(cells: &[Cell]) -> Vec<ProbeNs> {
+    let xs: Vec<f64> = cells
+        .iter()
+        .flat_map(|c| {
+            let rounds = (c.threads == 1).then_some(c.pairs.throughput_ns.as_deref());
+            let solo = c.pairs.solo_throughput_ns.as_deref();
+            rounds.flatten().into_iter().chain(solo).flatten()
+        })
+        .copied()
+        .collect();
+    quantile(xs, QUIET_QUANTILE)
+        .map(|ns| ProbeNs { threads: 1, ns })
+        .into_iter()
         .collect()
 }
 
@@ -321,7 +344,10 @@ impl Pairs {
     }
 
     /// [`Pairs::quiet`], and thread 0's clock probe at the start of its
-    /// solo slice within [`QUIET_PROBE`] of the quiet one: while the other
+    /// solo slice within [`QUIET_PROBE`] of the quiet one, and its
+    /// throughput probe after it within [`QUIET_THROUGHPUT`] of the quiet
+    /// one (a busy SMT sibling, which the clock probe does not see, made
+    /// `x 1T` read 2.85 on 2 CPUs in one of five runs): while the other
     /// threads wait their vCPUs idle, and a host that hands an idle vCPU's
     /// core to another tenant slows the lone thread (here by half, which
     /// made `x 1T` read 3.0 on 2 CPUs). The rounds a cell's `scaling`
@@ -335,11 +361,17 @@ impl Pairs {
     /// `quiet` (this cell's [`Pairs::quiet`]) narrowed by the solo probes,
     /// a block at a time: the mean of its rounds' solo probes.
     fn solo_of(&self, quiet: Vec<bool>, y: Yardstick) -> Vec<bool> {
-        self.block_mean_within(
+        let clock = self.block_mean_within(
             quiet,
             self.solo_probe_ns.as_deref(),
             y.quiet_ns,
             QUIET_PROBE,
+        );
+        self.block_mean_within(
+            clock,
+            self.solo_throughput_ns.as_deref(),
+            y.solo_throughput_ns,
+            QUIET_THROUGHPUT,
         )
     }
 
@@ -530,6 +562,35 @@ mod tests {
     }
 
     #[test]
+    fn solo_slices_on_a_shared_core_give_no_scaling() {
+        let mut c = sample::cell("hybrid", "private", 2, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![1.0; 4];
+        c.pairs.floor_ns_per_page = vec![1.0; 4];
+        c.pairs.solo_probe_ns = Some(vec![1000.0; 4]);
+        // The clock probe quiet throughout; thread 0's core shared in the
+        // second block's solo slices.
+        c.pairs.solo_throughput_ns = Some(vec![2400.0, 2350.0, 4000.0, 4100.0]);
+        let mut one = sample::cell("plain", "private", 1, 1.0, 1.0);
+        one.pairs.throughput_ns = Some(vec![2300.0; 4]);
+        let ys = Yardsticks::of(&[c.clone(), one]);
+        let y = ys.for_cell(&c);
+        assert_eq!(y.solo_throughput_ns, Some(2300.0));
+        assert_eq!(
+            y.quiet_throughput_ns, None,
+            "its rounds are not judged by it"
+        );
+        let y = Yardstick {
+            quiet_ns: Some(1000.0),
+            ..y
+        };
+        assert_eq!(c.pairs.quiet(y), vec![true; 4]);
+        assert_eq!(c.pairs.quiet_solo(y), vec![true, true, false, false]);
+        // With no one-thread cell, the solo slices are their own yardstick.
+        let alone = Yardsticks::of(std::slice::from_ref(&c));
+        assert_eq!(alone.for_cell(&c).solo_throughput_ns, Some(2350.0));
+    }
+
+    #[test]
     fn each_floor_work_has_its_own_quiet_floor() {
         let mut a = sample::cell("plain", "private", 1, 1.0, 1.0);
         let mut b = sample::cell("hybrid", "private", 1, 1.0, 1.0);
@@ -635,6 +696,7 @@ mod tests {
                 quiet_floor_ns: None,
                 quiet_ns: Some(cap),
                 quiet_throughput_ns: None,
+                solo_throughput_ns: None,
                 contention_ns: Some(16_000.0),
                 handoff_ns: None,
             }

@@ -70,6 +70,7 @@ pub fn cell(subject: &str, workload: &str, threads: usize, ns: f64, pps: f64) ->
             contention_ns: None,
             handoff_ns: None,
             solo_probe_ns: None,
+            solo_throughput_ns: None,
             visit_rounds: None,
         },
         ..Cell::unmeasured(name, numa(), None)

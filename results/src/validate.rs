@@ -71,7 +71,8 @@ fn cell(c: &Cell) -> Result<(), String> {
             && p.throughput_ns.as_ref().is_none_or(|s| s.len() == n)
             && p.contention_ns.as_ref().is_none_or(|s| s.len() == n)
             && p.handoff_ns.as_ref().is_none_or(|s| s.len() == n)
-            && p.solo_probe_ns.as_ref().is_none_or(|s| s.len() == n);
+            && p.solo_probe_ns.as_ref().is_none_or(|s| s.len() == n)
+            && p.solo_throughput_ns.as_ref().is_none_or(|s| s.len() == n);
         if !same {
             return Err("pairs: its lists differ in length".into());
         }
@@ -83,11 +84,16 @@ fn cell(c: &Cell) -> Result<(), String> {
         }
         // A probe that judges a round took some time: a zero or negative
         // one would pass any yardstick.
-        for &x in p.throughput_ns.iter().flatten() {
-            if !(x > 0.0 && x <= MAX_NS) {
-                return Err(format!(
-                    "pairs: throughput_ns {x} is out of range (above 0, to {MAX_NS})"
-                ));
+        for (what, v) in [
+            ("throughput_ns", &p.throughput_ns),
+            ("solo_throughput_ns", &p.solo_throughput_ns),
+        ] {
+            for &x in v.iter().flatten() {
+                if !(x > 0.0 && x <= MAX_NS) {
+                    return Err(format!(
+                        "pairs: {what} {x} is out of range (above 0, to {MAX_NS})"
+                    ));
+                }
             }
         }
         Ok(())

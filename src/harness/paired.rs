@@ -99,6 +99,8 @@ pub struct ThreadRounds {
     pub handoff: Vec<u64>,
     /// ns of the clock probe thread 0 runs at the start of its solo slices.
     pub solo_probe: Vec<u64>,
+    /// ns of the throughput probe thread 0 runs after that.
+    pub solo_throughput: Vec<u64>,
     /// ns of the throughput probe: the slower of its runs before and after
     /// each measured round's slices.
     pub throughput: Vec<u64>,
@@ -343,6 +345,7 @@ impl ThreadRun<'_> {
                             // vCPU's core shows here, not in the round's
                             // first probe.
                             rounds.solo_probe.push(clock_probe());
+                            rounds.solo_throughput.push(throughput_probe());
                         }
                         if measured {
                             counters.enable();

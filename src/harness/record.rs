@@ -124,6 +124,11 @@ pub fn pairs(outcomes: &[ThreadOutcome]) -> Pairs {
         }),
         solo_probe_ns: solo
             .and_then(|zero| slowest(std::slice::from_ref(zero), rounds, |o| &o.rounds.solo_probe)),
+        solo_throughput_ns: solo.and_then(|zero| {
+            slowest(std::slice::from_ref(zero), rounds, |o| {
+                &o.rounds.solo_throughput
+            })
+        }),
         probe_ns: slowest(outcomes, rounds, |o| &o.rounds.probe),
         throughput_ns: slowest(outcomes, rounds, |o| &o.rounds.throughput),
         contention_ns: (outcomes.len() > 1)
@@ -185,6 +190,10 @@ pub fn merge(mut a: Visit, b: Visit) -> Visit {
     x.pairs.contention_ns = chain(x.pairs.contention_ns.take(), y.pairs.contention_ns);
     x.pairs.handoff_ns = chain(x.pairs.handoff_ns.take(), y.pairs.handoff_ns);
     x.pairs.solo_probe_ns = chain(x.pairs.solo_probe_ns.take(), y.pairs.solo_probe_ns);
+    x.pairs.solo_throughput_ns = chain(
+        x.pairs.solo_throughput_ns.take(),
+        y.pairs.solo_throughput_ns,
+    );
     let rounds_of = |v: Option<Vec<usize>>, n: f64| v.unwrap_or(vec![n as usize]);
     let mut visits = rounds_of(x.pairs.visit_rounds.take(), na);
     visits.extend(rounds_of(y.pairs.visit_rounds, nb));
@@ -326,6 +335,7 @@ mod tests {
                 contention: Vec::new(),
                 handoff: Vec::new(),
                 solo_probe: vec![3000; solo_rounds],
+                solo_throughput: vec![3000; solo_rounds],
                 throughput,
             },
             latency: Latency::new(),
