@@ -36,9 +36,10 @@
 //! takes the core's issue width need not slow them: on 2026-12-07 the EPYC
 //! spent most rounds with the floor 4 to 6% over its quiet value while
 //! `hybrid` on `mixed` pages read 0.49 x floor against 0.36. A one-thread
-//! block is quiet only if its throughput probe (`Pairs::throughput_ns`,
-//! eight independent chains of one-cycle integer operations) is within [`QUIET_THROUGHPUT`]
-//! of the run's quiet one too.
+//! block, and a solo slice, is quiet only if its throughput probe
+//! (`Pairs::throughput_ns`, `Pairs::solo_throughput_ns`: eight
+//! independent chains of one-cycle integer operations) is within
+//! [`QUIET_THROUGHPUT`] of the run's quiet one for one thread alone too.
 //!
 //! A cell of several threads has a second state of its own: whether the
 //! host ran its vCPUs at the same time. After the clock probe its threads
@@ -61,9 +62,10 @@ pub const QUIET_PROBE: f64 = 0.05;
 /// quiet floor for the same work was measured on a busy machine.
 pub const QUIET_FLOOR: f64 = 0.05;
 
-/// A block whose throughput probe (its rounds' mean) ran more than this
-/// much slower than the run's quiet one for its thread count shared its
-/// core's issue width with a busy SMT sibling. On the 2-vCPU EPYC VM the
+/// A block whose throughput probe (its rounds' mean; one-thread rounds and
+/// solo slices) ran more than this much slower than the run's quiet one
+/// for one thread alone shared its core's issue width with a busy SMT
+/// sibling. On the 2-vCPU EPYC VM the
 /// quiet probes of one-thread rounds lay within 6% of their 5th
 /// percentile, and the busy ones from 12% (most of them 60 to 90%) above
 /// it; the floor's locked adds, waiting on their own latency, moved 5% or
@@ -304,8 +306,9 @@ fn per_threads(cells: &[Cell], q: f64, pick: fn(&Pairs) -> Option<&[f64]>) -> Ve
 impl Pairs {
     /// Whether each round ran on a quiet machine, judged block by block
     /// ([`Pairs::blocks`]): the block's floor (the mean of its floor
-    /// slices) within [`QUIET_FLOOR`] of the quiet floor, its throughput
-    /// probes' mean within [`QUIET_THROUGHPUT`] of the quiet one, and (several
+    /// slices) within [`QUIET_FLOOR`] of the quiet floor, (one thread) its
+    /// throughput probes' mean within [`QUIET_THROUGHPUT`] of the quiet
+    /// one, and (several
     /// threads) each of its contention probes at least [`CONCURRENT`] of
     /// the median and its handoff probes' mean within [`HANDOFF`] of the
     /// median, above or below. Both rounds of a block share its state. A yardstick or
