@@ -91,7 +91,8 @@ pub struct Rejudged {
     /// [`crate::HANDOFF`] of the usual one, with how far (a share, + or -).
     pub handoffs: Vec<(usize, f64)>,
     /// Thread counts whose quiet throughput probe sat more than
-    /// [`crate::QUIET_THROUGHPUT`] over the quietest, with how far.
+    /// [`crate::QUIET_THROUGHPUT`] over the quietest, with how far (one
+    /// thread alone only, today: [`Yardsticks::throughput`]).
     pub throughputs: Vec<(usize, f64)>,
     /// Cells busy now that were not.
     pub busy: usize,
@@ -107,41 +108,25 @@ impl Results {
     /// one whose threads sat in another placement most of the run another
     /// median handoff, and only the runs beside it can tell.
     pub fn judge_against(&mut self, quietest: &Quietest) -> Rejudged {
-        let (floors, usual) = (&quietest.floors, &quietest.handoffs);
         let mut y = Yardsticks::of(&self.cells);
-        let mut out = Rejudged::default();
-        for own in &mut y.quiet_floor {
-            let Some(q) = floors.iter().find(|q| q.work == own.work) else {
-                continue;
-            };
-            if own.ns > q.ns * (1.0 + crate::QUIET_FLOOR) {
-                out.floors.push((own.work.clone(), own.ns / q.ns - 1.0));
-                own.ns = q.ns;
-            }
-        }
-        for own in &mut y.handoff {
-            let Some(q) = usual.iter().find(|q| q.threads == own.threads) else {
-                continue;
-            };
-            let band = 1.0 + crate::HANDOFF;
-            if own.ns > q.ns * band || own.ns * band < q.ns {
-                out.handoffs.push((own.threads, own.ns / q.ns - 1.0));
-                own.ns = q.ns;
-            }
-        }
-        for own in &mut y.throughput {
-            let Some(q) = quietest
-                .throughputs
-                .iter()
-                .find(|q| q.threads == own.threads)
-            else {
-                continue;
-            };
-            if own.ns > q.ns * (1.0 + crate::QUIET_THROUGHPUT) {
-                out.throughputs.push((own.threads, own.ns / q.ns - 1.0));
-                own.ns = q.ns;
-            }
-        }
+        let over = |margin: f64| move |own: f64, q: f64| own > q * (1.0 + margin);
+        let band = 1.0 + crate::HANDOFF;
+        let mut out = Rejudged {
+            floors: adopt(
+                &mut y.quiet_floor,
+                &quietest.floors,
+                over(crate::QUIET_FLOOR),
+            ),
+            handoffs: adopt(&mut y.handoff, &quietest.handoffs, |own, q| {
+                own > q * band || own * band < q
+            }),
+            throughputs: adopt(
+                &mut y.throughput,
+                &quietest.throughputs,
+                over(crate::QUIET_THROUGHPUT),
+            ),
+            busy: 0,
+        };
         if out.floors.is_empty() && out.handoffs.is_empty() && out.throughputs.is_empty() {
             return out;
         }
@@ -199,35 +184,90 @@ impl Quietest {
         runs: impl IntoIterator<Item = &'a Results> + Clone,
         same_build: impl IntoIterator<Item = &'a Results>,
     ) -> Self {
-        let mut throughputs: Vec<ProbeNs> = vec![];
         // From the rounds, not the file's own figure: a run is judged by
         // what its peers measured.
         let own = same_build
             .into_iter()
             .flat_map(|r| Yardsticks::of(&r.cells).throughput);
-        for p in own {
-            match throughputs.iter_mut().find(|o| o.threads == p.threads) {
-                Some(o) => o.ns = o.ns.min(p.ns),
-                None => throughputs.push(p),
-            }
-        }
         Self {
             floors: quietest_floors(runs.clone()),
             handoffs: usual_handoffs(runs),
-            throughputs,
+            throughputs: lowest(own),
         }
     }
 }
 
 /// Per floor work, the lowest quiet floor of any of `runs`.
 pub fn quietest_floors<'a>(runs: impl IntoIterator<Item = &'a Results>) -> Vec<FloorNs> {
-    let mut out: Vec<FloorNs> = vec![];
-    for r in runs {
-        for f in &r.quiet_floor_ns {
-            match out.iter_mut().find(|o| o.work == f.work) {
-                Some(o) => o.ns = o.ns.min(f.ns),
-                None => out.push(f.clone()),
-            }
+    lowest(
+        runs.into_iter()
+            .flat_map(|r| r.quiet_floor_ns.iter().cloned()),
+    )
+}
+
+/// A yardstick of one key (a floor work, a thread count): what the runs
+/// of a machine are merged and judged by, key by key.
+trait Keyed {
+    type Key: PartialEq + Clone;
+    fn key(&self) -> &Self::Key;
+    fn ns(&self) -> f64;
+    fn set_ns(&mut self, ns: f64);
+}
+
+impl Keyed for FloorNs {
+    type Key = FloorWork;
+    fn key(&self) -> &FloorWork {
+        &self.work
+    }
+    fn ns(&self) -> f64 {
+        self.ns
+    }
+    fn set_ns(&mut self, ns: f64) {
+        self.ns = ns;
+    }
+}
+
+impl Keyed for ProbeNs {
+    type Key = usize;
+    fn key(&self) -> &usize {
+        &self.threads
+    }
+    fn ns(&self) -> f64 {
+        self.ns
+    }
+    fn set_ns(&mut self, ns: f64) {
+        self.ns = ns;
+    }
+}
+
+/// Per key, the lowest of `xs`, in the order the keys first came.
+fn lowest<T: Keyed>(xs: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = vec![];
+    for x in xs {
+        match out.iter_mut().find(|o| o.key() == x.key()) {
+            Some(o) => o.set_ns(o.ns().min(x.ns())),
+            None => out.push(x),
+        }
+    }
+    out
+}
+
+/// Each of `own` that `off(own, theirs)` finds off the yardstick of its
+/// key in `theirs` takes that one's value instead; returns those keys, with
+/// how far off each was (a share, + or -).
+fn adopt<T: Keyed>(
+    own: &mut [T],
+    theirs: &[T],
+    off: impl Fn(f64, f64) -> bool,
+) -> Vec<(T::Key, f64)> {
+    let mut out = vec![];
+    for o in own {
+        let Some(q) = theirs.iter().find(|q| q.key() == o.key()) else {
+            continue;
+        };
+        if off(o.ns(), q.ns()) {
+            out.push((o.key().clone(), o.ns() / q.ns() - 1.0));
+            o.set_ns(q.ns());
         }
     }
     out
@@ -238,19 +278,26 @@ mod tests {
     use super::*;
     use crate::{sample, KernelTimed};
 
-    /// A 2-thread cell of 16 rounds in two visits whose handoff probe read
-    /// `ns` (64 turns of `ns / 64`) throughout.
-    fn run_with_handoff(ns: f64) -> Results {
-        let mut c = sample::cell("flag", "private", 2, 1.0, 1.0);
-        c.pairs.subject_ns_per_page = vec![50.0; 16];
-        c.pairs.floor_ns_per_page = vec![1.0; 16];
+    /// A `threads`-thread cell of 16 rounds in two visits, its subject at
+    /// `subject` ns/page and its floor at `floor`, made a run once `probe`
+    /// filled in the probe a test is about.
+    fn run_of(threads: usize, subject: f64, floor: f64, probe: impl FnOnce(&mut Pairs)) -> Results {
+        let mut c = sample::cell("hybrid", "private", threads, 1.0, 1.0);
+        c.pairs.subject_ns_per_page = vec![subject; 16];
+        c.pairs.floor_ns_per_page = vec![floor; 16];
         c.pairs.pages_per_sec = vec![1.0; 16];
         c.pairs.solo_pages_per_sec = None;
-        c.pairs.handoff_ns = Some(vec![ns; 16]);
         c.pairs.visit_rounds = Some(vec![8, 8]);
+        probe(&mut c.pairs);
         let mut r = sample::results(vec![c]);
         r.derive_again();
         r
+    }
+
+    /// A 2-thread run whose handoff probe read `ns` (64 turns of
+    /// `ns / 64`) throughout.
+    fn run_with_handoff(ns: f64) -> Results {
+        run_of(2, 50.0, 1.0, |p| p.handoff_ns = Some(vec![ns; 16]))
     }
 
     #[test]
@@ -282,18 +329,9 @@ mod tests {
         assert!(odd.cells[0].busy);
     }
 
-    /// A 1-thread cell of 16 rounds in two visits whose throughput probe
-    /// read `ns` throughout.
+    /// A 1-thread run whose throughput probe read `ns` throughout.
     fn run_with_throughput(ns: f64) -> Results {
-        let mut c = sample::cell("hybrid", "mixed", 1, 1.0, 1.0);
-        c.pairs.subject_ns_per_page = vec![3.0; 16];
-        c.pairs.floor_ns_per_page = vec![6.0; 16];
-        c.pairs.pages_per_sec = vec![1.0; 16];
-        c.pairs.throughput_ns = Some(vec![ns; 16]);
-        c.pairs.visit_rounds = Some(vec![8, 8]);
-        let mut r = sample::results(vec![c]);
-        r.derive_again();
-        r
+        run_of(1, 3.0, 6.0, |p| p.throughput_ns = Some(vec![ns; 16]))
     }
 
     #[test]
@@ -323,6 +361,18 @@ mod tests {
         liar.quiet_throughput_ns[0].ns = 1e-9;
         let q = Quietest::of([&liar, &shared], [&liar, &shared]);
         assert_eq!(q.throughputs, quiet.quiet_throughput_ns);
+    }
+
+    #[test]
+    fn each_key_keeps_its_lowest_and_only_an_off_one_adopts_theirs() {
+        let p = |threads, ns| ProbeNs { threads, ns };
+        let low = lowest([p(2, 5.0), p(1, 3.0), p(2, 4.0), p(1, 3.5)]);
+        assert_eq!(low, vec![p(2, 4.0), p(1, 3.0)]);
+        let mut own = vec![p(1, 3.3), p(2, 6.0), p(4, 9.0)];
+        let off = adopt(&mut own, &low, |own, q| own > q * 1.1);
+        assert_eq!(off, vec![(2, 0.5)]);
+        // Within the margin, or with no yardstick of its key, one keeps its own.
+        assert_eq!(own, vec![p(1, 3.3), p(2, 4.0), p(4, 9.0)]);
     }
 
     #[test]
