@@ -4,9 +4,7 @@
 //! of an earlier schema that kept its rounds can be derived again by the
 //! current rules ([`crate::Results::read`]).
 
-use crate::{
-    Cell, Degrees, Estimate, FloorNs, FloorWork, Pairs, ProbeNs, Results, Yardstick, Yardsticks,
-};
+use crate::{Cell, Estimate, FloorNs, FloorWork, Pairs, ProbeNs, Results, Yardstick, Yardsticks};
 
 /// The median of `xs`, 0 for none.
 fn median(xs: &[f64]) -> f64 {
@@ -44,31 +42,19 @@ pub fn derive(cell: &mut Cell, y: Yardstick) {
     cell.ns_per_page = median(&quiet(&p.subject_ns_per_page));
     cell.floor_ns_per_page = median(&quiet(&p.floor_ns_per_page));
     cell.pages_per_sec = median(&quiet(&p.pages_per_sec));
-    let by_block = |xs: &[f64], mask: &[bool], degrees| {
+    let by_block = |xs: &[f64], mask: &[bool]| {
         let (values, visits) = p.by_block(xs, mask);
-        Estimate::over_visits(&values, &visits, degrees)
+        Estimate::over_visits(&values, &visits)
     };
-    cell.x_floor = or_zero(by_block(&p.x_floor(), &kept.rounds, degrees(p, y)));
+    cell.x_floor = or_zero(by_block(&p.x_floor(), &kept.rounds));
     let scaling = p.scaling();
     cell.scaling_withheld = scaling.is_some() && kept.solo_rounds.is_none();
     cell.scaling = match (scaling, &kept.solo_rounds) {
-        // Its rounds' threads are not judged by the throughput probe.
-        (Some(s), Some(mask)) => by_block(&s, mask, Degrees::Visits),
+        (Some(s), Some(mask)) => by_block(&s, mask),
         _ => None,
     };
     cell.noisy = cell.x_floor.noisy() || cell.scaling.is_some_and(|s| s.noisy());
     cell.disturbed_rounds = kept.rounds.iter().filter(|q| !**q).count();
-}
-
-/// The degrees of `x floor`'s interval ([`Degrees`]): the effective ones
-/// where its blocks are judged by the throughput probe as well as the
-/// floor (one-thread cells of a run that probed), so that every state
-/// known to move a ratio is judged block by block.
-pub fn degrees(p: &Pairs, y: Yardstick) -> Degrees {
-    match (y.quiet_throughput_ns, &p.throughput_ns) {
-        (Some(_), Some(_)) => Degrees::Effective,
-        _ => Degrees::Visits,
-    }
 }
 
 /// Finds the run's yardsticks in `cells` and derives every cell's figures
@@ -387,22 +373,6 @@ mod tests {
         assert_eq!(off, vec![(2, 0.5)]);
         // Within the margin, or with no yardstick of its key, one keeps its own.
         assert_eq!(own, vec![p(1, 3.3), p(2, 4.0), p(4, 9.0)]);
-    }
-
-    #[test]
-    fn only_blocks_the_throughput_probe_judged_take_effective_degrees() {
-        let one = run_with_throughput(3000.0);
-        let c = &one.cells[0];
-        let y = Yardsticks::of(&one.cells).for_cell(c);
-        assert_eq!(degrees(&c.pairs, y), Degrees::Effective);
-        // A file from before the probe.
-        let mut old = c.pairs.clone();
-        old.throughput_ns = None;
-        assert_eq!(degrees(&old, y), Degrees::Visits);
-        // Two threads: the probe judges none of their rounds.
-        let two = run_with_handoff(4000.0);
-        let y = Yardsticks::of(&two.cells).for_cell(&two.cells[0]);
-        assert_eq!(degrees(&two.cells[0].pairs, y), Degrees::Visits);
     }
 
     #[test]

@@ -31,45 +31,9 @@
 //! its few rounds can tell, not by its median's own noise. The promise is
 //! checked, not assumed: `pinbench summary` of several runs counts how
 //! many intervals hold the other runs' median.
-//!
-//! How many degrees of freedom `t` takes ([`Degrees`]): `v - 1` treats the
-//! whole variance as if known from the visits alone. Where every state
-//! known to move a ratio is judged block by block (one-thread cells,
-//! [`Degrees::Effective`]), visits that agree leave the variance to the
-//! rounds' scatter, which many pairs of blocks estimate: its degrees are
-//! Welch and Satterthwaite's effective ones for the sum of the two parts.
-//! Measured over ten sets of five `--quick --workloads private,huge,mixed`
-//! runs on the 2-vCPU AMD EPYC VM (2026-12-06 and -07, re-derived from
-//! their rounds), the one-thread intervals then held the other runs'
-//! median in 96 to 99% of judged cell-runs per set, against 98 to 100%
-//! with `v - 1`, and their median half-width fell from 3.2 to 2.3% in the
-//! calmest set (3.8 to 2.7% and 3.2 to 2.5% in two others). The rounds of
-//! cells of several threads are not judged by the throughput probe, and a
-//! state their yardsticks do not see differs between visits: taken so,
-//! their intervals held 89 to 93% in three of the ten sets, so they keep
-//! `v - 1` ([`Degrees::Visits`]).
 
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, StudentsT};
-
-/// The degrees of freedom of the `t` a prediction interval over visits
-/// is scaled by (see the module's doc).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Degrees {
-    /// `v - 1` for `v` visits: a state no yardstick judged may differ
-    /// between visits, and only the visits show it.
-    Visits,
-    /// Welch and Satterthwaite's effective degrees of the variance's two
-    /// parts, between visits (`v - 1`) and the rounds' scatter (Shamos'
-    /// scale: [`SHAMOS_EFFICIENCY`] of the `n - v` a standard deviation
-    /// would have): for cells whose every known state is judged.
-    Effective,
-}
-
-/// Shamos' scale estimates `sigma` about as well as a standard deviation
-/// from this share of the values would (its asymptotic efficiency at
-/// normal scatter, 86.4%).
-const SHAMOS_EFFICIENCY: f64 = 0.864;
 
 /// A cell is noisy when its CI half-width passes this share of the median.
 pub const NOISY_HALF_WIDTH: f64 = 0.02;
@@ -110,10 +74,10 @@ impl Estimate {
 
     /// [`Estimate::of`] of `xs`, widened to a 95% prediction interval for
     /// a rerun's median (see the module's doc); `visits[i]` is the visit of
-    /// `xs[i]` (as many as `xs`), `degrees` those of its `t`. Values not
-    /// above 0 have no logarithm and are left out of the widening; fewer
-    /// than two visits: [`Estimate::of`].
-    pub fn over_visits(xs: &[f64], visits: &[usize], degrees: Degrees) -> Option<Estimate> {
+    /// `xs[i]` (as many as `xs`). Values not above 0 have no logarithm and
+    /// are left out of the widening; fewer than two visits:
+    /// [`Estimate::of`].
+    pub fn over_visits(xs: &[f64], visits: &[usize]) -> Option<Estimate> {
         debug_assert_eq!(xs.len(), visits.len(), "a visit for every value");
         let e = Estimate::of(xs)?;
         let mut groups: Vec<(usize, Vec<f64>)> = Vec::new();
@@ -126,12 +90,9 @@ impl Estimate {
         let Some(var) = estimate_variance(&groups) else {
             return Some(e);
         };
-        let df = match degrees {
-            Degrees::Visits => var.visits_df,
-            Degrees::Effective => var.effective_df(),
-        };
-        let t = StudentsT::new(0.0, 1.0, df).map_or(f64::INFINITY, |d| d.inverse_cdf(0.975));
-        let half = t * (2.0 * var.total()).sqrt();
+        let t = StudentsT::new(0.0, 1.0, (groups.len() - 1) as f64)
+            .map_or(f64::INFINITY, |d| d.inverse_cdf(0.975));
+        let half = t * (2.0 * var).sqrt();
         // Finite even for a hostile file's extreme ratios, so that the
         // estimate can be written as JSON again.
         let high = (e.median * half.exp()).min(f64::MAX);
@@ -185,39 +146,10 @@ fn median_variance(n: usize) -> f64 {
     times_n / n.max(1) as f64
 }
 
-/// The variance of a run's estimate, in its two parts.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Variance {
-    /// What differs between visits beyond their rounds' scatter.
-    between: f64,
-    /// The rounds' scatter's share: that of the median of all of them.
-    rounds: f64,
-    /// Degrees of freedom of `between`: visits - 1.
-    visits_df: f64,
-    /// Those of `rounds`.
-    rounds_df: f64,
-}
-
-impl Variance {
-    fn total(&self) -> f64 {
-        self.between + self.rounds
-    }
-
-    /// Welch and Satterthwaite's: `(a + b)^2 / (a^2 / da + b^2 / db)`.
-    fn effective_df(&self) -> f64 {
-        let total = self.total();
-        if total <= 0.0 {
-            return self.visits_df;
-        }
-        let parts = self.between.powi(2) / self.visits_df + self.rounds.powi(2) / self.rounds_df;
-        total.powi(2) / parts
-    }
-}
-
 /// The variance of a run's estimate from the values in `groups` (one per
 /// visit, each value a log ratio; see the module's doc). `None` for fewer
 /// than two visits.
-fn estimate_variance(groups: &[(usize, Vec<f64>)]) -> Option<Variance> {
+fn estimate_variance(groups: &[(usize, Vec<f64>)]) -> Option<f64> {
     let k = groups.len();
     if k < 2 {
         return None;
@@ -249,12 +181,7 @@ fn estimate_variance(groups: &[(usize, Vec<f64>)]) -> Option<Variance> {
         / k as f64;
     let between = (spread - explained).max(0.0);
     let sum_sq: f64 = groups.iter().map(|(_, g)| (g.len() as f64).powi(2)).sum();
-    Some(Variance {
-        between: sum_sq * between / (nf * nf),
-        rounds: scatter * median_variance(n),
-        visits_df: (k - 1) as f64,
-        rounds_df: ((n - k) as f64 * SHAMOS_EFFICIENCY).max(1.0),
-    })
+    Some(sum_sq * between / (nf * nf) + scatter * median_variance(n))
 }
 
 /// The median of `xs` (sorted in place); `None` when empty.
@@ -325,7 +252,7 @@ mod tests {
             }
         }
         let rounds = Estimate::of(&xs).expect("estimate");
-        let e = Estimate::over_visits(&xs, &visits, Degrees::Visits).expect("estimate");
+        let e = Estimate::over_visits(&xs, &visits).expect("estimate");
         assert_eq!(e.median, rounds.median);
         // Worked by hand (the visits' medians' variance of the logs, t(3)
         // = 3.182): half-width 0.1420 in log units around 1.0248.
@@ -337,7 +264,7 @@ mod tests {
         // median (+-0.28% here against the rounds' +-0.15%).
         let same: Vec<f64> = (0..40).map(|i| 1.0 + 0.001 * (i % 10) as f64).collect();
         let by_visit: Vec<usize> = (0..40).map(|i| i / 10).collect();
-        let agree = Estimate::over_visits(&same, &by_visit, Degrees::Visits).expect("estimate");
+        let agree = Estimate::over_visits(&same, &by_visit).expect("estimate");
         assert!(agree.half_width() < 0.003, "{agree:?}");
         // A visit of one round a little off widens it by what one round
         // can tell, not as if that round were a whole visit's median.
@@ -345,43 +272,12 @@ mod tests {
         let mut lone_visits = by_visit.clone();
         lone.push(1.02);
         lone_visits.push(4);
-        let w = Estimate::over_visits(&lone, &lone_visits, Degrees::Visits).expect("estimate");
+        let w = Estimate::over_visits(&lone, &lone_visits).expect("estimate");
         assert!(w.half_width() < 0.02, "{w:?}");
         // One visit, or rounds that are each their own unit but few: no
         // widening beyond what the rounds give.
         let one = vec![0; 40];
-        assert_eq!(
-            Estimate::over_visits(&xs, &one, Degrees::Visits),
-            Estimate::of(&xs)
-        );
-    }
-
-    #[test]
-    fn effective_degrees_narrow_agreeing_visits_and_not_disagreeing_ones() {
-        // Four visits of ten blocks scattered +-0.9% alike: the variance
-        // is the blocks' scatter's, which 36 within-visit degrees (times
-        // Shamos' efficiency) tell, and t falls from t(3) = 3.18 towards 2.
-        let jitter = |i: usize| 1.0 + 0.002 * (i % 10) as f64 - 0.009;
-        let agree: Vec<f64> = (0..40).map(jitter).collect();
-        let by_visit: Vec<usize> = (0..40).map(|i| i / 10).collect();
-        let v = Estimate::over_visits(&agree, &by_visit, Degrees::Visits).expect("estimate");
-        let e = Estimate::over_visits(&agree, &by_visit, Degrees::Effective).expect("estimate");
-        assert_eq!(e.median, v.median);
-        let t = |df: f64| StudentsT::new(0.0, 1.0, df).expect("t").inverse_cdf(0.975);
-        let want = t(36.0 * SHAMOS_EFFICIENCY) / t(3.0);
-        let got = e.half_width() / v.half_width();
-        assert!(
-            (got - want).abs() < 0.01,
-            "{got} against {want}: {e:?} {v:?}"
-        );
-        // Visits whose medians differ far beyond their scatter: the
-        // variance is theirs, with its 3 degrees, either way.
-        let centres = [1.00, 1.10, 0.95, 1.05];
-        let apart: Vec<f64> = (0..40).map(|i| centres[i / 10] * jitter(i)).collect();
-        let v = Estimate::over_visits(&apart, &by_visit, Degrees::Visits).expect("estimate");
-        let e = Estimate::over_visits(&apart, &by_visit, Degrees::Effective).expect("estimate");
-        assert!(e.half_width() > 0.97 * v.half_width(), "{e:?} {v:?}");
-        assert!(e.half_width() <= v.half_width(), "{e:?} {v:?}");
+        assert_eq!(Estimate::over_visits(&xs, &one), Estimate::of(&xs));
     }
 
     #[test]
@@ -396,11 +292,10 @@ mod tests {
             })
             .collect();
         let visits: Vec<usize> = (0..40).map(|i| i / 10).collect();
-        let e = Estimate::over_visits(&xs, &visits, Degrees::Visits).expect("estimate");
+        let e = Estimate::over_visits(&xs, &visits).expect("estimate");
         assert!((e.half_width() - 0.0037).abs() < 0.0002, "{e:?}");
         // A hostile file's extreme ratios still give finite ends.
-        let wild =
-            Estimate::over_visits(&[1e-300, 1e300, 1.0, 1.0], &[0, 0, 1, 1], Degrees::Visits);
+        let wild = Estimate::over_visits(&[1e-300, 1e300, 1.0, 1.0], &[0, 0, 1, 1]);
         assert!(wild.is_some_and(|w| w.ci_low.is_finite() && w.ci_high.is_finite()));
     }
 

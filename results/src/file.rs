@@ -150,10 +150,9 @@ impl Results {
                  by version {SCHEMA_VERSION}'s rules (ratios estimated over ABBA blocks of two \
                  rounds, each block judged quiet by its floor against the run's quiet floor \
                  for that work, and at one thread by its throughput probe where the file has \
-                 one; intervals over visits from robust spreads, with effective degrees of \
-                 freedom where that probe judged the blocks, each visit of pairs / visits \
-                 rounds where the file kept none; scaling withheld where too few solo slices \
-                 were quiet)"
+                 one; intervals over visits from robust spreads, each visit of \
+                 pairs / visits rounds where the file kept none; scaling withheld where too \
+                 few solo slices were quiet)"
             ));
         }
         validate::check(&r).map_err(|why| ResultsError::Invalid {

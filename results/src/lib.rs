@@ -26,7 +26,7 @@ pub use cell::{
 };
 pub use census::{Census, Lines};
 pub use effects::{Collapse, Effects, ForkCost, Migration, PinAnswer};
-pub use estimate::{Degrees, Estimate, NOISY_HALF_WIDTH};
+pub use estimate::{Estimate, NOISY_HALF_WIDTH};
 pub use file::{ResultsError, MAX_FILE_BYTES};
 pub use pairs::Pairs;
 pub use quiet::{
@@ -37,13 +37,13 @@ use serde::{Deserialize, Serialize};
 pub use timed::{Half, KernelTimed};
 
 /// Version of the schema below.
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// The earlier versions [`Results::read`] still reads: they kept every
 /// round, and their figures are derived again by the current rules (their
 /// rounds' visits inferred from the config: every visit measures
 /// `pairs / visits` rounds, rounded up).
-pub const REDERIVED_VERSIONS: [u32; 7] = [4, 5, 6, 7, 8, 9, 10];
+pub const REDERIVED_VERSIONS: [u32; 6] = [4, 5, 6, 7, 8, 9];
 
 /// Rounds each visit of a run of `pairs` rounds in `visits` visits
 /// measures: its share, rounded up to an even number so that its rounds

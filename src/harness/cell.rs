@@ -399,11 +399,7 @@ mod tests {
         let (blocks, visits) = p.by_block(&p.x_floor(), &mask);
         assert_eq!(
             Some(cell.x_floor),
-            pin_results::Estimate::over_visits(
-                &blocks,
-                &visits,
-                pin_results::derive::degrees(p, y.for_cell(&cell))
-            )
+            pin_results::Estimate::over_visits(&blocks, &visits)
         );
         // Scaling from the rounds quiet in thread 0's solo slice too, or
         // withheld when fewer than MIN_QUIET_ROUNDS (here all 6) were.
