@@ -27,7 +27,7 @@ pub struct SweepArgs {
     /// visit's share is rounded up to an even number, whole ABBA blocks.
     #[arg(long)]
     pub pairs: Option<usize>,
-    /// Warm-up rounds at the start of each visit of a cell, not recorded (default 2).
+    /// Warm-up rounds at the start of each visit of a cell, not recorded (default 2; 1 with --quick).
     #[arg(long)]
     pub warmup: Option<usize>,
     /// Duration of one slice, ms (default 2).

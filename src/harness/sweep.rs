@@ -196,6 +196,14 @@ const QUICK_PAIRS: usize = 40;
 /// Warm-up rounds of each visit: the first slices after a memmap is built
 /// pay its page faults and cache misses.
 const DEFAULT_WARMUP: usize = 2;
+/// `--quick`: 1, to keep the whole matrix within a minute (the 730 cell
+/// visits of a full `--quick` run measured 44 s of its 58 on the 2-vCPU
+/// EPYC VM, a fifth of it warm-up). Measured there in five runs with one
+/// and five with two, interleaved: the first measured block of a visit
+/// read within 0.25% of the visit's other blocks (the median over cells'
+/// visits) in every workload at one thread, with one warm-up round as
+/// with two.
+const QUICK_WARMUP: usize = 1;
 /// Visits per cell: the machine's state (an SMT sibling's load outside the
 /// VM) changes on a scale of seconds and shifts ratios that pairing cannot
 /// cancel; eight visits spread over the run let every cell see the same mix
@@ -319,7 +327,11 @@ fn timing(opts: &SweepOptions) -> Result<(usize, usize, u64, usize), PlanError> 
     } else {
         DEFAULT_PAIRS
     });
-    let warmup = opts.warmup.unwrap_or(DEFAULT_WARMUP);
+    let warmup = opts.warmup.unwrap_or(if opts.quick {
+        QUICK_WARMUP
+    } else {
+        DEFAULT_WARMUP
+    });
     let slice_ms = opts.slice_ms.unwrap_or(DEFAULT_SLICE_MS);
     let visits = opts
         .visits
@@ -457,5 +469,19 @@ mod tests {
             ),
             (12, 8, 2)
         );
+    }
+
+    #[test]
+    fn quick_warms_each_visit_up_for_one_round_and_a_full_run_for_two() {
+        let opts = |quick, warmup| SweepOptions {
+            quick,
+            warmup,
+            ..Default::default()
+        };
+        let warmup = |o: &SweepOptions| timing(o).map(|(_, w, _, _)| w);
+        assert_eq!(warmup(&opts(true, None)), Ok(QUICK_WARMUP));
+        assert_eq!(warmup(&opts(false, None)), Ok(DEFAULT_WARMUP));
+        assert_eq!(warmup(&opts(true, Some(3))), Ok(3));
+        assert_eq!((QUICK_WARMUP, DEFAULT_WARMUP), (1, 2));
     }
 }
