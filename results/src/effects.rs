@@ -123,9 +123,16 @@ pub struct Migration {
     pub pages: u64,
     /// Rounds (one pinned and one unpinned move each).
     pub rounds: usize,
-    /// Per round, pages found on `to_node` after the pinned move, then
-    /// after the unpinned one (`move_pages(..., NULL, status)`).
+    /// Per round, pages the pinned move brought to `to_node`, then the
+    /// unpinned one: pages found there after the move less those found
+    /// before it (`move_pages(..., NULL, status)`).
     pub moved: Vec<(u64, u64)>,
+    /// `move_pages()` calls beyond one per move, over the rounds, that
+    /// putting the buffer back on `from_node` took (a page migrated a
+    /// moment ago can be briefly unmovable); 0 in files written before
+    /// the put-back was checked.
+    #[serde(default)]
+    pub put_back_retries: u64,
     /// What `move_pages()` returned for the pinned moves and the unpinned
     /// ones: `0`, a positive count of pages not moved (`N not moved`) or
     /// the errno, each once, in order of first appearance.

@@ -351,6 +351,7 @@ mod tests {
             pages: 1024,
             rounds: 1,
             moved: vec![(0, 1024)],
+            put_back_retries: 0,
             pinned_answers: vec!["1024 not moved".into()],
             unpinned_answers: vec!["0".into()],
             ns_per_page_pinned: ns,

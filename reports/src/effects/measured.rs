@@ -130,10 +130,17 @@ fn migration(m: &pin_results::Migration, prefix: &str) -> Titled {
              only if it may share it, which folio_try_share_anon_rmap_pte() refuses \
              for a folio folio_maybe_dma_pinned() reports pinned (-EBUSY, include/linux/\
              rmap.h:582, from try_to_migrate_one(), mm/rmap.c:2263 in v6.12); \
-             migrate_pages() retries and gives up. moved: pages found on node {} \
-             after, over the rounds; ns/page: the call's time over the buffer's \
-             pages, median +- 95% CI half-width.",
-            m.pages, m.from_node, m.to_node, m.rounds, m.from_node, m.to_node
+             migrate_pages() retries and gives up. moved: pages the move brought \
+             to node {} (found there after less before), over the rounds; \
+             ns/page: the call's time over the buffer's pages, median +- 95% CI \
+             half-width.{}",
+            m.pages,
+            m.from_node,
+            m.to_node,
+            m.rounds,
+            m.from_node,
+            m.to_node,
+            put_back(m)
         ),
         table: Table {
             row_head: "pages".into(),
@@ -155,6 +162,18 @@ fn migration(m: &pin_results::Migration, prefix: &str) -> Titled {
         },
         footnotes: vec![],
         section: "effects".into(),
+    }
+}
+
+/// The put-backs a migration's rounds repeated, said where there were any.
+fn put_back(m: &pin_results::Migration) -> String {
+    match m.put_back_retries {
+        0 => String::new(),
+        n => format!(
+            " Putting the buffer back on node {} took {n} move_pages() call(s) \
+             beyond one per move (pages just migrated were briefly unmovable).",
+            m.from_node
+        ),
     }
 }
 
@@ -257,6 +276,7 @@ mod tests {
                 pages: 512,
                 rounds: 2,
                 moved: vec![(0, 512), (0, 512)],
+                put_back_retries: 1,
                 pinned_answers: vec!["512 not moved".into()],
                 unpinned_answers: vec!["0".into()],
                 ns_per_page_pinned: Estimate {
@@ -283,6 +303,11 @@ mod tests {
                 && migration.contains("512 not moved")
                 && migration.contains("9000+-1000"),
             "{migration}"
+        );
+        assert!(
+            t[3].about.contains("took 1 move_pages() call(s)"),
+            "{}",
+            t[3].about
         );
         let table = t[0].table.text();
         assert!(

@@ -180,6 +180,7 @@ mod tests {
                 pages: 1,
                 rounds: 1,
                 moved: vec![(0, 1)],
+                put_back_retries: 0,
                 pinned_answers: vec!["1 not moved".into()],
                 unpinned_answers: vec!["0".into()],
                 ns_per_page_pinned: Estimate {
