@@ -226,6 +226,25 @@ mod tests {
         assert_eq!(m.pinned_answers, ["64 not moved"], "{m:?}");
     }
 
+    /// Pages already on their node are home at the first put-back, and
+    /// are all counted there.
+    #[test]
+    fn a_buffer_already_home_is_put_back_in_one_call() {
+        let Some(&home) = memory_nodes().first() else {
+            eprintln!("no NUMA here: nothing to check");
+            return;
+        };
+        let buf = UserBuffer::new(16 * PAGE_SIZE, false).expect("a 64 KiB buffer");
+        match put_back(&buf, home) {
+            Ok(again) => assert_eq!(again, 0),
+            Err(e) => {
+                eprintln!("move_pages unavailable here ({e}): nothing to check");
+                return;
+            }
+        }
+        assert_eq!(on_node(&buf, home), 16);
+    }
+
     #[test]
     fn answers_name_what_the_call_returned() {
         assert_eq!(answer(&Ok(0)), "0");
