@@ -128,11 +128,15 @@ pub struct Migration {
     /// before it (`move_pages(..., NULL, status)`).
     pub moved: Vec<(u64, u64)>,
     /// `move_pages()` calls beyond one per move, over the rounds, that
-    /// putting the buffer back on `from_node` took (a page migrated a
-    /// moment ago can be briefly unmovable); 0 in files written before
-    /// the put-back was checked.
+    /// putting the buffer back on `from_node` took; 0 in files written
+    /// before the put-back was checked.
     #[serde(default)]
     pub put_back_retries: u64,
+    /// What `move_pages()` answered, the last time a put-back was tried,
+    /// for pages it left off `from_node` (an errno name, or `node N`);
+    /// empty where every put-back brought every page home.
+    #[serde(default)]
+    pub put_back_left: Vec<String>,
     /// What `move_pages()` returned for the pinned moves and the unpinned
     /// ones: `0`, a positive count of pages not moved (`N not moved`) or
     /// the errno, each once, in order of first appearance.

@@ -208,7 +208,12 @@ fn migration(m: &crate::Migration) -> Result<(), String> {
     for a in m.pinned_answers.iter().chain(&m.unpinned_answers) {
         word("migration answer", a)?;
     }
-    if m.pinned_answers.len() + m.unpinned_answers.len() > 2 * m.rounds {
+    for a in &m.put_back_left {
+        word("migration put-back answer", a)?;
+    }
+    if m.pinned_answers.len() + m.unpinned_answers.len() > 2 * m.rounds
+        || m.put_back_left.len() > m.pages as usize
+    {
         return Err("migration: more answers than rounds could give".into());
     }
     for (what, e) in [
@@ -352,6 +357,7 @@ mod tests {
             rounds: 1,
             moved: vec![(0, 1024)],
             put_back_retries: 0,
+            put_back_left: vec![],
             pinned_answers: vec!["1024 not moved".into()],
             unpinned_answers: vec!["0".into()],
             ns_per_page_pinned: ns,

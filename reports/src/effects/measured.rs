@@ -165,13 +165,22 @@ fn migration(m: &pin_results::Migration, prefix: &str) -> Titled {
     }
 }
 
-/// The put-backs a migration's rounds repeated, said where there were any.
+/// The put-backs a migration's rounds repeated, and what pages left
+/// behind answered, said where there were any.
 fn put_back(m: &pin_results::Migration) -> String {
+    let left = match m.put_back_left.as_slice() {
+        [] => String::new(),
+        l => format!(
+            " Pages left off node {} answered {}.",
+            m.from_node,
+            clean(&l.join(", "))
+        ),
+    };
     match m.put_back_retries {
-        0 => String::new(),
+        0 => left,
         n => format!(
             " Putting the buffer back on node {} took {n} move_pages() call(s) \
-             beyond one per move (pages just migrated were briefly unmovable).",
+             beyond one per move.{left}",
             m.from_node
         ),
     }
@@ -277,6 +286,7 @@ mod tests {
                 rounds: 2,
                 moved: vec![(0, 512), (0, 512)],
                 put_back_retries: 1,
+                put_back_left: vec!["ENOENT".into()],
                 pinned_answers: vec!["512 not moved".into()],
                 unpinned_answers: vec!["0".into()],
                 ns_per_page_pinned: Estimate {

@@ -181,6 +181,7 @@ mod tests {
                 rounds: 1,
                 moved: vec![(0, 1)],
                 put_back_retries: 0,
+                put_back_left: vec![],
                 pinned_answers: vec!["1 not moved".into()],
                 unpinned_answers: vec!["0".into()],
                 ns_per_page_pinned: Estimate {

@@ -10,30 +10,40 @@
 //!
 //! Paired as every effect: in each round the same buffer, put back on its
 //! first node unpinned, is moved once registered with io_uring (pinned
-//! long-term) and once not, in alternating order; then every page's node
-//! is read back (`move_pages(..., NULL, status)`), before the move and
-//! after it, and the difference is what the move moved. Putting a buffer
-//! back can leave pages behind for a moment (a page migrated a moment ago
-//! can still be off the LRU, or referenced by a scanner: `move_pages()`
-//! then skips it and says how many it skipped), so the put-back is
-//! repeated until every page is home; without that, a round would start
-//! with pages already on the target node and read them as moved (seen
-//! once under 6.1 in an emulated guest). Needs two nodes with memory: on
-//! one there is nowhere to move to (vm-test's guest has two).
+//! long-term) and once not, in alternating order; every page's node is
+//! read (`move_pages(..., NULL, status)`) before the move and after it,
+//! and the difference is what the move moved. Needs two nodes with memory:
+//! on one there is nowhere to move to (vm-test's guest has two).
+//!
+//! The buffer gets a memory policy of its own (`mbind(MPOL_BIND)` to its
+//! first node), which takes it out of NUMA balancing's scan:
+//! `task_numa_work()` skips a VMA whose policy lacks `MPOL_F_MOF`
+//! (kernel/sched/fair.c:3376, `vma_policy_mof()` at mm/mempolicy.c:1838
+//! in v6.12), and only the default policy and `MPOL_F_NUMA_BALANCING` set
+//! it. Without that the scanner, on a machine of two nodes, makes the
+//! buffer's PTEs PROT_NONE for hinting faults the idle buffer never takes,
+//! and Debian's 6.1.0-47 `move_pages()` does not follow such a PTE: every
+//! page answers -ENOENT and stays where it is (seen in vm-test's 6.1 guest:
+//! a round then started on the target node and read its pages as moved).
+//! `move_pages()` allocates on the node it is told (`__GFP_THISNODE`,
+//! `do_move_pages_to_node()`, mm/migrate.c:2178), whatever the policy. The
+//! put-back is still checked, repeated while pages stay behind, and what
+//! those pages answered is kept.
 
 use super::errno;
 use crate::kernel::buffer::UserBuffer;
 use crate::kernel::io_uring::{explain_enomem, register_range};
 use crate::machine::mapping::PAGE_SIZE;
+use crate::machine::numa::mbind;
 use pin_results::{Estimate, Migration};
+use std::collections::BTreeSet;
 use std::io;
 use std::time::{Duration, Instant};
 
 /// Put-backs tried before a round starts with whatever did not come home.
 const PUT_BACK_TRIES: u64 = 20;
 
-/// The pause between put-backs: long enough for a per-CPU LRU batch or a
-/// deferred unpin to drain, short beside a round.
+/// The pause between put-backs, short beside a round.
 const PUT_BACK_PAUSE: Duration = Duration::from_millis(5);
 
 /// `MPOL_MF_MOVE` (include/uapi/linux/mempolicy.h): move the pages mapped
@@ -106,21 +116,48 @@ fn on_node(buf: &UserBuffer, node: u32) -> u64 {
     status.iter().filter(|&&s| s == node as i32).count() as u64
 }
 
+/// What a put-back left behind.
+#[derive(Default)]
+struct PutBack {
+    /// `move_pages()` calls beyond the first.
+    retries: u64,
+    /// What the last call answered for the pages still elsewhere: an errno
+    /// name, or `node N` for a page the call left in place.
+    left: BTreeSet<String>,
+}
+
 /// Puts every page of `buf` back on `node`, repeating the move (up to
-/// `PUT_BACK_TRIES` calls) while some stay elsewhere. Returns the calls
-/// made beyond the first.
-fn put_back(buf: &UserBuffer, node: u32) -> io::Result<u64> {
+/// `PUT_BACK_TRIES` calls) while some stay elsewhere.
+fn put_back(buf: &UserBuffer, node: u32) -> io::Result<PutBack> {
     let pages = (buf.bytes() / PAGE_SIZE) as u64;
+    let mut out = PutBack::default();
     for again in 0..PUT_BACK_TRIES {
         if again > 0 {
             std::thread::sleep(PUT_BACK_PAUSE);
         }
-        move_pages(buf, Some(node)).0?;
-        if on_node(buf, node) == pages {
-            return Ok(again);
+        let (r, asked) = move_pages(buf, Some(node));
+        r?;
+        out.retries = again;
+        let (_, now) = move_pages(buf, None);
+        out.left = now
+            .iter()
+            .zip(&asked)
+            .filter(|&(&n, _)| n != node as i32)
+            .map(|(_, &a)| status_name(a))
+            .collect();
+        if now.iter().filter(|&&n| n == node as i32).count() as u64 == pages {
+            break;
         }
     }
-    Ok(PUT_BACK_TRIES - 1)
+    Ok(out)
+}
+
+/// A `move_pages()` status: the node, or the errno's name.
+fn status_name(status: i32) -> String {
+    match u32::try_from(status) {
+        Ok(n) => format!("node {n}"),
+        Err(_) => errno::name(&io::Error::from_raw_os_error(-status)),
+    }
 }
 
 /// One timed move of `buf` to `to`, pinned or not: (answer, ns, pages the
@@ -159,12 +196,17 @@ pub fn measure(
         return Ok(None);
     };
     let buf = UserBuffer::new(bytes, false)?;
+    // Out of NUMA balancing's scan (see the top of this file).
+    mbind(buf.addr() as *mut libc::c_void, buf.bytes(), from).map_err(|e| {
+        io::Error::new(e.kind(), format!("mbind of the buffer to node {from}: {e}"))
+    })?;
     let ring = io_uring::IoUring::new(2)?;
     let pages = (buf.bytes() / PAGE_SIZE) as u64;
     let mut answers: [Vec<String>; 2] = [vec![], vec![]];
     let mut ns: [Vec<f64>; 2] = [vec![], vec![]];
     let mut moved = vec![];
     let mut put_back_retries = 0;
+    let mut put_back_left = BTreeSet::new();
     for r in 0..rounds {
         let mut on_to = [0; 2];
         for pinned in [r % 2 == 0, r % 2 != 0] {
@@ -173,7 +215,9 @@ pub fn measure(
             }
             // Back on `from`, unpinned: every round starts where the first
             // did.
-            put_back_retries += put_back(&buf, from)?;
+            let back = put_back(&buf, from)?;
+            put_back_retries += back.retries;
+            put_back_left.extend(back.left);
             let (a, t, n) = one(&ring, &buf, pinned, to)?;
             let i = usize::from(!pinned);
             if !answers[i].contains(&a) {
@@ -193,6 +237,7 @@ pub fn measure(
         rounds,
         moved,
         put_back_retries,
+        put_back_left: put_back_left.into_iter().collect(),
         pinned_answers,
         unpinned_answers,
         ns_per_page_pinned: est(&ns[0])?,
@@ -236,13 +281,22 @@ mod tests {
         };
         let buf = UserBuffer::new(16 * PAGE_SIZE, false).expect("a 64 KiB buffer");
         match put_back(&buf, home) {
-            Ok(again) => assert_eq!(again, 0),
+            Ok(back) => {
+                assert_eq!(back.retries, 0);
+                assert!(back.left.is_empty(), "{:?}", back.left);
+            }
             Err(e) => {
                 eprintln!("move_pages unavailable here ({e}): nothing to check");
                 return;
             }
         }
         assert_eq!(on_node(&buf, home), 16);
+    }
+
+    #[test]
+    fn statuses_name_the_node_or_the_errno() {
+        assert_eq!(status_name(1), "node 1");
+        assert_eq!(status_name(-libc::ENOENT), "ENOENT");
     }
 
     #[test]
