@@ -115,6 +115,24 @@ impl UserBuffer {
         Ok(crate::machine::numa::region_node(self.addr(), self.bytes).0)
     }
 
+    /// Gives the buffer a memory policy of its own, `MPOL_BIND` to the node
+    /// that holds most of its pages (moving none), so that NUMA balancing's
+    /// scanner leaves it alone: `task_numa_work()` skips a VMA whose policy
+    /// lacks `MPOL_F_MOF` (kernel/sched/fair.c:3376, mm/mempolicy.c:1838 in
+    /// v6.12), which only the default policy sets. Otherwise, on a machine
+    /// of several nodes with `kernel.numa_balancing` on, the scanner makes
+    /// its PTEs PROT_NONE now and then, and the next pin of such a page
+    /// leaves gup-fast for the slow path and a hinting fault (perhaps a
+    /// migration) inside a measured slice. Returns the node; `None` where
+    /// no node answers (no NUMA: no scanner either).
+    pub fn keep_in_place(&self) -> io::Result<Option<u32>> {
+        let Some(node) = crate::machine::numa::region_node(self.addr(), self.bytes).0 else {
+            return Ok(None);
+        };
+        crate::machine::numa::mbind(self.start.as_ptr() as *mut libc::c_void, self.bytes, node)?;
+        Ok(Some(node))
+    }
+
     /// Bytes of the buffer the kernel backs with THP (`AnonHugePages` of
     /// the VMAs inside it), `None` if smaps cannot be read.
     pub fn thp_bytes(&self) -> Option<u64> {
@@ -125,6 +143,38 @@ impl UserBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The buffer's own policy is MPOL_BIND to the node it was found on,
+    /// as `get_mempolicy(MPOL_F_ADDR)` reads it back for its first page.
+    #[test]
+    fn a_buffer_kept_in_place_has_a_policy_of_its_own() {
+        let buf = UserBuffer::new(8 * PAGE_SIZE, false).expect("a 32 KiB buffer");
+        let node = match buf.keep_in_place() {
+            Ok(Some(node)) => node,
+            Ok(None) => {
+                eprintln!("no NUMA here: nothing to check");
+                return;
+            }
+            Err(e) => panic!("mbind where move_pages answered: {e}"),
+        };
+        let mut mode: libc::c_int = -1;
+        let mut mask = [0u64; 16];
+        // SAFETY: `mode` and `mask` (16 * 64 bits, passed as maxnode) outlive
+        // the call; the address is the buffer's first page.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_get_mempolicy,
+                &mut mode as *mut libc::c_int,
+                mask.as_mut_ptr(),
+                (mask.len() * 64) as libc::c_ulong,
+                buf.addr(),
+                1 << 1, // MPOL_F_ADDR
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        assert_eq!(mode, libc::MPOL_BIND);
+        assert_eq!(mask[node as usize / 64], 1 << (node % 64));
+    }
 
     #[test]
     fn chunks_wrap_around_the_buffer() {

@@ -136,8 +136,16 @@ pub fn settle(path: &Path, before: FollPin, patience: Duration) -> Option<FollPi
 fn floor_memmap(spec: &KernelSpec<'_>) -> Result<(MemMap, pin_workloads::Layout), KernelCellError> {
     let per_thread = (spec.buffer_bytes / crate::machine::mapping::PAGE_SIZE).max(1);
     let layout = Workload::Private.layout(0, per_thread, spec.pages_per_call.min(per_thread));
-    let memmap = MemMap::with_pages(layout.nr_pages(spec.job.threads))
-        .map_err(|e| KernelCellError::Path(format!("the floor's memmap: {e}")))?;
+    // Built as a model cell's is (bound to its node, so that NUMA
+    // balancing's scanner leaves it alone too).
+    let numa = &spec.job.numa;
+    let (memmap, _) = crate::machine::numa::build_memmap(
+        layout.nr_pages(spec.job.threads),
+        numa.memmap_node,
+        &numa.memmap_cpus,
+        |_| Ok(()),
+    )
+    .map_err(|e| KernelCellError::Path(format!("the floor's memmap: {e}")))?;
     Ok((memmap, layout))
 }
 
@@ -150,6 +158,9 @@ fn worker<'a>(spec: &KernelSpec<'_>, shared: &'a Shared) -> Box<dyn Worker + 'a>
                 // Relaxed: a count read after the join.
                 shared.node_mismatch.fetch_add(1, Ordering::Relaxed);
             }
+        } else {
+            // Where first touch put it, out of NUMA balancing's scan.
+            buf.keep_in_place()?;
         }
         // Relaxed: a total read after the join.
         shared
