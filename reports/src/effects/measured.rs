@@ -315,7 +315,8 @@ mod tests {
             "{migration}"
         );
         assert!(
-            t[3].about.contains("took 1 move_pages() call(s)"),
+            t[3].about.contains("took 1 move_pages() call(s)")
+                && t[3].about.contains("left off node 0 answered ENOENT."),
             "{}",
             t[3].about
         );

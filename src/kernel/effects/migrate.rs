@@ -152,11 +152,13 @@ fn put_back(buf: &UserBuffer, node: u32) -> io::Result<PutBack> {
     Ok(out)
 }
 
-/// A `move_pages()` status: the node, or the errno's name.
+/// A `move_pages()` status: the node, the errno's name, or `unset` for
+/// the value the call did not overwrite.
 fn status_name(status: i32) -> String {
-    match u32::try_from(status) {
-        Ok(n) => format!("node {n}"),
-        Err(_) => errno::name(&io::Error::from_raw_os_error(-status)),
+    match (u32::try_from(status), status.checked_neg()) {
+        (Ok(n), _) => format!("node {n}"),
+        (Err(_), Some(e)) => errno::name(&io::Error::from_raw_os_error(e)),
+        (Err(_), None) => "unset".into(),
     }
 }
 
@@ -297,6 +299,7 @@ mod tests {
     fn statuses_name_the_node_or_the_errno() {
         assert_eq!(status_name(1), "node 1");
         assert_eq!(status_name(-libc::ENOENT), "ENOENT");
+        assert_eq!(status_name(i32::MIN), "unset");
     }
 
     #[test]
