@@ -112,7 +112,11 @@ fn answer(r: &io::Result<u64>) -> String {
 
 /// Pages of `buf` now on `node`.
 fn on_node(buf: &UserBuffer, node: u32) -> u64 {
-    let (_, status) = move_pages(buf, None);
+    count_on(&move_pages(buf, None).1, node)
+}
+
+/// Statuses in `status` that name `node`.
+fn count_on(status: &[i32], node: u32) -> u64 {
     status.iter().filter(|&&s| s == node as i32).count() as u64
 }
 
@@ -145,7 +149,7 @@ fn put_back(buf: &UserBuffer, node: u32) -> io::Result<PutBack> {
             .filter(|&(&n, _)| n != node as i32)
             .map(|(_, &a)| status_name(a))
             .collect();
-        if now.iter().filter(|&&n| n == node as i32).count() as u64 == pages {
+        if count_on(&now, node) == pages {
             break;
         }
     }
