@@ -327,8 +327,9 @@ fn legend(nb: usize, nn: usize) -> String {
         "x floor: ns/page over the floor's in adjacent slices over the same pages, \
          median (over runs: the median of the runs' medians); x 1T: pages/s of all \
          threads over thread 0 alone. Change: new / base - 1. {test} ** p < 0.01, \
-         * p < 0.05, ? too few values to test (with several runs a side: fewer than \
-         two quiet runs on a side). Busy cells (too few rounds on a quiet machine) are \
+         * p < 0.05, no mark: the sides' ranges do not overlap but p >= 0.05, a \
+         change these runs do not establish, ? too few values to test (with several \
+         runs a side: fewer than two quiet runs on a side). Busy cells (too few rounds on a quiet machine) are \
          left out where a side has others; {BUSY}: a side has only busy cells, whose \
          ratios are another machine state's."
     )
@@ -481,6 +482,24 @@ mod tests {
         );
         let text = compare(&base, &[run("n", vec![counted(12)])]);
         assert!(text.contains("No count changed in the 1 cells"), "{text}");
+    }
+
+    #[test]
+    fn separated_runs_the_test_cannot_establish_get_no_mark_and_the_legend_says_so() {
+        // Two runs a side, the ranges apart but the runs far apart too:
+        // Welch's p is about 0.3, neither within noise nor a change.
+        let tight = |m: f64| {
+            run(
+                "t",
+                vec![cell("plain", 1, &[m * 0.999, m, m, m, m, m * 1.001])],
+            )
+        };
+        let text = compare(&[tight(1.00), tight(1.20)], &[tight(1.21), tight(1.45)]);
+        let plain = row(&text, "plain 1T");
+        // name, threads, base, new, change, then the x 1T columns: no mark.
+        let after = plain.split_whitespace().nth(5);
+        assert!(plain.contains("+20.9%") && after == Some("-"), "{plain}");
+        assert!(text.contains("no mark: the sides' ranges do not"), "{text}");
     }
 
     #[test]
