@@ -30,6 +30,11 @@ pub struct Coverage {
     pub scaling: (usize, usize),
     /// Per thread count: (busy cell-runs, cell-runs).
     pub busy: Vec<(usize, usize, usize)>,
+    /// Per thread count, where the busy cell-runs were: (threads, workload
+    /// and folio order as `huge/18`, busy cell-runs), most first. On the
+    /// 2-vCPU EPYC VM a calm hour's busy share is nearly all `huge` order
+    /// 18, whose floor the host's memory traffic moves (docs/method.md).
+    pub busy_where: Vec<(usize, String, usize)>,
     /// Per thread count: (cells within [`CLOSE`] of their runs' median in
     /// every judged run, cells judged in two runs or more).
     pub close: Vec<(usize, usize, usize)>,
@@ -94,6 +99,26 @@ fn add(v: &mut Vec<(usize, usize, usize)>, threads: usize, a: usize, b: usize) {
     }
 }
 
+/// A cell's workload and folio order, `huge/18` (`private` for order 0).
+fn shape(c: &Cell) -> String {
+    match c.folio_order {
+        0 => c.workload.clone(),
+        o => format!("{}/{o}", c.workload),
+    }
+}
+
+/// Counts `n` busy cell-runs of `shape` at `threads` into `v`, most first.
+fn add_busy(v: &mut Vec<(usize, String, usize)>, threads: usize, shape: String, n: usize) {
+    if n == 0 {
+        return;
+    }
+    match v.iter_mut().find(|(t, s, _)| *t == threads && *s == shape) {
+        Some(x) => x.2 += n,
+        None => v.push((threads, shape, n)),
+    }
+    v.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
+}
+
 impl Coverage {
     /// Over `runs`, cells matched by [`Cell::identity`].
     pub fn of(runs: &[Run]) -> Coverage {
@@ -115,15 +140,7 @@ impl Coverage {
             add(&mut cov.x_floor_by_threads, threads, h, n);
             for (i, _) in verdicts(&xf).into_iter().filter(|(_, h)| !h) {
                 let name = cells.iter().flatten().next().map_or(String::new(), |c| {
-                    let order = match c.folio_order {
-                        0 => String::new(),
-                        o => format!("/{o}"),
-                    };
-                    format!(
-                        "{} {}{order} {threads}T",
-                        crate::runs::subject(c),
-                        c.workload
-                    )
+                    format!("{} {} {threads}T", crate::runs::subject(c), shape(c))
                 });
                 cov.missed.push((name, runs[i].label.clone()));
             }
@@ -132,6 +149,9 @@ impl Coverage {
             let present = cells.iter().flatten().count();
             let busy = cells.iter().flatten().filter(|c| c.busy).count();
             add(&mut cov.busy, threads, busy, present);
+            if let Some(c) = cells.iter().flatten().next() {
+                add_busy(&mut cov.busy_where, threads, shape(c), busy);
+            }
             let medians: Vec<f64> = xf.iter().flatten().map(|e| e.median).collect();
             if medians.len() >= 2 {
                 let m = median(&medians).unwrap_or(0.0);
@@ -179,7 +199,18 @@ impl Coverage {
             }
         }
         for &(t, b, n) in &self.busy {
-            out.push(format!("  busy at {t}T: {}", pct((b, n))));
+            let by: Vec<String> = self
+                .busy_where
+                .iter()
+                .filter(|(bt, _, _)| *bt == t)
+                .map(|(_, shape, k)| format!("{shape} {k}"))
+                .collect();
+            let by = if by.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", by.join(", "))
+            };
+            out.push(format!("  busy at {t}T: {}{by}", pct((b, n))));
         }
         for &(t, c, n) in &self.close {
             out.push(format!(
@@ -276,5 +307,36 @@ mod tests {
         assert_eq!(cov.x_floor, (2, 2));
         assert_eq!(cov.busy, vec![(1, 1, 3)]);
         assert_eq!(cov.close, vec![(1, 1, 1)]);
+        assert_eq!(cov.busy_where, vec![(1, "private".to_string(), 1)]);
+    }
+
+    #[test]
+    fn busy_cell_runs_are_named_by_workload_and_order_most_first() {
+        let at = |workload: &str, order: u8, busy: bool| {
+            let mut c = cell(1.5, 0.01);
+            c.workload = workload.into();
+            c.folio_order = order;
+            c.busy = busy;
+            c
+        };
+        let runs: Vec<Run> = ["a", "b", "c"]
+            .iter()
+            .map(|l| {
+                let huge = *l != "a";
+                run(
+                    l,
+                    vec![
+                        at("huge", 18, huge),
+                        at("huge", 9, false),
+                        at("private", 0, *l == "c"),
+                    ],
+                )
+            })
+            .collect();
+        let text = Coverage::of(&runs).lines().join("\n");
+        assert!(
+            text.contains("busy at 1T: 3 of 9 (33%): huge/18 2, private 1"),
+            "{text}"
+        );
     }
 }
