@@ -31,7 +31,7 @@ pub use file::{ResultsError, MAX_FILE_BYTES};
 pub use pairs::Pairs;
 pub use quiet::{
     FloorNs, FloorWork, ProbeNs, Yardstick, Yardsticks, CONCURRENT, HANDOFF, MIN_QUIET_ROUNDS,
-    QUIET_FLOOR, QUIET_PROBE, QUIET_THROUGHPUT,
+    QUIET_FLOOR, QUIET_PROBE, QUIET_SOLO_PROBE, QUIET_THROUGHPUT,
 };
 use serde::{Deserialize, Serialize};
 pub use timed::{Half, KernelTimed};
@@ -83,7 +83,7 @@ pub struct Results {
     /// The clock probe of a quiet machine, per thread count: the 5th
     /// percentile of every round's probe in the run's cells of that many
     /// threads. A solo slice is quiet when its probe is within
-    /// [`QUIET_PROBE`] of it ([`Pairs::quiet_solo`]).
+    /// [`QUIET_SOLO_PROBE`] of it ([`Pairs::quiet_solo`]).
     #[serde(default)]
     pub quiet_probe_ns: Vec<ProbeNs>,
     /// The throughput probe of one thread alone on a quiet core (`threads`
