@@ -202,13 +202,7 @@ fn breakdown(cells: &[(&Cell, &Census)]) -> Option<Titled> {
 /// Locked operations per page of every workload shape at one thread.
 fn by_workload(cells: &[(&Cell, &Census)]) -> Titled {
     let shapes = distinct(cells.iter().map(|(c, _)| Shape::of(c)));
-    let name = |s: &Shape| {
-        if s.folio_order > 0 {
-            format!("{}/{}", s.workload, s.folio_order)
-        } else {
-            s.workload.clone()
-        }
-    };
+    let name = Shape::short;
     let rows = subjects(cells)
         .into_iter()
         .map(|s| {

@@ -6,7 +6,7 @@
 //! several files prints it, so a user learns whether the stated
 //! uncertainty holds on their machine before quoting it.
 
-use crate::runs::Run;
+use crate::runs::{Run, Shape};
 use pin_results::{Cell, Estimate};
 
 /// A cell's medians are "close" when within this share of the runs' median.
@@ -99,15 +99,8 @@ fn add(v: &mut Vec<(usize, usize, usize)>, threads: usize, a: usize, b: usize) {
     }
 }
 
-/// A cell's workload and folio order, `huge/18` (`private` for order 0).
-fn shape(c: &Cell) -> String {
-    match c.folio_order {
-        0 => c.workload.clone(),
-        o => format!("{}/{o}", c.workload),
-    }
-}
-
-/// Counts `n` busy cell-runs of `shape` at `threads` into `v`, most first.
+/// Counts `n` busy cell-runs of `shape` (`huge/18`) at `threads` into `v`,
+/// most first.
 fn add_busy(v: &mut Vec<(usize, String, usize)>, threads: usize, shape: String, n: usize) {
     if n == 0 {
         return;
@@ -140,7 +133,11 @@ impl Coverage {
             add(&mut cov.x_floor_by_threads, threads, h, n);
             for (i, _) in verdicts(&xf).into_iter().filter(|(_, h)| !h) {
                 let name = cells.iter().flatten().next().map_or(String::new(), |c| {
-                    format!("{} {} {threads}T", crate::runs::subject(c), shape(c))
+                    format!(
+                        "{} {} {threads}T",
+                        crate::runs::subject(c),
+                        Shape::of(c).short()
+                    )
                 });
                 cov.missed.push((name, runs[i].label.clone()));
             }
@@ -150,7 +147,7 @@ impl Coverage {
             let busy = cells.iter().flatten().filter(|c| c.busy).count();
             add(&mut cov.busy, threads, busy, present);
             if let Some(c) = cells.iter().flatten().next() {
-                add_busy(&mut cov.busy_where, threads, shape(c), busy);
+                add_busy(&mut cov.busy_where, threads, Shape::of(c).short(), busy);
             }
             let medians: Vec<f64> = xf.iter().flatten().map(|e| e.median).collect();
             if medians.len() >= 2 {
