@@ -99,8 +99,7 @@ fn add(v: &mut Vec<(usize, usize, usize)>, threads: usize, a: usize, b: usize) {
     }
 }
 
-/// Counts `n` busy cell-runs of `shape` (`huge/18`) at `threads` into `v`,
-/// most first.
+/// Counts `n` busy cell-runs of `shape` (`huge/18`) at `threads` into `v`.
 fn add_busy(v: &mut Vec<(usize, String, usize)>, threads: usize, shape: String, n: usize) {
     if n == 0 {
         return;
@@ -109,7 +108,6 @@ fn add_busy(v: &mut Vec<(usize, String, usize)>, threads: usize, shape: String, 
         Some(x) => x.2 += n,
         None => v.push((threads, shape, n)),
     }
-    v.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
 }
 
 impl Coverage {
@@ -166,6 +164,9 @@ impl Coverage {
                 }
             }
         }
+        // Per thread count, most busy first.
+        cov.busy_where
+            .sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
         widths.sort_by_key(|(t, _)| *t);
         cov.half_width = widths
             .into_iter()
